@@ -1,0 +1,38 @@
+# Two commands for a newcomer: `make run` (set up and start everything) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+export DJANGO_SETTINGS_MODULE := config.settings
+
+.PHONY: run test setup venv lint bench clean
+
+$(BIN)/activate: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $(BIN)/activate
+
+venv: $(BIN)/activate
+
+# Creates the venv, installs, migrates, imports templates_store/ into a demo project, prints a
+# demo admin login, then runs the web server, a Celery worker and Celery beat until Ctrl-C.
+run: venv
+	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --no-input
+	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py demo_setup
+	DEBUG=$${DEBUG:-true} bash -c '\
+	  trap "kill 0" EXIT; \
+	  $(BIN)/celery -A config worker --loglevel=INFO --concurrency=2 & \
+	  $(BIN)/celery -A config beat --loglevel=INFO & \
+	  $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)'
+
+# The whole test suite. Uses SQLite and no services unless DATABASE_URL / REDIS_URL are set.
+test: venv
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+clean:
+	rm -rf $(VENV) var db.sqlite3 .test-*.sqlite3 staticfiles
