@@ -57,7 +57,9 @@ class VersionContent:
 
         return VersionContent(
             **{name: clean(getattr(self, name)) for name in SECTIONS},
-            examples=[{"input": clean(e.get("input", "")), "output": clean(e.get("output", ""))} for e in self.examples],
+            examples=[
+                {"input": clean(e.get("input", "")), "output": clean(e.get("output", ""))} for e in self.examples
+            ],
             variables=[
                 {
                     "name": v.get("name", ""),

@@ -132,7 +132,9 @@ def _guarded_filter(func):
         _check_deadline()
         for value in list(args[skip:]) + list(kwargs.values()):
             if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _max_chars():
-                raise RenderLimitExceeded(f"A filter argument of {value} exceeds the output cap.", code="output_too_large")
+                raise RenderLimitExceeded(
+                    f"A filter argument of {value} exceeds the output cap.", code="output_too_large"
+                )
         if args[skip - 1 : skip] and isinstance(args[skip - 1], str) and "%" in args[skip - 1]:
             if _FORMAT_WIDTH.search(args[skip - 1]):
                 raise RenderLimitExceeded("Format widths that large are not allowed.", code="output_too_large")
@@ -292,7 +294,9 @@ def validate_content(content: VersionContent) -> None:
             ast = _env.parse(source)
         except TemplateSyntaxError as exc:
             errors.append(
-                TemplateSyntaxProblem(f"Syntax error in {field_name} on line {exc.lineno}: {exc.message}", field=field_name)
+                TemplateSyntaxProblem(
+                    f"Syntax error in {field_name} on line {exc.lineno}: {exc.message}", field=field_name
+                )
             )
             continue
         used = meta.find_undeclared_variables(ast) - set(_env.globals)
@@ -317,7 +321,13 @@ def _schema_problems(schema: Any) -> list[PromptError]:
     try:
         jsonschema.validators.validator_for(schema).check_schema(schema)
     except jsonschema.SchemaError as exc:
-        return [PromptError(f"The output schema is not valid JSON Schema: {exc.message}", field="output_schema", code="invalid_schema")]
+        return [
+            PromptError(
+                f"The output schema is not valid JSON Schema: {exc.message}",
+                field="output_schema",
+                code="invalid_schema",
+            )
+        ]
     return []
 
 
@@ -346,19 +356,29 @@ def resolve_variables(declared: list[dict[str, Any]], given: dict[str, Any] | No
     errors: list[PromptError] = []
     names = {v["name"] for v in declared}
     for name in sorted(set(given) - names):
-        errors.append(VariableError(f"Unknown variable '{name}': this template does not declare it.", field=f"variables.{name}", code="unknown_variable"))
+        errors.append(
+            VariableError(
+                f"Unknown variable '{name}': this template does not declare it.",
+                field=f"variables.{name}",
+                code="unknown_variable",
+            )
+        )
     resolved: dict[str, Any] = {}
     for var in declared:
         name, kind = var["name"], var.get("type", "string")
         if name in given and given[name] is not None:
             problem = _type_problem(kind, given[name])
             if problem:
-                errors.append(VariableError(f"Variable '{name}' {problem}.", field=f"variables.{name}", code="wrong_type"))
+                errors.append(
+                    VariableError(f"Variable '{name}' {problem}.", field=f"variables.{name}", code="wrong_type")
+                )
             resolved[name] = given[name]
         elif var.get("default") is not None:
             resolved[name] = var["default"]
         elif var.get("required"):
-            errors.append(VariableError(f"Variable '{name}' is required.", field=f"variables.{name}", code="missing_variable"))
+            errors.append(
+                VariableError(f"Variable '{name}' is required.", field=f"variables.{name}", code="missing_variable")
+            )
         else:
             resolved[name] = None
     if errors:

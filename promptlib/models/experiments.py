@@ -11,6 +11,8 @@ def _new_salt() -> str:
 class Experiment(models.Model):
     """An A/B test between versions of one template."""
 
+    project_path = "project"  # ORM path to the owning Project, used for scoping
+
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
         RUNNING = "running", "Running"
@@ -49,6 +51,8 @@ class Experiment(models.Model):
 
 
 class Variant(models.Model):
+    project_path = "experiment__project"  # ORM path to the owning Project, used for scoping
+
     experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="variants")
     # A short stable name used in assignment and reports: "control", "b", "shorter-intro"…
     key = models.SlugField(max_length=40)

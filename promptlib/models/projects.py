@@ -28,6 +28,8 @@ ROLE_RANK = {Role.VIEWER: 1, Role.EDITOR: 2, Role.PUBLISHER: 3}
 
 
 class Membership(models.Model):
+    project_path = "project"  # ORM path to the owning Project, used for scoping
+
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.VIEWER)

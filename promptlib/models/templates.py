@@ -6,6 +6,8 @@ VARIABLE_TYPES = ("string", "number", "integer", "boolean", "list", "object")
 
 
 class Template(models.Model):
+    project_path = "project"  # ORM path to the owning Project, used for scoping
+
     project = models.ForeignKey("promptlib.Project", on_delete=models.CASCADE, related_name="templates")
     slug = models.SlugField(max_length=120)
     title = models.CharField(max_length=200)
@@ -41,6 +43,7 @@ class VersionQuerySet(models.QuerySet):
 class Version(models.Model):
     """One immutable snapshot of a template's content, numbered 1, 2, 3… per template."""
 
+    project_path = "template__project"  # ORM path to the owning Project, used for scoping
     template = models.ForeignKey(Template, on_delete=models.CASCADE, related_name="versions")
     number = models.PositiveIntegerField()
     # The five sections, each an optional Jinja2 text.
@@ -85,6 +88,7 @@ class Version(models.Model):
 class Label(models.Model):
     """A named pointer (production, staging, …) from a template to one of its versions."""
 
+    project_path = "template__project"  # ORM path to the owning Project, used for scoping
     template = models.ForeignKey(Template, on_delete=models.CASCADE, related_name="labels")
     name = models.SlugField(max_length=60)
     version = models.ForeignKey(Version, on_delete=models.PROTECT, related_name="labels")
@@ -104,6 +108,8 @@ class Label(models.Model):
 class LabelEvent(models.Model):
     """The history of every label move and removal; never edited."""
 
+    project_path = "template__project"  # ORM path to the owning Project, used for scoping
+
     class Action(models.TextChoices):
         MOVE = "move", "Moved"
         REMOVE = "remove", "Removed"
@@ -111,9 +117,7 @@ class LabelEvent(models.Model):
     template = models.ForeignKey(Template, on_delete=models.CASCADE, related_name="label_events")
     label = models.CharField(max_length=60)
     action = models.CharField(max_length=10, choices=Action.choices)
-    from_version = models.ForeignKey(
-        Version, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    from_version = models.ForeignKey(Version, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     to_version = models.ForeignKey(Version, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
