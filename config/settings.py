@@ -146,6 +146,7 @@ else:
         "data_folder_in": str(_queue_dir),
         "data_folder_out": str(_queue_dir),
         "processed_folder": str(VAR_DIR / "celery-processed"),
+        "control_folder": str(VAR_DIR / "celery-control"),
         "store_processed": False,
     }
 CELERY_TASK_SERIALIZER = "json"
@@ -168,6 +169,21 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
+    # API keys first: a key request never touches the session (no query on the hot path).
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "promptlib.api.authentication.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["promptlib.api.permissions.ProjectAccess"],
+    "DEFAULT_THROTTLE_CLASSES": ["promptlib.api.throttling.ApiKeyRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"api": env.str("PROMPTLIB_API_RATE", default="6000/min")},
+    "DEFAULT_PARSER_CLASSES": ["promptlib.api.parsers.SafeJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "EXCEPTION_HANDLER": "promptlib.api.errors.api_exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "promptlib API",
@@ -177,9 +193,32 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
+    # The schema and its viewers are public documentation; the endpoints themselves need a key.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
 }
 
 # --- promptlib ---------------------------------------------------------------------------------
 # Caps that keep a hostile or careless template from hanging a web or Celery worker.
 PROMPTLIB_RENDER_TIMEOUT_SECONDS = env.float("PROMPTLIB_RENDER_TIMEOUT_SECONDS", default=1.0)
 PROMPTLIB_RENDER_MAX_OUTPUT_CHARS = env.int("PROMPTLIB_RENDER_MAX_OUTPUT_CHARS", default=200_000)
+
+# --- Batches (promptlib/services/batches.py) ------------------------------------------------------
+# A queue name per environment (or per test run, so that stale messages never leak between runs).
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
+# Items per Celery task; a task runs its items on a thread pool sized to the provider's concurrency cap.
+PROMPTLIB_BATCH_CHUNK_SIZE = env.int("PROMPTLIB_BATCH_CHUNK_SIZE", default=50)
+# A claimed item belongs to its worker for this long beyond the provider timeout; after that a
+# worker killed mid-call loses it and the sweeper hands it to another.
+PROMPTLIB_BATCH_LEASE_SECONDS = env.float("PROMPTLIB_BATCH_LEASE_SECONDS", default=60.0)
+# Pending items whose task message has not been picked up for this long are enqueued again.
+PROMPTLIB_BATCH_REQUEUE_SECONDS = env.float("PROMPTLIB_BATCH_REQUEUE_SECONDS", default=600.0)
+# How often celery beat runs the sweeper (expired leases, lost messages, finished batches).
+PROMPTLIB_BATCH_SWEEP_SECONDS = env.float("PROMPTLIB_BATCH_SWEEP_SECONDS", default=30.0)
+# Retry waits up to this are slept in the worker; longer ones re-schedule the item with a countdown.
+PROMPTLIB_BATCH_MAX_SLEEP_SECONDS = env.float("PROMPTLIB_BATCH_MAX_SLEEP_SECONDS", default=2.0)
+CELERY_BEAT_SCHEDULE = {
+    "promptlib-batches-sweep": {"task": "promptlib.tasks.batches_sweep", "schedule": PROMPTLIB_BATCH_SWEEP_SECONDS},
+}

@@ -4,6 +4,8 @@ from django.views.generic import RedirectView
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    # The experiment dashboard, before the admin's catch-all URLs.
+    path("admin/promptlib/experiment/<int:pk>/dashboard/", include("promptlib.admin.experiment_dashboard")),
     path("admin/", admin.site.urls),
 ]
 

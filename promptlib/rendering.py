@@ -18,130 +18,91 @@ import hashlib
 import operator
 import re
 import threading
-import time
+import types
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import update_wrapper, wraps
 from typing import Any
 
 from django.conf import settings
 from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, meta, nodes, pass_context
 from jinja2.compiler import CodeGenerator
 from jinja2.exceptions import SecurityError, TemplateError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedFormatter
+from jinja2.utils import Namespace
+from markupsafe import EscapeFormatter, Markup
 
 from promptlib.content import SECTIONS, VersionContent
+from promptlib.prompt_errors import (
+    PromptError,
+    PromptErrors,
+    RenderLimitExceeded,
+    SandboxViolation,
+    TemplateSyntaxProblem,
+    UndeclaredVariableError,
+    VariableError,
+)
+from promptlib.render_limits import (
+    CONTAINER_ITEMS,
+    MATERIALIZED_FILTERS,
+    bounded,
+    charge,
+    check_binop,
+    check_deadline,
+    check_filter,
+    check_format_spec,
+    check_method_call,
+    check_result,
+    check_weight,
+    materialize,
+    max_chars,
+)
+
+__all__ = [
+    "PromptError",
+    "PromptErrors",
+    "RenderLimitExceeded",
+    "RenderedPrompt",
+    "SandboxViolation",
+    "TemplateSyntaxProblem",
+    "UndeclaredVariableError",
+    "VariableError",
+    "render",
+    "resolve_variables",
+    "validate_content",
+]
 
 VARIABLE_TYPES = ("string", "number", "integer", "boolean", "list", "object")
 # Names offered to templates besides the declared variables.
 TEMPLATE_GLOBALS = ("range", "dict", "namespace")
-_FORMAT_WIDTH = re.compile(r"\d{5,}")
 _GUARD_FILTER = "promptlib_loop_guard"
+# A prompt is one self-contained text: there is no loader, and these tags would only reach for one.
+_FORBIDDEN_TAGS = (nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)
+# Names Jinja resolves by itself; `self` hands out the template's internals.
+_FORBIDDEN_NAMES = frozenset({"self"})
+_QUOTED = re.compile(r"'([^']{1,80})'")
+# A str.format field that walks into an attribute or item starting with an underscore.
+_FORMAT_FIELD_UNDERSCORE = re.compile(r"\{[^{}]*[.\[]_")
 
-
-# --- errors ----------------------------------------------------------------------------------
-
-
-class PromptError(Exception):
-    """A problem with a template or its variables, with the field it concerns and a stable code."""
-
-    code = "invalid"
-
-    def __init__(self, message: str, *, field: str = "", code: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
-        if code:
-            self.code = code
-
-    def as_dict(self) -> dict[str, str]:
-        return {"field": self.field, "code": self.code, "message": self.message}
-
-
-class VariableError(PromptError):
-    code = "invalid_variable"
-
-
-class TemplateSyntaxProblem(PromptError):
-    code = "syntax_error"
-
-
-class UndeclaredVariableError(PromptError):
-    code = "undeclared_variable"
-
-
-class RenderLimitExceeded(PromptError):
-    code = "render_limit"
-
-
-class SandboxViolation(PromptError):
-    code = "forbidden"
-
-
-class PromptErrors(PromptError):
-    """Several problems found at once (validation reports them all)."""
-
-    def __init__(self, errors: list[PromptError]):
-        super().__init__("; ".join(e.message for e in errors), field=errors[0].field, code=errors[0].code)
-        self.errors = errors
+CONTAINER_ITEMS[Namespace] = lambda ns: [
+    x for pair in object.__getattribute__(ns, "_Namespace__attrs").items() for x in pair
+]
 
 
 # --- the bounded sandbox ---------------------------------------------------------------------
 
 
-class _Budget(threading.local):
-    deadline: float = 0.0
-    max_chars: int = 0
+def _guarded_filter(name: str, func):
+    skip = 1 if getattr(func, "jinja_pass_arg", None) else 0  # the context (if any) comes first
 
-
-_budget = _Budget()
-
-
-def _check_deadline() -> None:
-    if _budget.deadline and time.monotonic() > _budget.deadline:
-        raise RenderLimitExceeded(
-            f"Rendering took longer than {settings.PROMPTLIB_RENDER_TIMEOUT_SECONDS:g} s and was stopped.",
-            code="render_timeout",
-        )
-
-
-def _max_chars() -> int:
-    return _budget.max_chars or settings.PROMPTLIB_RENDER_MAX_OUTPUT_CHARS
-
-
-def _check_size(value: Any) -> Any:
-    if isinstance(value, str | list | tuple | bytes) and len(value) > _max_chars():
-        raise RenderLimitExceeded(
-            f"Rendering would produce more than {_max_chars()} characters and was stopped.",
-            code="output_too_large",
-        )
-    return value
-
-
-def _guard_iter(iterable: Any):
-    # Wrapped around every {% for %} so that nested loops cannot spin past the deadline.
-    for count, item in enumerate(iterable):
-        if count % 64 == 0:
-            _check_deadline()
-        yield item
-
-
-def _guarded_filter(func):
-    skip = 2 if hasattr(func, "jinja_pass_arg") else 1  # the context (if any) and the filtered value
-
+    @wraps(func)  # also copies jinja_pass_arg
     def wrapper(*args, **kwargs):
-        _check_deadline()
-        for value in list(args[skip:]) + list(kwargs.values()):
-            if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _max_chars():
-                raise RenderLimitExceeded(
-                    f"A filter argument of {value} exceeds the output cap.", code="output_too_large"
-                )
-        if args[skip - 1 : skip] and isinstance(args[skip - 1], str) and "%" in args[skip - 1]:
-            if _FORMAT_WIDTH.search(args[skip - 1]):
-                raise RenderLimitExceeded("Format widths that large are not allowed.", code="output_too_large")
-        return _check_size(func(*args, **kwargs))
+        args = list(args)
+        if name in MATERIALIZED_FILTERS:
+            args[skip] = materialize(args[skip])
+        check_filter(name, args[skip], tuple(args[skip + 1 :]), kwargs)
+        return check_result(func(*args, **kwargs), f"The {name} filter")
 
-    if hasattr(func, "jinja_pass_arg"):
-        wrapper.jinja_pass_arg = func.jinja_pass_arg
     return wrapper
 
 
@@ -149,11 +110,35 @@ def _guarded_filter(func):
 def _guard_loop(_context, iterable: Any):
     # Wrapped around every {% for %} so that nested loops cannot spin past the deadline. It takes
     # the context only so that Jinja never tries to evaluate it at compile time.
-    return _guard_iter(iterable)
+    for count, item in enumerate(iterable):
+        if count % 64 == 0:
+            check_deadline()
+        yield item
+
+
+def _finalize(value: Any) -> Any:
+    # Every {{ expression }} passes here before str(): refuse values that would print too large.
+    check_weight(value, "This output")
+    return value
+
+
+class _BoundedBuffer(list):
+    """Collects the output of macros, loops in macros, {% set %}/{% filter %}/{% call %} blocks."""
+
+    def append(self, item: Any) -> None:
+        check_deadline()
+        charge(len(item) if isinstance(item, str) else 0)
+        super().append(item)
+
+    def extend(self, items: Any) -> None:
+        items = tuple(items)
+        check_deadline()
+        charge(sum(len(item) for item in items if isinstance(item, str)))
+        super().extend(items)
 
 
 class _BoundedCodeGenerator(CodeGenerator):
-    def visit_Concat(self, node: nodes.Concat, frame) -> None:
+    def visit_Concat(self, node: nodes.Concat, frame) -> None:  # noqa: N802 - Jinja's visitor name
         # `a ~ b` is not an intercepted operator in Jinja; route it through a size check.
         self.write("environment.checked_concat((")
         for arg in node.nodes:
@@ -161,61 +146,113 @@ class _BoundedCodeGenerator(CodeGenerator):
             self.write(", ")
         self.write("))")
 
+    def buffer(self, frame) -> None:
+        # Buffered output is joined without Jinja looking at its size; count it as it is written.
+        frame.buffer = self.temporary_identifier()
+        self.writeline(f"{frame.buffer} = environment.new_buffer()")
+
+
+class _BoundedFormatter(SandboxedFormatter):
+    """str.format / format_map: every field is sized before it is formatted."""
+
+    def format_field(self, value: Any, format_spec: str) -> Any:
+        check_format_spec(format_spec, value)
+        return check_result(super().format_field(value, format_spec), "This format string")
+
+    def convert_field(self, value: Any, conversion: str | None) -> Any:
+        check_weight(value, "This format field")
+        return super().convert_field(value, conversion)
+
+
+class _BoundedEscapeFormatter(_BoundedFormatter, EscapeFormatter):
+    pass
+
 
 class _PromptEnvironment(ImmutableSandboxedEnvironment):
     code_generator_class = _BoundedCodeGenerator
-    intercepted_binops = frozenset({"*", "**", "+", "%", "//"})
+    intercepted_binops = frozenset({"*", "**", "+", "-", "%", "//"})
 
     def __init__(self):
-        super().__init__(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False, cache_size=0)
+        super().__init__(
+            undefined=StrictUndefined,
+            autoescape=False,
+            keep_trailing_newline=False,
+            cache_size=0,
+            finalize=_finalize,
+        )
         # cycler, joiner and lipsum are classic escape gadgets and useless in prompts.
         self.globals = {name: self.globals[name] for name in TEMPLATE_GLOBALS if name in self.globals}
-        self.filters = {name: _guarded_filter(func) for name, func in self.filters.items()}
+        self.filters = {name: _guarded_filter(name, func) for name, func in self.filters.items()}
         self.filters[_GUARD_FILTER] = _guard_loop
         self.binop_table.setdefault("//", operator.floordiv)
+        self.binop_table.setdefault("-", operator.sub)
 
     def _parse(self, source, name, filename):
         tree = super()._parse(source, name, filename)
+        for node in tree.find_all(_FORBIDDEN_TAGS):
+            raise SandboxViolation(
+                f"Line {node.lineno}: prompts cannot extend, include or import other templates.", code="forbidden"
+            )
+        for node in tree.find_all(nodes.Name):
+            if node.name in _FORBIDDEN_NAMES:
+                raise SandboxViolation(f"Line {node.lineno}: '{node.name}' is not available in prompts.")
         for loop in tree.find_all(nodes.For):
             loop.iter = nodes.Filter(loop.iter, _GUARD_FILTER, [], [], None, None)
         return tree
 
+    @staticmethod
+    def new_buffer() -> _BoundedBuffer:
+        return _BoundedBuffer()
+
     def checked_concat(self, parts) -> str:
-        _check_deadline()
-        return _check_size("".join(str(p) for p in parts))
+        for part in parts:
+            check_weight(part, "Joining these values with ~")
+        return check_result("".join(str(p) for p in parts), "Joining these values with ~")
 
     def call_binop(self, context, op: str, left: Any, right: Any) -> Any:
-        _check_deadline()
-        if op == "**":
-            if isinstance(right, int | float) and abs(right) > 4096:
-                raise RenderLimitExceeded("Exponents above 4096 are not allowed.", code="output_too_large")
-        elif op == "*":
-            for seq, times in ((left, right), (right, left)):
-                if isinstance(seq, str | list | tuple) and isinstance(times, int):
-                    if len(seq) * max(times, 0) > _max_chars():
-                        raise RenderLimitExceeded(
-                            f"Repeating a value {times} times exceeds the output cap.", code="output_too_large"
-                        )
-        elif op == "%" and isinstance(left, str) and _FORMAT_WIDTH.search(left):
-            raise RenderLimitExceeded("Format widths that large are not allowed.", code="output_too_large")
-        result = self.binop_table[op](left, right)
-        return _check_size(result)
+        check_binop(op, left, right)
+        return check_result(self.binop_table[op](left, right), "This expression")
 
     def call(__self, __context, __obj, *args, **kwargs):  # noqa: N805 - mirrors Jinja's signature
-        _check_deadline()
-        name = getattr(__obj, "__name__", "")
-        if name in ("format", "format_map") and isinstance(getattr(__obj, "__self__", None), str):
-            if _FORMAT_WIDTH.search(__obj.__self__):
-                raise RenderLimitExceeded("Format widths that large are not allowed.", code="output_too_large")
-        return _check_size(super().call(__context, __obj, *args, **kwargs))
+        args = check_method_call(__obj, args)
+        return check_result(super().call(__context, __obj, *args, **kwargs), "This call")
 
     def getattr(self, obj, attribute):
-        _check_deadline()
+        check_deadline()
         return super().getattr(obj, attribute)
 
     def getitem(self, obj, argument):
-        _check_deadline()
+        check_deadline()
         return super().getitem(obj, argument)
+
+    def unsafe_undefined(self, obj: Any, attribute: str):
+        # Fail at once rather than hand back an Undefined that `is defined` could probe quietly.
+        raise SecurityError(f"access to attribute '{attribute}' is not allowed")
+
+    def wrap_str_format(self, value: Any):
+        # As Jinja's own, but with a formatter that sizes every field before formatting it.
+        if not isinstance(value, types.MethodType | types.BuiltinMethodType) or value.__name__ not in (
+            "format",
+            "format_map",
+        ):
+            return None
+        f_self = value.__self__
+        if not isinstance(f_self, str):
+            return None
+        is_format_map = value.__name__ == "format_map"
+        if isinstance(f_self, Markup):
+            formatter: SandboxedFormatter = _BoundedEscapeFormatter(self, escape=f_self.escape)
+        else:
+            formatter = _BoundedFormatter(self)
+
+        def wrapper(*args: Any, **kwargs: Any) -> str:
+            if is_format_map:
+                if kwargs or len(args) != 1:
+                    raise TypeError("format_map() takes exactly one argument")
+                kwargs, args = args[0], ()
+            return type(f_self)(formatter.vformat(f_self, args, kwargs))
+
+        return update_wrapper(wrapper, value)
 
 
 _env = _PromptEnvironment()
@@ -238,8 +275,9 @@ def _compile(source: str, field_name: str):
         raise TemplateSyntaxProblem(
             f"Syntax error in {field_name} on line {exc.lineno}: {exc.message}", field=field_name
         ) from exc
-    except PromptError as exc:  # constant folding can already hit a cap
+    except PromptError as exc:  # a forbidden tag, or constant folding already hit a cap
         exc.field = field_name
+        exc.message = f"{field_name}: {exc.message}"
         raise
     with _cache_lock:
         _cache[key] = compiled
@@ -285,6 +323,23 @@ def validate_declarations(variables: list[dict[str, Any]]) -> list[PromptError]:
     return errors
 
 
+def _private_access(ast: nodes.Template) -> list[str]:
+    """Names of underscore attributes a template reaches for: refused at save, before the sandbox sees them."""
+    found = [node.attr for node in ast.find_all(nodes.Getattr) if node.attr.startswith("_")]
+    for node in ast.find_all(nodes.Getitem):
+        if isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str) and node.arg.value.startswith("_"):
+            found.append(node.arg.value)
+    for node in ast.find_all(nodes.Filter):
+        values = list(node.args) + [kw.value for kw in node.kwargs]
+        for arg in values:
+            if isinstance(arg, nodes.Const) and isinstance(arg.value, str) and arg.value.startswith("_"):
+                found.append(arg.value)
+    for node in ast.find_all(nodes.Const):
+        if isinstance(node.value, str) and _FORMAT_FIELD_UNDERSCORE.search(node.value):
+            found.append(node.value)
+    return found
+
+
 def validate_content(content: VersionContent) -> None:
     """Check syntax, declared variables and the output schema; raise PromptErrors listing every problem."""
     errors = validate_declarations(content.variables)
@@ -292,6 +347,7 @@ def validate_content(content: VersionContent) -> None:
     for field_name, source in _template_fields(content):
         try:
             ast = _env.parse(source)
+            _compile(source, field_name)  # unknown filters and tests only show up when compiling
         except TemplateSyntaxError as exc:
             errors.append(
                 TemplateSyntaxProblem(
@@ -299,6 +355,14 @@ def validate_content(content: VersionContent) -> None:
                 )
             )
             continue
+        except PromptError as exc:
+            exc.field = field_name
+            if not exc.message.startswith(field_name):
+                exc.message = f"{field_name}: {exc.message}"
+            errors.append(exc)
+            continue
+        for name in dict.fromkeys(_private_access(ast)):
+            errors.append(SandboxViolation(f"{field_name} uses '{name}', which prompts may not use.", field=field_name))
         used = meta.find_undeclared_variables(ast) - set(_env.globals)
         for name in sorted(used - declared):
             errors.append(
@@ -399,36 +463,49 @@ class RenderedPrompt:
 def _render_one(source: str, field_name: str, variables: dict[str, Any]) -> str:
     if not source:
         return ""
-    compiled = _compile(source, field_name)
-    chunks: list[str] = []
-    size = 0
     try:
+        compiled = _compile(source, field_name)
+        chunks: list[str] = []
+        size = 0
         for chunk in compiled.generate(variables):
             size += len(chunk)
-            if size > _max_chars():
+            if size > max_chars():
                 raise RenderLimitExceeded(
-                    f"Rendering {field_name} produced more than {_max_chars()} characters and was stopped.",
-                    field=field_name,
+                    f"Rendering {field_name} produced more than {max_chars()} characters and was stopped.",
                     code="output_too_large",
                 )
-            _check_deadline()
+            charge(len(chunk))
+            check_deadline()
             chunks.append(chunk)
     except PromptError as exc:
         exc.field = exc.field or field_name
         raise
-    except SecurityError as exc:
-        raise SandboxViolation(f"{field_name} tried something the sandbox forbids: {exc}", field=field_name) from exc
-    except UndefinedError as exc:
-        raise VariableError(f"{field_name}: {exc.message}", field=field_name, code="undefined") from exc
-    except RecursionError as exc:
-        raise RenderLimitExceeded(f"{field_name} recursed too deeply.", field=field_name) from exc
-    except MemoryError as exc:
-        raise RenderLimitExceeded(f"{field_name} needed too much memory.", field=field_name) from exc
-    except TemplateError as exc:
-        raise PromptError(f"{field_name}: {exc}", field=field_name, code="render_error") from exc
-    except (TypeError, ValueError, ArithmeticError, LookupError, AttributeError) as exc:
-        raise PromptError(f"{field_name}: {exc}", field=field_name, code="render_error") from exc
+    except Exception as exc:  # noqa: BLE001 - whatever a template does, the caller gets a PromptError
+        raise _prompt_error(exc, field_name) from exc
     return "".join(chunks).strip()
+
+
+def _prompt_error(exc: Exception, field_name: str) -> PromptError:
+    """Translate what a template raised into a PromptError that names the field and reveals no internals."""
+    if isinstance(exc, SecurityError):
+        found = _QUOTED.search(str(exc))
+        what = f" ({found.group(1)})" if found else ""
+        return SandboxViolation(f"{field_name} uses something prompts may not use{what}.", field=field_name)
+    if isinstance(exc, UndefinedError):
+        return VariableError(f"{field_name}: {exc.message}", field=field_name, code="undefined")
+    if isinstance(exc, RecursionError):
+        return RenderLimitExceeded(f"{field_name} recursed too deeply.", field=field_name)
+    if isinstance(exc, MemoryError):
+        return RenderLimitExceeded(f"{field_name} needed too much memory.", field=field_name)
+    if isinstance(exc, OverflowError) or (isinstance(exc, ValueError) and "Exceeds the limit" in str(exc)):
+        return RenderLimitExceeded(
+            f"{field_name}: a number or range is too large ({exc}).", field=field_name, code="output_too_large"
+        )
+    if isinstance(exc, TemplateError | TypeError | ValueError | ArithmeticError | LookupError | AttributeError):
+        return PromptError(f"{field_name}: {exc}", field=field_name, code="render_error")
+    return PromptError(
+        f"{field_name} could not be rendered ({type(exc).__name__}).", field=field_name, code="render_error"
+    )
 
 
 def _join(parts: list[tuple[str, str]]) -> str:
@@ -442,9 +519,8 @@ def render(content: Any, variables: dict[str, Any] | None = None) -> RenderedPro
     if not isinstance(content, VersionContent):
         content = VersionContent.from_obj(content)
     resolved = resolve_variables(content.variables, variables)
-    _budget.deadline = time.monotonic() + settings.PROMPTLIB_RENDER_TIMEOUT_SECONDS
-    _budget.max_chars = settings.PROMPTLIB_RENDER_MAX_OUTPUT_CHARS
-    try:
+    cap = settings.PROMPTLIB_RENDER_MAX_OUTPUT_CHARS
+    with bounded(timeout=settings.PROMPTLIB_RENDER_TIMEOUT_SECONDS, max_chars=cap):
         out = {name: _render_one(getattr(content, name), name, resolved) for name in SECTIONS}
         examples = [
             (
@@ -453,8 +529,6 @@ def render(content: Any, variables: dict[str, Any] | None = None) -> RenderedPro
             )
             for i, ex in enumerate(content.examples)
         ]
-    finally:
-        _budget.deadline = 0.0
     system = _join([("", out["role"]), ("## Constraints", out["constraints"]), ("## Output format", out["format"])])
     user = _join([("## Context", out["context"]), ("## Task", out["task"])])
     messages: list[dict[str, str]] = []
@@ -471,9 +545,9 @@ def render(content: Any, variables: dict[str, Any] | None = None) -> RenderedPro
         + [("", user)]
     )
     total = sum(len(m["content"]) for m in messages)
-    if total > settings.PROMPTLIB_RENDER_MAX_OUTPUT_CHARS:
+    if total > cap:
         raise RenderLimitExceeded(
-            f"The rendered prompt has {total} characters, more than the cap of {settings.PROMPTLIB_RENDER_MAX_OUTPUT_CHARS}.",
+            f"The rendered prompt has {total} characters, more than the cap of {cap}.",
             code="output_too_large",
         )
     return RenderedPrompt(messages=messages, text=text, variables=resolved)

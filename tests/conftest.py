@@ -4,6 +4,7 @@ from django.core.cache import cache
 from promptlib.content import VersionContent
 from promptlib.models import Membership, Project, Role
 from promptlib.services.templates import template_create, version_create
+from tests.standins import StandinServer
 
 
 @pytest.fixture(autouse=True)
@@ -80,3 +81,94 @@ def welcome(acme, welcome_content):
     template = template_create(project=acme, slug="welcome-email", title="Welcome email", tags=["email"])
     version_create(template=template, content=welcome_content, change_note="first")
     return template
+
+
+@pytest.fixture
+def standin():
+    """A local server speaking OpenAI's and Anthropic's wire formats (tests/standins/server.py)."""
+    with StandinServer() as server:
+        yield server
+
+
+# --- API keys and experiments (tests/test_api_*.py, tests/test_services_experiments.py) ----------
+
+
+def _api_key(project, scopes):
+    from promptlib.services.apikeys import api_key_create
+
+    return api_key_create(project=project, scopes=scopes, name=f"{project.slug}-{scopes}")[1]
+
+
+@pytest.fixture
+def acme_read_key(acme):
+    """The full string of an Acme API key with the read scope."""
+    return _api_key(acme, "read")
+
+
+@pytest.fixture
+def acme_write_key(acme):
+    """The full string of an Acme API key with the write scope."""
+    return _api_key(acme, "read,write")
+
+
+@pytest.fixture
+def globex_key(globex):
+    """The full string of a Globex API key with the write scope."""
+    return _api_key(globex, "read,write")
+
+
+@pytest.fixture
+def api_client():
+    """api_client(key) → a DRF test client that sends this API key (or none)."""
+    from rest_framework.test import APIClient
+
+    def make(key: str | None = None):
+        client = APIClient()
+        if key:
+            client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def welcome_v2(welcome, welcome_content):
+    """A second, shorter version of the welcome email."""
+    from dataclasses import replace
+
+    return version_create(template=welcome, content=replace(welcome_content, format="At most 50 words."))[0]
+
+
+@pytest.fixture
+def welcome_experiment(welcome, welcome_v2):
+    """A running 50/50 experiment on the welcome email: control is v1, "short" is v2."""
+    from promptlib.services.experiments import VariantSpec, experiment_create, experiment_start
+
+    experiment = experiment_create(
+        template=welcome,
+        name="Shorter welcome",
+        variants=[
+            VariantSpec(key="control", version=welcome.versions.get(number=1), weight=1, is_control=True),
+            VariantSpec(key="short", version=welcome_v2, weight=1),
+        ],
+    )
+    return experiment_start(experiment=experiment)
+
+
+# --- experiment dashboard (tests/test_analysis_*.py, test_promotion, test_admin_dashboard, test_exports) ---
+
+
+@pytest.fixture
+def wording_experiment(welcome, welcome_content):
+    """Acme's running welcome-email experiment: control (v1) against b (v2); production → v1."""
+    from tests.analysis_support import make_experiment
+
+    return make_experiment(welcome, welcome_content)
+
+
+@pytest.fixture
+def customers(acme):
+    """Acme's dataset of 60 cases ({"name": "Customer 1"}, …)."""
+    from tests.analysis_support import make_dataset
+
+    return make_dataset(acme, cases=60)

@@ -29,7 +29,8 @@ class ImmutableVersionError(Exception):
 
 
 class VersionQuerySet(models.QuerySet):
-    # Versions are immutable: the bulk write paths the ORM offers are closed too.
+    # Versions are immutable history: the bulk write paths the ORM offers are closed too. A version
+    # goes away only with its template (a cascade, which does not pass through QuerySet.delete).
     def update(self, **kwargs):
         raise ImmutableVersionError("Versions are immutable; create a new version instead.")
 
@@ -38,6 +39,9 @@ class VersionQuerySet(models.QuerySet):
 
     def update_or_create(self, *args, **kwargs):
         raise ImmutableVersionError("Versions are immutable; create a new version instead.")
+
+    def delete(self):
+        raise ImmutableVersionError("Versions are history and cannot be deleted; delete the template instead.")
 
 
 class Version(models.Model):
@@ -83,6 +87,9 @@ class Version(models.Model):
         if self.pk is not None and not kwargs.pop("_allow_update", False):
             raise ImmutableVersionError("Versions are immutable; create a new version instead.")
         super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableVersionError("Versions are history and cannot be deleted; delete the template instead.")
 
 
 class Label(models.Model):

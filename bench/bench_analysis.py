@@ -1,0 +1,177 @@
+"""How fast is "which version wins" on a big experiment? 1,000,000 batch items, statistics and page.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_analysis .venv/bin/python bench/bench_analysis.py [--rebuild]
+
+Builds (once; --rebuild to start over) an experiment with 4 variants × 10,000 cases × 5 repeats × 5
+batch runs = 1,000,000 BatchItems with INSERT … SELECT generate_series, then prints:
+  - the time to compute every statistic of the report (experiment_report, no cache), best and median;
+  - the dashboard page's server time, warm (report cached), through Django's test client.
+Targets: statistics ≤ 1 s, warm page ≤ 300 ms.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+os.environ.setdefault("SECRET_KEY", "bench-only-not-a-secret")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.urls import reverse  # noqa: E402
+
+from promptlib.analysis.report import experiment_report  # noqa: E402
+from promptlib.content import VersionContent  # noqa: E402
+from promptlib.models import Batch, BatchItem, Dataset, DatasetCase, Experiment, Project  # noqa: E402
+from promptlib.services.experiments import VariantSpec, experiment_create, experiment_start  # noqa: E402
+from promptlib.services.templates import template_create, version_create  # noqa: E402
+
+CASES, REPEATS, RUNS = 10_000, 5, 5
+KEYS = ("control", "b", "c", "d")
+# Per variant: the success probability and the latency offset (ms).
+PROFILE = {"control": (0.70, 0), "b": (0.74, -40), "c": (0.69, 25), "d": (0.71, 0)}
+
+
+def _build() -> Experiment:
+    project = Project.objects.create(slug="bench", name="Bench")
+    template = template_create(project=project, slug="bench-welcome", title="Bench welcome")
+    versions = []
+    for i in range(len(KEYS)):
+        content = VersionContent(
+            role="You are Acme's voice.",
+            task=f"Write a welcome email to {{{{ name }}}} (style {i}).",
+            variables=[{"name": "name", "type": "string", "required": True}],
+        )
+        versions.append(version_create(template=template, content=content)[0])
+    experiment = experiment_create(
+        template=template,
+        name="Bench: welcome wording",
+        variants=[
+            VariantSpec(key=k, version=v, is_control=k == "control") for k, v in zip(KEYS, versions, strict=True)
+        ],
+        guardrail_metrics=["latency_p50_ms", "cost_per_success_usd"],
+    )
+    experiment_start(experiment=experiment)
+    dataset = Dataset.objects.create(project=project, name="bench-customers")
+    case_table, item_table = DatasetCase._meta.db_table, BatchItem._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {case_table} (dataset_id, position, input, expected_output, expected_fields, tags)"  # noqa: S608
+            " SELECT %s, g, jsonb_build_object('name', 'Customer ' || g), '', '{}'::jsonb, '[]'::jsonb"
+            " FROM generate_series(1, %s) g",
+            [dataset.pk, CASES],
+        )
+    first_case = dataset.cases.order_by("position").values_list("pk", flat=True).first()
+    for run in range(RUNS):
+        batch = Batch.objects.create(
+            project=project, experiment=experiment, dataset=dataset, repeats=REPEATS, status=Batch.Status.FINISHED,
+            total=CASES * REPEATS * len(KEYS),
+        )  # fmt: skip
+        for variant in experiment.variants.all():
+            rate, offset = PROFILE[variant.key]
+            started = time.perf_counter()
+            with connection.cursor() as cursor:
+                # Deterministic pseudo-random per (run, case, repeat, variant): hashes, no random().
+                cursor.execute(
+                    f"""INSERT INTO {item_table} (batch_id, variant_id, case_id, repeat, status, claim_token, model,
+                        output, error, error_kind, success, schema_passed, attempts, attempt_log, latency_ms, cost_usd,
+                        judge_cost_usd, input_tokens, output_tokens, cached, scores, finished_at)
+                    SELECT %(batch)s, %(variant)s, %(first_case)s + c, r, 'done', '', 'demo', 'Hello', '', '',
+                        (abs(hashtext(%(seed)s || c || ':' || r)) %% 1000) < %(permille)s + (c %% 7) * 10 - 30,
+                        (abs(hashtext('s' || %(seed)s || c || r)) %% 100) < 97,
+                        1 + (abs(hashtext('a' || %(seed)s || c || r)) %% 100 < 8)::int, '[]'::jsonb,
+                        600 + %(offset)s + abs(hashtext('l' || %(seed)s || c || r)) %% 800,
+                        0.0004 + (abs(hashtext('k' || %(seed)s || c || r)) %% 100) / 1e6, 0.0, 150 + c %% 50,
+                        40 + abs(hashtext('o' || %(seed)s || c || r)) %% 60, false, '[]'::jsonb, now()
+                    FROM generate_series(0, %(cases)s - 1) c CROSS JOIN generate_series(0, %(repeats)s - 1) r""",  # noqa: S608
+                    {
+                        "batch": batch.pk, "variant": variant.pk, "first_case": first_case,
+                        "seed": f"{run}:{variant.key}:",
+                        "permille": int(rate * 1000), "offset": offset, "cases": CASES, "repeats": REPEATS,
+                    },
+                )  # fmt: skip
+            print(f"  run {run + 1}, variant {variant.key}: {time.perf_counter() - started:.1f} s", flush=True)
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {item_table}")  # noqa: S608
+    return experiment
+
+
+def _experiment(rebuild: bool) -> Experiment:
+    existing = Experiment.objects.filter(name="Bench: welcome wording").first()
+    if existing and not rebuild:
+        return existing
+    if existing:
+        Project.objects.filter(slug="bench").delete()
+    print("Generating 1,000,000 batch items…", flush=True)
+    with transaction.atomic():
+        return _build()
+
+
+def _timed(function, times: int) -> list[float]:
+    results = []
+    for _ in range(times):
+        started = time.perf_counter()
+        function()
+        results.append(time.perf_counter() - started)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rebuild", action="store_true", help="drop and regenerate the bench experiment")
+    parser.add_argument("--times", type=int, default=5)
+    args = parser.parse_args()
+    if connection.vendor != "postgresql":
+        sys.exit("Run with DATABASE_URL=postgres://… (the bench measures PostgreSQL).")
+    call_command("migrate", verbosity=0)
+    experiment = _experiment(args.rebuild)
+    items = BatchItem.objects.filter(batch__experiment=experiment).count()
+    print(
+        f"Experiment {experiment.pk}: {items:,} batch items, {len(KEYS)} variants, "
+        f"{CASES:,} cases × {REPEATS} repeats × {RUNS} runs"
+    )
+
+    experiment_report(experiment=experiment)  # warm the database's buffers
+    stats_times = _timed(lambda: experiment_report(experiment=experiment), args.times)
+    report = experiment_report(experiment=experiment)
+    print(f"Verdict: {report.verdict.state} — {report.verdict.reason}")
+    print(
+        f"All statistics (experiment_report, uncached): best {min(stats_times) * 1000:.0f} ms, "
+        f"median {statistics.median(stats_times) * 1000:.0f} ms (target ≤ 1000 ms)"
+    )
+
+    user_model = get_user_model()
+    admin_user = user_model.objects.filter(username="bench-admin").first() or user_model.objects.create_superuser(
+        "bench-admin", "bench@example.com", "bench-password"
+    )
+    client = Client()
+    client.force_login(admin_user)
+    url = reverse("promptlib_experiment_dashboard", args=[experiment.pk])
+    secure = settings.SECURE_SSL_REDIRECT
+    first = _timed(lambda: client.get(url, secure=secure), 1)[0]
+    page_times = []
+    for _ in range(args.times * 2):
+        started = time.perf_counter()
+        response = client.get(url, secure=secure)
+        page_times.append(time.perf_counter() - started)
+        assert response.status_code == 200, response.status_code
+    print(f"Dashboard page, first load (computes the report): {first * 1000:.0f} ms")
+    print(
+        f"Dashboard page, warm (report cached): best {min(page_times) * 1000:.0f} ms, "
+        f"median {statistics.median(page_times) * 1000:.0f} ms (target ≤ 300 ms)"
+    )
+
+
+if __name__ == "__main__":
+    main()

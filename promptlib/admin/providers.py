@@ -1,0 +1,52 @@
+"""Provider configurations: endpoints, models, limits and price overrides.
+
+The API key never appears here: the admin shows the NAME of the environment variable that holds
+it, and whether this server has that variable set.
+"""
+
+from __future__ import annotations
+
+import os
+
+from django.contrib import admin
+from django.db import models
+
+from promptlib.admin.base import ProjectListFilter, ProjectScopedAdmin, ProjectScopedInline
+from promptlib.models import ModelPrice, ProviderConfig, Role
+
+
+class ModelPriceInline(ProjectScopedInline):
+    model = ModelPrice
+    fields = ["model", "input_per_mtok", "output_per_mtok"]
+    edit_role = Role.PUBLISHER
+    verbose_name = "price override (USD per million tokens)"
+    verbose_name_plural = "price overrides (USD per million tokens) — for models the built-in price list lacks"
+
+
+@admin.register(ProviderConfig)
+class ProviderConfigAdmin(ProjectScopedAdmin):
+    # Limits and endpoints decide spend: publishers only.
+    edit_role = Role.PUBLISHER
+    list_display = ["name", "project", "kind", "base_url", "api_key_env", "key_status", "max_concurrency", "rpm_limit"]
+    list_filter = [ProjectListFilter, "kind"]
+    list_select_related = ["project"]
+    search_fields = ["name", "base_url"]
+    inlines = [ModelPriceInline]
+    fieldsets = [
+        (None, {"fields": ["project", "name", "kind", "base_url", "models"]}),
+        ("API key", {"fields": ["api_key_env", "key_status"]}),
+        ("Limits (across all workers)", {"fields": ["timeout_seconds", "max_concurrency", "rpm_limit", "max_retries"]}),
+    ]
+    readonly_fields = ["key_status"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    @admin.display(description="Key variable on this server")
+    def key_status(self, obj: ProviderConfig) -> str:
+        # Says only whether the variable is set: never its value, not even a prefix.
+        if obj is None or obj.pk is None:
+            return "—"
+        if obj.kind == ProviderConfig.Kind.DEMO:
+            return "Not needed (offline demo)"
+        if not obj.api_key_env:
+            return "Not needed (local server)"
+        return "Set" if os.environ.get(obj.api_key_env) else f"Missing: set {obj.api_key_env} on the workers"

@@ -1,0 +1,75 @@
+"""experiment_report: both sections and the headline verdict, from SQL aggregates.
+
+Headline: production outcomes are what users actually experienced, so they decide once they have
+enough data (their verdict is past "collecting data"); until then the offline batches decide.
+"""
+
+from __future__ import annotations
+
+from django.core.cache import cache
+
+from promptlib.analysis.offline import offline_section
+from promptlib.analysis.production import production_section
+from promptlib.analysis.results import ExperimentReport, Section, VariantInfo
+from promptlib.models import Experiment
+from promptlib.stats import VerdictState
+
+# A few seconds: the page polls and reloads, while batches and outcomes keep arriving.
+REPORT_CACHE_SECONDS = 5
+
+
+def experiment_variants(*, experiment: Experiment) -> list[VariantInfo]:
+    """Control first, then the challengers by key."""
+    rows = experiment.variants.select_related("version").order_by("-is_control", "key")
+    return [VariantInfo(v.pk, v.key, v.version_id, v.version.number, v.is_control) for v in rows]
+
+
+def _headline(offline: Section, production: Section) -> tuple[Section | None, str]:
+    if production.has_data and production.verdict.state != VerdictState.COLLECTING_DATA:
+        return production, (
+            "The verdict comes from production outcomes: they have enough data, and they measure what real "
+            "users experienced."
+        )
+    if offline.has_data:
+        why = "production outcomes are still too few" if production.has_data else "there are no production outcomes yet"
+        return offline, f"The verdict comes from the offline batches, because {why}."
+    if production.has_data:
+        return production, "The verdict comes from production outcomes; no batch has run yet."
+    return None, "Run a batch or report production outcomes to get a verdict."
+
+
+def experiment_report(*, experiment: Experiment) -> ExperimentReport:
+    variants = experiment_variants(experiment=experiment)
+    offline = offline_section(experiment=experiment, variants=variants)
+    production = production_section(experiment=experiment, variants=variants)
+    source, explanation = _headline(offline, production)
+    verdict = source.verdict if source else offline.verdict
+    winner = next((v for v in variants if v.key == verdict.winner), None)
+    return ExperimentReport(
+        experiment_id=experiment.pk,
+        primary_metric=experiment.primary_metric,
+        variants=variants,
+        verdict=verdict,
+        verdict_source=source.kind if source else "",
+        explanation=explanation,
+        offline=offline,
+        production=production,
+        winner=winner if verdict.state == VerdictState.WINNER else None,
+    )
+
+
+def _cache_key(experiment_id: int) -> str:
+    return f"promptlib:report:v1:{experiment_id}"
+
+
+def experiment_report_cached(*, experiment: Experiment) -> ExperimentReport:
+    key = _cache_key(experiment.pk)
+    report = cache.get(key)
+    if report is None:
+        report = experiment_report(experiment=experiment)
+        cache.set(key, report, REPORT_CACHE_SECONDS)
+    return report
+
+
+def experiment_report_invalidate(*, experiment_id: int) -> None:
+    cache.delete(_cache_key(experiment_id))

@@ -1,0 +1,94 @@
+"""The report's shapes: plain frozen dataclasses a template renders and a cache pickles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from promptlib.stats import Verdict
+
+
+@dataclass(frozen=True)
+class VariantInfo:
+    id: int
+    key: str
+    version_id: int
+    version_number: int
+    is_control: bool
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One variant on one metric: its estimate and, for challengers, the comparison with the control."""
+
+    variant: str
+    value: float | None
+    low: float | None = None
+    high: float | None = None
+    n: int = 0
+    difference: float | None = None  # variant minus control, in the metric's units
+    difference_low: float | None = None
+    difference_high: float | None = None
+    p_value: float | None = None  # Holm-adjusted when there is more than one challenger
+    chance_to_beat_control: float | None = None
+    test: str = ""
+    method: str = ""
+    significant: bool = False
+    better: bool | None = None  # significant and in the good direction (False: significantly worse)
+
+
+@dataclass(frozen=True)
+class MetricRow:
+    metric: str
+    label: str
+    unit: str
+    is_rate: bool
+    higher_is_better: bool
+    role: str  # "primary", "guardrail" or ""
+    cells: list[Cell]
+
+
+@dataclass(frozen=True)
+class Guidance:
+    required: int | None  # per variant, to detect the minimum effect with 80% power
+    current: int
+    more_needed: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Series:
+    """A metric over time: one point per batch run or per day, one line per variant."""
+
+    metric: str
+    label: str
+    is_rate: bool
+    x: list[str]
+    values: dict[str, list[float | None]]
+
+
+@dataclass(frozen=True)
+class Section:
+    kind: str  # "offline" or "production"
+    title: str
+    method: str  # in plain words, for the page
+    unit_name: str  # what is counted: "cases" or "events"
+    sample_sizes: dict[str, int]
+    rows: list[MetricRow]
+    verdict: Verdict
+    guidance: Guidance | None
+    series: list[Series] = field(default_factory=list)
+    has_data: bool = False
+    adjusted: bool = False  # p-values Holm-adjusted across challengers
+
+
+@dataclass(frozen=True)
+class ExperimentReport:
+    experiment_id: int
+    primary_metric: str
+    variants: list[VariantInfo]
+    verdict: Verdict  # the headline
+    verdict_source: str  # "production", "offline" or ""
+    explanation: str  # why the headline comes from that section
+    offline: Section
+    production: Section
+    winner: VariantInfo | None = None

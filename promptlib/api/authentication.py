@@ -1,0 +1,77 @@
+"""API-key authentication: `Authorization: Bearer pl_<prefix>_<secret>` (or an `X-API-Key` header).
+
+A valid key authenticates as its project, never as a person; the lookup is cached by the key's hash
+so that warm requests touch no database.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework.authentication import BaseAuthentication, SessionAuthentication
+from rest_framework.exceptions import AuthenticationFailed
+
+from promptlib.services.apikeys import KEY_PATTERN, ApiKeyRecord, api_key_authenticate
+
+
+class ApiKeyUser:
+    """The request.user of a key-authenticated request: authenticated, but nobody in particular."""
+
+    is_authenticated = True
+    is_anonymous = False
+    is_active = True
+    is_staff = False
+    is_superuser = False
+    pk = None
+    id = None
+
+    def __init__(self, record: ApiKeyRecord):
+        self.record = record
+        self.username = f"api-key pl_{record.prefix}"
+
+    def __str__(self) -> str:
+        return self.username
+
+    def get_username(self) -> str:
+        return self.username
+
+
+def raw_key(request) -> str | None:
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    if header:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "bearer":
+            return value.strip()
+        return None
+    return request.META.get("HTTP_X_API_KEY") or None
+
+
+class ApiKeyAuthentication(BaseAuthentication):
+    def authenticate(self, request):
+        raw = raw_key(request)
+        if raw is None:
+            return None
+        if not KEY_PATTERN.fullmatch(raw):
+            raise AuthenticationFailed("Malformed API key: expected pl_<prefix>_<secret>.")
+        record = api_key_authenticate(raw=raw)
+        if record is None:
+            raise AuthenticationFailed("Unknown or revoked API key.")
+        return ApiKeyUser(record), record
+
+    def authenticate_header(self, request) -> str:
+        # Makes missing or bad credentials a 401 (with this challenge) rather than a 403.
+        return 'Bearer realm="promptlib"'
+
+
+class ApiKeyScheme(OpenApiAuthenticationExtension):
+    target_class = "promptlib.api.authentication.ApiKeyAuthentication"
+    name = "ApiKey"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A project API key, pl_<prefix>_<secret>, created in the admin or with create_api_key.",
+        }
+
+
+__all__ = ["ApiKeyAuthentication", "ApiKeyUser", "SessionAuthentication", "raw_key"]

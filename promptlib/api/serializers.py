@@ -1,0 +1,302 @@
+"""Request validation and the documented response shapes of the API.
+
+Request serializers check types and sizes before anything reaches a service, so that no input can
+reach the database in a form it refuses (NUL characters, infinite floats, out-of-range integers).
+Response serializers document the JSON the views build; the views build plain dicts (cheaper on
+the render path) in exactly these shapes.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from promptlib.models.templates import VARIABLE_TYPES
+
+MAX_INT = 2**31 - 1
+MAX_BIGINT = 2**63 - 1
+MAX_TEXT = 100_000
+_MAX_DEPTH = 32
+
+
+def json_problem(value: Any, depth: int = 0) -> str:
+    """Why a JSON value cannot be stored, or "" if it can."""
+    if depth > _MAX_DEPTH:
+        return f"is nested more than {_MAX_DEPTH} levels deep"
+    if isinstance(value, str):
+        return "contains a NUL character" if "\x00" in value else ""
+    if isinstance(value, float):
+        return "contains a number that is not finite" if not math.isfinite(value) else ""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_BIGINT:
+        return "contains an integer too large to store"
+    if isinstance(value, dict):
+        for key, item in value.items():
+            problem = json_problem(key, depth + 1) or json_problem(item, depth + 1)
+            if problem:
+                return problem
+    if isinstance(value, list):
+        for item in value:
+            problem = json_problem(item, depth + 1)
+            if problem:
+                return problem
+    return ""
+
+
+class StorableJSONField(serializers.JSONField):
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        problem = json_problem(value)
+        if problem:
+            raise serializers.ValidationError(f"The value {problem}.", code="invalid")
+        return value
+
+
+class FiniteFloatField(serializers.FloatField):
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if not math.isfinite(value):
+            raise serializers.ValidationError("A finite number is required.", code="invalid")
+        return value
+
+
+@extend_schema_field({"oneOf": [{"type": "boolean"}, {"type": "number"}]})
+class OutcomeValueField(serializers.Field):
+    """true / false, or a finite number."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            return data
+        if isinstance(data, int | float):
+            try:
+                if math.isfinite(float(data)):
+                    return float(data)
+            except OverflowError:
+                pass
+        raise serializers.ValidationError("The value must be true, false or a finite number.", code="invalid")
+
+    def to_representation(self, value):
+        return value
+
+
+# --- requests ----------------------------------------------------------------------------------
+
+
+class ExampleSerializer(serializers.Serializer):
+    input = serializers.CharField(allow_blank=True, max_length=MAX_TEXT, trim_whitespace=False)
+    output = serializers.CharField(allow_blank=True, max_length=MAX_TEXT, trim_whitespace=False)
+
+
+class VariableDeclarationSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    type = serializers.ChoiceField(choices=VARIABLE_TYPES, default="string")
+    required = serializers.BooleanField(default=False)
+    default = StorableJSONField(required=False, allow_null=True, default=None)
+    description = serializers.CharField(allow_blank=True, max_length=2000, default="")
+
+
+def _section() -> serializers.CharField:
+    return serializers.CharField(allow_blank=True, max_length=MAX_TEXT, default="", trim_whitespace=False)
+
+
+class VersionCreateSerializer(serializers.Serializer):
+    role = _section()
+    task = _section()
+    context = _section()
+    format = _section()
+    constraints = _section()
+    examples = ExampleSerializer(many=True, default=list, max_length=200)
+    variables = VariableDeclarationSerializer(many=True, default=list, max_length=200)
+    provider = serializers.CharField(allow_blank=True, max_length=80, default="")
+    model = serializers.CharField(allow_blank=True, max_length=200, default="")
+    temperature = FiniteFloatField(allow_null=True, default=None, min_value=0, max_value=10)
+    max_tokens = serializers.IntegerField(allow_null=True, default=None, min_value=1, max_value=MAX_INT)
+    output_schema = StorableJSONField(allow_null=True, default=None)
+    change_note = serializers.CharField(allow_blank=True, max_length=2000, default="")
+
+
+class LabelMoveSerializer(serializers.Serializer):
+    version = serializers.IntegerField(min_value=1, max_value=MAX_INT, help_text="The version number to point at.")
+    note = serializers.CharField(allow_blank=True, max_length=2000, default="")
+
+
+class RenderRequestSerializer(serializers.Serializer):
+    label = serializers.SlugField(max_length=60, required=False, help_text="Default: production.")
+    version = serializers.IntegerField(min_value=1, max_value=MAX_INT, required=False)
+    variables = serializers.DictField(default=dict, help_text="Values for the template's declared variables.")
+    subject = serializers.CharField(
+        max_length=200,
+        required=False,
+        help_text="A stable id of the user or session; with a running experiment it picks the variant.",
+    )
+
+    def validate(self, attrs):
+        if "label" in attrs and "version" in attrs:
+            raise serializers.ValidationError({"version": ["Give a label or a version, not both."]})
+        return attrs
+
+
+class OutcomeEventSerializer(serializers.Serializer):
+    render_id = serializers.CharField(max_length=2000, required=False, help_text="From a render response.")
+    experiment = serializers.IntegerField(min_value=1, max_value=MAX_BIGINT, required=False)
+    variant = serializers.CharField(max_length=40, required=False)
+    subject = serializers.CharField(max_length=200, required=False)
+    metric = serializers.RegexField(r"^[A-Za-z0-9_.:-]{1,80}$", max_length=80)
+    value = OutcomeValueField()
+    event_id = serializers.CharField(max_length=200, help_text="Unique per project: a retry is not counted twice.")
+
+    def validate(self, attrs):
+        if "render_id" not in attrs:
+            missing = [name for name in ("experiment", "variant", "subject") if name not in attrs]
+            if missing:
+                raise serializers.ValidationError(
+                    {name: ["Required when no render_id is given."] for name in missing}, code="required"
+                )
+        return attrs
+
+
+class OutcomeBulkSerializer(serializers.Serializer):
+    events = serializers.ListField(child=serializers.DictField(), min_length=1, max_length=1000)
+
+
+# --- responses (documentation of the shapes the views build) ------------------------------------
+
+
+class ErrorSerializer(serializers.Serializer):
+    field = serializers.CharField(help_text="The input the problem concerns, e.g. variables.name; empty if none.")
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class ErrorResponseSerializer(serializers.Serializer):
+    errors = ErrorSerializer(many=True)
+
+
+class BulkErrorSerializer(ErrorSerializer):
+    index = serializers.IntegerField(help_text="Position of the event in the request.")
+
+
+class ModelSettingsSerializer(serializers.Serializer):
+    provider = serializers.CharField()
+    model = serializers.CharField()
+    temperature = serializers.FloatField(allow_null=True)
+    max_tokens = serializers.IntegerField(allow_null=True)
+    output_schema = serializers.JSONField(allow_null=True)
+
+
+class VersionSummarySerializer(serializers.Serializer):
+    number = serializers.IntegerField()
+    content_hash = serializers.CharField()
+    change_note = serializers.CharField()
+    author = serializers.CharField(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+
+class VersionSerializer(VersionSummarySerializer):
+    role = serializers.CharField()
+    task = serializers.CharField()
+    context = serializers.CharField()
+    format = serializers.CharField()
+    constraints = serializers.CharField()
+    examples = ExampleSerializer(many=True)
+    variables = VariableDeclarationSerializer(many=True)
+    model_settings = ModelSettingsSerializer()
+
+
+class VersionCreatedSerializer(VersionSerializer):
+    created = serializers.BooleanField(help_text="False when the content equals the latest version's.")
+
+
+class TemplateSummarySerializer(serializers.Serializer):
+    slug = serializers.CharField()
+    title = serializers.CharField()
+    description = serializers.CharField()
+    tags = serializers.ListField(child=serializers.CharField())
+    labels = serializers.DictField(child=serializers.IntegerField(), help_text="Label name → version number.")
+    latest_version = serializers.IntegerField(allow_null=True)
+    updated_at = serializers.DateTimeField()
+
+
+class TemplateDetailSerializer(TemplateSummarySerializer):
+    created_at = serializers.DateTimeField()
+    latest = VersionSerializer(allow_null=True)
+
+
+class LabelSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    version = serializers.IntegerField()
+    updated_at = serializers.DateTimeField()
+    updated_by = serializers.CharField(allow_null=True)
+
+
+class MessageSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=["system", "user", "assistant"])
+    content = serializers.CharField()
+
+
+class RenderVariantSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    version = serializers.IntegerField()
+
+
+class RenderExperimentSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    variant = RenderVariantSerializer()
+
+
+class RenderResponseSerializer(serializers.Serializer):
+    template = serializers.CharField()
+    version = serializers.IntegerField()
+    label = serializers.CharField(allow_null=True, help_text="Null when an experiment chose the version.")
+    messages = MessageSerializer(many=True)
+    text = serializers.CharField()
+    model = ModelSettingsSerializer()
+    experiment = RenderExperimentSerializer(allow_null=True)
+    render_id = serializers.CharField(allow_null=True, help_text="Pass it back with outcomes of this render.")
+
+
+class OutcomeResultSerializer(serializers.Serializer):
+    stored = serializers.IntegerField()
+    duplicates = serializers.IntegerField(help_text="Events whose event_id was already stored.")
+    errors = BulkErrorSerializer(many=True)
+
+
+class MetricStatsSerializer(serializers.Serializer):
+    events = serializers.IntegerField()
+    subjects = serializers.IntegerField()
+    mean = serializers.FloatField(allow_null=True)
+    sum = serializers.FloatField(allow_null=True)
+
+
+class VariantSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    version = serializers.IntegerField()
+    weight = serializers.IntegerField()
+    is_control = serializers.BooleanField()
+
+
+class VariantStatsSerializer(VariantSerializer):
+    subjects = serializers.IntegerField(help_text="Distinct subjects with at least one outcome.")
+    metrics = serializers.DictField(child=MetricStatsSerializer(), help_text="Metric name → counts.")
+
+
+class ExperimentSummarySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    description = serializers.CharField()
+    template = serializers.CharField()
+    status = serializers.ChoiceField(choices=["draft", "running", "paused", "finished"])
+    primary_metric = serializers.CharField()
+    guardrail_metrics = serializers.ListField(child=serializers.CharField())
+    minimum_effect = serializers.FloatField()
+    created_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+    variants = VariantSerializer(many=True)
+
+
+class ExperimentDetailSerializer(ExperimentSummarySerializer):
+    variants = VariantStatsSerializer(many=True)

@@ -1,0 +1,25 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from promptlib.services.demo import demo_project_setup
+from promptlib.services.templates_store import TemplateStoreError
+
+
+class Command(BaseCommand):
+    help = (
+        "Set up the demo (safe to run again): import templates_store/ into project 'demo' and ensure a "
+        "superuser 'admin' whose password comes from DEMO_ADMIN_PASSWORD or is generated once into "
+        "var/demo-admin-password.txt. Prints the admin login."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--url", default="http://127.0.0.1:8000/admin/", help="Admin URL to print.")
+
+    def handle(self, *args, url, **options):
+        try:
+            demo = demo_project_setup()
+        except TemplateStoreError as exc:
+            raise CommandError(f"Demo setup failed; nothing was imported.\n{exc}")
+        self.stdout.write(f"Demo project '{demo.project.slug}': {demo.templates}.")
+        self.stdout.write(
+            self.style.SUCCESS(f"Log in at {url}\n  username: {demo.username}\n  password: {demo.password}")
+        )

@@ -1,0 +1,204 @@
+"""The six experiment metrics (plus tokens and consistency) per variant, from plain call records.
+
+Two layers, so SQL and Python can never disagree on a formula:
+  1. aggregates: counts, sums and percentiles over one variant's calls. `AGGREGATE_SQL` gives each one
+     as PostgreSQL over a table with CallRecord's columns; `aggregates_from_records` is the Python version.
+  2. `metrics_from_aggregates` turns those into the metrics below. `variant_metrics(records)` runs both
+     and is the reference implementation.
+
+Metric names (keys of the dict returned), each None when it has nothing to be computed from:
+  task_success_rate     calls whose pass/fail scorers all passed ÷ all calls, failed calls included
+  schema_pass_rate      calls passing the schema check ÷ calls where a schema check ran
+  retry_rate            extra attempts per call = (Σ attempts − calls) ÷ calls
+  review_seconds_median median review time among reviewed calls
+  review_edit_share     reviewed calls that needed an edit ÷ reviewed calls (with an edit answer)
+  latency_p50_ms        50th percentile latency of calls that produced output (not failed)
+  latency_p95_ms        95th percentile, same calls
+  cost_per_success_usd  (Σ cost_usd incl. retries and failed calls + Σ judge_cost_usd) ÷ successful calls
+  input_tokens          mean input tokens per call (all calls); the total is input_tokens_total
+  output_tokens         mean output tokens per call (all calls); the total is output_tokens_total
+  consistency           cases run at least twice whose every repeat succeeded ÷ cases run at least twice
+The dict also carries `calls`, `successes`, `input_tokens_total` and `output_tokens_total`.
+
+Percentiles and the median use linear interpolation between closest ranks: for sorted x_0..x_{n-1} and
+fraction q, h = (n − 1)·q and the result is x_⌊h⌋ + (h − ⌊h⌋)·(x_⌈h⌉ − x_⌊h⌋). This is numpy.percentile's
+default ("linear") and exactly PostgreSQL's percentile_cont(q).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    case_id: str | int
+    repeat: int
+    success: bool | None  # all pass/fail scorers passed; None when none gave a verdict
+    schema_passed: bool | None  # None when no schema check ran
+    attempts: int  # 1 when the first try worked
+    latency_ms: float
+    cost_usd: float  # including retries
+    judge_cost_usd: float = 0.0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    failed: bool = False  # an error left no output
+    review_seconds: float | None = None
+    review_edited: bool | None = None
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    name: str
+    label: str  # what a marketer reads on the dashboard
+    higher_is_better: bool
+    kind: Literal["rate", "mean", "median"]  # percentiles count as "median": compare them non-parametrically
+    unit: str
+    needs: tuple[str, ...]  # the aggregates its formula reads
+
+
+METRICS: dict[str, MetricInfo] = {
+    m.name: m
+    for m in [
+        MetricInfo("task_success_rate", "Task success", True, "rate", "share", ("calls", "verdicts", "successes")),
+        MetricInfo(
+            "schema_pass_rate", "Follows the output format", True, "rate", "share", ("schema_checked", "schema_passes")
+        ),
+        MetricInfo("retry_rate", "Retries per call", False, "mean", "retries per call", ("calls", "attempts_sum")),
+        MetricInfo(
+            "review_seconds_median", "Review time (typical)", False, "median", "seconds", ("review_seconds_p50",)
+        ),
+        MetricInfo("review_edit_share", "Answers needing an edit", False, "rate", "share", ("edit_known", "edits")),
+        MetricInfo("latency_p50_ms", "Response time (typical)", False, "median", "ms", ("latency_p50",)),
+        MetricInfo("latency_p95_ms", "Response time (slowest 5%)", False, "median", "ms", ("latency_p95",)),
+        MetricInfo(
+            "cost_per_success_usd",
+            "Cost per successful answer",
+            False,
+            "mean",
+            "USD",
+            ("successes", "cost_sum", "judge_cost_sum"),
+        ),
+        MetricInfo("input_tokens", "Prompt size (tokens)", False, "mean", "tokens", ("calls", "input_tokens_sum")),
+        MetricInfo("output_tokens", "Answer length (tokens)", False, "mean", "tokens", ("calls", "output_tokens_sum")),
+        MetricInfo(
+            "consistency",
+            "Same result on every repeat",
+            True,
+            "rate",
+            "share",
+            ("repeated_cases", "consistent_cases"),
+        ),
+    ]
+}
+
+# PostgreSQL over one variant's rows of a table with CallRecord's columns ("calls" below). The two case-level
+# aggregates need a per-case subquery, so they are complete statements. Constant text: nothing is interpolated.
+_OK = "(COALESCE(success, FALSE) AND NOT failed)"
+AGGREGATE_SQL: dict[str, str] = {
+    "calls": "COUNT(*)",
+    "verdicts": "COUNT(*) FILTER (WHERE success IS NOT NULL OR failed)",
+    "successes": "COUNT(*) FILTER (WHERE " + _OK + ")",
+    "schema_checked": "COUNT(schema_passed)",
+    "schema_passes": "COUNT(*) FILTER (WHERE schema_passed)",
+    "attempts_sum": "SUM(attempts)",
+    "review_seconds_p50": "PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY review_seconds)",
+    "edit_known": "COUNT(review_edited)",
+    "edits": "COUNT(*) FILTER (WHERE review_edited)",
+    "latency_p50": "PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY latency_ms) FILTER (WHERE NOT failed)",
+    "latency_p95": "PERCENTILE_CONT(0.95) WITHIN GROUP (ORDER BY latency_ms) FILTER (WHERE NOT failed)",
+    "cost_sum": "SUM(cost_usd)",
+    "judge_cost_sum": "SUM(judge_cost_usd)",
+    "input_tokens_sum": "SUM(input_tokens)",
+    "output_tokens_sum": "SUM(output_tokens)",
+    "repeated_cases": (
+        "SELECT COUNT(*) FROM (SELECT case_id FROM calls GROUP BY case_id HAVING COUNT(*) >= 2) AS per_case"
+    ),
+    "consistent_cases": (
+        "SELECT COUNT(*) FROM (SELECT case_id FROM calls GROUP BY case_id"
+        " HAVING COUNT(*) >= 2 AND BOOL_AND(COALESCE(success, FALSE) AND NOT failed)) AS per_case"
+    ),
+}
+
+
+def metric_aggregates() -> dict[str, dict[str, str]]:
+    """For each metric, the aggregates it needs and their SQL: {metric: {aggregate: sql}}."""
+    return {name: {agg: AGGREGATE_SQL[agg] for agg in info.needs} for name, info in METRICS.items()}
+
+
+def percentile(values: Sequence[float], fraction: float) -> float | None:
+    """Linear-interpolation percentile (numpy default, PostgreSQL percentile_cont); fraction in [0, 1]."""
+    if not 0 <= fraction <= 1:
+        raise ValueError("fraction must be between 0 and 1")
+    if not values:
+        return None
+    ordered = sorted(values)
+    h = (len(ordered) - 1) * fraction
+    low, high = math.floor(h), math.ceil(h)
+    return ordered[low] + (h - low) * (ordered[high] - ordered[low])
+
+
+def aggregates_from_records(records: Iterable[CallRecord]) -> dict[str, float | int | None]:
+    """The Python twin of AGGREGATE_SQL (SQL's SUM over no rows is NULL; here it is 0, which no formula minds)."""
+    records = list(records)
+    ok = [not r.failed and r.success is True for r in records]
+    latencies = [r.latency_ms for r in records if not r.failed]
+    per_case: dict[object, list[bool]] = defaultdict(list)
+    for r, good in zip(records, ok, strict=True):
+        per_case[r.case_id].append(good)
+    repeated = [runs for runs in per_case.values() if len(runs) >= 2]
+    return {
+        "calls": len(records),
+        "verdicts": sum(r.success is not None or r.failed for r in records),
+        "successes": sum(ok),
+        "schema_checked": sum(r.schema_passed is not None for r in records),
+        "schema_passes": sum(r.schema_passed is True for r in records),
+        "attempts_sum": sum(r.attempts for r in records),
+        "review_seconds_p50": percentile([r.review_seconds for r in records if r.review_seconds is not None], 0.5),
+        "edit_known": sum(r.review_edited is not None for r in records),
+        "edits": sum(r.review_edited is True for r in records),
+        "latency_p50": percentile(latencies, 0.5),
+        "latency_p95": percentile(latencies, 0.95),
+        "cost_sum": sum(r.cost_usd for r in records),
+        "judge_cost_sum": sum(r.judge_cost_usd for r in records),
+        "input_tokens_sum": sum(r.input_tokens for r in records),
+        "output_tokens_sum": sum(r.output_tokens for r in records),
+        "repeated_cases": len(repeated),
+        "consistent_cases": sum(all(runs) for runs in repeated),
+    }
+
+
+def _ratio(numerator: float | None, denominator: float | None) -> float | None:
+    return None if not denominator else (numerator or 0) / denominator
+
+
+def metrics_from_aggregates(agg: dict[str, float | int | None]) -> dict[str, float | int | None]:
+    """The metric formulas, shared by the SQL path and the reference implementation."""
+    calls = agg["calls"] or 0
+    successes = agg["successes"] or 0
+    return {
+        "task_success_rate": _ratio(successes, calls) if agg["verdicts"] else None,
+        "schema_pass_rate": _ratio(agg["schema_passes"], agg["schema_checked"]),
+        "retry_rate": _ratio((agg["attempts_sum"] or 0) - calls, calls),
+        "review_seconds_median": agg["review_seconds_p50"],
+        "review_edit_share": _ratio(agg["edits"], agg["edit_known"]),
+        "latency_p50_ms": agg["latency_p50"],
+        "latency_p95_ms": agg["latency_p95"],
+        "cost_per_success_usd": _ratio((agg["cost_sum"] or 0) + (agg["judge_cost_sum"] or 0), successes),
+        "input_tokens": _ratio(agg["input_tokens_sum"], calls),
+        "output_tokens": _ratio(agg["output_tokens_sum"], calls),
+        "consistency": _ratio(agg["consistent_cases"], agg["repeated_cases"]),
+        "calls": calls,
+        "successes": successes,
+        "input_tokens_total": agg["input_tokens_sum"] or 0,
+        "output_tokens_total": agg["output_tokens_sum"] or 0,
+    }
+
+
+def variant_metrics(records: Iterable[CallRecord]) -> dict[str, float | int | None]:
+    """Every metric for one variant's calls; the reference the SQL path must match."""
+    return metrics_from_aggregates(aggregates_from_records(records))

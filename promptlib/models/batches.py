@@ -1,0 +1,167 @@
+from django.conf import settings
+from django.db import models
+
+
+class ScorerConfig(models.Model):
+    """One scorer run on every output of an experiment's batches (kinds: promptlib.scorers)."""
+
+    project_path = "experiment__project"  # ORM path to the owning Project, used for scoping
+
+    experiment = models.ForeignKey("promptlib.Experiment", on_delete=models.CASCADE, related_name="scorers")
+    kind = models.CharField(max_length=40)
+    name = models.SlugField(max_length=60, help_text="The metric name shown in results, e.g. category_match.")
+    config = models.JSONField(default=dict, blank=True, help_text="The scorer's options.")
+    order = models.PositiveIntegerField(default=0)
+    # A case succeeds when every scorer that counts and applies passed.
+    counts_for_success = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["experiment", "order", "id"]
+        constraints = [models.UniqueConstraint(fields=["experiment", "name"], name="uniq_scorer_name_per_experiment")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.kind})"
+
+
+class BatchSettings(models.Model):
+    """What a batch runs, shared by a batch and by the schedule that starts batches."""
+
+    project = models.ForeignKey("promptlib.Project", on_delete=models.CASCADE, related_name="+")
+    experiment = models.ForeignKey("promptlib.Experiment", on_delete=models.CASCADE, related_name="+")
+    dataset = models.ForeignKey("promptlib.Dataset", on_delete=models.PROTECT, related_name="+")
+    # Blank: each variant's own provider and model settings (the version's provider name).
+    provider = models.ForeignKey(
+        "promptlib.ProviderConfig", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    model = models.CharField(max_length=200, blank=True, help_text="Blank: the model of each variant's version.")
+    repeats = models.PositiveSmallIntegerField(default=1)
+    tags = models.JSONField(default=list, blank=True, help_text="Only cases with one of these tags; empty = all.")
+    use_cache = models.BooleanField(default=False, help_text="Reuse stored responses of identical calls.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        abstract = True
+
+
+class BatchSchedule(BatchSettings):
+    """A batch started again and again by celery beat; every run is kept as its own Batch."""
+
+    project_path = "project"  # ORM path to the owning Project, used for scoping
+
+    name = models.CharField(max_length=200)
+    periodic_task = models.OneToOneField(
+        "django_celery_beat.PeriodicTask", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Batch(BatchSettings):
+    """An experiment's variants × a dataset's cases × repeats, run on Celery workers."""
+
+    project_path = "project"  # ORM path to the owning Project, used for scoping
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        FINISHED = "finished", "Finished"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    schedule = models.ForeignKey(BatchSchedule, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs")
+    total = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "batches"
+
+    def __str__(self) -> str:
+        return f"Batch {self.pk} of {self.experiment_id}"
+
+
+class BatchItem(models.Model):
+    """One call: (batch, variant, case, repeat) exactly once, with the columns reports aggregate."""
+
+    project_path = "batch__project"  # ORM path to the owning Project, used for scoping
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="items")
+    variant = models.ForeignKey("promptlib.Variant", on_delete=models.CASCADE, related_name="+")
+    case = models.ForeignKey("promptlib.DatasetCase", on_delete=models.CASCADE, related_name="+")
+    repeat = models.PositiveSmallIntegerField(default=0)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    # Claims: a worker owns an item while claim_token is its own and lease_until is in the future.
+    claim_token = models.CharField(max_length=32, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    not_before = models.DateTimeField(null=True, blank=True, help_text="Waiting for a retry until then.")
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Outcome.
+    model = models.CharField(max_length=200, blank=True)
+    output = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+    error_kind = models.CharField(max_length=20, blank=True)
+    success = models.BooleanField(null=True)
+    schema_passed = models.BooleanField(null=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    attempt_log = models.JSONField(default=list, blank=True)
+    latency_ms = models.PositiveIntegerField(null=True)
+    cost_usd = models.FloatField(default=0.0)
+    judge_cost_usd = models.FloatField(default=0.0)
+    input_tokens = models.PositiveIntegerField(default=0)
+    output_tokens = models.PositiveIntegerField(default=0)
+    cached = models.BooleanField(default=False)
+    scores = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["batch", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "variant", "case", "repeat"], name="uniq_batch_item_key")
+        ]
+        indexes = [
+            models.Index(fields=["batch", "variant"], name="batchitem_batch_variant"),
+            models.Index(fields=["batch", "status"], name="batchitem_batch_status"),
+            models.Index(fields=["status", "lease_until"], name="batchitem_status_lease"),
+            models.Index(fields=["variant", "success"], name="batchitem_variant_success"),
+        ]
+
+    def __str__(self) -> str:
+        return f"item {self.pk} ({self.status})"
+
+
+class Review(models.Model):
+    """A person's verdict on one output, with the seconds from opening the page to submitting."""
+
+    project_path = "result__batch__project"  # ORM path to the owning Project, used for scoping
+
+    result = models.ForeignKey(BatchItem, on_delete=models.CASCADE, related_name="reviews")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    approved = models.BooleanField()
+    edited_output = models.TextField(blank=True)
+    seconds = models.FloatField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["result", "reviewer"], name="uniq_review_per_reviewer")]
+
+    def __str__(self) -> str:
+        return f"review of {self.result_id}: {'approved' if self.approved else 'rejected'}"

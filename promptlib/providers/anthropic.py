@@ -1,0 +1,63 @@
+"""Anthropic's Messages API, through the official SDK."""
+
+from __future__ import annotations
+
+import time
+
+import anthropic
+
+from promptlib.providers.base import ChatRequest, ChatResponse, Provider, ProviderError, elapsed_ms, error_from_sdk
+from promptlib.providers.registry import cached_client
+
+# The Messages API requires max_tokens; templates that leave it unset get this.
+DEFAULT_MAX_TOKENS = 1024
+
+
+class AnthropicProvider(Provider):
+    label = "Anthropic"
+
+    def __init__(self, *, config, api_key: str) -> None:
+        self.config = config
+        base_url = config.base_url or None
+        timeout = float(config.timeout_seconds)
+        self.client = cached_client(
+            ("anthropic", base_url, api_key, timeout),
+            # max_retries=0: retries are the batch runner's, which knows about limits and budgets.
+            lambda: anthropic.Anthropic(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0),
+        )
+
+    def complete(self, request: ChatRequest) -> ChatResponse:
+        started = time.perf_counter()
+        try:
+            message = self.client.messages.create(model=request.model, **_options(request))
+        except anthropic.APIError as exc:
+            raise error_from_sdk(exc, anthropic)
+        latency_ms = elapsed_ms(started)
+        if message.stop_reason == "refusal":
+            raise ProviderError("The model refused to answer.", "refusal")
+        text = "".join(block.text for block in message.content if block.type == "text")
+        return ChatResponse(
+            text=text,
+            input_tokens=message.usage.input_tokens,
+            output_tokens=message.usage.output_tokens,
+            model=message.model or request.model,
+            latency_ms=latency_ms,
+            raw_id=message.id or "",
+            finish_reason=message.stop_reason or "",
+        )
+
+
+def _options(request: ChatRequest) -> dict:
+    # Anthropic takes the system prompt apart; the few-shot user/assistant turns stay in order.
+    # No temperature: API version 2026-10-21 (what SDK 2.x speaks) removed the sampling parameters
+    # and answers 400 to any of them, so a template's temperature does not apply to Anthropic.
+    system = "\n\n".join(m["content"] for m in request.messages if m["role"] == "system")
+    options: dict = {
+        "messages": [{"role": m["role"], "content": m["content"]} for m in request.messages if m["role"] != "system"],
+        "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
+    }
+    if system:
+        options["system"] = system
+    if request.json_schema is not None:
+        options["output_config"] = {"format": {"type": "json_schema", "schema": request.json_schema}}
+    return options

@@ -1,0 +1,107 @@
+"""Offline demo — not a real model.
+
+Answers instantly-ish, deterministically and with no network, so a newcomer can run a whole A/B
+batch before configuring a real provider. The answers only look plausible: a JSON-schema request
+gets JSON matching the schema's shape, a prompt listing categories ("one of: billing, shipping,
+other") gets one of them, anything else a short text that echoes the request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from typing import Any
+
+from promptlib.providers.base import ChatRequest, ChatResponse, Provider
+
+DEMO_NOTICE = "Offline demo — not a real model"
+# Simulated latency range in seconds: enough to see a progress bar move, small enough for tests.
+LATENCY_RANGE = (0.005, 0.03)
+
+_CHOICES = re.compile(
+    r"(?:one of|categories|category|labels?|options?|classes|choose from)\s*(?:is|are)?\s*[:\-]\s*([^\n.]+)", re.I
+)
+_WORDS = ["clear", "friendly", "concise", "helpful", "accurate", "warm", "direct", "precise"]
+
+
+class DemoProvider(Provider):
+    label = DEMO_NOTICE
+
+    def __init__(self, *, config=None, api_key: str = "") -> None:
+        self.config = config
+
+    def complete(self, request: ChatRequest) -> ChatResponse:
+        started = time.perf_counter()
+        seed = _seed(request)
+        if request.json_schema is not None:
+            text = json.dumps(_fake_value(request.json_schema, seed, "answer"))
+        else:
+            text = _classification(request, seed) or _prose(request, seed)
+        low, high = LATENCY_RANGE
+        time.sleep(low + (seed % 1000) / 1000 * (high - low))
+        prompt = "".join(m.get("content", "") for m in request.messages)
+        return ChatResponse(
+            text=text,
+            input_tokens=len(prompt) // 4,
+            output_tokens=len(text) // 4,
+            model=request.model or "demo",
+            latency_ms=int((time.perf_counter() - started) * 1000),
+            raw_id=f"demo-{seed % 10**12:012d}",
+            finish_reason="stop",
+        )
+
+
+def _seed(request: ChatRequest, salt: str = "") -> int:
+    material = json.dumps([request.model, request.messages, request.json_schema, salt], sort_keys=True)
+    return int.from_bytes(hashlib.sha256(material.encode()).digest()[:8], "big")
+
+
+def _classification(request: ChatRequest, seed: int) -> str | None:
+    for message in reversed(request.messages):
+        match = _CHOICES.search(message.get("content", ""))
+        if match:
+            options = [w.strip(" \"'`*") for w in re.split(r",|/|\|| or ", match.group(1))]
+            options = [w for w in options if w and len(w.split()) <= 3]
+            if len(options) >= 2:
+                return options[seed % len(options)]
+    return None
+
+
+def _prose(request: ChatRequest, seed: int) -> str:
+    last_user = next((m["content"] for m in reversed(request.messages) if m.get("role") == "user"), "")
+    words = last_user.split()
+    topic = " ".join(words[:12]) + ("…" if len(words) > 12 else "")
+    adjective = _WORDS[seed % len(_WORDS)]
+    length = 1 + seed % 3
+    sentences = [f"Here is a {adjective} answer about: {topic}."] + [
+        f"Point {i}: this text comes from the offline demo provider, not a real model." for i in range(1, length + 1)
+    ]
+    return " ".join(sentences)
+
+
+def _fake_value(schema: dict[str, Any], seed: int, name: str) -> Any:
+    if "enum" in schema and schema["enum"]:
+        return schema["enum"][seed % len(schema["enum"])]
+    kind = schema.get("type", "object" if "properties" in schema else "string")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "string")
+    if kind == "object":
+        return {key: _fake_value(sub, _mix(seed, key), key) for key, sub in (schema.get("properties") or {}).items()}
+    if kind == "array":
+        count = max(int(schema.get("minItems", 1)), 1)
+        return [_fake_value(schema.get("items") or {}, _mix(seed, str(i)), name) for i in range(count)]
+    if kind == "integer":
+        return int(schema.get("minimum", 0)) + seed % 10
+    if kind == "number":
+        return round(float(schema.get("minimum", 0)) + (seed % 1000) / 1000, 3)
+    if kind == "boolean":
+        return bool(seed % 2)
+    if kind == "null":
+        return None
+    return f"{_WORDS[seed % len(_WORDS)]} {name}"
+
+
+def _mix(seed: int, key: str) -> int:
+    return int.from_bytes(hashlib.sha256(f"{seed}:{key}".encode()).digest()[:8], "big")

@@ -1,0 +1,115 @@
+// promptlib admin: add rows to the variables/examples tables, and the live preview panel.
+// Plain DOM and fetch: no libraries, nothing loaded from the network.
+"use strict";
+
+function promptlibAddRow(prefix) {
+  const total = document.getElementById(`id_${prefix}-TOTAL_FORMS`);
+  const template = document.getElementById(`${prefix}-empty`);
+  const body = document.querySelector(`table[data-prefix="${prefix}"] tbody`);
+  if (!total || !template || !body) return;
+  const index = Number(total.value);
+  body.insertAdjacentHTML("beforeend", template.innerHTML.replaceAll("__prefix__", String(index)));
+  total.value = String(index + 1);
+}
+
+function promptlibDeclaredVariables() {
+  // What the variables table currently declares (unsaved edits included).
+  const rows = document.querySelectorAll('table[data-prefix="variables"] tbody tr');
+  const found = [];
+  rows.forEach((row) => {
+    const name = row.querySelector('input[name$="-name"]');
+    const gone = row.querySelector('input[name$="-DELETE"]');
+    if (!name || !name.value.trim() || (gone && gone.checked)) return;
+    const type = row.querySelector('select[name$="-type"]');
+    const fallback = row.querySelector('input[name$="-default"]');
+    found.push({ name: name.value.trim(), type: type ? type.value : "string", value: fallback ? fallback.value : "" });
+  });
+  return found;
+}
+
+function promptlibSyncInputs(box) {
+  if (!document.querySelector('table[data-prefix="variables"]')) return;  // read-only page
+  const wanted = promptlibDeclaredVariables();
+  const names = new Set(wanted.map((v) => v.name));
+  box.querySelectorAll("label[data-var]").forEach((label) => {
+    if (!names.has(label.dataset.var)) label.remove();
+  });
+  wanted.forEach((v) => {
+    if (box.querySelector(`label[data-var="${CSS.escape(v.name)}"]`)) return;
+    const label = document.createElement("label");
+    label.className = "promptlib-var";
+    label.dataset.var = v.name;
+    const title = document.createElement("span");
+    title.textContent = `${v.name} (${v.type})`;
+    const input = document.createElement("input");
+    input.type = "text";
+    input.name = `preview-${v.name}`;
+    input.value = v.value;
+    label.append(title, input);
+    box.append(label);
+  });
+}
+
+function promptlibShowPreview(result, output, errors) {
+  output.replaceChildren();
+  errors.replaceChildren();
+  errors.hidden = result.ok;
+  if (!result.ok) {
+    (result.errors || []).forEach((e) => {
+      const li = document.createElement("li");
+      li.textContent = e.message;
+      errors.append(li);
+    });
+    return;
+  }
+  result.messages.forEach((m) => {
+    const card = document.createElement("div");
+    card.className = `promptlib-message ${m.role}`;
+    const heading = document.createElement("h3");
+    heading.textContent = m.role;
+    const text = document.createElement("pre");
+    text.textContent = m.content;
+    card.append(heading, text);
+    output.append(card);
+  });
+  if (!result.messages.length) output.textContent = "The prompt is empty.";
+}
+
+async function promptlibPreview(panel) {
+  const editor = document.getElementById("template_form");
+  const box = document.getElementById("preview-inputs");
+  promptlibSyncInputs(box);
+  const data = new FormData();
+  if (editor && !panel.dataset.version) {
+    new FormData(editor).forEach((value, key) => data.append(key, value));
+  } else {
+    data.append("version", panel.dataset.version || "");
+  }
+  const token = document.querySelector("input[name=csrfmiddlewaretoken]");
+  if (token) data.set("csrfmiddlewaretoken", token.value);
+  box.querySelectorAll("input").forEach((input) => data.append(input.name, input.value));
+  const output = document.getElementById("preview-output");
+  const errors = document.getElementById("preview-errors");
+  try {
+    const response = await fetch(panel.dataset.url, { method: "POST", body: data, credentials: "same-origin" });
+    if (!response.ok) throw new Error(`The preview failed (HTTP ${response.status}).`);
+    promptlibShowPreview(await response.json(), output, errors);
+  } catch (err) {
+    promptlibShowPreview({ ok: false, errors: [{ message: err.message }] }, output, errors);
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll(".promptlib-add-row").forEach((button) => {
+    button.addEventListener("click", () => promptlibAddRow(button.dataset.prefix));
+  });
+  const panel = document.getElementById("preview");
+  if (!panel) return;
+  let timer = null;
+  const later = () => { clearTimeout(timer); timer = setTimeout(() => promptlibPreview(panel), 600); };
+  document.getElementById("preview-button").addEventListener("click", () => promptlibPreview(panel));
+  document.getElementById("preview-inputs").addEventListener("input", later);
+  const editor = document.getElementById("template_form");
+  if (editor) editor.addEventListener("input", later);
+  promptlibPreview(panel);
+});

@@ -1,0 +1,44 @@
+"""Celery tasks: thin interfaces that take ids and call services.
+
+Tasks are acknowledged late (settings): a worker killed mid-task leaves its message to be
+redelivered, and the services make a redelivered or duplicated message harmless.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+from celery import shared_task
+from celery.signals import worker_init
+
+from promptlib.services.batch_schedules import scheduled_batch_start
+from promptlib.services.batches import batch_chunk_execute, batches_sweep
+
+
+@worker_init.connect
+def _preload_providers(**kwargs) -> None:
+    """Import provider SDKs and scorers once in the parent, so that forked pool processes start at once.
+
+    (`import jsonschema` alone can take seconds: its optional rfc3987-syntax compiles grammars.)
+    """
+    from promptlib.providers.registry import PROVIDER_KINDS
+    from promptlib.scorers.registry import SCORER_KINDS
+
+    for dotted in [*PROVIDER_KINDS.values(), *(kind.path for kind in SCORER_KINDS.values())]:
+        import_module(dotted.rsplit(".", 1)[0])
+
+
+@shared_task(name="promptlib.tasks.batch_chunk")
+def batch_chunk(batch_id: int, item_ids: list[int]) -> None:
+    batch_chunk_execute(batch_id=batch_id, item_ids=item_ids)
+
+
+@shared_task(name="promptlib.tasks.batches_sweep")
+def batches_sweep_task() -> dict[str, int]:
+    return batches_sweep()
+
+
+@shared_task(name="promptlib.tasks.scheduled_batch_run")
+def scheduled_batch_run(schedule_id: int) -> int | None:
+    batch = scheduled_batch_start(schedule_id=schedule_id)
+    return batch.pk if batch else None

@@ -1,0 +1,422 @@
+"""A local stand-in for LLM providers that speaks their real wire formats.
+
+OpenAI's `POST /v1/chat/completions` and Anthropic's `POST /v1/messages`, so the official SDKs run
+unmodified against it. Scripted latency, answers and failures; it records what it saw.
+
+In a test:
+
+    with StandinServer(latency=0.05) as server:
+        server.fail_next(2, status=429, retry_after=1)
+        config = ProviderConfig(kind="openai", base_url=server.openai_base_url, ...)
+        ...
+        assert server.stats()["max_in_flight"] <= 4
+
+From another process (benchmarks), `python -m tests.standins.server --port 0 --latency 0.2` prints the
+port on its first line, then serves until killed. `GET /_stats` returns the stats as JSON,
+`POST /_reset` clears them, `POST /_control` takes {"latency": s, "fail_next": {"count": n,
+"status": 429, "retry_after": 1}, "hang_next": {"count": n, "seconds": s}, "refuse_next": n,
+"fail_rate": p, "fail_status": 500, "seed": 1}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import random
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+AnswerFn = Callable[[dict[str, Any]], str]
+
+_OPENAI_ERROR_TYPES = {400: "invalid_request_error", 401: "invalid_api_key", 404: "model_not_found", 429: "rate_limit"}
+_ANTHROPIC_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    429: "rate_limit_error",
+    529: "overloaded_error",
+}
+
+
+@dataclass
+class Failure:
+    """What to do instead of answering: an HTTP error, a hang, or a refusal."""
+
+    status: int = 0  # an HTTP error status, or 0
+    retry_after: str | None = None  # the Retry-After header's value (seconds or an HTTP date)
+    headers: dict[str, str] = field(default_factory=dict)
+    hang_seconds: float = 0.0  # sleep this long before answering (normally)
+    refusal: bool = False  # answer with the provider's refusal shape
+
+
+def default_answer(body: dict[str, Any]) -> str:
+    messages = body.get("messages") or []
+    last = next((m for m in reversed(messages) if m.get("role") == "user"), {})
+    content = last.get("content", "")
+    if isinstance(content, list):  # Anthropic content blocks
+        content = " ".join(block.get("text", "") for block in content if isinstance(block, dict))
+    return f"Stand-in answer to: {content[:60]}"
+
+
+class _State:
+    def __init__(self, latency: float, answer: AnswerFn, record_bodies: bool) -> None:
+        self.lock = threading.Lock()
+        self.latency = latency
+        self.answer = answer
+        self.record_bodies = record_bodies
+        self.scripted: deque[Failure] = deque()
+        self.fail_rate = 0.0
+        self.fail_status = 500
+        self.random = random.Random(0)  # noqa: S311 — scripted failures, not security
+        self.reset()
+
+    def reset(self) -> None:
+        with self.lock:
+            self.requests = 0
+            self.in_flight = 0
+            self.max_in_flight = 0
+            self.timestamps: list[float] = []
+            self.bodies: list[dict[str, Any]] = []
+            self.headers: list[dict[str, str]] = []
+            self.paths: list[str] = []
+
+    def begin(self, path: str, body: dict[str, Any], headers: dict[str, str]) -> Failure | None:
+        with self.lock:
+            self.requests += 1
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            self.timestamps.append(time.time())
+            self.paths.append(path)
+            if self.record_bodies:
+                self.bodies.append(body)
+                self.headers.append(headers)
+            if self.scripted:
+                return self.scripted.popleft()
+            if self.fail_rate and self.random.random() < self.fail_rate:
+                return Failure(status=self.fail_status, retry_after="1" if self.fail_status == 429 else None)
+            return None
+
+    def end(self) -> None:
+        with self.lock:
+            self.in_flight -= 1
+
+    def stats(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "requests": self.requests,
+                "in_flight": self.in_flight,
+                "max_in_flight": self.max_in_flight,
+                "timestamps": list(self.timestamps),
+                "paths": list(self.paths),
+                "bodies": list(self.bodies),
+                "headers": list(self.headers),
+            }
+
+    def control(self, command: dict[str, Any]) -> None:
+        with self.lock:
+            if "latency" in command:
+                self.latency = float(command["latency"])
+            if "seed" in command:
+                self.random = random.Random(command["seed"])  # noqa: S311
+            if "fail_rate" in command:
+                self.fail_rate = float(command["fail_rate"])
+            if "fail_status" in command:
+                self.fail_status = int(command["fail_status"])
+        if "fail_next" in command:
+            spec = command["fail_next"]
+            retry_after = None if spec.get("retry_after") is None else str(spec["retry_after"])
+            self.script(spec.get("count", 1), Failure(status=int(spec.get("status", 500)), retry_after=retry_after))
+        if "hang_next" in command:
+            spec = command["hang_next"]
+            self.script(spec.get("count", 1), Failure(hang_seconds=float(spec["seconds"])))
+        if "refuse_next" in command:
+            self.script(int(command["refuse_next"]), Failure(refusal=True))
+
+    def script(self, count: int, failure: Failure) -> None:
+        with self.lock:
+            self.scripted.extend([failure] * count)
+
+
+_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+            429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}  # fmt: skip
+
+
+class _Connection:
+    """One keep-alive HTTP/1.1 connection: a minimal parser, enough for JSON POSTs with Content-Length."""
+
+    def __init__(self, state: _State, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.state, self.reader, self.writer = state, reader, writer
+
+    async def serve(self) -> None:
+        try:
+            while await self._one_request():
+                pass
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
+            pass  # the client went away (often: its timeout fired during a hang)
+        finally:
+            self.writer.close()
+
+    async def _one_request(self) -> bool:
+        line = await self.reader.readline()
+        if not line.strip():
+            return False
+        method, path, version = line.decode("latin-1").split(" ", 2)
+        headers = {}
+        while (header := await self.reader.readline()) not in (b"\r\n", b"\n", b""):
+            name, _, value = header.decode("latin-1").partition(":")
+            headers[name.strip().lower()] = value.strip()
+        length = int(headers.get("content-length") or 0)
+        raw = await self.reader.readexactly(length) if length else b""
+        try:
+            body = json.loads(raw) if raw else {}
+        except ValueError:
+            body = {}
+        status, payload, extra = await self._route(method, path, headers, body if isinstance(body, dict) else {})
+        keep_alive = version.strip() == "HTTP/1.1" and headers.get("connection", "").lower() != "close"
+        data = json.dumps(payload).encode()
+        head = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}", "Content-Type: application/json",
+                f"Content-Length: {len(data)}", *(f"{k}: {v}" for k, v in extra.items())]  # fmt: skip
+        if not keep_alive:
+            head.append("Connection: close")
+        self.writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + data)
+        await self.writer.drain()
+        return keep_alive
+
+    async def _route(self, method: str, path: str, headers: dict, body: dict) -> tuple[int, Any, dict[str, str]]:
+        if method == "GET" and path == "/_stats":
+            return 200, self.state.stats(), {}
+        if method == "POST" and path == "/_reset":
+            self.state.reset()
+            return 200, {"ok": True}, {}
+        if method == "POST" and path == "/_control":
+            self.state.control(body)
+            return 200, {"ok": True}, {}
+        if method == "POST" and path in ("/v1/chat/completions", "/v1/messages"):
+            return await self._complete(path, headers, body)
+        return 404, {"error": {"message": f"No route {method} {path}"}}, {}
+
+    async def _complete(self, path: str, headers: dict, body: dict) -> tuple[int, Any, dict[str, str]]:
+        anthropic = path == "/v1/messages"
+        failure = self.state.begin(path, body, headers)
+        try:
+            delay = failure.hang_seconds if failure is not None and failure.hang_seconds else self.state.latency
+            if delay:
+                await asyncio.sleep(delay)
+            if failure is not None and failure.status:
+                return _error_answer(failure, anthropic)
+            refusal = failure is not None and failure.refusal
+            text = "" if refusal else self.state.answer(body)
+            payload = _anthropic_message(body, text, refusal) if anthropic else _openai_completion(body, text, refusal)
+            return 200, payload, {}
+        finally:
+            self.state.end()
+
+
+def _error_answer(failure: Failure, anthropic: bool) -> tuple[int, Any, dict[str, str]]:
+    headers = dict(failure.headers)
+    if failure.retry_after is not None:
+        headers["Retry-After"] = failure.retry_after
+    message = f"Stand-in error {failure.status}"
+    if anthropic:
+        kind = _ANTHROPIC_ERROR_TYPES.get(failure.status, "api_error")
+        return failure.status, {"type": "error", "error": {"type": kind, "message": message}}, headers
+    kind = _OPENAI_ERROR_TYPES.get(failure.status, "server_error")
+    return failure.status, {"error": {"message": message, "type": kind, "param": None, "code": kind}}, headers
+
+
+def _tokens(text: str) -> int:
+    return max(1, len(text) // 4) if text else 0
+
+
+def _prompt_tokens(body: dict[str, Any]) -> int:
+    return _tokens(json.dumps(body.get("messages") or []) + json.dumps(body.get("system") or ""))
+
+
+def _openai_completion(body: dict[str, Any], text: str, refusal: bool) -> dict[str, Any]:
+    prompt_tokens, completion_tokens = _prompt_tokens(body), _tokens(text)
+    message = {"role": "assistant", "content": None if refusal else text, "refusal": None}
+    if refusal:
+        message["refusal"] = "I can't help with that."
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": body.get("model", "standin"),
+        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": "stop"}],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+    }
+
+
+def _anthropic_message(body: dict[str, Any], text: str, refusal: bool) -> dict[str, Any]:
+    return {
+        "id": f"msg_{uuid.uuid4().hex[:24]}",
+        "type": "message",
+        "role": "assistant",
+        "model": body.get("model", "standin"),
+        "content": [] if refusal else [{"type": "text", "text": text}],
+        "stop_reason": "refusal" if refusal else "end_turn",
+        "stop_sequence": None,
+        "usage": {"input_tokens": _prompt_tokens(body), "output_tokens": _tokens(text)},
+    }
+
+
+class StandinServer:
+    """The stand-in on 127.0.0.1 (port 0 = any free one); a context manager.
+
+    One asyncio event loop in a background thread serves every connection, so hundreds of parallel
+    keep-alive clients cost no threads and latency is an `asyncio.sleep`.
+    """
+
+    def __init__(
+        self,
+        *,
+        latency: float = 0.0,
+        answer: AnswerFn = default_answer,
+        port: int = 0,
+        record_bodies: bool = True,
+    ) -> None:
+        self.state = _State(latency, answer, record_bodies)
+        self.requested_port = port
+        self.port = 0
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.thread: threading.Thread | None = None
+        self._connections: set[asyncio.StreamWriter] = set()
+
+    async def _open(self) -> asyncio.base_events.Server:
+        async def on_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            self._connections.add(writer)
+            try:
+                await _Connection(self.state, reader, writer).serve()
+            except asyncio.CancelledError:
+                pass  # stop(): swallowed, or asyncio logs every cancelled connection as an error
+            finally:
+                self._connections.discard(writer)
+
+        server = await asyncio.start_server(on_connection, "127.0.0.1", self.requested_port, backlog=2048)
+        self.port = server.sockets[0].getsockname()[1]
+        return server
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def openai_base_url(self) -> str:
+        return f"{self.url}/v1"
+
+    @property
+    def anthropic_base_url(self) -> str:
+        return self.url  # the Anthropic SDK adds /v1/messages itself
+
+    def provider_config(self, kind: str = "openai", **fields):
+        """An unsaved ProviderConfig pointing at this server (pass project=… and .save() to keep it)."""
+        from promptlib.models import ProviderConfig  # lazily: the CLI runs without Django
+
+        base_url = self.anthropic_base_url if kind == "anthropic" else self.openai_base_url
+        values = {"name": f"standin-{kind}", "kind": kind, "base_url": base_url, "models": ["standin"]}
+        return ProviderConfig(**{**values, **fields})
+
+    def start(self) -> StandinServer:
+        started = threading.Event()
+
+        def run() -> None:
+            self.loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(self.loop)
+            self._server = self.loop.run_until_complete(self._open())
+            started.set()
+            self.loop.run_forever()
+            # Let the cancelled connection handlers finish before the loop goes.
+            pending = asyncio.all_tasks(self.loop)
+            for task in pending:
+                task.cancel()
+            self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            self.loop.close()
+
+        self.thread = threading.Thread(target=run, name=f"standin-{id(self)}", daemon=True)
+        self.thread.start()
+        started.wait(10)
+        return self
+
+    def stop(self) -> None:
+        """Stop listening and drop open connections (clients see them closed, as after a crash)."""
+        if self.loop is None or self.loop.is_closed():
+            return
+
+        async def shutdown() -> None:
+            self._server.close()
+            for writer in list(self._connections):
+                writer.transport.abort()
+            self.loop.stop()
+
+        asyncio.run_coroutine_threadsafe(shutdown(), self.loop)
+        self.thread.join(10)
+
+    def __enter__(self) -> StandinServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- scripting ------------------------------------------------------------------------
+    def set_latency(self, seconds: float) -> None:
+        self.state.control({"latency": seconds})
+
+    def fail_next(self, count: int, *, status: int, retry_after: float | str | None = None, headers=None) -> None:
+        """The next `count` completions answer `status` (with Retry-After when given)."""
+        value = None if retry_after is None else str(retry_after)
+        self.state.script(count, Failure(status=status, retry_after=value, headers=dict(headers or {})))
+
+    def hang_next(self, count: int, *, seconds: float) -> None:
+        """The next `count` completions wait `seconds` before answering (longer than a client's timeout)."""
+        self.state.script(count, Failure(hang_seconds=seconds))
+
+    def refuse_next(self, count: int = 1) -> None:
+        """The next `count` completions are refusals (OpenAI's refusal field, Anthropic's stop_reason)."""
+        self.state.script(count, Failure(refusal=True))
+
+    def fail_randomly(self, probability: float, *, status: int = 500, seed: int = 0) -> None:
+        self.state.control({"fail_rate": probability, "fail_status": status, "seed": seed})
+
+    def stats(self) -> dict[str, Any]:
+        """requests, in_flight, max_in_flight, timestamps (time.time() on arrival), paths, bodies, headers."""
+        return self.state.stats()
+
+    def reset(self) -> None:
+        self.state.reset()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Local LLM provider stand-in (OpenAI and Anthropic wire formats).")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
+    parser.add_argument("--fail-rate", type=float, default=0.0, help="probability of an error answer")
+    parser.add_argument("--fail-status", type=int, default=500)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-bodies", action="store_true", help="do not keep request bodies (long benchmarks)")
+    args = parser.parse_args(argv)
+    server = StandinServer(latency=args.latency, port=args.port, record_bodies=not args.no_bodies)
+    server.fail_randomly(args.fail_rate, status=args.fail_status, seed=args.seed)
+
+    async def serve() -> None:
+        listening = await server._open()
+        print(server.port, flush=True)
+        await listening.serve_forever()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""The live preview panel's JSON endpoint: the API's render path, errors inline."""
+
+import dataclasses
+
+import pytest
+
+from tests.admin_support import admin_url, editor_post
+
+
+@pytest.fixture
+def viewer_client(client, victor):
+    client.force_login(victor)
+    return client
+
+
+def _preview(client, template, data):
+    url = admin_url("template_preview", template.pk) if template else admin_url("template_preview_new")
+    response = client.post(url, data)
+    assert response.status_code == 200
+    return response.json()
+
+
+def test_the_preview_renders_unsaved_edits_with_sample_values(client, bob, welcome, welcome_content):
+    client.force_login(bob)
+    data = editor_post(dataclasses.replace(welcome_content, task="Say hi to {{ name }}."))
+    data["preview-name"] = "Bea"
+    result = _preview(client, welcome, data)
+    assert result["ok"]
+    assert [m["role"] for m in result["messages"]] == ["system", "user", "assistant", "user"]
+    assert result["messages"][-1]["content"] == "## Task\nSay hi to Bea."
+
+
+def test_the_preview_uses_defaults_for_empty_inputs(client, bob, welcome, welcome_content):
+    client.force_login(bob)
+    data = editor_post(welcome_content, **{"preview-name": "Bea", "preview-brand": ""})
+    result = _preview(client, welcome, data)
+    assert result["messages"][0]["content"].startswith("You are the voice of Acme.")
+
+
+def test_the_preview_parses_typed_values(client, bob, welcome, welcome_content):
+    client.force_login(bob)
+    data = editor_post(welcome_content, **{"preview-name": "Bea", "preview-max_words": "30"})
+    result = _preview(client, welcome, data)
+    assert "at most 30 words" in result["messages"][0]["content"]
+
+
+def test_the_preview_reports_a_value_of_the_wrong_type(client, bob, welcome, welcome_content):
+    client.force_login(bob)
+    data = editor_post(welcome_content, **{"preview-name": "Bea", "preview-max_words": "lots"})
+    result = _preview(client, welcome, data)
+    assert not result["ok"]
+    assert result["errors"] == [{"field": "variables.max_words", "message": "max_words: 'lots' is not a whole number."}]
+
+
+def test_the_preview_reports_a_missing_required_value(client, bob, welcome, welcome_content):
+    client.force_login(bob)
+    result = _preview(client, welcome, editor_post(welcome_content))
+    assert not result["ok"]
+    assert result["errors"][0]["field"] == "variables.name" and "required" in result["errors"][0]["message"]
+
+
+def test_the_preview_reports_a_syntax_error_with_its_section_and_line(client, bob, welcome, welcome_content):
+    client.force_login(bob)
+    data = editor_post(dataclasses.replace(welcome_content, role="Hi\n{% if %}"), **{"preview-name": "Bea"})
+    result = _preview(client, welcome, data)
+    assert not result["ok"]
+    assert result["errors"][0]["field"] == "role" and "line 2" in result["errors"][0]["message"]
+
+
+def test_the_preview_reports_a_render_error(client, bob, welcome, welcome_content):
+    client.force_login(bob)
+    content = dataclasses.replace(welcome_content, task="{{ name * 100000000 }}")
+    result = _preview(client, welcome, editor_post(content, **{"preview-name": "Bea"}))
+    assert not result["ok"] and result["errors"][0]["field"] == "task"
+
+
+def test_a_viewer_previews_a_saved_version(viewer_client, welcome):
+    result = _preview(viewer_client, welcome, {"version": "1", "preview-name": "Cy"})
+    assert result["messages"][-1]["content"] == "## Task\nWrite a welcome email to Cy."
+
+
+def test_the_add_page_previews_without_a_template(client, bob, welcome_content):
+    client.force_login(bob)
+    result = _preview(client, None, editor_post(welcome_content, **{"preview-name": "Di"}))
+    assert result["ok"]
+
+
+def test_the_preview_refuses_get(client, bob, welcome):
+    client.force_login(bob)
+    assert client.get(admin_url("template_preview", welcome.pk)).status_code == 405
+
+
+def test_the_change_page_prefills_preview_inputs_with_defaults(client, bob, welcome):
+    client.force_login(bob)
+    response = client.get(admin_url("template_change", welcome.pk))
+    values = {v["name"]: v["value"] for v in response.context["preview_variables"]}
+    assert values == {"brand": "Acme", "name": "", "max_words": "120"}
+    assert b'name="preview-brand" value="Acme"' in response.content

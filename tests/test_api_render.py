@@ -1,0 +1,211 @@
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from promptlib.assignment import render_id_read, variant_pick
+from promptlib.models import Label
+from promptlib.services.experiments import experiment_pause
+from promptlib.services.templates import label_move
+
+URL = "/api/v1/templates/welcome-email/render"
+
+
+@pytest.fixture
+def published(welcome):
+    label_move(template=welcome, name="production", version=welcome.versions.get(number=1))
+    return welcome
+
+
+def test_it_renders_the_production_label_by_default(published, acme_read_key, api_client):
+    response = api_client(acme_read_key).post(URL, {"variables": {"name": "Ann"}}, format="json")
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["template"], body["version"], body["label"]) == ("welcome-email", 1, "production")
+    assert body["messages"][0] == {
+        "role": "system",
+        "content": "You are the voice of Acme.\n\n## Constraints\nNever promise discounts.\n\n"
+        "## Output format\nPlain text, at most 120 words.",
+    }
+    assert body["messages"][-1] == {"role": "user", "content": "## Task\nWrite a welcome email to Ann."}
+    assert "Write a welcome email to Ann." in body["text"]
+    assert body["model"] == {
+        "provider": "openai",
+        "model": "gpt-4o-mini",
+        "temperature": 0.7,
+        "max_tokens": 400,
+        "output_schema": None,
+    }
+    assert body["experiment"] is None and body["render_id"] is None
+
+
+def test_it_renders_a_named_version(published, welcome_v2, acme_read_key, api_client):
+    response = api_client(acme_read_key).post(URL, {"version": 2, "variables": {"name": "Ann"}}, format="json")
+    assert response.status_code == 200
+    assert response.json()["version"] == 2
+    assert "At most 50 words." in response.json()["text"]
+
+
+def test_it_renders_a_named_label(published, welcome_v2, acme_read_key, api_client):
+    label_move(template=published, name="staging", version=welcome_v2)
+    response = api_client(acme_read_key).post(URL, {"label": "staging", "variables": {"name": "Ann"}}, format="json")
+    assert (response.json()["version"], response.json()["label"]) == (2, "staging")
+
+
+def test_a_missing_label_is_a_400_naming_the_label(welcome, acme_read_key, api_client):
+    response = api_client(acme_read_key).post(URL, {"variables": {"name": "Ann"}}, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "label"
+    assert "no label 'production'" in response.json()["errors"][0]["message"]
+
+
+def test_a_missing_variable_is_a_400_naming_it(published, acme_read_key, api_client):
+    response = api_client(acme_read_key).post(URL, {"variables": {}}, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"] == [
+        {"field": "variables.name", "code": "missing_variable", "message": "Variable 'name' is required."}
+    ]
+
+
+def test_a_wrongly_typed_variable_is_a_400_naming_it(published, acme_read_key, api_client):
+    response = api_client(acme_read_key).post(URL, {"variables": {"name": "Ann", "max_words": "many"}}, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "variables.max_words"
+
+
+def test_an_unknown_version_is_a_400_naming_the_version(published, acme_read_key, api_client):
+    response = api_client(acme_read_key).post(URL, {"version": 99, "variables": {"name": "A"}}, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "version"
+
+
+def test_an_unknown_template_is_a_404(acme, acme_read_key, api_client):
+    response = api_client(acme_read_key).post("/api/v1/templates/nope/render", {}, format="json")
+    assert response.status_code == 404
+    assert response.json()["errors"][0]["code"] == "not_found"
+
+
+# --- experiments -------------------------------------------------------------------------------
+
+
+def test_a_running_experiment_renders_the_subjects_variant(published, welcome_experiment, acme_read_key, api_client):
+    salt = welcome_experiment.salt
+    for subject in ("u1", "u2", "u3", "u4", "u5", "u6"):
+        body = (
+            api_client(acme_read_key)
+            .post(URL, {"variables": {"name": "Ann"}, "subject": subject}, format="json")
+            .json()
+        )
+        key = variant_pick(salt=salt, subject=subject, weights=[("control", 1), ("short", 1)])
+        assert body["experiment"] == {
+            "id": welcome_experiment.pk,
+            "name": "Shorter welcome",
+            "variant": {"key": key, "version": 1 if key == "control" else 2},
+        }
+        assert body["version"] == (1 if key == "control" else 2)
+        assert body["label"] is None
+
+
+def test_the_experiment_overrides_a_named_label(published, welcome_experiment, acme_read_key, api_client):
+    body = (
+        api_client(acme_read_key)
+        .post(URL, {"label": "production", "variables": {"name": "A"}, "subject": "u1"}, format="json")
+        .json()
+    )
+    assert body["experiment"] is not None
+
+
+def test_the_render_id_names_experiment_variant_and_subject(published, welcome_experiment, acme_read_key, api_client):
+    body = (
+        api_client(acme_read_key).post(URL, {"variables": {"name": "Ann"}, "subject": "user-9"}, format="json").json()
+    )
+    ref = render_id_read(token=body["render_id"])
+    assert (ref.project_id, ref.experiment_id, ref.variant, ref.subject) == (
+        welcome_experiment.project_id,
+        welcome_experiment.pk,
+        body["experiment"]["variant"]["key"],
+        "user-9",
+    )
+
+
+def test_a_render_writes_nothing(published, welcome_experiment, acme_read_key, api_client):
+    client = api_client(acme_read_key)
+    client.post(URL, {"variables": {"name": "Ann"}, "subject": "warm"}, format="json")
+    with CaptureQueriesContext(connection) as queries:
+        client.post(URL, {"variables": {"name": "Ann"}, "subject": "user-1"}, format="json")
+    assert not [q for q in queries.captured_queries if not q["sql"].lstrip().upper().startswith("SELECT")]
+
+
+def test_without_a_subject_the_label_is_rendered(published, welcome_experiment, acme_read_key, api_client):
+    body = api_client(acme_read_key).post(URL, {"variables": {"name": "A"}}, format="json").json()
+    assert (body["version"], body["experiment"], body["render_id"]) == (1, None, None)
+
+
+def test_an_explicit_version_bypasses_the_experiment(published, welcome_experiment, acme_read_key, api_client):
+    body = (
+        api_client(acme_read_key)
+        .post(URL, {"version": 1, "variables": {"name": "A"}, "subject": "u1"}, format="json")
+        .json()
+    )
+    assert (body["version"], body["experiment"]) == (1, None)
+
+
+def test_label_and_version_together_are_refused(published, acme_read_key, api_client):
+    response = api_client(acme_read_key).post(
+        URL, {"version": 1, "label": "production", "variables": {"name": "A"}}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "version"
+
+
+# --- speed and cache invalidation ----------------------------------------------------------------
+
+
+def test_a_warm_render_makes_no_query(
+    published, welcome_experiment, acme_read_key, api_client, django_assert_num_queries
+):
+    client = api_client(acme_read_key)
+    client.post(URL, {"variables": {"name": "Ann"}, "subject": "u1"}, format="json")
+    with django_assert_num_queries(0):
+        response = client.post(URL, {"variables": {"name": "Bo"}, "subject": "u2"}, format="json")
+    assert response.status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_label_move_shows_in_the_next_render(published, welcome_v2, acme_read_key, api_client):
+    client = api_client(acme_read_key)
+    assert client.post(URL, {"variables": {"name": "A"}}, format="json").json()["version"] == 1
+    label_move(template=published, name="production", version=welcome_v2)
+    assert client.post(URL, {"variables": {"name": "A"}}, format="json").json()["version"] == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_new_version_shows_in_the_next_render_of_latest(published, welcome_content, acme_write_key, api_client):
+    client = api_client(acme_write_key)
+    client.post(URL, {"version": 1, "variables": {"name": "A"}}, format="json")
+    created = client.post(
+        "/api/v1/templates/welcome-email/versions",
+        {**welcome_content.to_dict(), "task": "Greet {{ name }}."},
+        format="json",
+    )
+    assert created.status_code == 201
+    body = client.post(URL, {"version": 2, "variables": {"name": "A"}}, format="json").json()
+    assert body["messages"][-1]["content"] == "## Task\nGreet A."
+
+
+@pytest.mark.django_db(transaction=True)
+def test_pausing_the_experiment_shows_in_the_next_render(published, welcome_experiment, acme_read_key, api_client):
+    client = api_client(acme_read_key)
+    payload = {"variables": {"name": "A"}, "subject": "u1"}
+    assert client.post(URL, payload, format="json").json()["experiment"] is not None
+    experiment_pause(experiment=welcome_experiment)
+    assert client.post(URL, payload, format="json").json()["experiment"] is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_label_move_through_the_api_shows_in_the_next_render(published, welcome_v2, acme_write_key, api_client):
+    client = api_client(acme_write_key)
+    client.post(URL, {"variables": {"name": "A"}}, format="json")
+    moved = client.put("/api/v1/templates/welcome-email/labels/production", {"version": 2}, format="json")
+    assert moved.status_code == 200
+    assert client.post(URL, {"variables": {"name": "A"}}, format="json").json()["version"] == 2
+    assert Label.objects.get(template=published, name="production").version == welcome_v2

@@ -1,0 +1,68 @@
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+from statsmodels.stats.power import NormalIndPower
+from statsmodels.stats.proportion import proportion_effectsize
+
+from promptlib.stats import (
+    StatsInputError,
+    more_needed,
+    sample_size_paired_means,
+    sample_size_paired_rates,
+    sample_size_two_means,
+    sample_size_two_proportions,
+)
+
+
+@pytest.mark.parametrize(("baseline", "effect"), [(0.5, 0.1), (0.71, 0.05), (0.1, 0.02), (0.3, -0.05), (0.9, 0.05)])
+def test_two_proportion_sample_size_matches_statsmodels(baseline, effect):
+    reference = NormalIndPower().solve_power(
+        effect_size=proportion_effectsize(baseline + effect, baseline), alpha=0.05, power=0.8, ratio=1
+    )
+    assert sample_size_two_proportions(baseline=baseline, minimum_effect=effect) == math.ceil(reference)
+
+
+@pytest.mark.parametrize(("sd", "effect"), [(1.0, 0.2), (250.0, 40.0), (0.3, -0.05)])
+def test_two_means_sample_size_matches_statsmodels(sd, effect):
+    reference = NormalIndPower().solve_power(effect_size=effect / sd, alpha=0.05, power=0.8, ratio=1)
+    assert sample_size_two_means(sd=sd, minimum_effect=effect) == math.ceil(reference)
+
+
+def test_paired_means_sample_size_matches_statsmodels_one_sample_power():
+    reference = NormalIndPower().solve_power(effect_size=0.15 / 0.6, alpha=0.05, power=0.8, ratio=0)
+    assert sample_size_paired_means(sd_difference=0.6, minimum_effect=0.15) == math.ceil(reference)
+
+
+def test_paired_rates_sample_size_gives_mcnemar_about_80_percent_power():
+    # Discordant cells 10% and 20% (a 10-point gain, 30% disagreement); simulate McNemar at that n.
+    n = sample_size_paired_rates(baseline=0.6, minimum_effect=0.1, discordant_share=0.3)
+    b, c, _ = np.random.default_rng(41).multinomial(n, [0.1, 0.2, 0.7], size=4_000).T
+    p_values = stats.chi2.sf((np.abs(b - c) - 1) ** 2 / (b + c), 1)
+    assert 0.75 <= np.mean(p_values <= 0.05) <= 0.85
+
+
+def test_paired_rates_needs_fewer_cases_than_independent_arms():
+    paired = sample_size_paired_rates(baseline=0.6, minimum_effect=0.1, discordant_share=0.3)
+    assert paired < sample_size_two_proportions(baseline=0.6, minimum_effect=0.1)
+
+
+def test_paired_rates_without_discordance_data_falls_back_to_two_proportions():
+    unpaired = sample_size_two_proportions(baseline=0.6, minimum_effect=0.1)
+    assert sample_size_paired_rates(baseline=0.6, minimum_effect=0.1, discordant_share=None) == unpaired
+
+
+def test_sample_size_rejects_a_zero_minimum_effect():
+    with pytest.raises(StatsInputError, match="minimum_effect"):
+        sample_size_two_proportions(baseline=0.5, minimum_effect=0.0)
+
+
+def test_sample_size_rejects_an_effect_beyond_100_percent():
+    with pytest.raises(StatsInputError, match="minimum_effect"):
+        sample_size_two_proportions(baseline=0.98, minimum_effect=0.05)
+
+
+def test_more_needed_is_never_negative():
+    assert more_needed(required=388, current=120) == 268
+    assert more_needed(required=388, current=500) == 0
