@@ -22,7 +22,7 @@ SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
     if not (DEBUG or TESTING):
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
-    SECRET_KEY = "insecure-development-key-never-use-in-production"
+    SECRET_KEY = "insecure-development-key-never-use-in-production"  # noqa: S105 - DEBUG/test only
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -131,6 +131,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # The SDKs' HTTP clients log every request at INFO, which floods batch workers.
+    "loggers": {name: {"level": "WARNING"} for name in ("httpx", "httpx2", "httpcore", "openai", "anthropic")},
 }
 
 # --- Celery ---------------------------------------------------------------------------------
@@ -204,6 +206,8 @@ SPECTACULAR_SETTINGS = {
 # Caps that keep a hostile or careless template from hanging a web or Celery worker.
 PROMPTLIB_RENDER_TIMEOUT_SECONDS = env.float("PROMPTLIB_RENDER_TIMEOUT_SECONDS", default=1.0)
 PROMPTLIB_RENDER_MAX_OUTPUT_CHARS = env.int("PROMPTLIB_RENDER_MAX_OUTPUT_CHARS", default=200_000)
+# How long a call may wait for a free provider slot (concurrency / RPM) before it counts as a temporary error.
+PROMPTLIB_LIMIT_ACQUIRE_TIMEOUT = env.float("PROMPTLIB_LIMIT_ACQUIRE_TIMEOUT", default=300.0)
 
 # --- Batches (promptlib/services/batches.py) ------------------------------------------------------
 # A queue name per environment (or per test run, so that stale messages never leak between runs).

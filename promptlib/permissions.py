@@ -8,7 +8,7 @@ from promptlib.models import Membership, Project, Role
 from promptlib.models.projects import ROLE_RANK
 
 
-class PermissionDenied(Exception):
+class PermissionDenied(Exception):  # noqa: N818 - mirrors django.core.exceptions.PermissionDenied
     pass
 
 

@@ -1,8 +1,14 @@
 """Rendering of template versions: the only module in promptlib that imports Jinja2.
 
 Templates run in Jinja2's immutable sandbox with StrictUndefined and autoescape off (prompts are
-not HTML). Every render is bounded in time and size: loops, calls and attribute lookups check a
-deadline, and operators and filters that can multiply a string refuse to build more than the cap.
+not HTML). Every render is bounded in time and size: loops, calls, buffers and attribute lookups
+check a deadline, and every operator, filter, method call, str.format field and {{ output }} is
+sized before it runs (see render_limits.py). Unsafe attributes raise at once. Compiled sections are
+cached in process by the hash of their source. Error classes live in prompt_errors.py and are
+re-exported here.
+
+Two layers refuse escapes: validate_content (at save) rejects undeclared names, underscore
+attributes and include/import/extends; the sandbox refuses them again at render time.
 
 Layout of the rendered messages (deterministic; empty sections leave no heading):
   system    = role, then "## Constraints" + constraints, then "## Output format" + format

@@ -46,9 +46,7 @@ def _messages(response):
 
 
 def _act(client, action, experiments):
-    return client.post(
-        CHANGELIST, {"action": action, "_selected_action": [e.pk for e in experiments]}, follow=True
-    )
+    return client.post(CHANGELIST, {"action": action, "_selected_action": [e.pk for e in experiments]}, follow=True)
 
 
 def test_an_editor_creates_an_experiment_with_its_variants(welcome, welcome_v2, bob, client):
@@ -57,7 +55,11 @@ def test_an_editor_creates_an_experiment_with_its_variants(welcome, welcome_v2, 
     response = client.post(ADD, _form(welcome, [("control", v1, 1, True), ("short", welcome_v2, 1, False)]))
     assert response.status_code == 302, response.context["errors"] if response.context else response
     experiment = Experiment.objects.get()
-    assert (experiment.status, experiment.project_id, experiment.guardrail_metrics) == ("draft", welcome.project_id, ["cost_usd"])
+    assert (experiment.status, experiment.project_id, experiment.guardrail_metrics) == (
+        "draft",
+        welcome.project_id,
+        ["cost_usd"],
+    )
     assert sorted(experiment.variants.values_list("key", "weight")) == [("control", 1), ("short", 1)]
 
 
@@ -122,7 +124,9 @@ def test_a_running_experiments_weights_cannot_change(welcome, welcome_experiment
     assert sorted(welcome_experiment.variants.values_list("weight", flat=True)) == [1, 1]
 
 
-def test_a_drafts_version_picker_offers_only_its_templates_versions(acme, welcome, welcome_v2, welcome_content, alice, client):
+def test_a_drafts_version_picker_offers_only_its_templates_versions(
+    acme, welcome, welcome_v2, welcome_content, alice, client
+):
     other = template_create(project=acme, slug="other", title="Other")
     version_create(template=other, content=welcome_content)
     draft = _draft(welcome, welcome_v2)

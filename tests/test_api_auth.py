@@ -2,6 +2,7 @@
 
 import pytest
 
+from promptlib.assignment import variant_pick
 from promptlib.models import ApiKey
 from promptlib.services.apikeys import api_key_revoke
 from promptlib.services.templates import label_move
@@ -45,7 +46,9 @@ def _call(client, endpoint, experiment, query=""):
     method, url, body, _ = endpoint
     url = url.replace("{exp}", str(experiment.pk)) + query
     if isinstance(body, dict) and body.get("experiment") == "{exp}":
-        body = {**body, "experiment": experiment.pk}
+        weights = [(v.key, v.weight) for v in experiment.variants.all()]
+        variant = variant_pick(salt=experiment.salt, subject=body["subject"], weights=weights)
+        body = {**body, "experiment": experiment.pk, "variant": variant}
     return getattr(client, method)(url, body, format="json") if body is not None else getattr(client, method)(url)
 
 
@@ -162,3 +165,18 @@ def _session(client):
     api = APIClient()
     api.cookies = client.cookies
     return api
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=IDS)
+def test_the_browsable_api_renders_every_endpoint_for_a_member(endpoint, world, alice, client):
+    client.force_login(alice)
+    response = client.get(endpoint[1].replace("{exp}", str(world.pk)) + "?project=acme", HTTP_ACCEPT="text/html")
+    has_get = any(m == "get" and u == endpoint[1] for m, u, _, _ in ENDPOINTS)
+    assert response.status_code == (200 if has_get else 405)
+    assert response["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=IDS)
+def test_options_never_fails(endpoint, world, acme_write_key, api_client):
+    response = api_client(acme_write_key).options(endpoint[1].replace("{exp}", str(world.pk)))
+    assert response.status_code == 200

@@ -29,7 +29,9 @@ def test_a_wrong_method_is_a_json_405(published, acme_read_key, api_client):
 
 
 def test_a_body_that_is_not_json_is_a_415(published, acme_read_key, api_client):
-    response = api_client(acme_read_key).post(f"{T}/render", "name=Ann", content_type="application/x-www-form-urlencoded")
+    response = api_client(acme_read_key).post(
+        f"{T}/render", "name=Ann", content_type="application/x-www-form-urlencoded"
+    )
     assert _only_error(response, 415)["code"] == "unsupported_media_type"
 
 
@@ -65,7 +67,9 @@ def test_a_nul_character_inside_a_json_default_is_a_400(published, acme_write_ke
 
 
 def test_an_infinite_temperature_is_a_400(published, acme_write_key, api_client):
-    response = api_client(acme_write_key).post(f"{T}/versions", '{"temperature": 1e400}', content_type="application/json")
+    response = api_client(acme_write_key).post(
+        f"{T}/versions", '{"temperature": 1e400}', content_type="application/json"
+    )
     assert _only_error(response, 400)["field"] == "temperature"
 
 

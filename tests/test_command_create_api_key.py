@@ -9,7 +9,17 @@ from promptlib.services.apikeys import api_key_authenticate
 
 def test_it_prints_a_working_key_for_the_project(acme):
     out = io.StringIO()
-    call_command("create_api_key", "--project", "acme", "--scopes", "read,write", "--name", "ci", stdout=out, stderr=io.StringIO())
+    call_command(
+        "create_api_key",
+        "--project",
+        "acme",
+        "--scopes",
+        "read,write",
+        "--name",
+        "ci",
+        stdout=out,
+        stderr=io.StringIO(),
+    )
     raw = out.getvalue().strip()
     record = api_key_authenticate(raw=raw)
     assert (record.project_id, record.scopes) == (acme.pk, ("read", "write"))

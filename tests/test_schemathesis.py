@@ -8,8 +8,8 @@ rejected). Kept small so that it runs in well under two minutes.
 
 import pytest
 import schemathesis
-from schemathesis.checks import positive_data_acceptance
 from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import positive_data_acceptance
 
 from promptlib.services.templates import label_move
 

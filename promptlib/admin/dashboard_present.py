@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from django.core.cache import cache
 from django.db.models import Count, Q
 
-from promptlib.analysis.aggregates import counted_items
+from promptlib.analysis.aggregates import COUNTED_BATCHES, counted_items
 from promptlib.analysis.results import Cell, ExperimentReport, MetricRow, Section
-from promptlib.models import BatchItem, DatasetCase, Experiment, ScorerConfig
+from promptlib.models import Batch, BatchItem, DatasetCase, Experiment, ScorerConfig
 from promptlib.rendering import PromptError, render
 from promptlib.stats import VerdictState
 
@@ -20,6 +21,7 @@ STATE_TEXT = {
     VerdictState.GUARDRAIL_FAILED: "Guardrail failed",
     VerdictState.CHALLENGER_WORSE: "Challenger is worse",
 }
+FILTER_CACHE_SECONDS = 10
 SHOW = {
     "all": "All cases",
     "failing": "Failing cases",
@@ -127,6 +129,20 @@ def chart_payload(report: ExperimentReport) -> dict:
 
 
 def _case_ids(experiment: Experiment, show: str) -> list[int]:
+    if show == "all":  # no aggregate over the results: the first cases of the datasets that ran
+        datasets = Batch.objects.filter(experiment=experiment, status__in=COUNTED_BATCHES).values("dataset_id")
+        cases = DatasetCase.objects.filter(dataset_id__in=datasets).order_by("position", "pk")
+        return list(cases.values_list("pk", flat=True)[:50])
+    key = f"promptlib:dashboard-cases:v1:{experiment.pk}:{show}"
+    cached = cache.get(key)
+    if cached is None:
+        cached = _filtered_case_ids(experiment, show)
+        cache.set(key, cached, FILTER_CACHE_SECONDS)
+    return cached
+
+
+def _filtered_case_ids(experiment: Experiment, show: str) -> list[int]:
+    """A filter reads every result of the experiment: cached briefly, like the report."""
     items = counted_items(experiment_id=experiment.pk)
     if show == "review":
         if not ScorerConfig.objects.filter(experiment=experiment, kind="human_review").exists():

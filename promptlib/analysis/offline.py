@@ -23,6 +23,7 @@ from promptlib.analysis.results import Cell, Guidance, MetricRow, Section, Serie
 from promptlib.metrics import METRICS, metrics_from_aggregates
 from promptlib.models import Batch, Experiment
 from promptlib.stats import (
+    PairedComparison,
     StatsInputError,
     discordant_counts,
     mean_estimate,
@@ -33,6 +34,7 @@ from promptlib.stats import (
     rate_estimate,
     sample_size_paired_means,
     sample_size_paired_rates,
+    wilcoxon,
 )
 
 METHOD = (
@@ -42,6 +44,7 @@ METHOD = (
 )
 COL = {name: i for i, name in enumerate(agg.SUM_NAMES)}
 # Metrics whose difference interval comes from the per-case differences (means of calls and rates).
+BOOTSTRAP_BELOW = 500
 PER_CASE_DIFFERENCE = {"task_success_rate", "schema_pass_rate", "retry_rate", "input_tokens", "output_tokens"}
 
 
@@ -68,6 +71,9 @@ def _case_values(m: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         }
 
 
+CASE_COL = {name: i for i, name in enumerate(agg.CASE_NAMES)}
+
+
 def _case_matrix(ids: np.ndarray, sums: np.ndarray, variant_ids: list[int]):
     """{sum name: [variant, case] array} with nan where the variant did not run the case."""
     cases = np.unique(ids[:, 0])
@@ -76,7 +82,7 @@ def _case_matrix(ids: np.ndarray, sums: np.ndarray, variant_ids: list[int]):
     rows = np.array([position.get(int(v), -1) for v in ids[:, 1]], dtype=int)
     keep = rows >= 0
     matrix[rows[keep], np.searchsorted(cases, ids[keep, 0])] = sums[keep]
-    return {name: matrix[:, :, i] for name, i in COL.items()}
+    return {name: matrix[:, :, i] for name, i in CASE_COL.items()}
 
 
 def _estimate(metric: str, t: dict, values: dict, pct, reviews) -> tuple[float | None, float | None, float | None, int]:
@@ -134,7 +140,20 @@ def _compare(metric: str, control: np.ndarray, challenger: np.ndarray):
     if METRICS[metric].kind == "rate" and np.isin(c, (0, 1)).all() and np.isin(v, (0, 1)).all():
         b, c_, n = discordant_counts(control=c, challenger=v)
         return paired_pass_fail(b=b, c=c_, n=n), n
-    return paired_numeric(v - c), int(both.sum())
+    return _paired_numeric(v - c), int(both.sum())
+
+
+def _paired_numeric(d: np.ndarray) -> PairedComparison:
+    """Wilcoxon with a bootstrap interval; on many cases a t interval (the same by the central limit
+    theorem, and 2,000 resamples of thousands of cases would cost most of the page's time)."""
+    if d.size < BOOTSTRAP_BELOW:
+        return paired_numeric(d)
+    statistic, p_value, method = wilcoxon(d)
+    e = mean_estimate(n=int(d.size), total=float(d.sum()), total_sq=float(np.dot(d, d)))
+    return PairedComparison(
+        difference=e.value, low=e.low, high=e.high, p_value=p_value, statistic=statistic,
+        test="Wilcoxon signed-rank test", method=f"{method}; t interval of the mean difference", n=int(d.size),
+    )  # fmt: skip
 
 
 def _cells(metric, variants, estimates, case_values) -> list[Cell]:
@@ -227,8 +246,8 @@ def _series(experiment: Experiment, variants, batch_ids, sums, per_batch_pct) ->
 
 def offline_section(*, experiment: Experiment, variants: list[VariantInfo]) -> Section:
     variant_ids = [v.id for v in variants]
-    batch_ids, batch_sums = agg.batch_variant_sums(experiment_id=experiment.pk)
-    case_ids, case_sums = agg.batch_case_sums(experiment_id=experiment.pk)
+    sums = agg.call_sums(experiment_id=experiment.pk)
+    batch_ids, batch_sums, case_ids, case_sums = sums.batch_ids, sums.batch_sums, sums.case_ids, sums.case_sums
     percentiles, per_batch_pct = agg.latency_percentiles(experiment_id=experiment.pk)
     reviews = agg.review_sums(experiment_id=experiment.pk)
     matrix = _case_matrix(case_ids, case_sums, variant_ids) if case_ids.size else None

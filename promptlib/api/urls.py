@@ -3,6 +3,7 @@
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from promptlib.api.batch_views import urlpatterns_v1 as batch_routes
 from promptlib.api.errors import not_found_view
 from promptlib.api.views import experiments, outcomes, ping, render, templates
 
@@ -19,6 +20,8 @@ v1 = [
     path("experiments", experiments.ExperimentListView.as_view(), name="experiment-list"),
     path("experiments/<int:pk>", experiments.ExperimentDetailView.as_view(), name="experiment-detail"),
 ]
+
+v1 += [path(route, view.as_view(), name=name) for route, view, name in batch_routes]
 
 urlpatterns = [
     path("v1/", include((v1, "promptlib_api"), namespace="v1")),

@@ -26,6 +26,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from promptlib.models import Batch, BatchItem, ProviderConfig, ScorerConfig, Variant
+from promptlib.scorers import ScorerError
 from promptlib.services.batch_calls import Endpoint, ItemWork, Outcome, Plan, item_call, scorer_specs_for
 
 MAX_THREADS = 64
@@ -98,7 +99,10 @@ def plans_for(*, batch: Batch) -> tuple[dict[int, Plan], list]:
         return endpoint(judge_config, config.get("model") or (default.model if default else ""))
 
     rows = ScorerConfig.objects.filter(experiment_id=batch.experiment_id).order_by("order", "id")
-    return plans, scorer_specs_for(rows=rows, judge_endpoint=judge_endpoint)
+    try:
+        return plans, scorer_specs_for(rows=rows, judge_endpoint=judge_endpoint)
+    except ScorerError as exc:
+        raise BatchSetupError("scorers", f"Scorer option {exc.field}: {exc.message}") from exc
 
 
 def _claimable(now) -> Q:

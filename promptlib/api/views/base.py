@@ -60,6 +60,11 @@ class ProjectListAPIView(ProjectScopedMixin, GenericAPIView):
 
     pagination_class = Pagination
 
+    def get_queryset(self):
+        # Asked for by the browsable API's filter form, after page() has run.
+        return getattr(self, "_listed", None)
+
     def page(self, queryset, to_dict):
+        self._listed = queryset
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response([to_dict(row) for row in page])

@@ -1,0 +1,110 @@
+"""Datasets in the admin: cases inline, import from a CSV/JSONL upload (all rows or none), export."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+
+from promptlib.admin.base import ProjectListFilter, ProjectScopedAdmin, ProjectScopedInline, user_may
+from promptlib.models import Dataset, DatasetCase, Role
+from promptlib.services.datasets import FORMATS, DatasetError, cases_export, cases_import
+
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+
+
+class CaseInline(ProjectScopedInline):
+    model = DatasetCase
+    project_path = "dataset__project"
+    fields = ("position", "input", "expected_output", "expected_fields", "tags")
+    readonly_fields = ("position",)
+    max_num = 0  # cases come from imports; the rows can still be edited here
+    show_change_link = False
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(help_text="CSV with a header row, or JSON Lines (one case per line).")
+    format = forms.ChoiceField(choices=[("", "From the file name"), *[(f, f.upper()) for f in FORMATS]], required=False)
+    replace = forms.BooleanField(
+        required=False, help_text="Delete the current cases first (only if no batch used them)."
+    )
+
+
+@admin.register(Dataset)
+class DatasetAdmin(ProjectScopedAdmin):
+    list_display = ("name", "project", "case_count", "updated_at")
+    list_filter = (ProjectListFilter,)
+    search_fields = ("name", "description")
+    inlines = (CaseInline,)
+    change_form_template = "admin/promptlib/dataset/change_form.html"
+
+    def get_queryset(self, request):
+        from django.db.models import Count
+
+        return super().get_queryset(request).select_related("project").annotate(case_total=Count("cases"))
+
+    @admin.display(description="Cases", ordering="case_total")
+    def case_count(self, obj):
+        return obj.case_total
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("<int:pk>/import/", wrap(self.import_view), name="promptlib_dataset_import"),
+            path("<int:pk>/export/<str:fmt>/", wrap(self.export_view), name="promptlib_dataset_export"),
+            *super().get_urls(),
+        ]
+
+    def _dataset(self, request, pk: int, role: str) -> Dataset:
+        dataset = get_object_or_404(self.get_queryset(request), pk=pk)
+        if not user_may(request, role, dataset.project_id):
+            raise PermissionDenied
+        return dataset
+
+    def import_view(self, request, pk: int):
+        dataset = self._dataset(request, pk, Role.EDITOR)
+        form = ImportForm(request.POST or None, request.FILES or None)
+        problems = []
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            fmt = form.cleaned_data["format"] or (
+                "jsonl" if upload.name.lower().endswith((".jsonl", ".json")) else "csv"
+            )
+            if upload.size > MAX_UPLOAD_BYTES:
+                form.add_error("file", f"The file is larger than {MAX_UPLOAD_BYTES // 1024 // 1024} MB.")
+            else:
+                try:
+                    added = cases_import(
+                        dataset=dataset, content=upload.read(), fmt=fmt, replace=form.cleaned_data["replace"]
+                    )
+                except DatasetError as exc:
+                    problems = exc.errors
+                    form.add_error(None, exc.message)
+                else:
+                    self.message_user(request, f"Imported {added} case(s).", messages.SUCCESS)
+                    return redirect(reverse("admin:promptlib_dataset_change", args=[dataset.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": dataset,
+            "title": f"Import cases into {dataset.name}",
+            "form": form,
+            "problems": problems[:200],
+        }
+        return TemplateResponse(request, "admin/promptlib/dataset/import.html", context)
+
+    def export_view(self, request, pk: int, fmt: str):
+        dataset = self._dataset(request, pk, Role.VIEWER)
+        try:
+            body = cases_export(dataset=dataset, fmt=fmt)
+        except DatasetError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return redirect(reverse("admin:promptlib_dataset_change", args=[dataset.pk]))
+        content_type = "text/csv" if fmt == "csv" else "application/x-ndjson"
+        response = HttpResponse(body, content_type=f"{content_type}; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{dataset.name}.{fmt}"'
+        return response
