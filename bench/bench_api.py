@@ -34,12 +34,13 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.support import bench_database, bench_env  # noqa: E402
 
 SLUG = "welcome-email"
 RENDER_BODY = {"variables": {"name": "Ann", "plan": "pro"}}
@@ -89,35 +90,9 @@ class WrkResult:
 # --- setup -------------------------------------------------------------------------------------------
 
 
-def bench_database(url: str, name: str) -> str:
-    """Drop and create database `name` on the server of `url`; return its URL."""
-    import psycopg
-
-    parts = urlsplit(url)
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
 def server_env(database_url: str, redis_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "PYTEST_VERSION"}
-    env.update(
-        DJANGO_SETTINGS_MODULE="config.settings",
-        DATABASE_URL=database_url,
-        REDIS_URL=redis_url,
-        CACHE_KEY_PREFIX=f"bench{os.getpid()}",
-        DEBUG="false",
-        SECRET_KEY="bench-" + uuid.uuid4().hex,
-        SECURE_SSL_REDIRECT="false",
-        SECURE_HSTS_SECONDS="0",
-        ALLOWED_HOSTS="127.0.0.1,localhost",
-        LOG_LEVEL="WARNING",
-        # The rate limit stays on (it is part of every request's cost) but high enough not to trip.
-        PROMPTLIB_API_RATE="1000000000/min",
-    )
-    return env
+    # The rate limit stays on (it is part of every request's cost) but high enough not to trip.
+    return bench_env(database_url, redis_url, PROMPTLIB_API_RATE="1000000000/min")
 
 
 def seed() -> str:

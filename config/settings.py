@@ -200,6 +200,7 @@ SPECTACULAR_SETTINGS = {
     # The schema and its viewers are public documentation; the endpoints themselves need a key.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
+    "ENUM_NAME_OVERRIDES": {"ExperimentStatusEnum": "promptlib.models.experiments.Experiment.Status"},
 }
 
 # --- promptlib ---------------------------------------------------------------------------------
@@ -221,6 +222,8 @@ PROMPTLIB_BATCH_LEASE_SECONDS = env.float("PROMPTLIB_BATCH_LEASE_SECONDS", defau
 PROMPTLIB_BATCH_REQUEUE_SECONDS = env.float("PROMPTLIB_BATCH_REQUEUE_SECONDS", default=600.0)
 # How often celery beat runs the sweeper (expired leases, lost messages, finished batches).
 PROMPTLIB_BATCH_SWEEP_SECONDS = env.float("PROMPTLIB_BATCH_SWEEP_SECONDS", default=30.0)
+# A task with idle threads takes on further pending items of its batch for up to this long.
+PROMPTLIB_BATCH_STEAL_SECONDS = env.float("PROMPTLIB_BATCH_STEAL_SECONDS", default=60.0)
 # Retry waits up to this are slept in the worker; longer ones re-schedule the item with a countdown.
 PROMPTLIB_BATCH_MAX_SLEEP_SECONDS = env.float("PROMPTLIB_BATCH_MAX_SLEEP_SECONDS", default=2.0)
 CELERY_BEAT_SCHEDULE = {

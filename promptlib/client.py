@@ -168,6 +168,11 @@ def _errors_of(response: httpx.Response) -> list[dict[str, Any]]:
     return [{"field": "", "code": "http_error", "message": response.text[:500]}]
 
 
+def _copy(prompt: Prompt, **changes: Any) -> Prompt:
+    # A caller appending to its messages must not change what the cache gives the next caller.
+    return replace(prompt, messages=[dict(m) for m in prompt.messages], model=dict(prompt.model), **changes)
+
+
 class PromptClient:
     def __init__(
         self,
@@ -258,17 +263,22 @@ class PromptClient:
             if fresh is not None and fresh is not entry and time.monotonic() - fresh.fetched_at < self.ttl:
                 return self._serve(fresh, stale=False, stat="cache_hits")
             fallback = fallback if fallback is not None else self.fallbacks.get(slug)
-            if entry is None and fallback is not None and time.monotonic() < self._down_until:
-                return self._fallback(slug, fallback)
+            if time.monotonic() < self._down_until and (entry is not None or fallback is not None):
+                return self._degraded(slug, entry, fallback, "the server failed moments ago")
             try:
                 return self._fetch(key, slug, body)
             except _TransientError as exc:
                 logger.warning("promptlib: cannot fetch %r (%s)", slug, exc)
-                if entry is not None:
-                    return self._serve(entry, stale=True, stat="stale_served")
-                if fallback is not None:
-                    return self._fallback(slug, fallback)
-                raise PromptUnavailableError(f"Cannot fetch prompt {slug!r} and no fallback was given: {exc}")
+                return self._degraded(slug, entry, fallback, str(exc))
+
+    def _degraded(self, slug: str, entry: _Entry | None, fallback: Mapping[str, Any] | None, reason: str) -> Prompt:
+        """What to serve when the server cannot answer: the last good copy, else the fallback."""
+        if entry is not None:
+            return self._serve(entry, stale=True, stat="stale_served")
+        if fallback is not None:
+            self._count("fallbacks_served")
+            return Prompt.from_fallback(slug, fallback)
+        raise PromptUnavailableError(f"Cannot fetch prompt {slug!r} and no fallback was given: {reason}")
 
     def _cached(self, key: tuple) -> _Entry | None:
         with self._lock:
@@ -279,11 +289,7 @@ class PromptClient:
 
     def _serve(self, entry: _Entry, *, stale: bool, stat: str) -> Prompt:
         self._count(stat)
-        return replace(entry.prompt, from_cache=True, stale=stale)
-
-    def _fallback(self, slug: str, fallback: Mapping[str, Any]) -> Prompt:
-        self._count("fallbacks_served")
-        return Prompt.from_fallback(slug, fallback)
+        return _copy(entry.prompt, from_cache=True, stale=stale)
 
     def _fetch_lock(self, key: tuple) -> threading.Lock:
         with self._lock:
@@ -305,7 +311,7 @@ class PromptClient:
             while len(self._cache) > self.max_entries:
                 self._cache.popitem(last=False)
             self._down_until = 0.0
-        return prompt
+        return _copy(prompt)
 
     def _refresh_in_background(self, key: tuple, slug: str, body: dict[str, Any]) -> None:
         with self._lock:
@@ -443,7 +449,8 @@ class PromptClient:
     def _drop_overflow(self) -> None:
         # Called with _events_cond held: the oldest events go first.
         dropped = 0
-        while self._buffer and len(self._buffer) + self._inflight > self.max_buffer:
+        # Events in flight are not counted: if their send fails they return as the oldest and go first.
+        while len(self._buffer) > self.max_buffer:
             self._buffer.popleft()
             dropped += 1
         if dropped:

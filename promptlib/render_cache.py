@@ -19,6 +19,8 @@ from promptlib.models import Experiment, Label, Template, Version
 from promptlib.rendering import PromptError, RenderedPrompt, render
 
 DEFAULT_LABEL = "production"
+# A label name that, unless a real label has it, means the newest version.
+LATEST = "latest"
 MAX_VERSION_NUMBER = 2**31 - 1
 
 
@@ -56,7 +58,11 @@ def template_snapshot_build(*, template: Template) -> dict[str, Any]:
 
 
 def template_snapshot(*, project_id: int, slug: str) -> dict[str, Any] | None:
-    """The cached snapshot of a template, built on a miss; None when the template does not exist."""
+    """The cached snapshot of a template, built on a miss; None when the template does not exist.
+
+    A miss that read the database just before a write committed can store the older state after
+    the write's invalidation; the TTL bounds how long such a rare stale entry can live.
+    """
     key = template_key(project_id=project_id, slug=slug)
     snapshot = cache.get(key)
     if snapshot is None:
@@ -104,7 +110,8 @@ def prompt_render(
     """Render the version a caller asked for.
 
     An explicit version is rendered as is. Otherwise a running experiment decides for callers that
-    name a subject (it overrides the label), and the label (production by default) for the rest.
+    name a subject (it overrides the label), and the label (production by default; "latest" for
+    the newest version) for the rest.
     """
     experiment = snapshot["experiment"]
     chosen: dict[str, Any] | None = None
@@ -121,6 +128,8 @@ def prompt_render(
     elif version is None:
         label = label or DEFAULT_LABEL
         version = snapshot["labels"].get(label)
+        if version is None and label == LATEST:
+            version = snapshot["latest"]
         if version is None:
             raise RenderLookupError(f"Template '{snapshot['slug']}' has no label '{label}'.", field="label")
     content = VersionContent.from_dict(_version_content(project_id=project_id, snapshot=snapshot, number=version))

@@ -101,13 +101,16 @@ def test_another_projects_key_sees_none_of_its_experiments(world, globex_key, ap
 
 
 def test_another_projects_key_cannot_report_on_its_experiment(world, globex_key, acme_write_key, api_client):
-    endpoint = next(e for e in ENDPOINTS if e[1] == "/api/v1/outcomes")
-    foreign = _call(api_client(globex_key), endpoint, world)
-    assert foreign.status_code == 400
-    assert foreign.json()["errors"][0]["code"] == "not_found"
-    world.pk += 10_000  # the same request about an experiment that does not exist at all
-    missing = _call(api_client(acme_write_key), endpoint, world)
-    assert missing.json()["errors"][0]["code"] == foreign.json()["errors"][0]["code"]
+    weights = [(v.key, v.weight) for v in world.variants.all()]
+    event = {"variant": variant_pick(salt=world.salt, subject="s", weights=weights), "subject": "s"}
+    event |= {"metric": "m", "value": 1, "event_id": "e1", "experiment": world.pk}
+    foreign = api_client(globex_key).post("/api/v1/outcomes", event, format="json")
+    # The same request about an experiment that does not exist at all answers the same.
+    missing = api_client(acme_write_key).post(
+        "/api/v1/outcomes", {**event, "experiment": world.pk + 10_000}, format="json"
+    )
+    assert foreign.status_code == missing.status_code == 400
+    assert foreign.json()["errors"][0]["code"] == missing.json()["errors"][0]["code"] == "not_found"
 
 
 # --- the browsable API: admin users, within their projects and roles -----------------------------

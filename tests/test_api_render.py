@@ -181,15 +181,16 @@ def test_a_label_move_shows_in_the_next_render(published, welcome_v2, acme_read_
 @pytest.mark.django_db(transaction=True)
 def test_a_new_version_shows_in_the_next_render_of_latest(published, welcome_content, acme_write_key, api_client):
     client = api_client(acme_write_key)
-    client.post(URL, {"version": 1, "variables": {"name": "A"}}, format="json")
+    latest = {"label": "latest", "variables": {"name": "A"}}
+    assert client.post(URL, latest, format="json").json()["version"] == 1
     created = client.post(
         "/api/v1/templates/welcome-email/versions",
         {**welcome_content.to_dict(), "task": "Greet {{ name }}."},
         format="json",
     )
     assert created.status_code == 201
-    body = client.post(URL, {"version": 2, "variables": {"name": "A"}}, format="json").json()
-    assert body["messages"][-1]["content"] == "## Task\nGreet A."
+    body = client.post(URL, latest, format="json").json()
+    assert (body["version"], body["messages"][-1]["content"]) == (2, "## Task\nGreet A.")
 
 
 @pytest.mark.django_db(transaction=True)

@@ -201,6 +201,17 @@ def test_it_serves_a_repeat_from_cache_without_calling_the_server(published, mak
     assert again.text == first.text
 
 
+def test_a_caller_changing_its_messages_does_not_change_the_cached_copy(published, make_client):
+    client = make_client()
+    first = client.get_prompt("welcome-email", variables={"name": "Ann"})
+    first.messages.append({"role": "user", "content": "Hello?"})
+    first.messages[0]["content"] = "changed"
+    again = client.get_prompt("welcome-email", variables={"name": "Ann"})
+    assert again.from_cache
+    assert len(again.messages) == len(first.messages) - 1
+    assert again.messages[0]["content"] != "changed"
+
+
 def test_it_caches_each_set_of_variables_separately(published, make_client):
     transport = CountingTransport()
     client = make_client(transport=transport)

@@ -85,10 +85,13 @@ class BatchInSerializer(serializers.Serializer):
 
 
 class BatchPatchSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(
-        choices=[Batch.Status.RUNNING, Batch.Status.CANCELLED],
-        help_text="running = start a pending batch; cancelled = stop it.",
-    )
+    # Plain text rather than a choice: an enum named "status" would collide with the experiment's in the schema.
+    status = serializers.CharField(help_text="running = start a pending batch; cancelled = stop it.")
+
+    def validate_status(self, value: str) -> str:
+        if value not in (Batch.Status.RUNNING, Batch.Status.CANCELLED):
+            raise serializers.ValidationError("Use running (start) or cancelled (stop).")
+        return value
 
 
 class BatchProgressSerializer(serializers.Serializer):

@@ -158,11 +158,14 @@ class DatasetCasesView(ProjectAPIView):
         tags=["datasets"],
         summary="Export the cases as CSV or JSONL",
         responses={200: bytes},
-        parameters=[PROJECT_PARAMETER, OpenApiParameter("format", str, enum=["csv", "jsonl"])],
+        parameters=[
+            PROJECT_PARAMETER,
+            OpenApiParameter("as", str, enum=["csv", "jsonl"], description="File format (default jsonl)."),
+        ],
     )
     def get(self, request, ref: str):
         dataset = _dataset(self.project_id, ref)
-        fmt = request.query_params.get("format", "jsonl")
+        fmt = request.query_params.get("as", "jsonl")
         try:
             body = cases_export(dataset=dataset, fmt=fmt)
         except DatasetError as exc:

@@ -14,6 +14,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from promptlib.models import Experiment
 from promptlib.models.templates import VARIABLE_TYPES
 
 MAX_INT = 2**31 - 1
@@ -123,7 +124,9 @@ class LabelMoveSerializer(serializers.Serializer):
 
 
 class RenderRequestSerializer(serializers.Serializer):
-    label = serializers.SlugField(max_length=60, required=False, help_text="Default: production.")
+    label = serializers.SlugField(
+        max_length=60, required=False, help_text='Default: production. "latest" means the newest version.'
+    )
     version = serializers.IntegerField(min_value=1, max_value=MAX_INT, required=False)
     variables = serializers.DictField(default=dict, help_text="Values for the template's declared variables.")
     subject = serializers.CharField(
@@ -288,7 +291,7 @@ class ExperimentSummarySerializer(serializers.Serializer):
     name = serializers.CharField()
     description = serializers.CharField()
     template = serializers.CharField()
-    status = serializers.ChoiceField(choices=["draft", "running", "paused", "finished"])
+    status = serializers.ChoiceField(choices=Experiment.Status.choices)
     primary_metric = serializers.CharField()
     guardrail_metrics = serializers.ListField(child=serializers.CharField())
     minimum_effect = serializers.FloatField()

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
@@ -189,7 +190,23 @@ def outcomes_write(*, outcomes: list[Outcome], token: str) -> list[tuple[int, fl
     return rescheduled
 
 
+def pending_ids(*, batch_id: int, after_id: int, limit: int) -> list[int]:
+    """Due pending items of the batch, from after_id on (then from the start), for a task with idle threads."""
+    now = timezone.now()
+    due = BatchItem.objects.filter(batch_id=batch_id, status=BatchItem.Status.PENDING).filter(
+        Q(not_before__isnull=True) | Q(not_before__lte=now)
+    )
+    ids = list(due.filter(id__gt=after_id).order_by("id").values_list("id", flat=True)[:limit])
+    return ids or list(due.order_by("id").values_list("id", flat=True)[:limit])
+
+
 def batch_chunk_run(*, batch_id: int, item_ids: list[int]) -> ChunkReport:
+    """Run the chunk's items; then, while threads are idle, take on further pending items of the batch.
+
+    Taking on work ("stealing") keeps every slot of the provider busy across chunk boundaries: the
+    messages of items taken this way find nothing left to claim. It stops after
+    PROMPTLIB_BATCH_STEAL_SECONDS so that a task stays well inside Celery's time limit.
+    """
     report = ChunkReport(rescheduled=[])
     batch = Batch.objects.select_related("provider").filter(id=batch_id).first()
     if batch is None or batch.status != Batch.Status.RUNNING:
@@ -204,48 +221,89 @@ def batch_chunk_run(*, batch_id: int, item_ids: list[int]) -> ChunkReport:
     token = uuid.uuid4().hex
     lease = float(settings.PROMPTLIB_BATCH_LEASE_SECONDS)
     cap = max((p.endpoint.config.max_concurrency for p in plans.values()), default=1)
-    threads = max(1, min(cap, MAX_THREADS, len(item_ids)))
+    threads = max(1, min(cap, MAX_THREADS))
     queue = deque(item_ids)
+    after_id = max(item_ids, default=0)
+    steal_until = time.monotonic() + settings.PROMPTLIB_BATCH_STEAL_SECONDS
     in_flight: dict[Future, int] = {}
     finished: list[Outcome] = []
+    writer = _Writer(token=token, report=report)
     last_write = last_renew = last_check = time.monotonic()
-    running = True
+    running = stealing = True
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix=f"batch{batch_id}") as pool:
-        while True:
-            free = threads - len(in_flight)
-            if running and queue and free > 0:
-                group = [queue.popleft() for _ in range(min(free, len(queue)))]
-                for work in items_claim(item_ids=group, token=token, lease_seconds=lease):
-                    plan = plans[work.variant_id]
-                    future = pool.submit(item_call, work=work, plan=plan, scorers=scorers, use_cache=batch.use_cache)
-                    in_flight[future] = work.item_id
-                    report.claimed += 1
-                if queue and len(in_flight) < threads:
-                    continue
-            if not in_flight:
-                break
-            done, _ = wait(in_flight, timeout=0.25, return_when=FIRST_COMPLETED)
-            for future in done:
-                del in_flight[future]
-                finished.append(future.result())
-            now = time.monotonic()
-            if finished and (now - last_write >= WRITE_EVERY_SECONDS or len(finished) >= threads):
-                report.rescheduled += _write(finished, token, report)
-                finished, last_write = [], now
-            if now - last_renew >= lease / 3:
-                BatchItem.objects.filter(claim_token=token, status=BatchItem.Status.RUNNING).update(
-                    lease_until=timezone.now() + timedelta(seconds=lease)
-                )
-                last_renew = now
-            if running and now - last_check >= STATUS_CHECK_SECONDS:
-                running = Batch.objects.filter(id=batch_id, status=Batch.Status.RUNNING).exists()
-                last_check = now
-    if finished:
-        report.rescheduled += _write(finished, token, report)
+        try:
+            while True:
+                free = threads - len(in_flight)
+                stolen = False
+                if running and stealing and free > 0 and not queue:
+                    if time.monotonic() < steal_until:
+                        queue.extend(pending_ids(batch_id=batch_id, after_id=after_id, limit=free * 2))
+                    stolen = stealing = bool(queue)
+                if running and queue and free > 0:
+                    group = [queue.popleft() for _ in range(min(free, len(queue)))]
+                    claimed = items_claim(item_ids=group, token=token, lease_seconds=lease)
+                    for work in claimed:
+                        plan = plans[work.variant_id]
+                        future = pool.submit(
+                            item_call, work=work, plan=plan, scorers=scorers, use_cache=batch.use_cache
+                        )
+                        in_flight[future] = work.item_id
+                        report.claimed += 1
+                        after_id = max(after_id, work.item_id)
+                    if stolen and not claimed and not queue:
+                        stealing = False  # other workers are taking the rest
+                    if (queue or stealing) and len(in_flight) < threads:
+                        continue
+                # Results are stored only once every free thread has new work: slots never wait on a write.
+                now = time.monotonic()
+                if finished and (now - last_write >= WRITE_EVERY_SECONDS or len(finished) >= threads or not in_flight):
+                    writer.write(finished)
+                    finished, last_write = [], now
+                if not in_flight:
+                    break
+                done, _ = wait(in_flight, timeout=0.25, return_when=FIRST_COMPLETED)
+                for future in done:
+                    del in_flight[future]
+                    finished.append(future.result())
+                if now - last_renew >= lease / 3:
+                    BatchItem.objects.filter(claim_token=token, status=BatchItem.Status.RUNNING).update(
+                        lease_until=timezone.now() + timedelta(seconds=lease)
+                    )
+                    last_renew = now
+                if running and now - last_check >= STATUS_CHECK_SECONDS:
+                    running = Batch.objects.filter(id=batch_id, status=Batch.Status.RUNNING).exists()
+                    last_check = now
+        finally:
+            if finished:
+                writer.write(finished)
+            writer.close()
     return report
 
 
-def _write(outcomes: list[Outcome], token: str, report: ChunkReport) -> list[tuple[int, float]]:
-    report.done += sum(1 for o in outcomes if o.status == "done")
-    report.failed += sum(1 for o in outcomes if o.status == "failed")
-    return outcomes_write(outcomes=outcomes, token=token)
+class _Writer:
+    """Stores outcomes on a thread of its own (with its own connection) so the claim loop never waits.
+
+    Inside a transaction (tests, inline runs in a request) the rows are only visible on this
+    connection, so there it writes in place.
+    """
+
+    def __init__(self, *, token: str, report: ChunkReport) -> None:
+        self.token, self.report = token, report
+        self.pool = None if connection.in_atomic_block else ThreadPoolExecutor(1, thread_name_prefix="batch-writer")
+        self.futures: list[Future] = []
+
+    def write(self, outcomes: list[Outcome]) -> None:
+        self.report.done += sum(1 for o in outcomes if o.status == "done")
+        self.report.failed += sum(1 for o in outcomes if o.status == "failed")
+        if self.pool is None:
+            self.report.rescheduled += outcomes_write(outcomes=outcomes, token=self.token)
+        else:
+            self.futures.append(self.pool.submit(outcomes_write, outcomes=list(outcomes), token=self.token))
+
+    def close(self) -> None:
+        if self.pool is None:
+            return
+        self.pool.submit(connection.close)  # the writer thread's own connection
+        self.pool.shutdown(wait=True)
+        for future in self.futures:
+            self.report.rescheduled += future.result()

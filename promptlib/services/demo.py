@@ -67,4 +67,8 @@ def demo_project_setup(*, store_path: Path | None = None) -> DemoSetup:
         templates = templates_store_import(
             path=store_path, project_slug=DEMO_PROJECT_SLUG, project_name=DEMO_PROJECT_NAME, actor=user
         )
+    # Demo provider, datasets, a two-variant triage experiment and one offline batch.
+    from promptlib.services.demo_batches import demo_batches_setup
+
+    demo_batches_setup(project=templates.project, user=user, store_path=store_path)
     return DemoSetup(project=templates.project, username=user.username, password=password, templates=templates)

@@ -55,9 +55,9 @@ class Pagination(PageNumberPagination):
     max_page_size = 500
 
 
+# A paginated list: subclasses give the queryset and turn rows into dicts. (A comment, not a
+# docstring: drf-spectacular would show a docstring as the description of every list operation.)
 class ProjectListAPIView(ProjectScopedMixin, GenericAPIView):
-    """A paginated list: subclasses give the queryset and turn rows into dicts."""
-
     pagination_class = Pagination
 
     def get_queryset(self):

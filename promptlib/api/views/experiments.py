@@ -17,7 +17,7 @@ TAG = "experiments"
 
 
 class ExperimentFilterSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=Experiment.Status.values, required=False)
+    status = serializers.ChoiceField(choices=Experiment.Status.choices, required=False)
     template = serializers.SlugField(max_length=120, required=False, help_text="Template slug.")
 
 

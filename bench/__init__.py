@@ -1,0 +1,1 @@
+"""Benchmark scripts (run them as files: .venv/bin/python bench/<name>.py); see bench/README.md."""
