@@ -10,7 +10,7 @@ workers (prefork) as subprocesses, on a queue of its own. Then, from one run:
   (a) latency-bound  1,000 calls, provider cap 20 in flight, stand-in answering in 200 ms:
                      wall time against the ideal calls × latency ÷ concurrency (target ≤ 1.15×).
   (b) overhead-bound 4,000 calls, stand-in answering at once: calls/s with 1 and with 2 worker
-                     processes (target ≥ 200 calls/s with 2, ≥ 1.6× scale-out), next to the bare
+                     processes (target ≥ 200 calls/s with 2, ≥ 1.6× scale-out; provider cap 6), next to the bare
                      openai SDK calling the same stand-in sequentially from one thread.
 Wall time runs from batch_start (items enqueued) to the batch's last result being stored.
 """
@@ -200,6 +200,8 @@ def main() -> None:
     parser.add_argument("--overhead-calls", type=int, default=4000)
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--concurrency", type=int, default=20)
+    # With answers at once, a few calls in flight per process saturate the CPUs; more threads only add GIL churn.
+    parser.add_argument("--overhead-concurrency", type=int, default=6)
     args = parser.parse_args()
     database_url = os.environ.get("DATABASE_URL", "")
     redis_url = os.environ.get("REDIS_URL", "")
@@ -231,6 +233,8 @@ def main() -> None:
         # (b) overhead-bound
         standin.control(latency=0.0)
         standin.reset()
+        provider.max_concurrency = args.overhead_concurrency
+        provider.save(update_fields=["max_concurrency"])
         rates = {}
         for processes in (1, 2):
             workers.start(processes=processes)
@@ -247,13 +251,15 @@ def main() -> None:
     print()
     print("Batch engine benchmark (Redis broker + PostgreSQL, prefork workers, real openai SDK)")
     print(f"(a) latency-bound : {args.latency_calls} calls, cap {args.concurrency}, {args.latency * 1000:.0f} ms each")
-    print(f"    wall {wall_a:.2f} s   ideal {ideal:.2f} s   ratio {ratio:.3f}×  (target ≤ 1.15×) "
-          f"{'OK' if ratio <= 1.15 else 'MISSED'};  max in flight seen by the stand-in: {stats['max_in_flight']}")  # fmt: skip
-    print(f"(b) overhead-bound: {args.overhead_calls} calls, stand-in answering at once")
-    print(f"    {'1 worker process':<22}{rates[1]:8.1f} calls/s")
+    verdict = "OK" if ratio <= 1.15 else "MISSED"
+    print(f"    wall {wall_a:.2f} s   ideal {ideal:.2f} s   ratio {ratio:.3f}×  (target ≤ 1.15×) {verdict}")
+    print(f"    max in flight seen by the stand-in: {stats['max_in_flight']} (cap {args.concurrency})")
     print(
-        f"    {'2 worker processes':<22}{rates[2]:8.1f} calls/s   (target ≥ 200) {'OK' if rates[2] >= 200 else 'MISSED'}"
+        f"(b) overhead-bound: {args.overhead_calls} calls, cap {args.overhead_concurrency}, stand-in answering at once"
     )
+    print(f"    {'1 worker process':<22}{rates[1]:8.1f} calls/s")
+    verdict = "OK" if rates[2] >= 200 else "MISSED"
+    print(f"    {'2 worker processes':<22}{rates[2]:8.1f} calls/s   (target ≥ 200) {verdict}")
     print(f"    {'scale-out':<22}{scale:8.2f}×        (target ≥ 1.6×) {'OK' if scale >= 1.6 else 'MISSED'}")
     print(f"    {'bare openai SDK':<22}{bare:8.1f} calls/s   (one thread, sequential, no database)")
     print(f"    machine: {os.cpu_count()} CPUs (stand-in, PostgreSQL, Redis and workers share them)")

@@ -6,6 +6,8 @@ changes what a render returns drops exactly that key after its transaction commi
 cached by the hash of the secret, so that authenticating a request needs no query either.
 """
 
+from typing import Any
+
 from django.core.cache import cache
 from django.db import transaction
 
@@ -31,3 +33,29 @@ def api_key_key(*, key_hash: str) -> str:
 def api_key_cache_invalidate(*, key_hash: str) -> None:
     key = api_key_key(key_hash=key_hash)
     transaction.on_commit(lambda: cache.delete(key))
+
+
+def cache_trip(
+    *, get: tuple[str, ...] = (), add: tuple[tuple[str, int], ...] = (), count: tuple[tuple[str, int], ...] = ()
+) -> tuple[dict[str, Any], dict[str, bool], dict[str, int]]:
+    """Several cache operations in one round trip with Redis (promptlib.cache_backend), one by one otherwise.
+
+    get: keys to read (values of those present); add: (key, timeout) to set unless present (True
+    when this call set it); count: (key, timeout) fixed-window counters, incremented (the new
+    value), expiring `timeout` seconds after the first increment.
+    """
+    trip = getattr(cache, "trip", None)
+    if trip is not None:
+        return trip(get=get, add=add, count=count)
+    values = cache.get_many(get) if get else {}
+    added = {key: cache.add(key, 1, timeout) for key, timeout in add}
+    return values, added, {key: _count(key, timeout) for key, timeout in count}
+
+
+def _count(key: str, timeout: int) -> int:
+    cache.add(key, 0, timeout)
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout)
+        return 1

@@ -57,14 +57,16 @@ def template_snapshot_build(*, template: Template) -> dict[str, Any]:
     return {"slug": template.slug, "labels": labels, "latest": latest, "versions": versions, "experiment": running}
 
 
-def template_snapshot(*, project_id: int, slug: str) -> dict[str, Any] | None:
+def template_snapshot(*, project_id: int, slug: str, prefetched: dict[str, Any] | None = None) -> dict[str, Any] | None:
     """The cached snapshot of a template, built on a miss; None when the template does not exist.
+
+    `prefetched`: what a cache round trip already read for the template's key (absent: a miss).
 
     A miss that read the database just before a write committed can store the older state after
     the write's invalidation; the TTL bounds how long such a rare stale entry can live.
     """
     key = template_key(project_id=project_id, slug=slug)
-    snapshot = cache.get(key)
+    snapshot = prefetched.get(key) if prefetched is not None else cache.get(key)
     if snapshot is None:
         template = Template.objects.filter(project_id=project_id, slug=slug).first()
         if template is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from promptlib.content import VersionContent
@@ -78,7 +80,7 @@ def standin_answer(body: dict) -> str:
     text = " ".join(str(m.get("content", "")) for m in body.get("messages", []))
     ticket = text.split("Ticket:")[-1]
     category = next((c for c in CATEGORIES if c in ticket), "other")
-    return '{"category": "%s"}' % category
+    return json.dumps({"category": category})
 
 
 def standin_provider(project, server, **fields) -> ProviderConfig:

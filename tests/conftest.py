@@ -6,6 +6,9 @@ from promptlib.models import Membership, Project, Role
 from promptlib.services.templates import template_create, version_create
 from tests.standins import StandinServer
 
+# Fixtures of the batch, dataset and end-to-end tests (demo_provider, triage_experiment, tickets).
+pytest_plugins = ["tests.batches_support"]
+
 
 @pytest.fixture(autouse=True)
 def _clear_cache():

@@ -80,6 +80,16 @@ def test_a_revoked_key_answers_401(endpoint, world, acme_write_key, api_client):
     _assert_error(_call(api_client(acme_write_key), endpoint, world), 401, "authentication_failed")
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_key_revoked_after_use_answers_401_at_once(world, acme_read_key, api_client):
+    client = api_client(acme_read_key)
+    # Two calls: the second takes the warm path (key, counter and view's data in one cache round trip).
+    calls = [client.post(f"{T}/render", {"variables": {"name": "A"}}, format="json") for _ in range(2)]
+    assert [response.status_code for response in calls] == [200, 200]
+    api_key_revoke(api_key=ApiKey.objects.get(prefix=acme_read_key.split("_")[1]))
+    _assert_error(client.post(f"{T}/render", {"variables": {"name": "A"}}, format="json"), 401, "authentication_failed")
+
+
 @pytest.mark.parametrize("endpoint", WRITE_ENDPOINTS, ids=[f"{m.upper()} {u}" for m, u, _, _ in WRITE_ENDPOINTS])
 def test_a_read_key_on_a_write_endpoint_answers_403(endpoint, world, acme_read_key, api_client):
     response = _call(api_client(acme_read_key), endpoint, world)

@@ -210,3 +210,47 @@ def test_a_label_move_through_the_api_shows_in_the_next_render(published, welcom
     assert moved.status_code == 200
     assert client.post(URL, {"variables": {"name": "A"}}, format="json").json()["version"] == 2
     assert Label.objects.get(template=published, name="production").version == welcome_v2
+
+
+# --- the request body's fast path gives what the serializer gives -----------------------------------
+
+BODIES = [
+    {},
+    {"variables": {"name": "Ann"}},
+    {"variables": {"name": "Ann"}, "label": "staging", "subject": "user-1", "other": 1},
+    {"version": 2, "variables": {}},
+    {"label": " production "},
+    {"label": "no spaces inside"},
+    {"label": "x" * 61},
+    {"label": 5},
+    {"version": "2"},
+    {"version": True},
+    {"version": 0},
+    {"version": 2**31},
+    {"version": 1, "label": "production"},
+    {"variables": None},
+    {"variables": ["name"]},
+    {"subject": ""},
+    {"subject": " padded "},
+    {"subject": "tab\there"},
+    {"subject": "nul\x00"},
+    {"subject": "é" * 200},
+    {"subject": "é" * 201},
+    {"subject": 7},
+    ["not", "an", "object"],
+]
+
+
+@pytest.mark.parametrize("body", BODIES, ids=[repr(b)[:40] for b in BODIES])
+def test_the_fast_body_check_agrees_with_the_serializer(body):
+    from rest_framework.exceptions import ValidationError
+
+    from promptlib.api.serializers import RenderRequestSerializer, render_request_clean
+
+    def outcome(check):
+        try:
+            return dict(check(body))
+        except ValidationError as exc:
+            return exc.detail
+
+    assert outcome(render_request_clean) == outcome(RenderRequestSerializer().run_validation)

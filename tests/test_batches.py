@@ -12,7 +12,7 @@ from promptlib.services.batches import (
     batch_run_inline,
     batch_start,
 )
-from tests.batches_support import demo_provider, make_batch, tickets, tickets_dataset, triage_experiment  # noqa: F401
+from tests.batches_support import make_batch, tickets_dataset
 
 pytestmark = pytest.mark.django_db
 

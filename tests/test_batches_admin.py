@@ -5,7 +5,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from promptlib.models import Batch, Review
 from promptlib.services.batches import batch_run_inline
-from tests.batches_support import demo_provider, make_batch, tickets, triage_experiment  # noqa: F401
+from tests.batches_support import make_batch
 
 pytestmark = pytest.mark.django_db
 

@@ -4,7 +4,6 @@ import pytest
 
 from promptlib.models import Batch, BatchItem
 from promptlib.services.batches import batch_run_inline
-from tests.batches_support import demo_provider, tickets, triage_experiment  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 API = "/api/v1"

@@ -9,7 +9,7 @@ from promptlib.models import Batch, BatchItem
 from promptlib.services.batch_calls import Outcome
 from promptlib.services.batch_runner import batch_chunk_run, items_claim, outcomes_write
 from promptlib.services.batches import batch_start, batches_sweep
-from tests.batches_support import demo_provider, make_batch, tickets, triage_experiment  # noqa: F401
+from tests.batches_support import make_batch
 
 pytestmark = pytest.mark.django_db
 

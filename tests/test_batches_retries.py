@@ -6,15 +6,7 @@ from promptlib.models import BatchItem
 from promptlib.providers.limits import limiter_for
 from promptlib.services.batch_runner import batch_chunk_run
 from promptlib.services.batches import batch_run_inline, batch_start
-from tests.batches_support import (  # noqa: F401
-    demo_provider,
-    make_batch,
-    standin_answer,
-    standin_provider,
-    tickets,
-    tickets_dataset,
-    triage_experiment,
-)
+from tests.batches_support import make_batch, standin_answer, standin_provider, tickets_dataset
 from tests.standins.server import StandinServer
 
 pytestmark = pytest.mark.django_db

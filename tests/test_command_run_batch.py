@@ -4,7 +4,6 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from promptlib.models import Batch, ScorerConfig
-from tests.batches_support import demo_provider, tickets, triage_experiment  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 

@@ -13,14 +13,7 @@ from promptlib.models import Batch, BatchItem
 from promptlib.providers.limits import limiter_for
 from promptlib.services.batch_schedules import batch_schedule_create
 from promptlib.services.batches import batch_cancel, batch_start
-from tests.batches_support import (  # noqa: F401
-    demo_provider,
-    make_batch,
-    standin_answer,
-    standin_provider,
-    tickets_dataset,
-    triage_experiment,
-)
+from tests.batches_support import make_batch, standin_answer, standin_provider, tickets_dataset
 from tests.e2e_support import Workers, new_queue_name, wait_for
 from tests.standins.server import StandinServer
 

@@ -8,7 +8,7 @@ from promptlib.models import BatchItem, Review
 from promptlib.selectors_batches import batch_variant_metrics
 from promptlib.services.batches import batch_run_inline
 from promptlib.services.reviews import ReviewError, review_seconds, review_submit, review_timer_start
-from tests.batches_support import demo_provider, make_batch, tickets, triage_experiment  # noqa: F401
+from tests.batches_support import make_batch
 
 pytestmark = pytest.mark.django_db
 

@@ -1,16 +1,22 @@
 """API-key authentication: `Authorization: Bearer pl_<prefix>_<secret>` (or an `X-API-Key` header).
 
 A valid key authenticates as its project, never as a person; the lookup is cached by the key's hash
-so that warm requests touch no database.
+so that warm requests touch no database. Once a process has seen a key, the key check, the rate
+limit's counter and whatever the view declares in `cache_prefetch` (render: the template snapshot)
+share one cache round trip.
 """
 
 from __future__ import annotations
+
+from functools import partial
+from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
-from promptlib.services.apikeys import KEY_PATTERN, ApiKeyRecord, api_key_authenticate
+from promptlib.api.throttling import key_ident, throttle_window
+from promptlib.services.apikeys import KEY_PATTERN, Along, ApiKeyRecord, api_key_authenticate
 
 
 class ApiKeyUser:
@@ -52,7 +58,7 @@ class ApiKeyAuthentication(BaseAuthentication):
             return None
         if not KEY_PATTERN.fullmatch(raw):
             raise AuthenticationFailed("Malformed API key: expected pl_<prefix>_<secret>.")
-        record = api_key_authenticate(raw=raw)
+        record = api_key_authenticate(raw=raw, along=partial(_along, request))
         if record is None:
             raise AuthenticationFailed("Unknown or revoked API key.")
         return ApiKeyUser(record), record
@@ -60,6 +66,22 @@ class ApiKeyAuthentication(BaseAuthentication):
     def authenticate_header(self, request) -> str:
         # Makes missing or bad credentials a 401 (with this challenge) rather than a 403.
         return 'Bearer realm="promptlib"'
+
+
+def _along(request, key_id: int, project_id: int) -> Along:
+    """Cache work this request needs, done in the key check's round trip: the rate limit's counter,
+    and what the view declares in `cache_prefetch(project_id=…)` (render: the template snapshot)."""
+    window = throttle_window(ident=key_ident(key_id))
+    prefetch = getattr((request.parser_context or {}).get("view"), "cache_prefetch", None)
+    along = Along(get=prefetch(project_id=project_id) if prefetch else (), count=(window[:2],) if window else ())
+    request._promptlib_along = (along, window)
+    return along
+
+
+def request_prefetched(request) -> dict[str, Any] | None:
+    """The values the key check's round trip read for the view (absent keys: misses); None if it read none."""
+    along, _ = getattr(request, "_promptlib_along", (None, None))
+    return along.values if along is not None and along.done else None
 
 
 class ApiKeyScheme(OpenApiAuthenticationExtension):
@@ -74,4 +96,10 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
         }
 
 
-__all__ = ["ApiKeyAuthentication", "ApiKeyUser", "SessionAuthentication", "raw_key"]
+__all__ = [
+    "ApiKeyAuthentication",
+    "ApiKeyUser",
+    "SessionAuthentication",
+    "raw_key",
+    "request_prefetched",
+]

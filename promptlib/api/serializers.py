@@ -9,6 +9,7 @@ the render path) in exactly these shapes.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
@@ -139,6 +140,40 @@ class RenderRequestSerializer(serializers.Serializer):
         if "label" in attrs and "version" in attrs:
             raise serializers.ValidationError({"version": ["Give a label or a version, not both."]})
         return attrs
+
+
+_RENDER_SERIALIZER = RenderRequestSerializer()  # run_validation keeps no state on the instance
+_SLUG = re.compile(r"[-a-zA-Z0-9_]{1,60}")
+
+
+def render_request_clean(data: Any) -> dict[str, Any]:
+    """RenderRequestSerializer's result, without its cost for the common well-formed body.
+
+    A body made only of values the serializer would take unchanged is returned as is; anything
+    else (wrong types, whitespace, limits, both label and version) goes through the serializer,
+    which words the errors and applies its coercions.
+    """
+    if type(data) is not dict:
+        return _RENDER_SERIALIZER.run_validation(data)
+    clean: dict[str, Any] = {"variables": data.get("variables", {})}
+    label, version, subject = data.get("label"), data.get("version"), data.get("subject")
+    if (
+        type(clean["variables"]) is not dict
+        or ("label" in data and (type(label) is not str or not _SLUG.fullmatch(label)))
+        or ("version" in data and (type(version) is not int or not 0 < version <= MAX_INT or "label" in data))
+        or ("subject" in data and not _plain_text(subject, max_length=200))
+    ):
+        return _RENDER_SERIALIZER.run_validation(data)
+    for name in ("label", "version", "subject"):
+        if name in data:
+            clean[name] = data[name]
+    clean["variables"] = dict(clean["variables"])
+    return clean
+
+
+def _plain_text(value: Any, *, max_length: int) -> bool:
+    """A string a CharField keeps unchanged: not blank, no surrounding whitespace, no control characters."""
+    return type(value) is str and 0 < len(value) <= max_length and value.isprintable() and value.strip() == value
 
 
 class OutcomeEventSerializer(serializers.Serializer):

@@ -1,4 +1,8 @@
-"""Per-key rate limit: a fixed-window counter in the cache (one increment per request, no database)."""
+"""Per-key rate limit: a fixed-window counter in the cache (one increment per request, no database).
+
+For API keys the increment rides in the same cache round trip as the key check (see
+promptlib.api.authentication); other requests make their own.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from rest_framework.exceptions import Throttled
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
+from promptlib.caching import cache_trip
 from promptlib.services.apikeys import ApiKeyRecord
 
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -21,31 +26,48 @@ def rate_parse(rate: str) -> tuple[int, int]:
     return int(count), _PERIODS[period.strip()[:1]]
 
 
+def throttle_window(*, ident: str) -> tuple[str, int, float] | None:
+    """(counter key, seconds it lives, now) for this caller's current window; None when no limit is set."""
+    rate = api_settings.DEFAULT_THROTTLE_RATES.get("api")
+    if not rate:
+        return None
+    period = rate_parse(rate)[1]
+    now = time.time()
+    return f"throttle:{ident}:{period}:{int(now // period)}", period + 1, now
+
+
+def key_ident(key_id: int) -> str:
+    return f"k{key_id}"
+
+
+def request_counted(request) -> tuple[str, int, float] | None:
+    """(counter key, count, time) when the API key check's round trip already counted this request."""
+    along, window = getattr(request, "_promptlib_along", (None, None))  # set by promptlib.api.authentication
+    if along is None or not along.done or window is None:
+        return None
+    return window[0], along.counts[window[0]], window[2]
+
+
 class ApiKeyRateThrottle(BaseThrottle):
     """One budget per API key (per user for the browsable API, per address otherwise)."""
 
     def allow_request(self, request, view) -> bool:
-        from django.core.cache import cache
-
-        rate = api_settings.DEFAULT_THROTTLE_RATES.get("api")
-        if not rate:
-            return True
-        limit, period = rate_parse(rate)
-        if isinstance(request.auth, ApiKeyRecord):
-            ident = f"k{request.auth.id}"
-        elif request.user and request.user.is_authenticated:
-            ident = f"u{request.user.pk}"
+        counted = request_counted(request)
+        if counted is not None:
+            key, count, now = counted
         else:
-            ident = f"a{self.get_ident(request)}"
-        now = time.time()
-        window = int(now // period)
-        key = f"throttle:{ident}:{period}:{window}"
-        cache.add(key, 0, period + 1)
-        try:
-            count = cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.set(key, 1, period + 1)
-            count = 1
+            if isinstance(request.auth, ApiKeyRecord):
+                ident = key_ident(request.auth.id)
+            elif request.user and request.user.is_authenticated:
+                ident = f"u{request.user.pk}"
+            else:
+                ident = f"a{self.get_ident(request)}"
+            window = throttle_window(ident=ident)
+            if window is None:
+                return True
+            key, timeout, now = window
+            count = cache_trip(count=((key, timeout),))[2][key]
+        limit, period = rate_parse(api_settings.DEFAULT_THROTTLE_RATES["api"])
         if count > limit:
-            raise Throttled(wait=max(1, int((window + 1) * period - now) + 1))
+            raise Throttled(wait=max(1, int((now // period + 1) * period - now) + 1))
         return True

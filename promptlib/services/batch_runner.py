@@ -14,6 +14,7 @@ here, so a chunk holds one database connection whatever its concurrency.
 
 from __future__ import annotations
 
+import random
 import time
 import uuid
 from collections import deque
@@ -23,7 +24,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Q
+from django.db.models import Max, Min, Q
 from django.utils import timezone
 
 from promptlib.models import Batch, BatchItem, ProviderConfig, ScorerConfig, Variant
@@ -222,8 +223,11 @@ def batch_chunk_run(*, batch_id: int, item_ids: list[int]) -> ChunkReport:
     lease = float(settings.PROMPTLIB_BATCH_LEASE_SECONDS)
     cap = max((p.endpoint.config.max_concurrency for p in plans.values()), default=1)
     threads = max(1, min(cap, MAX_THREADS))
+    # Claimed work queued ahead of the threads: a thread that frees up starts its next call at once.
+    capacity = threads + max(2, threads // 2)
     queue = deque(item_ids)
-    after_id = max(item_ids, default=0)
+    # Where to look for more work: a random point in the batch, so that workers do not all reach for the same rows.
+    id_range = BatchItem.objects.filter(batch_id=batch_id).aggregate(lo=Min("id"), hi=Max("id"))
     steal_until = time.monotonic() + settings.PROMPTLIB_BATCH_STEAL_SECONDS
     in_flight: dict[Future, int] = {}
     finished: list[Outcome] = []
@@ -233,11 +237,12 @@ def batch_chunk_run(*, batch_id: int, item_ids: list[int]) -> ChunkReport:
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix=f"batch{batch_id}") as pool:
         try:
             while True:
-                free = threads - len(in_flight)
+                free = capacity - len(in_flight)
                 stolen = False
                 if running and stealing and free > 0 and not queue:
                     if time.monotonic() < steal_until:
-                        queue.extend(pending_ids(batch_id=batch_id, after_id=after_id, limit=free * 2))
+                        pivot = random.randint(id_range["lo"] or 0, id_range["hi"] or 0)
+                        queue.extend(pending_ids(batch_id=batch_id, after_id=pivot, limit=free * 2))
                     stolen = stealing = bool(queue)
                 if running and queue and free > 0:
                     group = [queue.popleft() for _ in range(min(free, len(queue)))]
@@ -249,10 +254,9 @@ def batch_chunk_run(*, batch_id: int, item_ids: list[int]) -> ChunkReport:
                         )
                         in_flight[future] = work.item_id
                         report.claimed += 1
-                        after_id = max(after_id, work.item_id)
                     if stolen and not claimed and not queue:
                         stealing = False  # other workers are taking the rest
-                    if (queue or stealing) and len(in_flight) < threads:
+                    if (queue or stealing) and len(in_flight) < capacity:
                         continue
                 # Results are stored only once every free thread has new work: slots never wait on a write.
                 now = time.monotonic()

@@ -20,7 +20,7 @@ class PingView(ProjectAPIView):
         responses={200: PING_RESPONSE, **error_responses()},
     )
     def get(self, request):
-        self.project_id  # noqa: B018 - resolves the project as every endpoint does
+        # The permission class has already resolved the key's project, as for every endpoint.
         return Response({"ok": True})
 
     @extend_schema(
