@@ -19,7 +19,7 @@ venv: $(BIN)/activate
 # demo admin login, then runs the web server, a Celery worker and Celery beat until Ctrl-C.
 run: venv
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --no-input
-	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py demo_setup
+	DEBUG=$${DEBUG:-true} PORT=$(PORT) $(BIN)/python manage.py demo_setup
 	DEBUG=$${DEBUG:-true} bash -c '\
 	  trap "kill 0" EXIT; \
 	  $(BIN)/celery -A config worker --loglevel=INFO --concurrency=2 & \

@@ -375,6 +375,14 @@ def main() -> None:
             f"p99 {p99:.2f} × floor p99 (target ≤ {TARGET_P99}: {verdict(p99 <= TARGET_P99)}); "
             f"by CPU per request {cpu:.2f} × floor"
         )
+        # Each round against the ping run just before it: a neighbour's burst of work hits both alike.
+        paired = [(r.rps / f.rps, f.cpu_ms / r.cpu_ms) for r, f in zip(results[name], results["ping"], strict=True)]
+        print(
+            f"{'':<12} per round against the ping run before it: req/s "
+            + " ".join(f"{rps:.2f}" for rps, _ in paired)
+            + "; by CPU "
+            + " ".join(f"{cpu:.2f}" for _, cpu in paired)
+        )
 
     from promptlib.models import OutcomeEvent
 

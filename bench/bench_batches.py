@@ -26,41 +26,19 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 from urllib.request import Request, urlopen
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE_DIR))
+
+from bench.support import bench_database, bench_env  # noqa: E402 - after the path is set
+
 DB_NAME = "promptlib_bench_batches"
 
 
-def bench_database(url: str, name: str) -> str:
-    """Drop and create database `name` on the server of `url`; return its URL."""
-    import psycopg
-
-    parts = urlsplit(url)
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
-def bench_env(database_url: str, redis_url: str, queue: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "PYTEST_VERSION"}
-    env.update(
-        DJANGO_SETTINGS_MODULE="config.settings",
-        DATABASE_URL=database_url,
-        REDIS_URL=redis_url,
-        CACHE_KEY_PREFIX=f"benchb{os.getpid()}",
-        CELERY_TASK_DEFAULT_QUEUE=queue,
-        DEBUG="false",
-        SECRET_KEY="bench-" + uuid.uuid4().hex,
-        SECURE_SSL_REDIRECT="false",
-        SECURE_HSTS_SECONDS="0",
-        LOG_LEVEL="WARNING",
-        PROMPTLIB_BATCH_CHUNK_SIZE=os.environ.get("PROMPTLIB_BATCH_CHUNK_SIZE", "50"),
-    )
-    return env
+def worker_env(database_url: str, redis_url: str) -> dict[str, str]:
+    chunk = os.environ.get("PROMPTLIB_BATCH_CHUNK_SIZE", "50")
+    return bench_env(database_url, redis_url, CACHE_KEY_PREFIX=f"benchb{os.getpid()}", PROMPTLIB_BATCH_CHUNK_SIZE=chunk)
 
 
 class Standin:
@@ -96,16 +74,26 @@ class Standin:
 
 
 class Workers:
-    def __init__(self, env: dict[str, str], queue: str) -> None:
-        self.env, self.queue, self.procs = env, queue, []
+    """`celery worker --pool=prefork --concurrency=N`: N worker processes, each running one chunk at a time.
+
+    Every start uses a fresh queue (also set as this process's default queue, where batch_start sends
+    the chunks), so that no message left over from an earlier run is ahead of this run's.
+    """
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env, self.procs = env, []
 
     def start(self, *, processes: int) -> None:
-        log = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-{self.queue}-{len(self.procs)}.log"
+        from django.conf import settings
+
+        queue = settings.CELERY_TASK_DEFAULT_QUEUE = f"bench-{uuid.uuid4().hex[:8]}"
+        log = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-{queue}.log"
         proc = subprocess.Popen(  # noqa: S603 - our own celery binary
             [str(Path(sys.executable).with_name("celery")), "-A", "config", "worker", "--pool=prefork",
-             f"--concurrency={processes}", "-Q", self.queue, "-n", f"bench{len(self.procs)}-{self.queue}@%h",
+             f"--concurrency={processes}", "-Q", queue, "-n", f"bench-{queue}@%h",
              "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
-            cwd=BASE_DIR, env=self.env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=BASE_DIR, env={**self.env, "CELERY_TASK_DEFAULT_QUEUE": queue}, stdout=log.open("w"),
+            stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
         self.procs.append(proc)
         deadline = time.monotonic() + 120
@@ -194,30 +182,36 @@ def bare_sdk_rate(standin: Standin, calls: int) -> float:
     return calls / (time.perf_counter() - started)
 
 
+def load() -> str:
+    return "load " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--latency-calls", type=int, default=1000)
     parser.add_argument("--overhead-calls", type=int, default=4000)
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--concurrency", type=int, default=20)
-    # With answers at once, a few calls in flight per process saturate the CPUs; more threads only add GIL churn.
+    # The same provider cap for 1 and 2 processes (like with like); with answers at once a few calls in
+    # flight saturate a CPU, and more threads only add GIL churn. Each process runs min(cap, 64) threads.
     parser.add_argument("--overhead-concurrency", type=int, default=6)
+    parser.add_argument("--database", default=DB_NAME, help="database to (re)create on DATABASE_URL's server")
     args = parser.parse_args()
     database_url = os.environ.get("DATABASE_URL", "")
     redis_url = os.environ.get("REDIS_URL", "")
     if not database_url.startswith("postgres") or not redis_url:
         raise SystemExit("Set DATABASE_URL (PostgreSQL) and REDIS_URL: the benchmark measures the production setup.")
-    queue = f"bench-{uuid.uuid4().hex[:8]}"
-    env = bench_env(bench_database(database_url, DB_NAME), redis_url, queue)
+    env = worker_env(bench_database(database_url, args.database), redis_url)
     os.environ.update(env)
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=BASE_DIR, env=env, check=True)  # noqa: S603
-    sys.path.insert(0, str(BASE_DIR))
     import django
 
     django.setup()
+    from promptlib.services.batch_runner import MAX_THREADS
 
     standin = Standin(latency=args.latency)
-    workers = Workers(env, queue)
+    workers = Workers(env)
+    loads = {}
     try:
         experiment, dataset, provider = seed(standin.url, cases=100)
         provider.max_concurrency = args.concurrency
@@ -225,44 +219,52 @@ def main() -> None:
 
         # (a) latency-bound
         workers.start(processes=2)
+        loads["a"] = load()
         wall_a = run_batch(experiment, dataset, provider, calls=args.latency_calls)
-        stats = standin.stats()
-        ideal = args.latency_calls * args.latency / args.concurrency
+        stats_a = standin.stats()
         workers.stop()
 
         # (b) overhead-bound
         standin.control(latency=0.0)
-        standin.reset()
         provider.max_concurrency = args.overhead_concurrency
         provider.save(update_fields=["max_concurrency"])
-        rates = {}
+        rates, peaks = {}, {}
         for processes in (1, 2):
+            standin.reset()
             workers.start(processes=processes)
+            loads[processes] = load()
             wall = run_batch(experiment, dataset, provider, calls=args.overhead_calls)
             rates[processes] = args.overhead_calls / wall
+            peaks[processes] = standin.stats()["max_in_flight"]
             workers.stop()
+        loads["sdk"] = load()
         bare = bare_sdk_rate(standin, calls=1000)
     finally:
         workers.stop()
         standin.stop()
 
+    ideal = args.latency_calls * args.latency / args.concurrency
     ratio = wall_a / ideal
     scale = rates[2] / rates[1]
+    chunk = env["PROMPTLIB_BATCH_CHUNK_SIZE"]
+    ok = lambda good: "OK" if good else "MISSED"  # noqa: E731
     print()
     print("Batch engine benchmark (Redis broker + PostgreSQL, prefork workers, real openai SDK)")
-    print(f"(a) latency-bound : {args.latency_calls} calls, cap {args.concurrency}, {args.latency * 1000:.0f} ms each")
-    verdict = "OK" if ratio <= 1.15 else "MISSED"
-    print(f"    wall {wall_a:.2f} s   ideal {ideal:.2f} s   ratio {ratio:.3f}×  (target ≤ 1.15×) {verdict}")
-    print(f"    max in flight seen by the stand-in: {stats['max_in_flight']} (cap {args.concurrency})")
-    print(
-        f"(b) overhead-bound: {args.overhead_calls} calls, cap {args.overhead_concurrency}, stand-in answering at once"
-    )
-    print(f"    {'1 worker process':<22}{rates[1]:8.1f} calls/s")
-    verdict = "OK" if rates[2] >= 200 else "MISSED"
-    print(f"    {'2 worker processes':<22}{rates[2]:8.1f} calls/s   (target ≥ 200) {verdict}")
-    print(f"    {'scale-out':<22}{scale:8.2f}×        (target ≥ 1.6×) {'OK' if scale >= 1.6 else 'MISSED'}")
-    print(f"    {'bare openai SDK':<22}{bare:8.1f} calls/s   (one thread, sequential, no database)")
-    print(f"    machine: {os.cpu_count()} CPUs (stand-in, PostgreSQL, Redis and workers share them)")
+    print(f"    chunk size {chunk}; threads per worker process = min(provider cap, {MAX_THREADS}); "
+          f"machine: {os.cpu_count()} CPUs shared by stand-in, PostgreSQL, Redis and workers")  # fmt: skip
+    print(f"(a) latency-bound : {args.latency_calls} calls, cap {args.concurrency}, {args.latency * 1000:.0f} ms each, "
+          f"2 worker processes × {min(args.concurrency, MAX_THREADS)} threads   [{loads['a']}]")  # fmt: skip
+    print(f"    wall {wall_a:.2f} s   ideal {ideal:.2f} s   ratio {ratio:.3f}×  (target ≤ 1.15×) {ok(ratio <= 1.15)}")
+    print(f"    max in flight seen by the stand-in: {stats_a['max_in_flight']} (cap {args.concurrency})")
+    threads_b = min(args.overhead_concurrency, MAX_THREADS)
+    print(f"(b) overhead-bound: {args.overhead_calls} calls, cap {args.overhead_concurrency} (shared by all "
+          f"processes), {threads_b} threads per process, stand-in answering at once")  # fmt: skip
+    for n in (1, 2):
+        label = f"{n} worker process" + ("es" if n > 1 else "")
+        target = f"(target ≥ 200) {ok(rates[2] >= 200)}" if n == 2 else "             "
+        print(f"    {label:<22}{rates[n]:8.1f} calls/s   {target}  max in flight {peaks[n]}   [{loads[n]}]")
+    print(f"    {'scale-out':<22}{scale:8.2f}×        (target ≥ 1.6×) {ok(scale >= 1.6)}")
+    print(f"    {'bare openai SDK':<22}{bare:8.1f} calls/s   (one thread, sequential, no database)   [{loads['sdk']}]")
 
 
 if __name__ == "__main__":

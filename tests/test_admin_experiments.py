@@ -163,3 +163,186 @@ def test_the_add_page_offers_two_variant_rows(welcome, bob, client):
     response = client.get(ADD)
     assert response.status_code == 200
     assert 'name="variants-1-version"' in response.content.decode()
+
+
+# --- one page for everything: links, lists, status buttons, help -----------------------------------
+
+
+def _change_url(experiment) -> str:
+    return reverse("admin:promptlib_experiment_change", args=[experiment.pk])
+
+
+def _page(client, user, experiment):
+    client.force_login(user)
+    response = client.get(_change_url(experiment))
+    assert response.status_code == 200
+    return response
+
+
+def _running_elsewhere(project, content, metric: str) -> Experiment:
+    """A running experiment of another template of `project` with one outcome reported for `metric`."""
+    from promptlib.assignment import variant_pick
+    from promptlib.services.experiments import experiment_start
+    from promptlib.services.outcomes import outcomes_record
+
+    template = template_create(project=project, slug="elsewhere", title="Elsewhere")
+    v1, _ = version_create(template=template, content=content)
+    v2, _ = version_create(template=template, content=content.__class__(**{**content.__dict__, "task": "Hi."}))
+    experiment = experiment_start(
+        experiment=experiment_create(
+            template=template,
+            name="Elsewhere",
+            variants=[VariantSpec(key="control", version=v1, is_control=True), VariantSpec(key="b", version=v2)],
+        )
+    )
+    key = variant_pick(salt=experiment.salt, subject="s", weights=[("control", 1), ("b", 1)])
+    event = {"experiment": experiment.pk, "variant": key, "subject": "s", "metric": metric, "value": 1, "event_id": "e"}
+    assert outcomes_record(project_id=project.pk, events=[(0, event)]).stored == 1
+    return experiment
+
+
+def test_the_change_page_links_to_run_and_schedule_batches(triage_experiment, alice, client):
+    page = _page(client, alice, triage_experiment).content.decode()
+    ask = f"?experiment={triage_experiment.pk}"
+    assert f'href="{reverse("admin:promptlib_batch_start")}{ask}"' in page
+    assert f'href="{reverse("admin:promptlib_batchschedule_new")}{ask}"' in page
+    assert f'href="{reverse("promptlib_experiment_dashboard", args=[triage_experiment.pk])}"' in page
+
+
+def test_the_run_batch_link_opens_the_batch_form_with_the_experiment_chosen(triage_experiment, alice, client):
+    links = _page(client, alice, triage_experiment).context["experiment_links"]
+    response = client.get(links["run_batch"])
+    assert response.status_code == 200
+    assert str(response.context["form"].initial["experiment"]) == str(triage_experiment.pk)
+
+
+def test_the_schedule_link_opens_the_schedule_form_with_the_experiment_chosen(triage_experiment, alice, client):
+    links = _page(client, alice, triage_experiment).context["experiment_links"]
+    response = client.get(links["schedule"])
+    assert response.status_code == 200
+    assert str(response.context["form"].initial["experiment"]) == str(triage_experiment.pk)
+
+
+def test_the_page_lists_only_this_experiments_batches(
+    triage_experiment, welcome_experiment, tickets, demo_provider, alice, client
+):
+    from tests.batches_support import make_batch
+
+    mine = make_batch(triage_experiment, tickets)
+    other = make_batch(welcome_experiment, tickets, provider=demo_provider)
+    page = _page(client, alice, triage_experiment).content.decode()
+    assert reverse("admin:promptlib_batch_change", args=[mine.pk]) in page
+    assert reverse("admin:promptlib_batch_change", args=[other.pk]) not in page
+    assert "Test batches (1)" in page
+
+
+def test_the_all_batches_link_shows_only_this_experiments_batches(
+    triage_experiment, welcome_experiment, tickets, demo_provider, alice, client
+):
+    from tests.batches_support import make_batch
+
+    mine = make_batch(triage_experiment, tickets)
+    make_batch(welcome_experiment, tickets, provider=demo_provider)
+    links = _page(client, alice, triage_experiment).context["experiment_links"]
+    response = client.get(links["batches"])
+    assert [batch.pk for batch in response.context["cl"].result_list] == [mine.pk]
+
+
+def test_the_page_lists_schedules_with_their_timing(triage_experiment, tickets, alice, client):
+    from promptlib.services.batch_schedules import batch_schedule_create
+
+    batch_schedule_create(name="Nightly triage", experiment=triage_experiment, dataset=tickets, every_seconds=3600)
+    page = _page(client, alice, triage_experiment).content.decode()
+    assert "Nightly triage" in page and "Schedules (1)" in page
+
+
+def test_the_page_lists_its_scorers_and_links_to_add_one(triage_experiment, alice, client):
+    response = _page(client, alice, triage_experiment)
+    page = response.content.decode()
+    assert "category_match" in page and "Scorers (2)" in page
+    add = client.get(response.context["experiment_links"]["add_scorer"])
+    assert add.status_code == 200
+    assert str(add.context["adminform"].form.initial["experiment"]) == str(triage_experiment.pk)
+
+
+def test_a_viewer_gets_neither_batch_links_nor_status_buttons(triage_experiment, victor, client):
+    page = _page(client, victor, triage_experiment).content.decode()
+    assert 'id="run-batch-link"' not in page and 'id="status-running"' not in page
+    assert 'id="dashboard-link"' in page
+
+
+def test_a_publisher_starts_the_experiment_with_the_button(welcome, welcome_v2, alice, client):
+    draft = _draft(welcome, welcome_v2)
+    page = _page(client, alice, draft)
+    response = client.post(page.context["experiment_links"]["status"], {"status": "running"})
+    assert response.status_code == 302 and response["Location"] == _change_url(draft)
+    assert Experiment.objects.get(pk=draft.pk).status == "running"
+
+
+def test_the_buttons_follow_the_status(welcome_experiment, alice, client):
+    page = _page(client, alice, welcome_experiment).content.decode()
+    assert 'id="status-paused"' in page and 'id="status-finished"' in page
+    assert 'id="status-running"' not in page
+
+
+def test_an_editor_gets_no_status_buttons_and_cannot_start(welcome, welcome_v2, bob, client):
+    draft = _draft(welcome, welcome_v2)
+    assert 'id="status-running"' not in _page(client, bob, draft).content.decode()
+    response = client.post(reverse("admin:promptlib_experiment_status", args=[draft.pk]), {"status": "running"})
+    assert any("publisher role" in m for m in _messages(response))
+    assert Experiment.objects.get(pk=draft.pk).status == "draft"
+
+
+def test_a_refused_button_shows_the_reason(welcome, welcome_v2, welcome_experiment, alice, client):
+    draft = _draft(welcome, welcome_v2)
+    client.force_login(alice)
+    url = reverse("admin:promptlib_experiment_status", args=[draft.pk])
+    response = client.post(url, {"status": "running"}, follow=True)
+    assert any("already has a running experiment" in m for m in _messages(response))
+
+
+def test_another_projects_user_cannot_press_the_button(welcome_experiment, gina, client):
+    client.force_login(gina)
+    url = reverse("admin:promptlib_experiment_status", args=[welcome_experiment.pk])
+    assert client.post(url, {"status": "finished"}).status_code == 404
+    assert Experiment.objects.get(pk=welcome_experiment.pk).status == "running"
+
+
+def test_every_field_of_the_add_form_has_help(welcome, bob, client):
+    client.force_login(bob)
+    response = client.get(ADD)
+    form = response.context["adminform"].form
+    variant_form = response.context["inline_admin_formsets"][0].formset.forms[0]
+    missing = [name for name, field in {**form.fields, **variant_form.fields}.items() if not field.help_text]
+    assert missing == [name for name in missing if name in ("id", "experiment", "DELETE")]
+
+
+def test_the_primary_metric_help_names_the_metrics_with_their_labels(welcome, bob, client):
+    client.force_login(bob)
+    help_text = client.get(ADD).context["adminform"].form.fields["primary_metric"].help_text
+    assert "task_success_rate (Task success)" in help_text
+    assert "cost_per_success_usd (Cost per successful answer)" in help_text
+
+
+def test_the_primary_metric_help_names_the_projects_production_outcomes(
+    acme, globex, welcome, welcome_content, bob, client
+):
+    _running_elsewhere(acme, welcome_content, "signed_up")
+    _running_elsewhere(globex, welcome_content, "globex_secret")
+    client.force_login(bob)
+    page = client.get(ADD).content.decode()
+    assert "signed_up" in page
+    assert "globex_secret" not in page
+
+
+def test_the_primary_metric_box_suggests_the_metric_names(welcome, bob, client):
+    client.force_login(bob)
+    page = client.get(ADD).content.decode()
+    assert 'list="id_primary_metric-names"' in page
+    assert '<option value="latency_p95_ms"></option>' in page
+
+
+def test_a_running_experiments_read_only_metrics_keep_their_help(welcome_experiment, alice, client):
+    page = _page(client, alice, welcome_experiment).content.decode()
+    assert "The smallest difference worth detecting" in page
+    assert "The one number that decides which version wins" in page

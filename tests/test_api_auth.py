@@ -9,6 +9,11 @@ from promptlib.services.templates import label_move
 
 T = "/api/v1/templates/welcome-email"
 NEW_VERSION = {"task": "Say hi to {{ name }}.", "variables": [{"name": "name", "required": True}]}
+NEW_EXPERIMENT = {
+    "template": "welcome-email",
+    "name": "Another test",
+    "variants": [{"key": "control", "version": 1, "is_control": True}, {"key": "b", "version": 2}],
+}
 # (method, url, body, needs write). {exp} is replaced by the experiment id.
 ENDPOINTS = [
     ("get", "/api/v1/templates", None, False),
@@ -28,6 +33,8 @@ ENDPOINTS = [
     ),
     ("get", "/api/v1/experiments", None, False),
     ("get", "/api/v1/experiments/{exp}", None, False),
+    ("post", "/api/v1/experiments", NEW_EXPERIMENT, True),
+    ("patch", "/api/v1/experiments/{exp}", {"status": "paused"}, True),
 ]
 OBJECT_ENDPOINTS = [
     e for e in ENDPOINTS if e[1] not in ("/api/v1/templates", "/api/v1/experiments", "/api/v1/outcomes")

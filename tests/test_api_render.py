@@ -1,9 +1,14 @@
 import pytest
+from django.core.cache import caches
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from rest_framework.exceptions import ValidationError
 
+from promptlib.api.serializers import RenderRequestSerializer, render_request_clean
 from promptlib.assignment import render_id_read, variant_pick
+from promptlib.caching import api_key_key, template_key
 from promptlib.models import Label
+from promptlib.services.apikeys import key_hash
 from promptlib.services.experiments import experiment_pause
 from promptlib.services.templates import label_move
 
@@ -243,10 +248,6 @@ BODIES = [
 
 @pytest.mark.parametrize("body", BODIES, ids=[repr(b)[:40] for b in BODIES])
 def test_the_fast_body_check_agrees_with_the_serializer(body):
-    from rest_framework.exceptions import ValidationError
-
-    from promptlib.api.serializers import RenderRequestSerializer, render_request_clean
-
     def outcome(check):
         try:
             return dict(check(body))
@@ -254,3 +255,31 @@ def test_the_fast_body_check_agrees_with_the_serializer(body):
             return exc.detail
 
     assert outcome(render_request_clean) == outcome(RenderRequestSerializer().run_validation)
+
+
+def test_a_warm_render_reads_the_key_and_the_snapshot_in_one_cache_call(
+    published, acme_read_key, api_client, monkeypatch
+):
+    client = api_client(acme_read_key)
+    client.post(URL, {"variables": {"name": "Ann"}}, format="json")  # the process learns the key
+    backend, reads, depth = caches["default"], [], []
+
+    def spy(name, real):
+        def read(*args, **kwargs):
+            if not depth:  # locmem's get_many calls get: count the outer call only
+                keys = {"get": lambda: args[:1], "get_many": lambda: args[0], "trip": lambda: kwargs["get"]}[name]()
+                reads.append(set(keys))
+            depth.append(1)
+            try:
+                return real(*args, **kwargs)
+            finally:
+                depth.pop()
+
+        return read
+
+    for name in ("get", "get_many", "trip"):  # trip: one Redis pipeline (promptlib.cache_backend)
+        if hasattr(backend, name):
+            monkeypatch.setattr(backend, name, spy(name, getattr(backend, name)))
+    assert client.post(URL, {"variables": {"name": "Bo"}}, format="json").status_code == 200
+    key = api_key_key(key_hash=key_hash(acme_read_key))
+    assert reads == [{key, template_key(project_id=published.project_id, slug=published.slug)}]

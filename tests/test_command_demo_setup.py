@@ -14,6 +14,7 @@ def var_dir(settings, tmp_path, monkeypatch):
     """A fresh VAR_DIR and no DEMO_ADMIN_PASSWORD unless a test sets one."""
     settings.VAR_DIR = tmp_path / "var"
     monkeypatch.delenv("DEMO_ADMIN_PASSWORD", raising=False)
+    monkeypatch.delenv("PORT", raising=False)
     return settings.VAR_DIR
 
 
@@ -76,3 +77,17 @@ def test_it_restores_the_printed_password_and_superuser_rights(db, client):
     admin.refresh_from_db()
     assert admin.is_superuser and admin.is_staff
     assert client.login(username="admin", password=_password(output))
+
+
+def test_the_printed_url_follows_the_port_variable(db, monkeypatch):
+    monkeypatch.setenv("PORT", "8765")
+    assert "Log in at http://127.0.0.1:8765/admin/" in _demo_setup()
+
+
+def test_a_port_that_is_not_a_number_is_refused_before_any_setup(db, monkeypatch):
+    from django.core.management.base import CommandError
+
+    monkeypatch.setenv("PORT", "80; rm")
+    with pytest.raises(CommandError, match="PORT must be a port number"):
+        _demo_setup()
+    assert not Project.objects.filter(slug="demo").exists()

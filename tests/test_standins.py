@@ -2,9 +2,11 @@
 
 import http.client
 import json
+import socket
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 from pathlib import Path
 
@@ -117,3 +119,22 @@ def test_it_runs_as_a_separate_process_with_stats_and_control():
     finally:
         process.terminate()
         process.wait(10)
+
+
+def test_a_request_is_in_flight_from_its_first_line_until_its_answer_is_written(standin):
+    # Counted over the client's whole view of the call, so "never more than the cap in flight" means it.
+    body = json.dumps({"model": "m", "messages": []}).encode()
+    head = f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+    with socket.create_connection(("127.0.0.1", standin.port), timeout=5) as sock:
+        sock.sendall(head + body[:5])
+        deadline = time.monotonic() + 5
+        while standin.stats()["in_flight"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        during = standin.stats()["in_flight"]
+        sock.sendall(body[5:])
+        answer = sock.recv(65536)
+    assert during == 1 and answer.startswith(b"HTTP/1.1 200")
+    deadline = time.monotonic() + 5
+    while standin.stats()["in_flight"] and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert standin.stats()["in_flight"] == 0 and standin.stats()["max_in_flight"] == 1

@@ -7,13 +7,18 @@ template, frozen variants once started) is the service's; the admin shows its me
 
 from __future__ import annotations
 
-from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.forms.models import BaseInlineFormSet
+from django.http import Http404
+from django.shortcuts import redirect
+from django.urls import path, reverse
+from django.views.decorators.http import require_POST
 
 from promptlib.admin.base import ProjectListFilter, ProjectScopedAdmin, ProjectScopedInline, scope_queryset, user_may
-from promptlib.models import Experiment, Role, Variant, Version
+from promptlib.admin.experiment_forms import ExperimentForm, VariantForm
+from promptlib.models import Experiment, Project, Role, Variant, Version
+from promptlib.selectors_experiments import experiment_related, outcome_metric_names
 from promptlib.services.experiments import (
     ExperimentError,
     VariantSpec,
@@ -23,9 +28,38 @@ from promptlib.services.experiments import (
     experiment_start,
     experiment_update,
     experiment_variants_set,
-    metrics_validate,
     variants_validate,
 )
+
+Status = Experiment.Status
+# The buttons of the change page per status: (status to ask for, button text).
+STATUS_BUTTONS = {
+    Status.DRAFT: [(Status.RUNNING, "Start")],
+    Status.RUNNING: [(Status.PAUSED, "Pause"), (Status.FINISHED, "Finish")],
+    Status.PAUSED: [(Status.RUNNING, "Resume"), (Status.FINISHED, "Finish")],
+    Status.FINISHED: [],
+}
+TRANSITIONS = {
+    Status.RUNNING: (experiment_start, "started"),
+    Status.PAUSED: (experiment_pause, "paused"),
+    Status.FINISHED: (experiment_finish, "finished"),
+}
+
+
+def experiment_links(experiment: Experiment) -> dict[str, str]:
+    """Where a marketer goes from the experiment: batches, schedules, scorers, the dashboard."""
+    ask = f"?experiment={experiment.pk}"
+    only_this = f"?experiment__id__exact={experiment.pk}"
+    return {
+        "dashboard": reverse("promptlib_experiment_dashboard", args=[experiment.pk]),
+        "run_batch": reverse("admin:promptlib_batch_start") + ask,
+        "schedule": reverse("admin:promptlib_batchschedule_new") + ask,
+        "batches": reverse("admin:promptlib_batch_changelist") + only_this,
+        "schedules": reverse("admin:promptlib_batchschedule_changelist") + only_this,
+        "scorers": reverse("admin:promptlib_scorerconfig_changelist") + only_this,
+        "add_scorer": reverse("admin:promptlib_scorerconfig_add") + ask,
+        "status": reverse("admin:promptlib_experiment_status", args=[experiment.pk]),
+    }
 
 
 def _specs(formset) -> list[VariantSpec]:
@@ -57,6 +91,7 @@ class VariantFormSet(BaseInlineFormSet):
 
 class VariantInline(ProjectScopedInline):
     model = Variant
+    form = VariantForm
     formset = VariantFormSet
     fields = ("key", "version", "weight", "is_control")
     extra = 2
@@ -85,36 +120,6 @@ class VariantInline(ProjectScopedInline):
         return not self._frozen(obj) and super().has_delete_permission(request, obj)
 
 
-class ExperimentForm(forms.ModelForm):
-    guardrail_metrics = forms.CharField(
-        required=False, help_text="Metric names separated by commas, e.g. cost_usd, latency_ms."
-    )
-
-    class Meta:
-        model = Experiment
-        fields = ("template", "name", "description", "primary_metric", "guardrail_metrics", "minimum_effect")
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if self.instance.pk and "guardrail_metrics" in self.fields:
-            self.initial["guardrail_metrics"] = ", ".join(self.instance.guardrail_metrics or [])
-
-    def clean_guardrail_metrics(self):
-        raw = self.cleaned_data.get("guardrail_metrics") or ""
-        return [name.strip() for name in raw.split(",") if name.strip()]
-
-    def clean(self):
-        cleaned = super().clean()
-        if "primary_metric" in cleaned and "guardrail_metrics" in cleaned:
-            try:
-                metrics_validate(
-                    primary_metric=cleaned["primary_metric"], guardrail_metrics=cleaned["guardrail_metrics"]
-                )
-            except ExperimentError as exc:
-                self.add_error(exc.field if exc.field in self.fields else None, exc.message)
-        return cleaned
-
-
 @admin.register(Experiment)
 class ExperimentAdmin(ProjectScopedAdmin):
     form = ExperimentForm
@@ -127,6 +132,47 @@ class ExperimentAdmin(ProjectScopedAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("variants__version")
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is not None:
+            projects = [obj.project_id]
+        else:
+            projects = scope_queryset(Project.objects.all(), request, role=self.edit_role).values("pk")
+        form.outcome_metrics = outcome_metric_names(project_ids=projects)
+        return form
+
+    # --- one page for everything about the experiment ----------------------------------------
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        status = path("<int:pk>/status/", wrap(require_POST(self.status_view)), name="promptlib_experiment_status")
+        return [status, *super().get_urls()]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        experiment = self.get_object(request, object_id)
+        extra = dict(extra_context or {})
+        if experiment is not None:
+            may_publish = user_may(request, Role.PUBLISHER, experiment.project_id)
+            extra.update(
+                related=experiment_related(experiment=experiment),
+                experiment_links=experiment_links(experiment),
+                may_run_batches=user_may(request, Role.EDITOR, experiment.project_id),
+                status_buttons=STATUS_BUTTONS[experiment.status] if may_publish else [],
+            )
+        return super().change_view(request, object_id, form_url, extra)
+
+    def status_view(self, request, pk: int):
+        """The Start / Pause / Resume / Finish buttons of the change page (publishers)."""
+        experiment = self.get_object(request, str(pk))
+        if experiment is None:
+            raise Http404("No such experiment.")
+        transition = TRANSITIONS.get(request.POST.get("status", ""))
+        if transition is None:
+            self.message_user(request, "Choose running, paused or finished.", messages.ERROR)
+        else:
+            service, done = transition
+            self._run(request, Experiment.objects.filter(pk=experiment.pk), service, done)
+        return redirect(reverse("admin:promptlib_experiment_change", args=[experiment.pk]))
 
     def get_readonly_fields(self, request, obj=None):
         fixed = ("status", "salt", "started_at", "finished_at", "created_by")

@@ -244,11 +244,13 @@ def _series(experiment: Experiment, variants, batch_ids, sums, per_batch_pct) ->
     return series
 
 
-def offline_section(*, experiment: Experiment, variants: list[VariantInfo]) -> Section:
+def offline_section(*, experiment: Experiment, variants: list[VariantInfo], rollups: bool = True) -> Section:
+    """rollups=False: from every item rather than from the finished batches' rollups (the same numbers)."""
     variant_ids = [v.id for v in variants]
-    sums = agg.call_sums(experiment_id=experiment.pk)
+    sources = agg.batch_sources(experiment_id=experiment.pk, rollups=rollups)
+    sums = agg.call_sums(sources=sources)
     batch_ids, batch_sums, case_ids, case_sums = sums.batch_ids, sums.batch_sums, sums.case_ids, sums.case_sums
-    percentiles, per_batch_pct = agg.latency_percentiles(experiment_id=experiment.pk)
+    percentiles, per_batch_pct = agg.latency_percentiles(sources=sources)
     reviews = agg.review_sums(experiment_id=experiment.pk)
     matrix = _case_matrix(case_ids, case_sums, variant_ids) if case_ids.size else None
     case_values = _case_values(matrix) if matrix is not None else {}

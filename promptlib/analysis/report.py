@@ -38,9 +38,10 @@ def _headline(offline: Section, production: Section) -> tuple[Section | None, st
     return None, "Run a batch or report production outcomes to get a verdict."
 
 
-def experiment_report(*, experiment: Experiment) -> ExperimentReport:
+def experiment_report(*, experiment: Experiment, rollups: bool = True) -> ExperimentReport:
+    """rollups=False computes the offline section from every batch item (slower; the same numbers)."""
     variants = experiment_variants(experiment=experiment)
-    offline = offline_section(experiment=experiment, variants=variants)
+    offline = offline_section(experiment=experiment, variants=variants, rollups=rollups)
     production = production_section(experiment=experiment, variants=variants)
     source, explanation = _headline(offline, production)
     verdict = source.verdict if source else offline.verdict

@@ -157,7 +157,7 @@ class DatasetCasesView(ProjectAPIView):
     @extend_schema(
         tags=["datasets"],
         summary="Export the cases as CSV or JSONL",
-        responses={200: bytes},
+        responses={200: bytes, **error_responses(400)},
         parameters=[
             PROJECT_PARAMETER,
             OpenApiParameter("as", str, enum=["csv", "jsonl"], description="File format (default jsonl)."),

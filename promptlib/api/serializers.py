@@ -338,3 +338,68 @@ class ExperimentSummarySerializer(serializers.Serializer):
 
 class ExperimentDetailSerializer(ExperimentSummarySerializer):
     variants = VariantStatsSerializer(many=True)
+
+
+# --- experiment writes ---------------------------------------------------------------------------
+
+_METRIC_PATTERN = r"^[A-Za-z0-9_.:-]{1,80}$"
+_METRIC_HELP = "A metric name: letters, digits, _ . : or -, e.g. task_success_rate or converted."
+
+
+def _metric_field(**kwargs) -> serializers.RegexField:
+    return serializers.RegexField(_METRIC_PATTERN, max_length=80, **kwargs)
+
+
+class VariantInSerializer(serializers.Serializer):
+    key = serializers.RegexField(
+        r"^[-a-zA-Z0-9_]{1,40}$", max_length=40, help_text="Short stable name: control, b, shorter-intro…"
+    )
+    version = serializers.IntegerField(min_value=1, max_value=MAX_INT, help_text="A version number of the template.")
+    weight = serializers.IntegerField(
+        min_value=1, max_value=1_000_000, default=1, help_text="Relative share of subjects: 1 and 1 split 50/50."
+    )
+    is_control = serializers.BooleanField(default=False, help_text="Exactly one variant is the control.")
+
+
+class _ExperimentFieldsSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    description = serializers.CharField(allow_blank=True, max_length=MAX_TEXT, default="")
+    variants = VariantInSerializer(many=True, max_length=20, help_text="At least two, exactly one control.")
+    primary_metric = _metric_field(
+        default="task_success_rate", help_text=f"The metric that decides the winner. {_METRIC_HELP}"
+    )
+    guardrail_metrics = serializers.ListField(
+        child=_metric_field(), default=list, max_length=20, help_text="Metrics that must not get worse."
+    )
+    minimum_effect = FiniteFloatField(
+        default=0.05,
+        min_value=0,
+        max_value=1e9,
+        help_text="The smallest difference worth detecting, in the primary metric's units (0.05 = 5 points).",
+    )
+
+    def validate_minimum_effect(self, value: float) -> float:
+        if value <= 0:
+            raise serializers.ValidationError("The minimum effect must be greater than 0.", code="min_value")
+        return value
+
+
+class ExperimentCreateSerializer(_ExperimentFieldsSerializer):
+    template = serializers.SlugField(max_length=120, help_text="Slug of the template whose versions compete.")
+
+
+class ExperimentChangeSerializer(_ExperimentFieldsSerializer):
+    """Every field optional; status moves the experiment through draft → running ⇄ paused → finished."""
+
+    status = serializers.ChoiceField(
+        choices=[Experiment.Status.RUNNING, Experiment.Status.PAUSED, Experiment.Status.FINISHED],
+        required=False,
+        help_text="running starts (or resumes), paused pauses, finished ends the experiment for good. "
+        "Needs the publisher role (or a write key). The status it already has changes nothing.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.required = False
+            field.default = serializers.empty

@@ -1,7 +1,8 @@
 """Per-key rate limit: a fixed-window counter in the cache (one increment per request, no database).
 
 For API keys the increment rides in the same cache round trip as the key check (see
-promptlib.api.authentication); other requests make their own.
+promptlib.api.authentication), so it also counts a request that the permission check then refuses;
+other requests make their own.
 """
 
 from __future__ import annotations

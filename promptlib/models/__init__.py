@@ -7,10 +7,15 @@ from .experiments import Experiment, Variant
 from .outcomes import OutcomeEvent
 from .projects import Membership, Project, Role
 from .providers import ModelPrice, ProviderConfig
+from .rollups import BatchCaseSummary, BatchLatencyCount, BatchRollup, BatchVariantSummary
 from .templates import Label, LabelEvent, Template, Version, VersionQuerySet
 
 __all__ = [
     "Batch",
+    "BatchCaseSummary",
+    "BatchLatencyCount",
+    "BatchRollup",
+    "BatchVariantSummary",
     "BatchItem",
     "BatchSchedule",
     "Dataset",

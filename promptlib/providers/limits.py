@@ -39,6 +39,7 @@ from promptlib.providers.base import ProviderError
 RPM_WINDOW_SECONDS = 60.0
 DEFAULT_ACQUIRE_TIMEOUT = 300.0
 _POLL_SECONDS = (0.005, 0.05)  # random sleep between attempts, so waiters do not move in lockstep
+_WAKE_WAIT_SECONDS = (0.1, 0.3)  # longest wait for a wake-up before looking again (Redis)
 
 
 @dataclass
@@ -86,9 +87,14 @@ class RedisBackend:
     redis.call('EXPIRE', KEYS[1], math.ceil(tonumber(ARGV[4])) + 60)
     return {1, '0'}
     """
-    # ARGV: token, outcome ("success" | "rate_limited" | "other"), max, increase_every, cooldown
+    # ARGV: token, outcome ("success" | "rate_limited" | "other"), max, increase_every, cooldown.
+    # A released slot also pushes a wake-up onto KEYS[3], which one waiter pops (BLPOP) to try at once
+    # instead of polling; the list is trimmed, so wake-ups nobody waited for cost at most a few retries.
     _RELEASE = """
     redis.call('ZREM', KEYS[1], ARGV[1])
+    redis.call('RPUSH', KEYS[3], '1')
+    redis.call('LTRIM', KEYS[3], -tonumber(ARGV[3]), -1)
+    redis.call('EXPIRE', KEYS[3], 60)
     local max = tonumber(ARGV[3])
     local limit = math.min(tonumber(redis.call('HGET', KEYS[2], 'limit') or max), max)
     if ARGV[2] == 'rate_limited' then
@@ -122,6 +128,9 @@ class RedisBackend:
         base = f"{self.prefix}:{{{key}}}"  # one hash slot, should this ever run on Redis Cluster
         return f"{base}:leases", f"{base}:rpm", f"{base}:aimd"
 
+    def _wake_key(self, key: str) -> str:
+        return f"{self.prefix}:{{{key}}}:wake"
+
     def try_acquire(self, key: str, policy: Policy) -> Attempt:
         token = uuid.uuid4().hex
         args = [token, policy.max_concurrency, policy.rpm, policy.lease_seconds, policy.rpm_window]
@@ -131,14 +140,19 @@ class RedisBackend:
     def release(self, key: str, policy: Policy, lease: Lease, outcome: str) -> int:
         leases, _, aimd = self._keys(key)
         args = [lease.token, outcome, policy.max_concurrency, policy.increase_every, policy.decrease_cooldown]
-        return int(self._release(keys=[leases, aimd], args=args))
+        return int(self._release(keys=[leases, aimd, self._wake_key(key)], args=args))
+
+    def wait_for_release(self, key: str, timeout: float) -> None:
+        """Block until a slot is released (or `timeout` seconds pass): a waiter then tries again at once."""
+        # A lease that expires (its worker died) wakes nobody: waiters also look again now and then.
+        self.client.blpop([self._wake_key(key)], timeout=max(min(timeout, random.uniform(*_WAKE_WAIT_SECONDS)), 0.01))
 
     def effective_concurrency(self, key: str, policy: Policy) -> int:
         stored = self.client.hget(self._keys(key)[2], "limit")
         return min(int(stored), policy.max_concurrency) if stored else policy.max_concurrency
 
     def reset(self, key: str) -> None:
-        self.client.delete(*self._keys(key))
+        self.client.delete(*self._keys(key), self._wake_key(key))
 
 
 class FileBackend:
@@ -152,6 +166,9 @@ class FileBackend:
 
     def _locked_state(self, key: str):
         return _StateFile(self._dir(key) / "state.json")
+
+    def wait_for_release(self, key: str, timeout: float) -> None:
+        time.sleep(min(timeout, random.uniform(*_POLL_SECONDS)))  # lock files have no wake-up: poll
 
     def try_acquire(self, key: str, policy: Policy) -> Attempt:
         directory = self._dir(key)
@@ -280,10 +297,11 @@ class ProviderLimiter:
                     f"(max {self.policy.max_concurrency} in flight, {self.policy.rpm or 'unlimited'} per minute).",
                     "rate_limit",
                 )
-            pause = random.uniform(*_POLL_SECONDS)
-            if attempt.wait_hint > 0:
-                pause = max(pause, min(attempt.wait_hint, 1.0))
-            time.sleep(min(pause, remaining))
+            if attempt.wait_hint > 0:  # an RPM token frees up then; a released slot would not help sooner
+                pause = max(random.uniform(*_POLL_SECONDS), min(attempt.wait_hint, 1.0))
+                time.sleep(min(pause, remaining))
+            else:
+                self.backend.wait_for_release(self.key, remaining)
 
     def release(self, lease: Lease, *, outcome: str = "other") -> int:
         """Free the slot and report the outcome ("success", "rate_limited", "other"); returns the new limit."""
@@ -320,10 +338,13 @@ _lock = threading.Lock()
 def default_backend() -> RedisBackend | FileBackend:
     """Redis when settings.REDIS_URL is set, else lock files under settings.VAR_DIR / "limits"."""
     url = getattr(settings, "REDIS_URL", "")
-    key = (os.getpid(), url or str(settings.VAR_DIR))
+    # Limiter keys name providers by primary key, so they are only unique within one database: two
+    # databases (a benchmark, a test run) sharing a Redis must not share (or reset) each other's slots.
+    prefix = f"promptlib:limits:{Path(str(settings.DATABASES['default']['NAME'])).name}"
+    key = (os.getpid(), url or str(settings.VAR_DIR), prefix)
     with _lock:
         if key not in _backends:
-            _backends[key] = RedisBackend(url) if url else FileBackend(Path(settings.VAR_DIR) / "limits")
+            _backends[key] = RedisBackend(url, prefix=prefix) if url else FileBackend(Path(settings.VAR_DIR) / "limits")
         return _backends[key]
 
 

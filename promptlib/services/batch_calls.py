@@ -21,7 +21,7 @@ from django.core.cache import cache
 from promptlib.models import ModelPrice, ProviderConfig, Version
 from promptlib.pricing import listed_cost
 from promptlib.providers.base import ChatRequest, ChatResponse, Provider, ProviderError
-from promptlib.providers.limits import limiter_for
+from promptlib.providers.limits import ProviderLimiter, limiter_for
 from promptlib.providers.registry import provider_for
 from promptlib.rendering import PromptError, render
 from promptlib.scorers import Score, ScoreInput, Scorer, ScorerError, schema_passed, scorer_for, task_success
@@ -62,6 +62,7 @@ class Endpoint:
     provider: Provider | None
     price: PriceFn
     setup_error: ProviderError | None = None
+    limiter: ProviderLimiter | None = None
 
     @classmethod
     def build(cls, *, config: ProviderConfig, model: str) -> Endpoint:
@@ -69,12 +70,13 @@ class Endpoint:
             provider = provider_for(config)
         except ProviderError as exc:  # e.g. the API key variable is not set: every call fails the same way
             return cls(config=config, model=model, provider=None, price=lambda i, o: 0.0, setup_error=exc)
-        return cls(config=config, model=model, provider=provider, price=price_fn_for(config=config, model=model))
+        price = price_fn_for(config=config, model=model)
+        return cls(config=config, model=model, provider=provider, price=price, limiter=limiter_for(config))
 
     def call(self, request: ChatRequest) -> ChatResponse:
         if self.setup_error is not None:
             raise self.setup_error
-        with limiter_for(self.config):
+        with self.limiter:
             return self.provider.complete(request)
 
 
@@ -86,6 +88,20 @@ class Plan:
     endpoint: Endpoint
     temperature: float | None
     max_tokens: int | None
+    # case id → rendered messages (or the PromptError): repeats and retries of a case render once per chunk.
+    rendered: dict[int, list[dict[str, str]] | PromptError] = field(default_factory=dict)
+
+    def messages_for(self, work: ItemWork) -> list[dict[str, str]]:
+        messages = self.rendered.get(work.case_id)
+        if messages is None:
+            try:
+                messages = render(self.version, work.case_input).messages
+            except PromptError as exc:
+                messages = exc
+            self.rendered[work.case_id] = messages  # threads may race here: both render the same thing
+        if isinstance(messages, PromptError):
+            raise messages.with_traceback(None)
+        return messages
 
 
 @dataclass
@@ -104,6 +120,7 @@ class ItemWork:
 
     item_id: int
     variant_id: int
+    case_id: int
     repeat: int
     case_input: dict
     expected_output: str
@@ -136,7 +153,7 @@ def response_cache_key(*, endpoint: Endpoint, request: ChatRequest, repeat: int)
 def item_call(*, work: ItemWork, plan: Plan, scorers: list[ScorerSpec], use_cache: bool) -> Outcome:
     attempts, log = work.attempts, list(work.attempt_log)
     try:
-        messages = render(plan.version, work.case_input).messages
+        messages = plan.messages_for(work)
     except PromptError as exc:
         return _failed(work, attempts, log, f"Rendering failed: {exc.message}", "render")
     version = plan.version

@@ -18,9 +18,10 @@ import random
 import time
 import uuid
 from collections import deque
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
+from queue import Empty, SimpleQueue
 
 from django.conf import settings
 from django.db import connection
@@ -29,17 +30,15 @@ from django.utils import timezone
 
 from promptlib.models import Batch, BatchItem, ProviderConfig, ScorerConfig, Variant
 from promptlib.scorers import ScorerError
-from promptlib.services.batch_calls import Endpoint, ItemWork, Outcome, Plan, item_call, scorer_specs_for
+from promptlib.services.batch_calls import Endpoint, Outcome, Plan, item_call, scorer_specs_for
+from promptlib.services.batch_items import RESULT_FIELDS, items_claim, outcomes_write, pending_ids
+
+__all__ = ["RESULT_FIELDS", "BatchSetupError", "ChunkReport", "batch_chunk_run", "items_claim", "outcomes_write"]
 
 MAX_THREADS = 64
 WRITE_EVERY_SECONDS = 0.5
+WRITE_MAX_ROWS = 250
 STATUS_CHECK_SECONDS = 1.0
-
-RESULT_FIELDS = [
-    "status", "claim_token", "finished_at", "attempts", "attempt_log", "not_before", "enqueued_at", "model",
-    "output", "error", "error_kind", "success", "schema_passed", "latency_ms", "cost_usd", "judge_cost_usd",
-    "input_tokens", "output_tokens", "cached", "scores",
-]  # fmt: skip
 
 
 class BatchSetupError(Exception):
@@ -112,106 +111,19 @@ def _claimable(now) -> Q:
     return pending | Q(status=BatchItem.Status.RUNNING, lease_until__lt=now)
 
 
-def items_claim(*, item_ids: list[int], token: str, lease_seconds: float) -> list[ItemWork]:
-    """Claim what is still claimable of item_ids; returns the claimed items, read after the claim."""
-    now = timezone.now()
-    BatchItem.objects.filter(id__in=item_ids).filter(_claimable(now)).update(
-        status=BatchItem.Status.RUNNING,
-        claim_token=token,
-        claimed_at=now,
-        lease_until=now + timedelta(seconds=lease_seconds),
-    )
-    rows = (
-        BatchItem.objects.filter(id__in=item_ids, claim_token=token, status=BatchItem.Status.RUNNING)
-        .select_related("case")
-        .only(
-            "id", "variant_id", "repeat", "attempts", "attempt_log",
-            "case__input", "case__expected_output", "case__expected_fields",
-        )
-    )  # fmt: skip
-    return [
-        ItemWork(
-            item_id=row.id,
-            variant_id=row.variant_id,
-            repeat=row.repeat,
-            case_input=row.case.input or {},
-            expected_output=row.case.expected_output,
-            expected_fields=row.case.expected_fields or {},
-            attempts=row.attempts,
-            attempt_log=row.attempt_log or [],
-        )
-        for row in rows
-    ]
-
-
-def outcomes_write(*, outcomes: list[Outcome], token: str) -> list[tuple[int, float]]:
-    """Store finished items and release the ones waiting for a retry; returns [(item_id, wait)] to re-enqueue."""
-    now = timezone.now()
-    rows, rescheduled = [], []
-    for outcome in outcomes:
-        row = BatchItem(
-            id=outcome.item_id,
-            attempts=outcome.attempts,
-            attempt_log=outcome.attempt_log,
-            claim_token="",
-            not_before=None,
-            enqueued_at=None,
-            finished_at=now,
-            model="",
-            output="",
-            error="",
-            error_kind="",
-            success=None,
-            schema_passed=None,
-            latency_ms=None,
-            cost_usd=0.0,
-            judge_cost_usd=0.0,
-            input_tokens=0,
-            output_tokens=0,
-            cached=False,
-            scores=[],
-        )
-        if outcome.status == "retry":
-            row.status = BatchItem.Status.PENDING
-            row.not_before = now + timedelta(seconds=outcome.wait_seconds)
-            row.enqueued_at = now
-            row.finished_at = None
-            last = outcome.attempt_log[-1] if outcome.attempt_log else {}
-            row.error, row.error_kind = last.get("error", ""), last.get("kind", "")
-            rescheduled.append((outcome.item_id, outcome.wait_seconds))
-        else:
-            row.status = BatchItem.Status.DONE if outcome.status == "done" else BatchItem.Status.FAILED
-            for name, value in outcome.values.items():
-                setattr(row, name, value)
-        rows.append(row)
-    # Filtered on our token: rows whose lease another worker took over are left to their new owner.
-    BatchItem.objects.filter(claim_token=token, status=BatchItem.Status.RUNNING).bulk_update(
-        rows, RESULT_FIELDS, batch_size=200
-    )
-    return rescheduled
-
-
-def pending_ids(*, batch_id: int, after_id: int, limit: int) -> list[int]:
-    """Due pending items of the batch, from after_id on (then from the start), for a task with idle threads."""
-    now = timezone.now()
-    due = BatchItem.objects.filter(batch_id=batch_id, status=BatchItem.Status.PENDING).filter(
-        Q(not_before__isnull=True) | Q(not_before__lte=now)
-    )
-    ids = list(due.filter(id__gt=after_id).order_by("id").values_list("id", flat=True)[:limit])
-    return ids or list(due.order_by("id").values_list("id", flat=True)[:limit])
-
-
 def batch_chunk_run(*, batch_id: int, item_ids: list[int]) -> ChunkReport:
     """Run the chunk's items; then, while threads are idle, take on further pending items of the batch.
 
     Taking on work ("stealing") keeps every slot of the provider busy across chunk boundaries: the
-    messages of items taken this way find nothing left to claim. It stops after
+    messages of items taken this way find nothing left to claim, and return at once. It stops after
     PROMPTLIB_BATCH_STEAL_SECONDS so that a task stays well inside Celery's time limit.
     """
     report = ChunkReport(rescheduled=[])
     batch = Batch.objects.select_related("provider").filter(id=batch_id).first()
     if batch is None or batch.status != Batch.Status.RUNNING:
         return report
+    if not BatchItem.objects.filter(batch_id=batch_id).filter(_claimable(timezone.now())).exists():
+        return report  # a chunk whose items were taken on by another task: nothing to set up
     try:
         plans, scorers = plans_for(batch=batch)
     except BatchSetupError as exc:
@@ -219,69 +131,103 @@ def batch_chunk_run(*, batch_id: int, item_ids: list[int]) -> ChunkReport:
 
         batch_fail(batch=batch, error=exc.message)
         return report
-    token = uuid.uuid4().hex
-    lease = float(settings.PROMPTLIB_BATCH_LEASE_SECONDS)
     cap = max((p.endpoint.config.max_concurrency for p in plans.values()), default=1)
-    threads = max(1, min(cap, MAX_THREADS))
-    # Claimed work queued ahead of the threads: a thread that frees up starts its next call at once.
-    capacity = threads + max(2, threads // 2)
-    queue = deque(item_ids)
-    # Where to look for more work: a random point in the batch, so that workers do not all reach for the same rows.
-    id_range = BatchItem.objects.filter(batch_id=batch_id).aggregate(lo=Min("id"), hi=Max("id"))
-    steal_until = time.monotonic() + settings.PROMPTLIB_BATCH_STEAL_SECONDS
-    in_flight: dict[Future, int] = {}
-    finished: list[Outcome] = []
-    writer = _Writer(token=token, report=report)
-    last_write = last_renew = last_check = time.monotonic()
-    running = stealing = True
-    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix=f"batch{batch_id}") as pool:
-        try:
-            while True:
-                free = capacity - len(in_flight)
-                stolen = False
-                if running and stealing and free > 0 and not queue:
-                    if time.monotonic() < steal_until:
-                        pivot = random.randint(id_range["lo"] or 0, id_range["hi"] or 0)
-                        queue.extend(pending_ids(batch_id=batch_id, after_id=pivot, limit=free * 2))
-                    stolen = stealing = bool(queue)
-                if running and queue and free > 0:
-                    group = [queue.popleft() for _ in range(min(free, len(queue)))]
-                    claimed = items_claim(item_ids=group, token=token, lease_seconds=lease)
-                    for work in claimed:
-                        plan = plans[work.variant_id]
-                        future = pool.submit(
-                            item_call, work=work, plan=plan, scorers=scorers, use_cache=batch.use_cache
-                        )
-                        in_flight[future] = work.item_id
-                        report.claimed += 1
-                    if stolen and not claimed and not queue:
-                        stealing = False  # other workers are taking the rest
-                    if (queue or stealing) and len(in_flight) < capacity:
-                        continue
-                # Results are stored only once every free thread has new work: slots never wait on a write.
-                now = time.monotonic()
-                if finished and (now - last_write >= WRITE_EVERY_SECONDS or len(finished) >= threads or not in_flight):
-                    writer.write(finished)
-                    finished, last_write = [], now
-                if not in_flight:
-                    break
-                done, _ = wait(in_flight, timeout=0.25, return_when=FIRST_COMPLETED)
-                for future in done:
-                    del in_flight[future]
-                    finished.append(future.result())
-                if now - last_renew >= lease / 3:
-                    BatchItem.objects.filter(claim_token=token, status=BatchItem.Status.RUNNING).update(
-                        lease_until=timezone.now() + timedelta(seconds=lease)
-                    )
-                    last_renew = now
-                if running and now - last_check >= STATUS_CHECK_SECONDS:
-                    running = Batch.objects.filter(id=batch_id, status=Batch.Status.RUNNING).exists()
-                    last_check = now
-        finally:
-            if finished:
-                writer.write(finished)
-            writer.close()
+    run = _ChunkRun(batch=batch, plans=plans, scorers=scorers, threads=max(1, min(cap, MAX_THREADS)), report=report)
+    run.run(item_ids)
     return report
+
+
+class _ChunkRun:
+    """The claim loop of one chunk: keeps up to twice `threads` claimed items submitted to the pool.
+
+    Claims are made in groups (when at most `threads` items are left, so every thread still has a call)
+    and results are written in groups, so that a call costs a fraction of a query on this thread.
+    """
+
+    def __init__(self, *, batch: Batch, plans: dict, scorers: list, threads: int, report: ChunkReport) -> None:
+        self.batch, self.plans, self.scorers, self.threads, self.report = batch, plans, scorers, threads, report
+        self.token = uuid.uuid4().hex
+        self.lease = float(settings.PROMPTLIB_BATCH_LEASE_SECONDS)
+        self.capacity = 2 * threads
+        self.waiting: deque[int] = deque()
+        self.in_flight: set[Future] = set()
+        self.done: SimpleQueue[Future] = SimpleQueue()
+        self.cases: dict = {}  # case id → its data, read once per chunk
+        self.stealing = True
+        self.steal_until = time.monotonic() + settings.PROMPTLIB_BATCH_STEAL_SECONDS
+        # Where to look for more work: a random point in the batch, so that workers do not all reach for the same rows.
+        self.id_range = BatchItem.objects.filter(batch_id=batch.pk).aggregate(lo=Min("id"), hi=Max("id"))
+
+    def run(self, item_ids: list[int]) -> None:
+        self.waiting.extend(item_ids)
+        finished: list[Outcome] = []
+        writer = _Writer(token=self.token, report=self.report)
+        last_write = last_renew = last_check = time.monotonic()
+        running = True
+        with ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix=f"batch{self.batch.pk}") as pool:
+            try:
+                while True:
+                    if running and len(self.in_flight) <= self.threads and (self.waiting or self.stealing):
+                        self._claim_more(pool)
+                        if len(self.in_flight) <= self.threads and (self.waiting or self.stealing):
+                            continue  # some items were taken by others: claim again before waiting
+                    now = time.monotonic()
+                    if finished and (not self.in_flight or len(finished) >= WRITE_MAX_ROWS
+                                     or now - last_write >= WRITE_EVERY_SECONDS):  # fmt: skip
+                        writer.write(finished)
+                        finished, last_write = [], now
+                    if not self.in_flight:
+                        break
+                    finished.extend(self._collect(timeout=0.25))
+                    if now - last_renew >= self.lease / 3:
+                        BatchItem.objects.filter(claim_token=self.token, status=BatchItem.Status.RUNNING).update(
+                            lease_until=timezone.now() + timedelta(seconds=self.lease)
+                        )
+                        last_renew = now
+                    if running and now - last_check >= STATUS_CHECK_SECONDS:
+                        running = Batch.objects.filter(id=self.batch.pk, status=Batch.Status.RUNNING).exists()
+                        last_check = now
+            finally:
+                if finished:
+                    writer.write(finished)
+                writer.close()
+
+    def _claim_more(self, pool: ThreadPoolExecutor) -> None:
+        free = self.capacity - len(self.in_flight)
+        stolen = False
+        if not self.waiting:
+            if time.monotonic() < self.steal_until:
+                pivot = random.randint(self.id_range["lo"] or 0, self.id_range["hi"] or 0)
+                self.waiting.extend(pending_ids(batch_id=self.batch.pk, after_id=pivot, limit=free * 2))
+            stolen = self.stealing = bool(self.waiting)
+        if not self.waiting:
+            return
+        group = [self.waiting.popleft() for _ in range(min(free, len(self.waiting)))]
+        claimed = items_claim(item_ids=group, token=self.token, lease_seconds=self.lease, cases=self.cases)
+        for work in claimed:
+            future = pool.submit(
+                item_call, work=work, plan=self.plans[work.variant_id], scorers=self.scorers,
+                use_cache=self.batch.use_cache,
+            )  # fmt: skip
+            future.add_done_callback(self.done.put)
+            self.in_flight.add(future)
+        self.report.claimed += len(claimed)
+        if stolen and not claimed and not self.waiting:
+            self.stealing = False  # other workers are taking the rest
+
+    def _collect(self, *, timeout: float) -> list[Outcome]:
+        """The outcomes of the calls that finished: waits up to `timeout` for the first one."""
+        try:
+            futures = [self.done.get(timeout=timeout)]
+        except Empty:
+            return []
+        while True:
+            try:
+                futures.append(self.done.get_nowait())
+            except Empty:
+                break
+        self.in_flight.difference_update(futures)
+        return [future.result() for future in futures]
 
 
 class _Writer:

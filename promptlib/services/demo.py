@@ -64,9 +64,15 @@ def demo_project_setup(*, store_path: Path | None = None) -> DemoSetup:
     password = demo_admin_password()
     with transaction.atomic():
         user = demo_admin_ensure(password=password)
-        templates = templates_store_import(
-            path=store_path, project_slug=DEMO_PROJECT_SLUG, project_name=DEMO_PROJECT_NAME, actor=user
-        )
+        existing = Project.objects.filter(slug=DEMO_PROJECT_SLUG, templates__isnull=False).distinct().first()
+        if existing is not None:
+            # Imported on the first run only: the demo then adds a challenger version, and re-importing the
+            # file would make the file's content the latest version again (and move its labels).
+            templates = ImportSummary(project=existing, unchanged=existing.templates.count())
+        else:
+            templates = templates_store_import(
+                path=store_path, project_slug=DEMO_PROJECT_SLUG, project_name=DEMO_PROJECT_NAME, actor=user
+            )
     # Demo provider, datasets, a two-variant triage experiment and one offline batch.
     from promptlib.services.demo_batches import demo_batches_setup
 

@@ -69,6 +69,7 @@ def default_answer(body: dict[str, Any]) -> str:
 class _State:
     def __init__(self, latency: float, answer: AnswerFn, record_bodies: bool) -> None:
         self.lock = threading.Lock()
+        self.in_flight = 0
         self.latency = latency
         self.answer = answer
         self.record_bodies = record_bodies
@@ -81,18 +82,21 @@ class _State:
     def reset(self) -> None:
         with self.lock:
             self.requests = 0
-            self.in_flight = 0
-            self.max_in_flight = 0
+            self.max_in_flight = self.in_flight  # requests in flight now stay counted until they end
             self.timestamps: list[float] = []
             self.bodies: list[dict[str, Any]] = []
             self.headers: list[dict[str, str]] = []
             self.paths: list[str] = []
 
+    def arrive(self) -> None:
+        """A completion request's first line arrived: in flight until its answer is written out."""
+        with self.lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
     def begin(self, path: str, body: dict[str, Any], headers: dict[str, str]) -> Failure | None:
         with self.lock:
             self.requests += 1
-            self.in_flight += 1
-            self.max_in_flight = max(self.max_in_flight, self.in_flight)
             self.timestamps.append(time.time())
             self.paths.append(path)
             if self.record_bodies:
@@ -145,6 +149,7 @@ class _State:
             self.scripted.extend([failure] * count)
 
 
+_COMPLETION_PATHS = ("/v1/chat/completions", "/v1/messages")
 _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
             429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}  # fmt: skip
 
@@ -169,6 +174,17 @@ class _Connection:
         if not line.strip():
             return False
         method, path, version = line.decode("latin-1").split(" ", 2)
+        if method != "POST" or path not in _COMPLETION_PATHS:
+            return await self._handle(method, path, version)
+        # In flight from the request's first line until its answer is written out (what a client's
+        # concurrency limit bounds), not just while the answer is being prepared.
+        self.state.arrive()
+        try:
+            return await self._handle(method, path, version)
+        finally:
+            self.state.end()
+
+    async def _handle(self, method: str, path: str, version: str) -> bool:
         headers = {}
         while (header := await self.reader.readline()) not in (b"\r\n", b"\n", b""):
             name, _, value = header.decode("latin-1").partition(":")
@@ -199,25 +215,22 @@ class _Connection:
         if method == "POST" and path == "/_control":
             self.state.control(body)
             return 200, {"ok": True}, {}
-        if method == "POST" and path in ("/v1/chat/completions", "/v1/messages"):
+        if method == "POST" and path in _COMPLETION_PATHS:
             return await self._complete(path, headers, body)
         return 404, {"error": {"message": f"No route {method} {path}"}}, {}
 
     async def _complete(self, path: str, headers: dict, body: dict) -> tuple[int, Any, dict[str, str]]:
         anthropic = path == "/v1/messages"
         failure = self.state.begin(path, body, headers)
-        try:
-            delay = failure.hang_seconds if failure is not None and failure.hang_seconds else self.state.latency
-            if delay:
-                await asyncio.sleep(delay)
-            if failure is not None and failure.status:
-                return _error_answer(failure, anthropic)
-            refusal = failure is not None and failure.refusal
-            text = "" if refusal else self.state.answer(body)
-            payload = _anthropic_message(body, text, refusal) if anthropic else _openai_completion(body, text, refusal)
-            return 200, payload, {}
-        finally:
-            self.state.end()
+        delay = failure.hang_seconds if failure is not None and failure.hang_seconds else self.state.latency
+        if delay:
+            await asyncio.sleep(delay)
+        if failure is not None and failure.status:
+            return _error_answer(failure, anthropic)
+        refusal = failure is not None and failure.refusal
+        text = "" if refusal else self.state.answer(body)
+        payload = _anthropic_message(body, text, refusal) if anthropic else _openai_completion(body, text, refusal)
+        return 200, payload, {}
 
 
 def _error_answer(failure: Failure, anthropic: bool) -> tuple[int, Any, dict[str, str]]:
