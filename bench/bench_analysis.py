@@ -9,7 +9,8 @@ the machine's load average (1 minute) when it was taken:
   - the time to compute every statistic of the report (experiment_report, no cache), best and median,
     from the rollups and, for comparison, from every item (rollups=False: the path before rollups);
   - the dashboard page's server time, warm (report cached), through Django's test client.
-Targets: statistics ≤ 1 s, warm page ≤ 300 ms.
+Targets: statistics ≤ 1 s, warm page ≤ 300 ms. Another shape (--cases 50000 --repeats 1: a million
+items without repeats, the rollups' worst case) needs a database of its own.
 """
 
 import argparse
@@ -47,7 +48,7 @@ KEYS = ("control", "b", "c", "d")
 PROFILE = {"control": (0.70, 0), "b": (0.74, -40), "c": (0.69, 25), "d": (0.71, 0)}
 
 
-def _build() -> Experiment:
+def _build(cases: int, repeats: int) -> Experiment:
     project = Project.objects.create(slug="bench", name="Bench")
     template = template_create(project=project, slug="bench-welcome", title="Bench welcome")
     versions = []
@@ -74,13 +75,13 @@ def _build() -> Experiment:
             f"INSERT INTO {case_table} (dataset_id, position, input, expected_output, expected_fields, tags)"  # noqa: S608
             " SELECT %s, g, jsonb_build_object('name', 'Customer ' || g), '', '{}'::jsonb, '[]'::jsonb"
             " FROM generate_series(1, %s) g",
-            [dataset.pk, CASES],
+            [dataset.pk, cases],
         )
     first_case = dataset.cases.order_by("position").values_list("pk", flat=True).first()
     for run in range(RUNS):
         batch = Batch.objects.create(
-            project=project, experiment=experiment, dataset=dataset, repeats=REPEATS, status=Batch.Status.FINISHED,
-            total=CASES * REPEATS * len(KEYS),
+            project=project, experiment=experiment, dataset=dataset, repeats=repeats, status=Batch.Status.FINISHED,
+            total=cases * repeats * len(KEYS),
         )  # fmt: skip
         for variant in experiment.variants.all():
             rate, offset = PROFILE[variant.key]
@@ -102,7 +103,7 @@ def _build() -> Experiment:
                     {
                         "batch": batch.pk, "variant": variant.pk, "first_case": first_case,
                         "seed": f"{run}:{variant.key}:",
-                        "permille": int(rate * 1000), "offset": offset, "cases": CASES, "repeats": REPEATS,
+                        "permille": int(rate * 1000), "offset": offset, "cases": cases, "repeats": repeats,
                     },
                 )  # fmt: skip
             print(f"  run {run + 1}, variant {variant.key}: {time.perf_counter() - started:.1f} s", flush=True)
@@ -111,15 +112,15 @@ def _build() -> Experiment:
     return experiment
 
 
-def _experiment(rebuild: bool) -> Experiment:
+def _experiment(rebuild: bool, cases: int, repeats: int) -> Experiment:
     existing = Experiment.objects.filter(name="Bench: welcome wording").first()
     if existing and not rebuild:
         return existing
     if existing:
         Project.objects.filter(slug="bench").delete()
-    print("Generating 1,000,000 batch items…", flush=True)
+    print(f"Generating {cases * repeats * RUNS * len(KEYS):,} batch items…", flush=True)
     with transaction.atomic():
-        return _build()
+        return _build(cases, repeats)
 
 
 def _timed(function, times: int) -> list[float]:
@@ -143,15 +144,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rebuild", action="store_true", help="drop and regenerate the bench experiment")
     parser.add_argument("--times", type=int, default=5)
+    parser.add_argument("--cases", type=int, default=CASES, help="another shape: use another database")
+    parser.add_argument("--repeats", type=int, default=REPEATS)
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         sys.exit("Run with DATABASE_URL=postgres://… (the bench measures PostgreSQL).")
     call_command("migrate", verbosity=0)
-    experiment = _experiment(args.rebuild)
+    experiment = _experiment(args.rebuild, args.cases, args.repeats)
     items = BatchItem.objects.filter(batch__experiment=experiment).count()
     print(
         f"Experiment {experiment.pk}: {items:,} batch items, {len(KEYS)} variants, "
-        f"{CASES:,} cases × {REPEATS} repeats × {RUNS} runs"
+        f"{args.cases:,} cases × {args.repeats} repeats × {RUNS} runs"
     )
 
     batch_ids = list(Batch.objects.filter(experiment=experiment).values_list("pk", flat=True))

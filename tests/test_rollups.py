@@ -187,6 +187,12 @@ def test_it_reads_the_items_when_a_rollup_cannot_be_built(three_way, history, mo
     assert_report_matches_items(three_way)
 
 
+def test_it_stops_building_when_the_time_budget_is_spent(history):
+    batch_ids = [history["once"].pk, history["repeated"].pk]
+    assert rollups.batch_rollups_ready(batch_ids=batch_ids, budget_seconds=0) == set()
+    assert not BatchRollup.objects.exists()
+
+
 def test_build_rollups_backfills_every_finished_batch(history):
     out = io.StringIO()
     call_command("build_rollups", stdout=out)

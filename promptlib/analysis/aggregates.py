@@ -56,6 +56,11 @@ def counted_batch_ids(*, experiment_id: int) -> list[int]:
     )
 
 
+# Rollups missing on a report (normally built when a batch finishes): built for at most this long per
+# report, the rest read from their items this time (`manage.py build_rollups` backfills them all).
+LAZY_BUILD_SECONDS = 3.0
+
+
 @dataclass(frozen=True)
 class Sources:
     """The counted batches: read from their rollups (finished) or from their items (running)."""
@@ -70,7 +75,9 @@ class Sources:
 def batch_sources(*, experiment_id: int, rollups: bool = True) -> Sources:
     """rollups=False reads every batch from its items (the reference the rollups are tested against)."""
     batch_ids = counted_batch_ids(experiment_id=experiment_id)
-    ready = batch_rollups_ready(batch_ids=batch_ids) if rollups and batch_ids else set()
+    ready = (
+        batch_rollups_ready(batch_ids=batch_ids, budget_seconds=LAZY_BUILD_SECONDS) if rollups and batch_ids else set()
+    )
     return Sources(sorted(ready), [b for b in batch_ids if b not in ready])
 
 

@@ -4,12 +4,13 @@ They run once per few calls, so they are written as plain SQL rather than built 
 time (the ORM's bulk_update, a CASE WHEN per row and column, cost more CPU than the calls):
 - a claim is one `UPDATE … RETURNING` (PostgreSQL and SQLite ≥ 3.35): only rows still claimable
   change, and the rows returned are exactly the ones this run now owns;
-- results are one `UPDATE … FROM (VALUES …)` on PostgreSQL (bulk_update elsewhere), filtered on
+- results are one `UPDATE … FROM json_to_recordset(…)` on PostgreSQL (bulk_update elsewhere), filtered on
   the run's claim token, so a run whose lease was taken over never overwrites the new owner's row.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from django.db import connection
@@ -132,8 +133,7 @@ def outcomes_write(*, outcomes: list[Outcome], token: str) -> list[tuple[int, fl
         if retry:
             rescheduled.append(retry)
     if connection.vendor == "postgresql":
-        for start in range(0, len(rows), 500):
-            _update_from_values(rows[start : start + 500], token)
+        _update_from_values(rows, token)
     else:
         objs = [BatchItem(id=item_id, **values) for item_id, values in rows]
         BatchItem.objects.filter(claim_token=token, status=RUNNING).bulk_update(objs, RESULT_FIELDS, batch_size=200)
@@ -141,26 +141,24 @@ def outcomes_write(*, outcomes: list[Outcome], token: str) -> list[tuple[int, fl
 
 
 def _update_from_values(rows: list[tuple[int, dict]], token: str) -> None:
+    """One UPDATE whose rows arrive as a single JSON parameter, typed by json_to_recordset's column list.
+
+    (A VALUES list would need a placeholder per value, which the driver parses on every call.)
+    """
     fields = [_meta.get_field(name) for name in RESULT_FIELDS]
-    # Every placeholder cast to its column's type: VALUES rows are otherwise typed from their literals.
-    casts = [f"%s::{field.db_type(connection)}" for field in fields]
-    row_sql = f"(%s::bigint, {', '.join(casts)})"
-    params: list = []
-    for item_id, values in rows:
-        params.append(item_id)
-        params.extend(field.get_db_prep_save(values[field.name], connection) for field in fields)
-    table, pk = _q(_meta.db_table), _q(_meta.pk.column)
+    pk = _meta.pk.column
+    payload = json.dumps([{pk: item_id, **{f.column: values[f.name] for f in fields}} for item_id, values in rows],
+                         default=str)  # fmt: skip  # datetimes as ISO text with their offset
+    typed = ", ".join([f"{_q(pk)} bigint", *(f"{_q(f.column)} {f.db_type(connection)}" for f in fields)])
     sets = ", ".join(f"{_q(f.column)} = v.{_q(f.column)}" for f in fields)
-    columns = ", ".join([pk, *(_q(f.column) for f in fields)])
     token_column, status_column = _q(_meta.get_field("claim_token").column), _q(_meta.get_field("status").column)
-    values_sql = ", ".join([row_sql] * len(rows))
     # Identifiers from the model's metadata, values as parameters.
     sql = (
-        f"UPDATE {table} AS t SET {sets} FROM (VALUES {values_sql}) AS v({columns}) "  # noqa: S608
-        f"WHERE t.{pk} = v.{pk} AND t.{token_column} = %s AND t.{status_column} = %s"
+        f"UPDATE {_q(_meta.db_table)} AS t SET {sets} FROM json_to_recordset(%s::json) AS v({typed}) "  # noqa: S608
+        f"WHERE t.{_q(pk)} = v.{_q(pk)} AND t.{token_column} = %s AND t.{status_column} = %s"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, token, RUNNING])
+        cursor.execute(sql, [payload, token, RUNNING])
 
 
 def pending_ids(*, batch_id: int, after_id: int, limit: int) -> list[int]:

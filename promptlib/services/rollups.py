@@ -9,6 +9,7 @@ data from before rollups existed — are rebuilt then (batch_rollups_ready).
 from __future__ import annotations
 
 import logging
+import time
 
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Count, Max
@@ -67,12 +68,16 @@ def batch_rollup_build(*, batch_id: int, force: bool = False) -> bool:
     return True
 
 
-def batch_rollups_ready(*, batch_ids: list[int], rebuild: bool = False) -> set[int]:
+def batch_rollups_ready(
+    *, batch_ids: list[int], rebuild: bool = False, budget_seconds: float | None = None
+) -> set[int]:
     """The finished batches among batch_ids whose rollups are current, building the missing or stale ones.
 
-    A batch whose rollup cannot be built now (e.g. the database is busy) is left out: the caller
+    A batch whose rollup cannot be built now — the database is busy, or building has already taken
+    budget_seconds (a page view of years of batches never backfilled) — is left out: the caller
     reads its items instead, so the report is slower, never wrong and never an error.
     """
+    deadline = None if budget_seconds is None else time.monotonic() + budget_seconds
     finished = dict(
         Batch.objects.filter(pk__in=batch_ids, status=Batch.Status.FINISHED).values_list("pk", "finished_at")
     )
@@ -84,6 +89,8 @@ def batch_rollups_ready(*, batch_ids: list[int], rebuild: bool = False) -> set[i
     for batch_id, finished_at in finished.items():
         if not rebuild and _current(built.get(batch_id), finished_at, prints.get(batch_id, (0, 0))):
             ready.add(batch_id)
+            continue
+        if deadline is not None and time.monotonic() >= deadline:
             continue
         try:
             if batch_rollup_build(batch_id=batch_id, force=rebuild):
