@@ -198,3 +198,14 @@ def test_build_rollups_backfills_every_finished_batch(history):
     call_command("build_rollups", stdout=out)
     assert "current for all 2 finished batches" in out.getvalue()
     assert set(BatchRollup.objects.values_list("batch_id", flat=True)) == {history["once"].pk, history["repeated"].pk}
+
+
+def test_a_batch_that_finishes_gets_its_rollups_built(triage_experiment, tickets):
+    from promptlib.models.rollups import BatchRollup
+    from promptlib.services.batches import batch_run_inline
+    from tests.batches_support import make_batch
+
+    batch = batch_run_inline(batch=make_batch(triage_experiment, tickets))
+
+    assert batch.status == "finished"
+    assert BatchRollup.objects.filter(batch=batch).exists()

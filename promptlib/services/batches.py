@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from promptlib.models import Batch, BatchItem, Dataset, Experiment, ProviderConfig
 from promptlib.services.batch_runner import BatchSetupError, batch_chunk_run, provider_for_version
+from promptlib.services.rollups import batch_rollup_build
 
 Status = Batch.Status
 ItemStatus = BatchItem.Status
@@ -225,6 +226,9 @@ def batch_complete_if_done(*, batch_id: int) -> bool:
         error="" if any_done else "Every call failed; see the items' errors.",
         finished_at=timezone.now(),
     )
+    if changed and any_done:
+        # The winner report reads these per-case sums instead of every item.
+        batch_rollup_build(batch_id=batch_id)
     return bool(changed)
 
 
