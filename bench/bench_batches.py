@@ -105,14 +105,17 @@ class Workers:
         time.sleep(1.0)  # pool processes forked and idle
 
     def stop(self) -> None:
+        # SIGTERM to the main process only: a warm shutdown, which lets a running task (e.g. the one
+        # building the finished batch's rollups) end; the pool children would die at once on their own.
         for proc in self.procs:
             if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
+                proc.send_signal(signal.SIGTERM)
         for proc in self.procs:
             try:
-                proc.wait(timeout=20)
+                proc.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
         self.procs = []
 
 

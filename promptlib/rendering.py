@@ -277,6 +277,9 @@ def _compile(source: str, field_name: str):
             return compiled
     try:
         compiled = _env.from_string(source)
+        # Jinja keeps a template's globals as a ChainMap and copies it into a dict on every render
+        # (a third of a small render's time); the environment's globals never change after import.
+        compiled.globals = dict(compiled.globals)
     except TemplateSyntaxError as exc:
         raise TemplateSyntaxProblem(
             f"Syntax error in {field_name} on line {exc.lineno}: {exc.message}", field=field_name

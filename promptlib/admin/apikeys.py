@@ -11,6 +11,21 @@ from promptlib.models import ApiKey, Role
 from promptlib.services.apikeys import ApiKeyError, api_key_create, api_key_revoke
 
 
+class KeyStatusFilter(admin.SimpleListFilter):
+    """Active or revoked, rather than the stock date filter on revoked_at ("Today", "Past 7 days"…)."""
+
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return [("active", "Active"), ("revoked", "Revoked")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("active", "revoked"):
+            return queryset.filter(revoked_at__isnull=self.value() == "active")
+        return queryset
+
+
 class ApiKeyForm(forms.ModelForm):
     scopes = forms.MultipleChoiceField(
         choices=ApiKey.Scope.choices,
@@ -26,6 +41,10 @@ class ApiKeyForm(forms.ModelForm):
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(ProjectScopedAdmin):
+    empty_help = (
+        "No API keys yet. Your applications send an API key to fetch prompts. A publisher creates one with "
+        "“Add API key”; the full key is shown only once."
+    )
     form = ApiKeyForm
     edit_role = Role.PUBLISHER
     delete_role = SUPERUSER_ONLY  # revoke instead: the row stays as a record
@@ -40,7 +59,7 @@ class ApiKeyAdmin(ProjectScopedAdmin):
         "revoked_at",
     )
     list_select_related = ("project", "created_by")
-    list_filter = (ProjectListFilter, "revoked_at")
+    list_filter = (ProjectListFilter, KeyStatusFilter)
     search_fields = ("name", "prefix")
     actions = ("revoke_keys",)
     readonly_fields = (

@@ -13,14 +13,18 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
 from django.http import Http404
+from django.utils.text import capfirst
 
+from promptlib.admin import site
 from promptlib.models import Membership, Project, Role
 from promptlib.models.projects import ROLE_RANK
 
-# Every admin module imports this one, so the site's titles are set here once.
+# Every admin module imports this one, so the site's titles and home page are set here once.
 admin.site.site_header = "promptlib"
 admin.site.site_title = "promptlib admin"
 admin.site.index_title = "Prompt library"
+admin.site.index_template = "admin/promptlib/index.html"
+site.install()
 
 # A pseudo-role for edit_role / delete_role: only superusers may (projects, memberships).
 SUPERUSER_ONLY = "superuser"
@@ -138,6 +142,21 @@ class ProjectScopedAdmin(admin.ModelAdmin):
 
     def get_project_path(self) -> str:
         return project_path_of(self.model, self.project_path)
+
+    # --- the change list speaks plainly ----------------------------------------------------
+    empty_help = ""  # shown instead of an empty table: what would be listed and how to add the first one
+
+    def get_empty_help(self, request) -> str:
+        return self.empty_help
+
+    def changelist_view(self, request, extra_context=None):
+        # "Templates" rather than Django's "Select template to change".
+        context = {
+            "title": capfirst(self.opts.verbose_name_plural),
+            "empty_help": self.get_empty_help(request),
+            **(extra_context or {}),
+        }
+        return super().changelist_view(request, context)
 
     def get_queryset(self, request):
         return scope_queryset(super().get_queryset(request), request, self.get_project_path())

@@ -13,11 +13,23 @@ from django.views.decorators.http import require_POST
 
 from promptlib.admin.base import ProjectListFilter, ProjectScopedAdmin, project_ids_for, user_may
 from promptlib.admin.batch_forms import BatchSettingsForm, ReviewForm, ScheduleForm, ScorerConfigForm
+from promptlib.admin.batch_present import batch_title, variant_table
+from promptlib.admin.display import named_values
 from promptlib.models import Batch, BatchItem, BatchSchedule, Role, ScorerConfig
+from promptlib.scorers.registry import SCORER_KINDS
 from promptlib.selectors_batches import batch_progress, batch_variant_metrics
 from promptlib.services.batch_schedules import batch_schedule_create, batch_schedule_delete
 from promptlib.services.batches import BatchError, batch_cancel, batch_create, batch_rerun_failed, batch_start
 from promptlib.services.reviews import ReviewError, review_seconds, review_submit, review_timer_start
+
+START_INTRO = (
+    "A batch is a test run before real users see a change: every case of the dataset is sent to each version "
+    "in the experiment, and each answer is scored. Results appear on the batch's page as they come in."
+)
+SCHEDULE_INTRO = (
+    "A schedule starts the same test run again and again, e.g. every night, so you notice when the AI "
+    "model starts answering differently. Fill in the test run, then when it should repeat."
+)
 
 
 def _project_ids(request) -> list[int] | None:
@@ -34,6 +46,10 @@ class ReadOnlyMixin:
 
 @admin.register(Batch)
 class BatchAdmin(ReadOnlyMixin, ProjectScopedAdmin):
+    empty_help = (
+        "No batches yet. A batch is a test run: every case of a dataset goes through each version of an "
+        "experiment. Start one with “Start a batch” or from an experiment's page."
+    )
     list_display = ("id", "experiment", "dataset", "status", "total", "schedule", "created_at", "finished_at")
     list_select_related = ("experiment", "dataset", "schedule")
     list_filter = (ProjectListFilter, "status")
@@ -61,8 +77,10 @@ class BatchAdmin(ReadOnlyMixin, ProjectScopedAdmin):
         if batch is not None:
             extra.update(
                 progress=batch_progress(batch=batch),
-                variant_metrics=batch_variant_metrics(batch=batch),
+                variant_table=variant_table(batch_variant_metrics(batch=batch)),
                 may_run=user_may(request, Role.EDITOR, batch.project_id),
+                subtitle=batch_title(batch),
+                dashboard_url=reverse("promptlib_experiment_dashboard", args=[batch.experiment_id]),
             )
         return super().change_view(request, object_id, form_url, extra)
 
@@ -110,14 +128,15 @@ class BatchAdmin(ReadOnlyMixin, ProjectScopedAdmin):
                 self.message_user(request, f"Batch {batch.pk} started: {batch.total} calls.", messages.SUCCESS)
                 return redirect(reverse("admin:promptlib_batch_change", args=[batch.pk]))
         context = {**self.admin_site.each_context(request), "opts": self.model._meta, "form": form,
-                   "title": "Start a batch"}  # fmt: skip
+                   "title": "Start a batch", "intro": START_INTRO}  # fmt: skip
         return TemplateResponse(request, "admin/promptlib/batch/start.html", context)
 
 
 @admin.register(BatchItem)
 class BatchItemAdmin(ReadOnlyMixin, ProjectScopedAdmin):
+    empty_help = "No answers yet: each answer of a batch shows up here while the batch runs."
     project_path = "batch__project"
-    list_display = ("id", "batch", "variant", "case", "repeat", "status", "success", "attempts", "latency_ms",
+    list_display = ("id", "batch_column", "variant", "case", "repeat", "status", "success", "attempts", "latency_ms",
                     "review_link")  # fmt: skip
     list_select_related = ("batch", "variant", "case", "case__dataset")
     list_filter = ("status", "success", "schema_passed")
@@ -130,6 +149,10 @@ class BatchItemAdmin(ReadOnlyMixin, ProjectScopedAdmin):
             path("<int:pk>/review/", wrap(self.review_view), name="promptlib_batchitem_review"),
             *super().get_urls(),
         ]
+
+    @admin.display(description="Batch", ordering="batch_id")
+    def batch_column(self, obj):
+        return f"Batch {obj.batch_id}"
 
     @admin.display(description="Review")
     def review_link(self, obj):
@@ -164,21 +187,35 @@ class BatchItemAdmin(ReadOnlyMixin, ProjectScopedAdmin):
                     return redirect(reverse("admin:promptlib_batchitem_review", args=[target]))
                 return redirect(reverse("admin:promptlib_batch_change", args=[item.batch_id]))
         context = {**self.admin_site.each_context(request), "opts": self.model._meta, "form": form, "item": item,
-                   "title": f"Review output {item.pk}"}  # fmt: skip
+                   "title": f"Review answer {item.pk}", "input_pairs": named_values(item.case.input),
+                   "expected_pairs": named_values(item.case.expected_fields)}  # fmt: skip
         return TemplateResponse(request, "admin/promptlib/batch/review.html", context)
 
 
 @admin.register(ScorerConfig)
 class ScorerConfigAdmin(ProjectScopedAdmin):
+    empty_help = (
+        "No scorers yet. A scorer checks every answer of a batch automatically (right category, valid "
+        "format…). Add one from an experiment's page with “Add a scorer”."
+    )
     project_path = "experiment__project"
     form = ScorerConfigForm
-    list_display = ("name", "kind", "experiment", "order", "counts_for_success")
+    list_display = ("name", "kind_label", "experiment", "order", "counts_for_success")
     list_select_related = ("experiment",)
-    list_filter = ("kind",)
+    list_filter = (ProjectListFilter, "kind")
+
+    @admin.display(description="Kind of check", ordering="kind")
+    def kind_label(self, obj):
+        kind = SCORER_KINDS.get(obj.kind)
+        return kind.label if kind else obj.kind
 
 
 @admin.register(BatchSchedule)
 class BatchScheduleAdmin(ReadOnlyMixin, ProjectScopedAdmin):
+    empty_help = (
+        "No schedules yet. “Schedule a batch” repeats a test run by itself (e.g. every night), so a "
+        "change in the AI model's answers shows up."
+    )
     list_display = ("name", "experiment", "dataset", "timing", "run_count", "created_at")
     list_select_related = ("experiment", "dataset", "periodic_task__crontab", "periodic_task__interval")
     readonly_fields = ("name", "experiment", "dataset", "provider", "model", "repeats", "tags", "use_cache",
@@ -223,5 +260,5 @@ class BatchScheduleAdmin(ReadOnlyMixin, ProjectScopedAdmin):
                 self.message_user(request, "Schedule saved; celery beat starts its runs.", messages.SUCCESS)
                 return redirect(reverse("admin:promptlib_batchschedule_changelist"))
         context = {**self.admin_site.each_context(request), "opts": self.model._meta, "form": form,
-                   "title": "Schedule a batch"}  # fmt: skip
+                   "title": "Schedule a batch", "intro": SCHEDULE_INTRO}  # fmt: skip
         return TemplateResponse(request, "admin/promptlib/batch/start.html", context)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.cache import cache
 from django.db.models import Count, Q
 
+from promptlib.admin.display import named_values
 from promptlib.analysis.aggregates import COUNTED_BATCHES, counted_items
 from promptlib.analysis.results import Cell, ExperimentReport, MetricRow, Section
 from promptlib.models import Batch, BatchItem, DatasetCase, Experiment, ScorerConfig
@@ -196,6 +197,7 @@ def side_by_side(experiment: Experiment, report: ExperimentReport, *, case_id, s
     return {
         "case_list": [cases[c] for c in case_ids if c in cases],
         "selected_case": cases.get(selected) if selected is not None else None,
+        "case_input": named_values(cases[selected].input) if selected is not None else [],
         "side_by_side": columns,
         "show": show,
         "show_choices": SHOW,

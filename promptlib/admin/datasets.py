@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -15,6 +16,19 @@ from promptlib.models import Dataset, DatasetCase, Role
 from promptlib.services.datasets import FORMATS, DatasetError, cases_export, cases_import
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+# (label, help) of each case column, in words a marketer uses.
+CASE_LABELS = {
+    "input": (
+        "Input values",
+        'The template\'s variables for this case, e.g. {"ticket_body": "My card was charged twice"}.',
+    ),
+    "expected_output": ("Expected answer", "Optional: the answer you would like, word for word."),
+    "expected_fields": (
+        "Expected fields",
+        'Optional: what the answer must contain, e.g. {"category": "billing"}.',
+    ),
+    "tags": ("Tags", 'Optional: labels to run only some cases, e.g. ["billing"].'),
+}
 
 
 class CaseInline(ProjectScopedInline):
@@ -24,6 +38,19 @@ class CaseInline(ProjectScopedInline):
     readonly_fields = ("position",)
     max_num = 0  # cases come from imports; the rows can still be edited here
     show_change_link = False
+    verbose_name = "case"
+    verbose_name_plural = "cases (add more with “Import cases” above)"
+    # Compact boxes: the stock textareas made the table three screens wide.
+    formfield_overrides = {
+        models.JSONField: {"widget": forms.Textarea(attrs={"rows": 3, "cols": 36, "class": "promptlib-code"})},
+        models.TextField: {"widget": forms.Textarea(attrs={"rows": 3, "cols": 30})},
+    }
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if field is not None and db_field.name in CASE_LABELS:
+            field.label, field.help_text = CASE_LABELS[db_field.name]
+        return field
 
 
 class ImportForm(forms.Form):
@@ -36,6 +63,10 @@ class ImportForm(forms.Form):
 
 @admin.register(Dataset)
 class DatasetAdmin(ProjectScopedAdmin):
+    empty_help = (
+        "No datasets yet. A dataset holds test cases (sample inputs and the answers you expect). Click "
+        "“Add dataset”, save it, then import its cases from a spreadsheet (CSV) file."
+    )
     list_display = ("name", "project", "case_count", "updated_at")
     list_filter = (ProjectListFilter,)
     search_fields = ("name", "description")

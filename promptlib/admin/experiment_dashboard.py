@@ -21,6 +21,7 @@ from promptlib.admin.base import scope_queryset, user_may
 from promptlib.admin.dashboard_present import STATE_TEXT, chart_payload, present_section, side_by_side
 from promptlib.analysis.aggregates import COUNTED_BATCHES
 from promptlib.analysis.report import experiment_report_cached
+from promptlib.metrics import METRICS
 from promptlib.models import Batch, BatchItem, Experiment, Role
 from promptlib.services.exports import finetune_jsonl, results_csv
 from promptlib.services.promotion import PromotionError, experiment_promote_winner
@@ -69,6 +70,7 @@ def dashboard_view(request, pk: int):
     context = {
         **admin.site.each_context(request),
         "title": f"Which version wins: {experiment.name}",
+        "primary_metric_label": metric_label(experiment.primary_metric),
         "opts": Experiment._meta,
         "experiment": experiment,
         "report": report,
@@ -86,10 +88,17 @@ def dashboard_view(request, pk: int):
     return TemplateResponse(request, "admin/promptlib/experiment_dashboard.html", context)
 
 
+def metric_label(name: str) -> str:
+    """ "Task success" for task_success_rate; an outcome your application reports keeps its own name."""
+    info = METRICS.get(name)
+    return info.label if info else name
+
+
 def _urls(experiment: Experiment) -> dict[str, str]:
     names = ("dashboard", "progress", "promote", "results_csv", "finetune_jsonl")
     urls = {name: reverse(f"promptlib_experiment_{name}", args=[experiment.pk]) for name in names}
     urls["change"] = reverse("admin:promptlib_experiment_change", args=[experiment.pk])
+    urls["template"] = reverse("admin:promptlib_template_change", args=[experiment.template_id])
     return urls
 
 

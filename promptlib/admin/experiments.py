@@ -122,6 +122,10 @@ class VariantInline(ProjectScopedInline):
 
 @admin.register(Experiment)
 class ExperimentAdmin(ProjectScopedAdmin):
+    empty_help = (
+        "No experiments yet. To find out which of two versions of a prompt works better, save a second "
+        "version of a template, then click “Add experiment”."
+    )
     form = ExperimentForm
     inlines = (VariantInline,)
     list_display = ("name", "template", "project", "status", "variant_summary", "started_at", "created_at")
@@ -173,6 +177,14 @@ class ExperimentAdmin(ProjectScopedAdmin):
             service, done = transition
             self._run(request, Experiment.objects.filter(pk=experiment.pk), service, done)
         return redirect(reverse("admin:promptlib_experiment_change", args=[experiment.pk]))
+
+    def get_fieldsets(self, request, obj=None):
+        main = ("template", "name", "description", "primary_metric", "guardrail_metrics", "minimum_effect")
+        if obj is None:
+            return [(None, {"fields": main})]
+        # The bookkeeping a marketer rarely needs, folded away under the form.
+        details = ("status", "started_at", "finished_at", "created_by", "salt")
+        return [(None, {"fields": main}), ("Details", {"fields": details, "classes": ["collapse"]})]
 
     def get_readonly_fields(self, request, obj=None):
         fixed = ("status", "salt", "started_at", "finished_at", "created_by")

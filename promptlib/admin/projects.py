@@ -20,6 +20,7 @@ class MembershipInline(ProjectScopedInline):
 
 @admin.register(Project)
 class ProjectAdmin(ProjectScopedAdmin):
+    empty_help = "You are not in any project yet. Ask an administrator to add you to one."
     edit_role = SUPERUSER_ONLY
     delete_role = SUPERUSER_ONLY
     inlines = (MembershipInline,)
@@ -50,6 +51,7 @@ class ProjectAdmin(ProjectScopedAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(ProjectScopedAdmin):
+    empty_help = "No members yet. An administrator adds people to a project on the project's page."
     edit_role = SUPERUSER_ONLY
     delete_role = SUPERUSER_ONLY
     list_display = ("user", "project", "role")

@@ -6,8 +6,10 @@ it, and whether this server has that variable set.
 
 from __future__ import annotations
 
+import json
 import os
 
+from django import forms
 from django.contrib import admin
 from django.db import models
 
@@ -23,10 +25,55 @@ class ModelPriceInline(ProjectScopedInline):
     verbose_name_plural = "price overrides (USD per million tokens) — for models the built-in price list lacks"
 
 
+class ModelNamesField(forms.CharField):
+    """Model names typed as a comma-separated list (a JSON list is accepted too)."""
+
+    def prepare_value(self, value):
+        return ", ".join(value) if isinstance(value, list) else value
+
+    def to_python(self, value):
+        raw = (super().to_python(value) or "").strip()
+        if raw.startswith("["):
+            try:
+                names = json.loads(raw)
+            except json.JSONDecodeError:
+                raise forms.ValidationError("Separate the model names with commas, e.g. gpt-4o-mini, gpt-4o.")
+            return names if isinstance(names, list) else [names]
+        return [name.strip() for name in raw.split(",") if name.strip()]
+
+
+class ProviderConfigForm(forms.ModelForm):
+    models = ModelNamesField(
+        required=False,
+        label="Models",
+        help_text="The model names this provider offers, separated by commas, e.g. gpt-4o-mini, gpt-4o.",
+    )
+
+    class Meta:
+        model = ProviderConfig
+        fields = (
+            *("project", "name", "kind", "base_url", "models", "api_key_env"),
+            *("timeout_seconds", "max_concurrency", "rpm_limit", "max_retries"),
+        )
+        labels = {
+            "base_url": "Address (URL)",
+            "api_key_env": "API key variable",
+            "timeout_seconds": "Timeout (seconds)",
+            "max_concurrency": "Calls at once",
+            "rpm_limit": "Calls per minute",
+            "max_retries": "Retries",
+        }
+
+
 @admin.register(ProviderConfig)
 class ProviderConfigAdmin(ProjectScopedAdmin):
+    empty_help = (
+        "No providers yet. A publisher adds one (OpenAI, Anthropic or the offline demo) so that batches "
+        "can call an AI model."
+    )
     # Limits and endpoints decide spend: publishers only.
     edit_role = Role.PUBLISHER
+    form = ProviderConfigForm
     list_display = ["name", "project", "kind", "base_url", "api_key_env", "key_status", "max_concurrency", "rpm_limit"]
     list_filter = [ProjectListFilter, "kind"]
     list_select_related = ["project"]

@@ -50,7 +50,14 @@ def editor_context(model_admin, request, template) -> dict[str, Any]:
         last_move = next((e for e in events if e.label == label.name and e.action == LabelEvent.Action.MOVE), None)
         label.rollback_to = last_move.from_version if last_move and last_move.from_version_id else None
     latest = versions[0] if versions else None
+    experiments = list(template.experiments.order_by("-created_at")[:20])
+    for experiment in experiments:
+        experiment.change_url = reverse("admin:promptlib_experiment_change", args=[experiment.pk])
+        experiment.dashboard_url = reverse("promptlib_experiment_dashboard", args=[experiment.pk])
     return {
+        "experiments": experiments,
+        "new_experiment_url": reverse("admin:promptlib_experiment_add") + f"?template={template.pk}",
+        "can_edit": model_admin.has_role(request, Role.EDITOR, template),
         "versions": versions,
         "labels": labels,
         "label_events": events,

@@ -12,7 +12,7 @@ from django.utils.html import format_html, format_html_join
 
 from promptlib.admin import template_views
 from promptlib.admin.base import ProjectListFilter, ProjectScopedAdmin, ReadOnlyAdminMixin, scope_queryset
-from promptlib.admin.forms import TemplateForm
+from promptlib.admin.forms import TemplateForm, format_value
 from promptlib.content import SECTIONS
 from promptlib.models import Label, Template, Version
 from promptlib.services.templates import template_create, version_create
@@ -55,6 +55,7 @@ def _label_badges(labels) -> str:
 
 @admin.register(Template)
 class TemplateAdmin(ProjectScopedAdmin):
+    empty_help = "No templates yet. Click “Add template” to write your first prompt, preview it and save version 1."
     form = TemplateForm
     change_form_template = "admin/promptlib/template/change_form.html"
     list_display = ("slug", "title", "project", "tag_list", "latest", "production", "labels_column", "updated_at")
@@ -180,6 +181,8 @@ def _pretty_json(value) -> str:
 class VersionAdmin(ReadOnlyAdminMixin, ProjectScopedAdmin):
     """Versions are immutable: a view page, never a change or delete page."""
 
+    empty_help = "No versions yet: saving a template creates its first version."
+
     change_form_template = "admin/promptlib/version/change_form.html"
     list_display = ("__str__", "template_title", "number", "author", "created_at", "change_note")
     list_select_related = ("template", "author")
@@ -211,11 +214,39 @@ class VersionAdmin(ReadOnlyAdminMixin, ProjectScopedAdmin):
 
     @admin.display(description="Examples")
     def examples_pretty(self, obj):
-        return _pretty_json(obj.examples)
+        if not obj.examples:
+            return "—"
+        return format_html_join(
+            "",
+            '<div class="promptlib-example"><strong>Example {}</strong><dl class="promptlib-values">'
+            '<dt>Input</dt><dd><pre class="promptlib-pre">{}</pre></dd>'
+            '<dt>Ideal output</dt><dd><pre class="promptlib-pre">{}</pre></dd></dl></div>',
+            ((i, ex.get("input", ""), ex.get("output", "")) for i, ex in enumerate(obj.examples, start=1)),
+        )
 
     @admin.display(description="Variables")
     def variables_pretty(self, obj):
-        return _pretty_json(obj.variables)
+        if not obj.variables:
+            return "—"
+        rows = format_html_join(
+            "",
+            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    var["name"],
+                    var.get("type", "string"),
+                    "yes" if var.get("required") else "no",
+                    format_value(var.get("default")) or "—",
+                    var.get("description") or "",
+                )
+                for var in obj.variables
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th>Name</th><th>Type</th><th>Required</th><th>Default</th><th>Description</th>"
+            "</tr></thead><tbody>{}</tbody></table>",
+            rows,
+        )
 
     @admin.display(description="Output JSON schema")
     def schema_pretty(self, obj):
@@ -232,6 +263,8 @@ class VersionAdmin(ReadOnlyAdminMixin, ProjectScopedAdmin):
 @admin.register(Label)
 class LabelAdmin(ReadOnlyAdminMixin, ProjectScopedAdmin):
     """Where every label points, across templates. Labels are moved on the template's page."""
+
+    empty_help = "No labels yet. A publisher publishes a version from its template's page, in the Labels panel."
 
     list_display = ("name", "template_link", "version_number", "updated_by", "updated_at")
     list_select_related = ("template", "version", "updated_by")

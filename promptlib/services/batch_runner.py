@@ -8,8 +8,10 @@ Exactly once, without locks held across a provider call:
   key means there is never a second row;
 - while calls are in flight this thread renews the leases; a worker killed with SIGKILL stops
   renewing, and after PROMPTLIB_BATCH_LEASE_SECONDS the sweeper hands its items to another worker.
-Worker threads only call providers and score (promptlib/services/batch_calls.py); every query runs
-here, so a chunk holds one database connection whatever its concurrency.
+Worker threads only call providers and score (promptlib/services/batch_calls.py); queries run on
+this thread and on one writer thread (SQL in promptlib/services/batch_items.py), so a chunk holds
+two database connections whatever its concurrency. Claims and writes are grouped: with answers that
+come at once, a call costs a fraction of a query.
 """
 
 from __future__ import annotations
@@ -140,8 +142,9 @@ def batch_chunk_run(*, batch_id: int, item_ids: list[int]) -> ChunkReport:
 class _ChunkRun:
     """The claim loop of one chunk: keeps up to twice `threads` claimed items submitted to the pool.
 
-    Claims are made in groups (when at most `threads` items are left, so every thread still has a call)
-    and results are written in groups, so that a call costs a fraction of a query on this thread.
+    Claims are made in groups, once the items queued ahead of the threads run low (a few are kept, so
+    that no thread waits for the claim query), and results are written in groups: a call costs a
+    fraction of a query.
     """
 
     def __init__(self, *, batch: Batch, plans: dict, scorers: list, threads: int, report: ChunkReport) -> None:
@@ -149,6 +152,7 @@ class _ChunkRun:
         self.token = uuid.uuid4().hex
         self.lease = float(settings.PROMPTLIB_BATCH_LEASE_SECONDS)
         self.capacity = 2 * threads
+        self.refill_at = threads + max(1, threads // 4)
         self.waiting: deque[int] = deque()
         self.in_flight: set[Future] = set()
         self.done: SimpleQueue[Future] = SimpleQueue()
@@ -167,9 +171,9 @@ class _ChunkRun:
         with ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix=f"batch{self.batch.pk}") as pool:
             try:
                 while True:
-                    if running and len(self.in_flight) <= self.threads and (self.waiting or self.stealing):
+                    if running and len(self.in_flight) <= self.refill_at and (self.waiting or self.stealing):
                         self._claim_more(pool)
-                        if len(self.in_flight) <= self.threads and (self.waiting or self.stealing):
+                        if len(self.in_flight) <= self.refill_at and (self.waiting or self.stealing):
                             continue  # some items were taken by others: claim again before waiting
                     now = time.monotonic()
                     if finished and (not self.in_flight or len(finished) >= WRITE_MAX_ROWS

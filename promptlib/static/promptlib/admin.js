@@ -50,11 +50,18 @@ function promptlibSyncInputs(box) {
   });
 }
 
-function promptlibShowPreview(result, output, errors) {
+function promptlibShowPreview(result, output, errors, quiet = false) {
   output.replaceChildren();
   errors.replaceChildren();
   errors.hidden = result.ok;
+  // On page load nothing has been typed yet: what is missing is a hint, not an error.
+  errors.classList.toggle("promptlib-preview-hint", quiet);
   if (!result.ok) {
+    if (quiet) {
+      const lead = document.createElement("li");
+      lead.textContent = "Fill in the values above to see the prompt as the AI model receives it.";
+      errors.append(lead);
+    }
     (result.errors || []).forEach((e) => {
       const li = document.createElement("li");
       li.textContent = e.message;
@@ -75,7 +82,7 @@ function promptlibShowPreview(result, output, errors) {
   if (!result.messages.length) output.textContent = "The prompt is empty.";
 }
 
-async function promptlibPreview(panel) {
+async function promptlibPreview(panel, quiet = false) {
   const editor = document.getElementById("template_form");
   const box = document.getElementById("preview-inputs");
   promptlibSyncInputs(box);
@@ -93,7 +100,7 @@ async function promptlibPreview(panel) {
   try {
     const response = await fetch(panel.dataset.url, { method: "POST", body: data, credentials: "same-origin" });
     if (!response.ok) throw new Error(`The preview failed (HTTP ${response.status}).`);
-    promptlibShowPreview(await response.json(), output, errors);
+    promptlibShowPreview(await response.json(), output, errors, quiet);
   } catch (err) {
     promptlibShowPreview({ ok: false, errors: [{ message: err.message }] }, output, errors);
   }
@@ -111,5 +118,5 @@ document.addEventListener("DOMContentLoaded", () => {
   document.getElementById("preview-inputs").addEventListener("input", later);
   const editor = document.getElementById("template_form");
   if (editor) editor.addEventListener("input", later);
-  promptlibPreview(panel);
+  promptlibPreview(panel, true);
 });

@@ -7,6 +7,8 @@
   var running = function (status) { return status === "running" || status === "pending"; };
   function show(p) {
     document.getElementById("batch-bar").style.width = p.percent + "%";
+    var extra = box.querySelector(".promptlib-while-running");
+    if (extra) extra.hidden = p.status !== "running"; // speed and time left mean nothing once it stopped
     box.querySelectorAll("[data-k]").forEach(function (el) {
       var value = p[el.getAttribute("data-k")];
       el.textContent = value === null || value === undefined ? "—" : value;
