@@ -190,6 +190,21 @@ def bare_sdk_rate(standin: Standin, calls: int) -> float:
     return calls / (time.perf_counter() - started)
 
 
+class FlushWatch:
+    """A key of our own in the Redis database: gone means someone flushed it (and the limiter's leases with it)."""
+
+    def __init__(self, url: str) -> None:
+        import redis
+
+        self.client, self.key = redis.Redis.from_url(url), f"bench-batches:flush-watch:{uuid.uuid4().hex}"
+        self.client.set(self.key, "1", ex=3600)
+
+    def flushed(self) -> bool:
+        gone = not self.client.exists(self.key)
+        self.client.set(self.key, "1", ex=3600)
+        return gone
+
+
 def load() -> str:
     return "load " + " ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -218,6 +233,7 @@ def main() -> None:
     django.setup()
     from promptlib.services.batch_runner import MAX_THREADS
 
+    flush_watch = FlushWatch(redis_url)
     standin = Standin(latency=args.latency)
     workers = Workers(env)
     loads = {}
@@ -231,6 +247,7 @@ def main() -> None:
         loads["a"] = load()
         wall_a, started_a = run_batch(experiment, dataset, provider, calls=args.latency_calls)
         stats_a = standin.stats()
+        flushed = {"a": flush_watch.flushed()}
         arrivals = stats_a["timestamps"]
         startup, tail = min(arrivals) - started_a, started_a + wall_a - (max(arrivals) + args.latency)
         workers.stop()
@@ -250,6 +267,7 @@ def main() -> None:
                 wall, _ = run_batch(experiment, dataset, provider, calls=args.overhead_calls)
                 runs[processes].append((args.overhead_calls / wall, before))
                 peaks[processes] = max(peaks[processes], standin.stats()["max_in_flight"])
+                flushed[processes] = flushed.get(processes, False) or flush_watch.flushed()
                 workers.stop()
         rates = {n: statistics.median(rate for rate, _ in runs[n]) for n in runs}
         loads["sdk"] = load()
@@ -272,6 +290,10 @@ def main() -> None:
     print(f"    wall {wall_a:.2f} s   ideal {ideal:.2f} s   ratio {ratio:.3f}×  (target ≤ 1.15×) {ok(ratio <= 1.15)}")
     print(f"    first call {startup:.2f} s after the start, last result stored {tail:.2f} s after the last answer")
     print(f"    max in flight seen by the stand-in: {stats_a['max_in_flight']} (cap {args.concurrency})")
+    if any(flushed.values()):
+        runs_hit = ", ".join(str(k) for k, hit in flushed.items() if hit)
+        print(f"    WARNING: Redis was flushed during run(s) {runs_hit} (e.g. by a test's cache.clear() on this")
+        print("    REDIS_URL): the limiter's leases were lost, so the in-flight peaks of those runs prove nothing.")
     threads_b = min(args.overhead_concurrency, MAX_THREADS)
     print(f"(b) overhead-bound: {args.overhead_calls} calls, cap {args.overhead_concurrency} (shared by all "
           f"processes), {threads_b} threads per process, stand-in answering at once")  # fmt: skip

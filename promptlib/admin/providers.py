@@ -43,6 +43,12 @@ class ModelNamesField(forms.CharField):
 
 
 class ProviderConfigForm(forms.ModelForm):
+    base_url = forms.URLField(
+        required=False,
+        assume_scheme="https",
+        label="Address (URL)",
+        help_text="Leave blank for the provider's own address; fill in for a local or self-hosted server.",
+    )
     models = ModelNamesField(
         required=False,
         label="Models",
@@ -56,7 +62,6 @@ class ProviderConfigForm(forms.ModelForm):
             *("timeout_seconds", "max_concurrency", "rpm_limit", "max_retries"),
         )
         labels = {
-            "base_url": "Address (URL)",
             "api_key_env": "API key variable",
             "timeout_seconds": "Timeout (seconds)",
             "max_concurrency": "Calls at once",
