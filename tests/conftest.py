@@ -12,9 +12,22 @@ pytest_plugins = ["tests.batches_support"]
 
 @pytest.fixture(autouse=True)
 def _clear_cache():
-    cache.clear()
+    _cache_clear_own_keys()
     yield
-    cache.clear()
+    _cache_clear_own_keys()
+
+
+def _cache_clear_own_keys():
+    """Empty the cache between tests without FLUSHDB: a shared Redis database also holds the Celery
+    broker's queues and the provider limiter's leases of any other process using it."""
+    client_of = getattr(getattr(cache, "_cache", None), "get_client", None)
+    if client_of is None:  # local memory
+        cache.clear()
+        return
+    client = client_of(write=True)
+    keys = list(client.scan_iter(match=f"{cache.key_prefix}:*", count=1000))
+    if keys:
+        client.delete(*keys)
 
 
 @pytest.fixture
