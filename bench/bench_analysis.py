@@ -117,7 +117,13 @@ def _experiment(rebuild: bool, cases: int, repeats: int) -> Experiment:
     if existing and not rebuild:
         return existing
     if existing:
-        Project.objects.filter(slug="bench").delete()
+        # Batches protect their datasets and variants their versions: delete from the leaves up.
+        project = Project.objects.get(slug="bench")
+        with connection.cursor() as cursor:
+            cursor.execute(f"TRUNCATE {BatchItem._meta.db_table} CASCADE")  # noqa: S608
+        Batch.objects.filter(experiment__project=project).delete()
+        Experiment.objects.filter(project=project).delete()
+        project.delete()
     print(f"Generating {cases * repeats * RUNS * len(KEYS):,} batch items…", flush=True)
     with transaction.atomic():
         return _build(cases, repeats)
