@@ -7,7 +7,7 @@ from promptlib.services.templates import template_create, version_create
 from tests.standins import StandinServer
 
 # Fixtures of the batch, dataset and end-to-end tests (demo_provider, triage_experiment, tickets).
-pytest_plugins = ["tests.batches_support"]
+pytest_plugins = ["tests.batches_support", "tests.browser_support"]
 
 
 @pytest.fixture(autouse=True)

@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from promptlib.caching import API_KEY_TTL_SECONDS, api_key_cache_invalidate, api_key_key, cache_trip
+from promptlib.errors import DomainError
 from promptlib.models import ApiKey, Project
 
 KEY_PATTERN = re.compile(r"pl_([a-z0-9]{8})_([A-Za-z0-9]{32})")
@@ -24,11 +25,8 @@ _SECRET_ALPHABET = string.ascii_letters + string.digits
 _LAST_USED_EVERY_SECONDS = 60
 
 
-class ApiKeyError(Exception):
-    def __init__(self, message: str, *, field: str = ""):
-        super().__init__(message)
-        self.message = message
-        self.field = field
+class ApiKeyError(DomainError):
+    pass
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from promptlib.errors import DomainError
 from promptlib.models import Batch, BatchItem, Dataset, Experiment, ProviderConfig
 from promptlib.services.batch_runner import BatchSetupError, batch_chunk_run, provider_for_version
 from promptlib.services.rollups import batch_rollup_build
@@ -24,12 +25,8 @@ MAX_REPEATS = 100
 BULK_SIZE = 2000
 
 
-class BatchError(Exception):
-    def __init__(self, message: str, *, field: str = "", code: str = "invalid"):
-        super().__init__(message)
-        self.message = message
-        self.field = field
-        self.code = code
+class BatchError(DomainError):
+    pass
 
 
 def _cases(*, dataset: Dataset, tags: list[str]):

@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from promptlib.caching import template_cache_invalidate
+from promptlib.errors import DomainError
 from promptlib.models import Experiment, Template, Variant, Version
 
 Status = Experiment.Status
@@ -27,12 +28,8 @@ _TRANSITIONS = {
 }
 
 
-class ExperimentError(Exception):
-    def __init__(self, message: str, *, field: str = "", code: str = "invalid"):
-        super().__init__(message)
-        self.message = message
-        self.field = field
-        self.code = code
+class ExperimentError(DomainError):
+    pass
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from promptlib.analysis.report import experiment_report, experiment_report_invalidate
+from promptlib.errors import DomainError
 from promptlib.models import Experiment, Label, Role, Variant
 from promptlib.permissions import require_role
 from promptlib.services.experiments import ExperimentError, experiment_finish
@@ -19,12 +20,8 @@ from promptlib.services.templates import label_move
 PRODUCTION = "production"
 
 
-class PromotionError(Exception):
-    def __init__(self, message: str, *, field: str = "", code: str = "invalid"):
-        super().__init__(message)
-        self.message = message
-        self.field = field
-        self.code = code
+class PromotionError(DomainError):
+    pass
 
 
 @dataclass(frozen=True)

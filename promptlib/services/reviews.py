@@ -7,17 +7,15 @@ import time
 from django.core import signing
 from django.db import IntegrityError, transaction
 
+from promptlib.errors import DomainError
 from promptlib.models import BatchItem, Review
 
 _SALT = "promptlib.review.opened"
 MAX_REVIEW_SECONDS = 24 * 3600
 
 
-class ReviewError(Exception):
-    def __init__(self, message: str, *, field: str = ""):
-        super().__init__(message)
-        self.message = message
-        self.field = field
+class ReviewError(DomainError):
+    pass
 
 
 def review_timer_start(*, result_id: int) -> str:

@@ -7,15 +7,13 @@ from django.db.models import Max
 
 from promptlib.caching import template_cache_invalidate
 from promptlib.content import VersionContent
+from promptlib.errors import DomainError
 from promptlib.models import Label, LabelEvent, Project, Template, Version
 from promptlib.rendering import validate_content
 
 
-class LabelError(Exception):
-    def __init__(self, message: str, *, field: str = "label"):
-        super().__init__(message)
-        self.message = message
-        self.field = field
+class LabelError(DomainError):
+    default_field = "label"
 
 
 def template_create(
