@@ -10,6 +10,7 @@ from promptlib.services.experiments import (
     experiment_finish,
     experiment_pause,
     experiment_start,
+    experiment_status_set,
     experiment_update,
     experiment_variants_set,
 )
@@ -89,6 +90,20 @@ def test_start_pause_resume_finish_follow_the_state_machine(welcome, welcome_v2)
     experiment_finish(experiment=experiment)
     stored = Experiment.objects.get(pk=experiment.pk)
     assert stored.status == "finished" and stored.finished_at is not None
+
+
+def test_status_set_runs_the_transition_for_the_status_asked_for(welcome, welcome_v2):
+    experiment = _draft(welcome, welcome_v2)
+    experiment_status_set(experiment=experiment, status="running")
+    assert Experiment.objects.get(pk=experiment.pk).status == "running"
+    experiment_status_set(experiment=experiment, status="finished")
+    assert Experiment.objects.get(pk=experiment.pk).status == "finished"
+
+
+def test_status_set_refuses_an_unknown_status(welcome, welcome_v2):
+    with pytest.raises(ExperimentError, match="Unknown status 'draft'") as refused:
+        experiment_status_set(experiment=_draft(welcome, welcome_v2), status="draft")
+    assert refused.value.field == "status"
 
 
 def test_it_refuses_to_pause_a_draft(welcome, welcome_v2):

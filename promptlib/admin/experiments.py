@@ -7,6 +7,8 @@ template, frozen variants once started) is the service's; the admin shows its me
 
 from __future__ import annotations
 
+import functools
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.forms.models import BaseInlineFormSet
@@ -26,6 +28,7 @@ from promptlib.services.experiments import (
     experiment_finish,
     experiment_pause,
     experiment_start,
+    experiment_status_set,
     experiment_update,
     experiment_variants_set,
     variants_validate,
@@ -39,11 +42,8 @@ STATUS_BUTTONS = {
     Status.PAUSED: [(Status.RUNNING, "Resume"), (Status.FINISHED, "Finish")],
     Status.FINISHED: [],
 }
-TRANSITIONS = {
-    Status.RUNNING: (experiment_start, "started"),
-    Status.PAUSED: (experiment_pause, "paused"),
-    Status.FINISHED: (experiment_finish, "finished"),
-}
+# What the status buttons' success message says each change did.
+DONE = {Status.RUNNING: "started", Status.PAUSED: "paused", Status.FINISHED: "finished"}
 
 
 def experiment_links(experiment: Experiment) -> dict[str, str]:
@@ -170,12 +170,12 @@ class ExperimentAdmin(ProjectScopedAdmin):
         experiment = self.get_object(request, str(pk))
         if experiment is None:
             raise Http404("No such experiment.")
-        transition = TRANSITIONS.get(request.POST.get("status", ""))
-        if transition is None:
+        target = request.POST.get("status", "")
+        if target not in DONE:
             self.message_user(request, "Choose running, paused or finished.", messages.ERROR)
         else:
-            service, done = transition
-            self._run(request, Experiment.objects.filter(pk=experiment.pk), service, done)
+            service = functools.partial(experiment_status_set, status=target)
+            self._run(request, Experiment.objects.filter(pk=experiment.pk), service, DONE[target])
         return redirect(reverse("admin:promptlib_experiment_change", args=[experiment.pk]))
 
     def get_fieldsets(self, request, obj=None):

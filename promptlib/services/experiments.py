@@ -198,6 +198,20 @@ def experiment_finish(*, experiment: Experiment) -> Experiment:
     return _transition(experiment=experiment, to=Status.FINISHED)
 
 
+def experiment_status_set(*, experiment: Experiment, status: str) -> Experiment:
+    """Start (or resume), pause or finish by the status asked for: the admin's buttons and the API's PATCH."""
+    transitions = {
+        Status.RUNNING: experiment_start,
+        Status.PAUSED: experiment_pause,
+        Status.FINISHED: experiment_finish,
+    }
+    if status not in transitions:
+        raise ExperimentError(
+            f"Unknown status {status!r}; use running, paused or finished.", field="status", code="invalid_choice"
+        )
+    return transitions[status](experiment=experiment)
+
+
 def experiment_update(
     *,
     experiment: Experiment,

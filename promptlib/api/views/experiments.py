@@ -29,9 +29,7 @@ from promptlib.services.experiments import (
     ExperimentError,
     VariantSpec,
     experiment_create,
-    experiment_finish,
-    experiment_pause,
-    experiment_start,
+    experiment_status_set,
     experiment_update,
     experiment_variants_set,
 )
@@ -88,11 +86,6 @@ _CONFLICT = {
         description="The experiment's status forbids it: variants, weights and metrics are frozen once started; "
         "a finished experiment cannot restart; a template runs one experiment at a time.",
     )
-}
-_TRANSITIONS = {
-    Experiment.Status.RUNNING: experiment_start,
-    Experiment.Status.PAUSED: experiment_pause,
-    Experiment.Status.FINISHED: experiment_finish,
 }
 
 
@@ -207,7 +200,7 @@ class ExperimentDetailView(ProjectAPIView):
             with transaction.atomic():
                 self._change(experiment, data)
                 if target is not None and target != experiment.status:
-                    _TRANSITIONS[target](experiment=experiment)
+                    experiment_status_set(experiment=experiment, status=target)
         except ExperimentError as exc:
             raise _refused(exc) from exc
         return Response(experiment_detail(self._experiment(pk)))
