@@ -216,6 +216,9 @@ PROMPTLIB_LIMIT_ACQUIRE_TIMEOUT = env.float("PROMPTLIB_LIMIT_ACQUIRE_TIMEOUT", d
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 # Items per Celery task; a task runs its items on a thread pool sized to the provider's concurrency cap.
 PROMPTLIB_BATCH_CHUNK_SIZE = env.int("PROMPTLIB_BATCH_CHUNK_SIZE", default=50)
+# At most this many threads per worker process, whatever the provider's cap: with fast answers a few
+# threads keep a CPU busy, and more only trade the GIL back and forth.
+PROMPTLIB_BATCH_MAX_THREADS = env.int("PROMPTLIB_BATCH_MAX_THREADS", default=64)
 # A claimed item belongs to its worker for this long beyond the provider timeout; after that a
 # worker killed mid-call loses it and the sweeper hands it to another.
 PROMPTLIB_BATCH_LEASE_SECONDS = env.float("PROMPTLIB_BATCH_LEASE_SECONDS", default=60.0)

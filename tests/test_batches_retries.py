@@ -91,16 +91,25 @@ def test_a_hanging_call_times_out_and_is_retried(triage_experiment, one_case, ac
     assert item.attempt_log[0]["kind"] == "timeout"
 
 
-def test_the_concurrency_cap_holds_across_threads(triage_experiment, acme, server):
-    config = standin_provider(acme, server, name="capped", max_concurrency=3)
+def _run_slow_calls(experiment, project, server, *, cap: int, cases: int) -> int:
+    """Run 2 variants × `cases` calls of 50 ms in this process; returns how many calls succeeded."""
+    config = standin_provider(project, server, name="capped", max_concurrency=cap)
     limiter_for(config).reset()
     server.set_latency(0.05)
-    dataset = tickets_dataset(acme, count=20, name="twenty")
-    batch = batch_run_inline(
-        batch=batch_start(batch=make_batch(triage_experiment, dataset, provider=config, model="standin"))
-    )
-    assert batch.items.filter(status=BatchItem.Status.DONE).count() == 40
+    dataset = tickets_dataset(project, count=cases, name="slow")
+    batch = batch_run_inline(batch=batch_start(batch=make_batch(experiment, dataset, provider=config, model="standin")))
+    return batch.items.filter(status=BatchItem.Status.DONE).count()
+
+
+def test_the_concurrency_cap_holds_across_threads(triage_experiment, acme, server):
+    assert _run_slow_calls(triage_experiment, acme, server, cap=3, cases=20) == 40
     assert server.stats()["max_in_flight"] == 3
+
+
+def test_a_process_runs_at_most_the_configured_threads_below_the_cap(triage_experiment, acme, server, settings):
+    settings.PROMPTLIB_BATCH_MAX_THREADS = 2
+    assert _run_slow_calls(triage_experiment, acme, server, cap=10, cases=10) == 20
+    assert server.stats()["max_in_flight"] == 2
 
 
 def test_the_response_cache_serves_identical_calls_but_never_across_repeats(

@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 
 
 class ScorerConfig(models.Model):
@@ -102,8 +103,10 @@ class BatchItem(models.Model):
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
 
-    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="items")
-    variant = models.ForeignKey("promptlib.Variant", on_delete=models.CASCADE, related_name="+")
+    # Each row is updated twice per call (claim, result), and every index costs on each update: the
+    # foreign keys to batch and variant are covered by the multi-column indexes below, so they get none.
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="items", db_index=False)
+    variant = models.ForeignKey("promptlib.Variant", on_delete=models.CASCADE, related_name="+", db_index=False)
     case = models.ForeignKey("promptlib.DatasetCase", on_delete=models.CASCADE, related_name="+")
     repeat = models.PositiveSmallIntegerField(default=0)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
@@ -137,9 +140,11 @@ class BatchItem(models.Model):
             models.UniqueConstraint(fields=["batch", "variant", "case", "repeat"], name="uniq_batch_item_key")
         ]
         indexes = [
-            models.Index(fields=["batch", "variant"], name="batchitem_batch_variant"),
-            models.Index(fields=["batch", "status"], name="batchitem_batch_status"),
-            models.Index(fields=["status", "lease_until"], name="batchitem_status_lease"),
+            # (batch, variant) lookups use uniq_batch_item_key's prefix. With id last, a worker looking
+            # for more pending work of its batch from some id on reads just the rows it returns.
+            models.Index(fields=["batch", "status", "id"], name="batchitem_batch_status_id"),
+            # Only running rows, for the sweeper's expired leases: storing a result adds no entry here.
+            models.Index(fields=["lease_until"], condition=Q(status="running"), name="batchitem_running_lease"),
             models.Index(fields=["variant", "success"], name="batchitem_variant_success"),
         ]
 

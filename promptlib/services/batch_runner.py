@@ -37,7 +37,6 @@ from promptlib.services.batch_items import RESULT_FIELDS, items_claim, outcomes_
 
 __all__ = ["RESULT_FIELDS", "BatchSetupError", "ChunkReport", "batch_chunk_run", "items_claim", "outcomes_write"]
 
-MAX_THREADS = 64
 WRITE_EVERY_SECONDS = 0.5
 WRITE_MAX_ROWS = 250
 STATUS_CHECK_SECONDS = 1.0
@@ -134,7 +133,13 @@ def batch_chunk_run(*, batch_id: int, item_ids: list[int]) -> ChunkReport:
         batch_fail(batch=batch, error=exc.message)
         return report
     cap = max((p.endpoint.config.max_concurrency for p in plans.values()), default=1)
-    run = _ChunkRun(batch=batch, plans=plans, scorers=scorers, threads=max(1, min(cap, MAX_THREADS)), report=report)
+    run = _ChunkRun(
+        batch=batch,
+        plans=plans,
+        scorers=scorers,
+        threads=max(1, min(cap, settings.PROMPTLIB_BATCH_MAX_THREADS)),
+        report=report,
+    )
     run.run(item_ids)
     return report
 
