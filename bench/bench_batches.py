@@ -18,7 +18,7 @@ Wall time runs from batch_start (items enqueued) to the batch's last result bein
 
 Each run also prints the CPU time per call of every party, read from /proc: the worker processes
 (Celery's parent and its pool), the stand-in, PostgreSQL, Redis and this script (which creates the
-items). They share 2 CPUs, so 2 processes can scale out at most 2 × workers ÷ all: the "ceiling".
+items). They share 2 CPUs: what the others take per call is what a second worker process cannot use.
 """
 
 from __future__ import annotations
@@ -288,6 +288,9 @@ def main() -> None:
 
     max_threads = settings.PROMPTLIB_BATCH_MAX_THREADS
 
+    def threads(cap: int, processes: int) -> int:  # as promptlib.services.batch_runner.threads_for
+        return max(1, min(-(-cap // processes), max_threads))
+
     flush_watch = FlushWatch(redis_url)
     standin = Standin(latency=args.latency)
     workers = Workers(env)
@@ -340,10 +343,10 @@ def main() -> None:
     ok = lambda good: "OK" if good else "MISSED"  # noqa: E731
     print()
     print("Batch engine benchmark (Redis broker + PostgreSQL, prefork workers, real openai SDK)")
-    print(f"    chunk size {chunk}; threads per worker process = min(provider cap, {max_threads}); "
+    print(f"    chunk size {chunk}; threads per worker process = the provider cap ÷ processes (at most {max_threads}); "
           f"machine: {os.cpu_count()} CPUs shared by stand-in, PostgreSQL, Redis and workers")  # fmt: skip
     print(f"(a) latency-bound : {args.latency_calls} calls, cap {args.concurrency}, {args.latency * 1000:.0f} ms each, "
-          f"2 worker processes × {min(args.concurrency, max_threads)} threads   [{loads['a']}]")  # fmt: skip
+          f"2 worker processes × {threads(args.concurrency, 2)} threads   [{loads['a']}]")  # fmt: skip
     print(f"    wall {wall_a:.2f} s   ideal {ideal:.2f} s   ratio {ratio:.3f}×  (target ≤ 1.15×) {ok(ratio <= 1.15)}")
     print(f"    first call {startup:.2f} s after the start, last result stored {tail:.2f} s after the last answer")
     print(f"    max in flight seen by the stand-in: {stats_a['max_in_flight']} (cap {args.concurrency})")
@@ -351,9 +354,9 @@ def main() -> None:
         runs_hit = ", ".join(str(k) for k, hit in flushed.items() if hit)
         print(f"    WARNING: Redis was flushed during run(s) {runs_hit} (e.g. by a test's cache.clear() on this")
         print("    REDIS_URL): the limiter's leases were lost, so the in-flight peaks of those runs prove nothing.")
-    threads_b = min(args.overhead_concurrency, max_threads)
+    threads_b = " and ".join(str(threads(args.overhead_concurrency, n)) for n in (1, 2))
     print(f"(b) overhead-bound: {args.overhead_calls} calls, cap {args.overhead_concurrency} (shared by all "
-          f"processes), {threads_b} threads per process, stand-in answering at once")  # fmt: skip
+          f"processes), {threads_b} threads per process with 1 and 2, stand-in answering at once")  # fmt: skip
     median = " (median of the rounds)" if args.rounds > 1 else ""
     for n in (1, 2):
         label = f"{n} worker process" + ("es" if n > 1 else "")
@@ -363,13 +366,6 @@ def main() -> None:
             parts = "  ".join(f"{party} {ms:.2f}" for party, ms in cpu.items())
             print(f"        {rate:8.1f} calls/s   [{before}]   CPU ms/call: {parts}")
     print(f"    {'scale-out':<22}{scale:8.2f}×        (target ≥ 1.6×) {ok(scale >= 1.6)}")
-    one = [cpu for _, _, cpu in runs[1]]
-    workers_ms = statistics.median(cpu["workers"] for cpu in one)
-    all_ms = statistics.median(sum(cpu.values()) for cpu in one)
-    print(
-        f"    {'ceiling on 2 CPUs':<22}{2 * workers_ms / all_ms:8.2f}×        (2 × workers {workers_ms:.2f} ÷ all "
-        f"{all_ms:.2f} CPU ms/call, 1-process runs: one process can use one CPU, two share both with the rest)"
-    )
     print(f"    {'bare openai SDK':<22}{bare:8.1f} calls/s   (one thread, sequential, no database)   [{loads['sdk']}]")
 
 

@@ -11,6 +11,7 @@ from importlib import import_module
 from celery import shared_task
 from celery.signals import worker_init
 
+from promptlib.services.batch_runner import worker_concurrency_set
 from promptlib.services.batch_schedules import scheduled_batch_start
 from promptlib.services.batches import batch_chunk_execute, batches_sweep
 
@@ -26,6 +27,13 @@ def _preload_providers(**kwargs) -> None:
 
     for dotted in [*PROVIDER_KINDS.values(), *(kind.path for kind in SCORER_KINDS.values())]:
         import_module(dotted.rsplit(".", 1)[0])
+
+
+@worker_init.connect
+def _share_provider_caps(sender=None, **kwargs) -> None:
+    """Tell the batch runner how many chunks this worker runs at once (they share each provider's cap)."""
+    if isinstance(getattr(sender, "concurrency", None), int):  # not yet resolved when it is "auto"
+        worker_concurrency_set(sender.concurrency)
 
 
 @shared_task(name="promptlib.tasks.batch_chunk")

@@ -11,7 +11,9 @@ from promptlib.services.batches import (
     batch_rerun_failed,
     batch_run_inline,
     batch_start,
+    items_enqueue,
 )
+from promptlib.tasks import batch_chunk
 from tests.batches_support import make_batch, tickets_dataset
 
 pytestmark = pytest.mark.django_db
@@ -138,3 +140,20 @@ def test_batch_create_writes_nothing_when_validation_fails(triage_experiment, ti
     with pytest.raises(BatchError):
         batch_create(experiment=triage_experiment, dataset=tickets, repeats=1000)
     assert not Batch.objects.exists()
+
+
+def _chunks_sent(monkeypatch, capture, count: int) -> list[list[int]]:
+    sent = []
+    monkeypatch.setattr(batch_chunk, "apply_async", lambda args, **options: sent.append(args[1]))
+    with capture(execute=True):
+        items_enqueue(batch_id=1, item_ids=list(range(count)))
+    assert sorted(i for chunk in sent for i in chunk) == list(range(count))
+    return sent
+
+
+def test_a_small_batch_is_sent_in_enough_chunks_for_every_pool_process(monkeypatch, django_capture_on_commit_callbacks):
+    assert len(_chunks_sent(monkeypatch, django_capture_on_commit_callbacks, 40)) == 14
+
+
+def test_a_large_batch_is_sent_in_chunks_of_the_configured_size(monkeypatch, django_capture_on_commit_callbacks):
+    assert {len(chunk) for chunk in _chunks_sent(monkeypatch, django_capture_on_commit_callbacks, 4000)} == {50}

@@ -4,7 +4,7 @@ import pytest
 
 from promptlib.models import BatchItem
 from promptlib.providers.limits import limiter_for
-from promptlib.services.batch_runner import batch_chunk_run
+from promptlib.services.batch_runner import batch_chunk_run, worker_concurrency_set
 from promptlib.services.batches import batch_run_inline, batch_start
 from tests.batches_support import make_batch, standin_answer, standin_provider, tickets_dataset
 from tests.standins.server import StandinServer
@@ -110,6 +110,20 @@ def test_a_process_runs_at_most_the_configured_threads_below_the_cap(triage_expe
     settings.PROMPTLIB_BATCH_MAX_THREADS = 2
     assert _run_slow_calls(triage_experiment, acme, server, cap=10, cases=10) == 20
     assert server.stats()["max_in_flight"] == 2
+
+
+def test_a_provider_that_takes_one_call_at_a_time_gets_one(triage_experiment, acme, server):
+    assert _run_slow_calls(triage_experiment, acme, server, cap=1, cases=3) == 6
+    assert server.stats()["max_in_flight"] == 1
+
+
+def test_a_chunk_runs_its_share_of_the_cap_when_the_worker_runs_several(triage_experiment, acme, server):
+    worker_concurrency_set(2)
+    try:
+        assert _run_slow_calls(triage_experiment, acme, server, cap=6, cases=10) == 20
+    finally:
+        worker_concurrency_set(1)
+    assert server.stats()["max_in_flight"] == 3
 
 
 def test_the_response_cache_serves_identical_calls_but_never_across_repeats(

@@ -37,6 +37,9 @@ from promptlib.services.batch_items import RESULT_FIELDS, items_claim, outcomes_
 
 __all__ = ["RESULT_FIELDS", "BatchSetupError", "ChunkReport", "batch_chunk_run", "items_claim", "outcomes_write"]
 
+# Chunk tasks this worker runs at once (its pool's size), set by promptlib.tasks when a Celery worker
+# starts, before it forks: 1 elsewhere (inline runs, tests).
+_worker_concurrency = 1
 WRITE_EVERY_SECONDS = 0.5
 WRITE_MAX_ROWS = 250
 STATUS_CHECK_SECONDS = 1.0
@@ -57,6 +60,21 @@ class ChunkReport:
     done: int = 0
     failed: int = 0
     rescheduled: list[tuple[int, float]] | None = None
+
+
+def worker_concurrency_set(tasks_at_once: int) -> None:
+    global _worker_concurrency
+    _worker_concurrency = max(1, int(tasks_at_once))
+
+
+def threads_for(cap: int) -> int:
+    """A chunk's threads: its share of the provider's cap among this worker's tasks, within PROMPTLIB_BATCH_MAX_THREADS.
+
+    The pool's processes share the cap; threads beyond a process's share would mostly wait for slots
+    the others hold, and every failed try costs a round trip to the limiter.
+    """
+    share = -(-max(1, cap) // _worker_concurrency)
+    return max(1, min(share, settings.PROMPTLIB_BATCH_MAX_THREADS))
 
 
 def provider_for_version(*, batch_provider: ProviderConfig | None, project_id: int, version) -> ProviderConfig:
@@ -137,7 +155,7 @@ def batch_chunk_run(*, batch_id: int, item_ids: list[int]) -> ChunkReport:
         batch=batch,
         plans=plans,
         scorers=scorers,
-        threads=max(1, min(cap, settings.PROMPTLIB_BATCH_MAX_THREADS)),
+        threads=threads_for(cap),
         report=report,
     )
     run.run(item_ids)
@@ -157,7 +175,8 @@ class _ChunkRun:
         self.token = uuid.uuid4().hex
         self.lease = float(settings.PROMPTLIB_BATCH_LEASE_SECONDS)
         self.capacity = 2 * threads
-        self.refill_at = threads + max(1, threads // 4)
+        # Below capacity, or with one thread (capacity 2) the loop would claim nothing, forever.
+        self.refill_at = min(self.capacity - 1, threads + max(1, threads // 4))
         self.waiting: deque[int] = deque()
         self.in_flight: set[Future] = set()
         self.done: SimpleQueue[Future] = SimpleQueue()

@@ -23,6 +23,7 @@ Status = Batch.Status
 ItemStatus = BatchItem.Status
 MAX_REPEATS = 100
 BULK_SIZE = 2000
+MIN_CHUNKS = 16
 
 
 class BatchError(DomainError):
@@ -133,7 +134,9 @@ def items_enqueue(*, batch_id: int, item_ids: list[int], countdown: float | None
     """Send chunks of item ids to the workers once the current transaction commits."""
     if not item_ids:
         return
-    size = max(1, settings.PROMPTLIB_BATCH_CHUNK_SIZE)
+    # At least MIN_CHUNKS messages when there are enough items, so that every pool process of a worker
+    # gets a share of a small batch (each runs only its share of the provider's cap in threads).
+    size = max(1, min(settings.PROMPTLIB_BATCH_CHUNK_SIZE, -(-len(item_ids) // MIN_CHUNKS)))
     chunks = [item_ids[i : i + size] for i in range(0, len(item_ids), size)]
 
     def send() -> None:
