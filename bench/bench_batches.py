@@ -286,10 +286,9 @@ def main() -> None:
     django.setup()
     from django.conf import settings
 
-    max_threads = settings.PROMPTLIB_BATCH_MAX_THREADS
+    from promptlib.services.batch_runner import threads_for as threads
 
-    def threads(cap: int, processes: int) -> int:  # as promptlib.services.batch_runner.threads_for
-        return max(1, min(-(-cap // processes), max_threads))
+    max_threads = settings.PROMPTLIB_BATCH_MAX_THREADS
 
     flush_watch = FlushWatch(redis_url)
     standin = Standin(latency=args.latency)

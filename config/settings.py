@@ -214,7 +214,8 @@ PROMPTLIB_LIMIT_ACQUIRE_TIMEOUT = env.float("PROMPTLIB_LIMIT_ACQUIRE_TIMEOUT", d
 # --- Batches (promptlib/services/batches.py) ------------------------------------------------------
 # A queue name per environment (or per test run, so that stale messages never leak between runs).
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
-# Items per Celery task; a task runs its items on a thread pool sized to the provider's concurrency cap.
+# Items per Celery task (fewer when a batch is small: at least 16 tasks); a task runs its items on a
+# thread pool sized to its share of the provider's cap (promptlib/services/batch_runner.py threads_for).
 PROMPTLIB_BATCH_CHUNK_SIZE = env.int("PROMPTLIB_BATCH_CHUNK_SIZE", default=50)
 # At most this many threads per worker process, whatever the provider's cap: with fast answers a few
 # threads keep a CPU busy, and more only trade the GIL back and forth.

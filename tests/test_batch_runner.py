@@ -42,3 +42,7 @@ def test_a_starting_worker_reports_its_concurrency():
 def test_an_unresolved_auto_concurrency_leaves_the_share_alone():
     _share_provider_caps(sender=SimpleNamespace(concurrency="auto"))
     assert batch_runner._worker_concurrency == 1
+
+
+def test_a_share_can_be_asked_for_another_number_of_tasks():
+    assert threads_for(20, tasks_at_once=4) == 5

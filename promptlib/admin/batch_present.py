@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from promptlib.admin.display import metric_value_text
 from promptlib.metrics import METRICS, MetricInfo
 from promptlib.models import Batch
 
@@ -18,17 +19,7 @@ BATCH_COLUMNS = (
 
 
 def metric_text(info: MetricInfo, value: float | None) -> str:
-    """18.3% rather than 0.183; 15 ms; $0.0012; "—" when there is nothing to show."""
-    if value is None:
-        return "—"
-    if info.kind == "rate":
-        return f"{value:.1%}"
-    return {
-        "ms": f"{value:,.0f} ms",
-        "seconds": f"{value:,.1f} s",
-        "USD": f"${value:,.4f}",
-        "tokens": f"{value:,.0f}",
-    }.get(info.unit, f"{value:,.2f}")
+    return metric_value_text(value, is_rate=info.kind == "rate", unit=info.unit)
 
 
 def variant_table(rows: list[dict]) -> dict:

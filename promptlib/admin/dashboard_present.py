@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.cache import cache
 from django.db.models import Count, Q
 
-from promptlib.admin.display import named_values
+from promptlib.admin.display import metric_value_text, named_values
 from promptlib.analysis.aggregates import COUNTED_BATCHES, counted_items
 from promptlib.analysis.results import Cell, ExperimentReport, MetricRow, Section
 from promptlib.models import Batch, BatchItem, DatasetCase, Experiment, ScorerConfig
@@ -32,16 +32,7 @@ SHOW = {
 
 
 def fmt(value: float | None, row: MetricRow) -> str:
-    if value is None:
-        return "—"
-    if row.is_rate:
-        return f"{value:.1%}"
-    return {
-        "ms": f"{value:,.0f} ms",
-        "seconds": f"{value:,.1f} s",
-        "USD": f"${value:,.4f}",
-        "tokens": f"{value:,.0f}",
-    }.get(row.unit, f"{value:,.3g}")
+    return metric_value_text(value, is_rate=row.is_rate, unit=row.unit, other=",.3g")
 
 
 def fmt_difference(value: float | None, row: MetricRow) -> str:

@@ -1,4 +1,4 @@
-"""Showing stored values to people: a case's inputs as "name: value" lines, never a Python dict."""
+"""Showing stored values to people: a case's inputs as "name: value" lines (never a Python dict), metrics with units."""
 
 from __future__ import annotations
 
@@ -20,3 +20,17 @@ def named_values(mapping: Any) -> list[tuple[str, str]]:
     if mapping in (None, "", [], {}):
         return []
     return [("", value_text(mapping))]
+
+
+def metric_value_text(value: float | None, *, is_rate: bool, unit: str, other: str = ",.2f") -> str:
+    """18.3% rather than 0.183; 15 ms; $0.0012; "—" when there is nothing to show; `other` formats the rest."""
+    if value is None:
+        return "—"
+    if is_rate:
+        return f"{value:.1%}"
+    return {
+        "ms": f"{value:,.0f} ms",
+        "seconds": f"{value:,.1f} s",
+        "USD": f"${value:,.4f}",
+        "tokens": f"{value:,.0f}",
+    }.get(unit, format(value, other))

@@ -67,13 +67,14 @@ def worker_concurrency_set(tasks_at_once: int) -> None:
     _worker_concurrency = max(1, int(tasks_at_once))
 
 
-def threads_for(cap: int) -> int:
+def threads_for(cap: int, tasks_at_once: int | None = None) -> int:
     """A chunk's threads: its share of the provider's cap among this worker's tasks, within PROMPTLIB_BATCH_MAX_THREADS.
 
     The pool's processes share the cap; threads beyond a process's share would mostly wait for slots
-    the others hold, and every failed try costs a round trip to the limiter.
+    the others hold, and every failed try costs a round trip to the limiter. `tasks_at_once` defaults
+    to this worker's concurrency.
     """
-    share = -(-max(1, cap) // _worker_concurrency)
+    share = -(-max(1, cap) // (tasks_at_once or _worker_concurrency))
     return max(1, min(share, settings.PROMPTLIB_BATCH_MAX_THREADS))
 
 
@@ -151,13 +152,7 @@ def batch_chunk_run(*, batch_id: int, item_ids: list[int]) -> ChunkReport:
         batch_fail(batch=batch, error=exc.message)
         return report
     cap = max((p.endpoint.config.max_concurrency for p in plans.values()), default=1)
-    run = _ChunkRun(
-        batch=batch,
-        plans=plans,
-        scorers=scorers,
-        threads=threads_for(cap),
-        report=report,
-    )
+    run = _ChunkRun(batch=batch, plans=plans, scorers=scorers, threads=threads_for(cap), report=report)
     run.run(item_ids)
     return report
 
