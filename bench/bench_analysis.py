@@ -36,11 +36,13 @@ from django.test import Client  # noqa: E402
 from django.urls import reverse  # noqa: E402
 
 from promptlib.analysis.report import experiment_report  # noqa: E402
-from promptlib.content import VersionContent  # noqa: E402
-from promptlib.models import Batch, BatchItem, Dataset, DatasetCase, Experiment, Project  # noqa: E402
-from promptlib.services.experiments import VariantSpec, experiment_create, experiment_start  # noqa: E402
-from promptlib.services.rollups import batch_rollups_ready  # noqa: E402
-from promptlib.services.templates import template_create, version_create  # noqa: E402
+from promptlib.batches.models import Batch, BatchItem, Dataset, DatasetCase  # noqa: E402
+from promptlib.batches.rollups import batch_rollups_ready  # noqa: E402
+from promptlib.core.models import Project  # noqa: E402
+from promptlib.experiments.models import Experiment  # noqa: E402
+from promptlib.experiments.services import VariantSpec, experiment_create, experiment_start  # noqa: E402
+from promptlib.prompts.content import VersionContent  # noqa: E402
+from promptlib.prompts.services import template_create, version_create  # noqa: E402
 
 CASES, REPEATS, RUNS = 10_000, 5, 5
 KEYS = ("control", "b", "c", "d")

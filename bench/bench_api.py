@@ -97,11 +97,11 @@ def server_env(database_url: str, redis_url: str) -> dict[str, str]:
 
 def seed() -> str:
     """A project with a published template, a running experiment and a read key; returns the key."""
-    from promptlib.content import VersionContent
-    from promptlib.models import Project
-    from promptlib.services.apikeys import api_key_create
-    from promptlib.services.experiments import VariantSpec, experiment_create, experiment_start
-    from promptlib.services.templates import label_move, template_create, version_create
+    from promptlib.core.apikeys import api_key_create
+    from promptlib.core.models import Project
+    from promptlib.experiments.services import VariantSpec, experiment_create, experiment_start
+    from promptlib.prompts.content import VersionContent
+    from promptlib.prompts.services import label_move, template_create, version_create
 
     project = Project.objects.create(slug="bench", name="Bench")
     template = template_create(project=project, slug=SLUG, title="Welcome email")
@@ -384,7 +384,7 @@ def main() -> None:
             + " ".join(f"{cpu:.2f}" for _, cpu in paired)
         )
 
-    from promptlib.models import OutcomeEvent
+    from promptlib.experiments.models import OutcomeEvent
 
     sent = args.outcome_requests * 1000
     stored = sum(r["stored"] for r in reports)

@@ -126,12 +126,13 @@ class Workers:
 
 
 def seed(standin_url: str, *, cases: int):
-    from promptlib.content import VersionContent
-    from promptlib.models import Project, ProviderConfig
+    from promptlib.batches.datasets import CaseData, cases_add, dataset_create
+    from promptlib.core.models import Project
+    from promptlib.experiments.services import VariantSpec, experiment_create
+    from promptlib.prompts.content import VersionContent
+    from promptlib.prompts.services import template_create, version_create
     from promptlib.providers.limits import limiter_for
-    from promptlib.services.datasets import CaseData, cases_add, dataset_create
-    from promptlib.services.experiments import VariantSpec, experiment_create
-    from promptlib.services.templates import template_create, version_create
+    from promptlib.providers.models import ProviderConfig
 
     project = Project.objects.create(slug=f"bench-{uuid.uuid4().hex[:6]}", name="Bench")
     template = template_create(project=project, slug="triage", title="Triage")
@@ -210,8 +211,8 @@ def run_batch(experiment, dataset, provider, *, calls: int, timeout: float = 600
     from django.db import connection
     from django.db.models import Max
 
-    from promptlib.models import Batch, BatchItem
-    from promptlib.services.batches import batch_create, batch_start
+    from promptlib.batches.models import Batch, BatchItem
+    from promptlib.batches.services import batch_create, batch_start
 
     repeats = max(1, calls // (2 * dataset.cases.count()))
     batch = batch_create(experiment=experiment, dataset=dataset, provider=provider, model="standin", repeats=repeats)
@@ -286,7 +287,7 @@ def main() -> None:
     django.setup()
     from django.conf import settings
 
-    from promptlib.services.batch_runner import threads_for as threads
+    from promptlib.batches.runner import threads_for as threads
 
     max_threads = settings.PROMPTLIB_BATCH_MAX_THREADS
 

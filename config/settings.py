@@ -88,7 +88,7 @@ if REDIS_URL:
     CACHES = {
         "default": {
             # Django's RedisCache, reusing one client per process and batching the hot path's round trips.
-            "BACKEND": "promptlib.cache_backend.RedisCache",
+            "BACKEND": "promptlib.core.cache_backend.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="promptlib"),
         }
@@ -201,7 +201,7 @@ SPECTACULAR_SETTINGS = {
     # The schema and its viewers are public documentation; the endpoints themselves need a key.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
-    "ENUM_NAME_OVERRIDES": {"ExperimentStatusEnum": "promptlib.models.experiments.Experiment.Status"},
+    "ENUM_NAME_OVERRIDES": {"ExperimentStatusEnum": "promptlib.experiments.models.Experiment.Status"},
 }
 
 # --- promptlib ---------------------------------------------------------------------------------

@@ -11,9 +11,9 @@ from importlib import import_module
 from celery import shared_task
 from celery.signals import worker_init
 
-from promptlib.services.batch_runner import worker_concurrency_set
-from promptlib.services.batch_schedules import scheduled_batch_start
-from promptlib.services.batches import batch_chunk_execute, batches_sweep
+from promptlib.batches.runner import worker_concurrency_set
+from promptlib.batches.schedules import scheduled_batch_start
+from promptlib.batches.services import batch_chunk_execute, batches_sweep
 
 
 @worker_init.connect

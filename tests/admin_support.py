@@ -7,8 +7,8 @@ from typing import Any
 
 from django.urls import reverse
 
-from promptlib.admin.forms import format_value
-from promptlib.content import SECTIONS, VersionContent
+from promptlib.prompts.admin_forms import format_value
+from promptlib.prompts.content import SECTIONS, VersionContent
 
 
 def editor_post(content: VersionContent, *, change_note: str = "", **extra: Any) -> dict[str, str]:

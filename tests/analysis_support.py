@@ -8,9 +8,10 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from promptlib.models import Batch, BatchItem, Dataset, DatasetCase, Experiment, OutcomeEvent
-from promptlib.services.experiments import VariantSpec, experiment_create, experiment_start
-from promptlib.services.templates import label_move, version_create
+from promptlib.batches.models import Batch, BatchItem, Dataset, DatasetCase
+from promptlib.experiments.models import Experiment, OutcomeEvent
+from promptlib.experiments.services import VariantSpec, experiment_create, experiment_start
+from promptlib.prompts.services import label_move, version_create
 
 
 def make_experiment(template, content, *, challengers=("b",), primary="task_success_rate", guardrails=()):

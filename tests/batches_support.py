@@ -6,12 +6,13 @@ import json
 
 import pytest
 
-from promptlib.content import VersionContent
-from promptlib.models import ProviderConfig, ScorerConfig
-from promptlib.services.batches import batch_create
-from promptlib.services.datasets import CaseData, cases_add, dataset_create
-from promptlib.services.experiments import VariantSpec, experiment_create
-from promptlib.services.templates import template_create, version_create
+from promptlib.batches.datasets import CaseData, cases_add, dataset_create
+from promptlib.batches.models import ScorerConfig
+from promptlib.batches.services import batch_create
+from promptlib.experiments.services import VariantSpec, experiment_create
+from promptlib.prompts.content import VersionContent
+from promptlib.prompts.services import template_create, version_create
+from promptlib.providers.models import ProviderConfig
 
 CATEGORIES = ["billing", "technical", "account", "shipping", "other"]
 SCHEMA = {

@@ -1,9 +1,9 @@
 import pytest
 from django.core.cache import cache
 
-from promptlib.content import VersionContent
-from promptlib.models import Membership, Project, Role
-from promptlib.services.templates import template_create, version_create
+from promptlib.core.models import Membership, Project, Role
+from promptlib.prompts.content import VersionContent
+from promptlib.prompts.services import template_create, version_create
 from tests.standins import StandinServer
 
 # Fixtures of the batch, dataset and end-to-end tests (demo_provider, triage_experiment, tickets).
@@ -110,7 +110,7 @@ def standin():
 
 
 def _api_key(project, scopes):
-    from promptlib.services.apikeys import api_key_create
+    from promptlib.core.apikeys import api_key_create
 
     return api_key_create(project=project, scopes=scopes, name=f"{project.slug}-{scopes}")[1]
 
@@ -158,7 +158,7 @@ def welcome_v2(welcome, welcome_content):
 @pytest.fixture
 def welcome_experiment(welcome, welcome_v2):
     """A running 50/50 experiment on the welcome email: control is v1, "short" is v2."""
-    from promptlib.services.experiments import VariantSpec, experiment_create, experiment_start
+    from promptlib.experiments.services import VariantSpec, experiment_create, experiment_start
 
     experiment = experiment_create(
         template=welcome,

@@ -16,8 +16,7 @@ from django.http import Http404
 from django.utils.text import capfirst
 
 from promptlib.admin import site
-from promptlib.models import Membership, Project, Role
-from promptlib.models.projects import ROLE_RANK
+from promptlib.core.models import ROLE_RANK, Membership, Project, Role
 
 # Every admin module imports this one, so the site's titles and home page are set here once.
 admin.site.site_header = "promptlib"

@@ -1,7 +1,7 @@
 """SQL aggregates for the experiment report: one query per need, never one per variant × metric.
 
 Offline (batch items of the experiment's running and finished batches):
-  - batch_sources: which batches are read from their rollups (finished: promptlib.services.rollups)
+  - batch_sources: which batches are read from their rollups (finished: promptlib.batches.rollups)
     and which from their items (running) — a million items become a few hundred thousand rows;
   - call_sums: counts, sums and sums of squares per (batch, variant) — the time series per run, and
     summed over batches, the per-variant totals — and per (case, variant) for paired tests (repeats
@@ -23,7 +23,9 @@ from django.db import connection, transaction
 from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import TruncDate
 
-from promptlib.analysis.sums import (
+from promptlib.batches.models import Batch, BatchItem, Review
+from promptlib.batches.rollups import batch_rollups_ready
+from promptlib.batches.sums import (
     CASE_NAMES,
     CASE_ROLLUP,
     DONE,
@@ -35,8 +37,7 @@ from promptlib.analysis.sums import (
     VARIANT_ROLLUP,
     sums_sql,
 )
-from promptlib.models import Batch, BatchItem, OutcomeEvent, Review
-from promptlib.services.rollups import batch_rollups_ready
+from promptlib.experiments.models import OutcomeEvent
 
 # Batches whose results count: a running batch shows what it has so far.
 COUNTED_BATCHES = (Batch.Status.RUNNING, Batch.Status.FINISHED)

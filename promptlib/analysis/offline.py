@@ -19,9 +19,10 @@ from promptlib.analysis.compare import (
     ordered_rows,
     section_verdict,
 )
+from promptlib.analysis.metrics import METRICS, metrics_from_aggregates
 from promptlib.analysis.results import Cell, Guidance, MetricRow, Section, Series, VariantInfo
-from promptlib.metrics import METRICS, metrics_from_aggregates
-from promptlib.models import Batch, Experiment
+from promptlib.batches.models import Batch
+from promptlib.experiments.models import Experiment
 from promptlib.stats import (
     PairedComparison,
     StatsInputError,

@@ -12,7 +12,7 @@ import math
 from promptlib.analysis import aggregates as agg
 from promptlib.analysis.compare import adjust_and_mark, clean, metric_info, metric_role, ordered_rows, section_verdict
 from promptlib.analysis.results import Cell, Guidance, MetricRow, Section, Series, VariantInfo
-from promptlib.models import Experiment
+from promptlib.experiments.models import Experiment
 from promptlib.stats import (
     StatsInputError,
     bayesian_rates,

@@ -11,7 +11,7 @@ from django.core.cache import cache
 from promptlib.analysis.offline import offline_section
 from promptlib.analysis.production import production_section
 from promptlib.analysis.results import ExperimentReport, Section, VariantInfo
-from promptlib.models import Experiment
+from promptlib.experiments.models import Experiment
 from promptlib.stats import VerdictState
 
 # A few seconds: the page polls and reloads, while batches and outcomes keep arriving.

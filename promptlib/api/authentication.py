@@ -16,7 +16,7 @@ from rest_framework.authentication import BaseAuthentication, SessionAuthenticat
 from rest_framework.exceptions import AuthenticationFailed
 
 from promptlib.api.throttling import key_ident, throttle_window
-from promptlib.services.apikeys import KEY_PATTERN, Along, ApiKeyRecord, api_key_authenticate
+from promptlib.core.apikeys import KEY_PATTERN, Along, ApiKeyRecord, api_key_authenticate
 
 
 class ApiKeyUser:

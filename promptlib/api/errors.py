@@ -14,10 +14,10 @@ from rest_framework import status
 from rest_framework.exceptions import APIException, ErrorDetail, ValidationError
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from promptlib.rendering import PromptError, PromptErrors
-from promptlib.services.apikeys import ApiKeyError
-from promptlib.services.experiments import ExperimentError
-from promptlib.services.templates import LabelError
+from promptlib.core.apikeys import ApiKeyError
+from promptlib.experiments.services import ExperimentError
+from promptlib.prompts.rendering import PromptError, PromptErrors
+from promptlib.prompts.services import LabelError
 
 
 def error(field: str, code: str, message: str) -> dict[str, str]:

@@ -14,9 +14,9 @@ from drf_spectacular.utils import OpenApiParameter
 from rest_framework.exceptions import NotAuthenticated, NotFound, PermissionDenied, ValidationError
 from rest_framework.permissions import BasePermission
 
-from promptlib.models import Project, Role
-from promptlib.permissions import projects_for_user, user_role
-from promptlib.services.apikeys import ApiKeyRecord
+from promptlib.core.apikeys import ApiKeyRecord
+from promptlib.core.models import Project, Role
+from promptlib.core.permissions import projects_for_user, user_role
 
 READ, WRITE_VERSIONS, WRITE_LABELS = "read", "write_versions", "write_labels"
 GRANTS_BY_SCOPE = {"read": {READ}, "write": {READ, WRITE_VERSIONS, WRITE_LABELS}}

@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.db import connection
 from django.db.models import Avg, Count, Max, Prefetch, QuerySet, Sum
 
-from promptlib.models import Experiment, Label, OutcomeEvent, Template, Variant, Version
+from promptlib.experiments.models import Experiment, OutcomeEvent, Variant
+from promptlib.prompts.models import Label, Template, Version
 
 MAX_INT = 2**31 - 1
 MAX_BIGINT = 2**63 - 1

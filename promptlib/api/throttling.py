@@ -14,8 +14,8 @@ from rest_framework.exceptions import Throttled
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
-from promptlib.caching import cache_trip
-from promptlib.services.apikeys import ApiKeyRecord
+from promptlib.core.apikeys import ApiKeyRecord
+from promptlib.core.caching import cache_trip
 
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 

@@ -3,9 +3,13 @@
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from promptlib.api.batch_views import urlpatterns_v1 as batch_routes
+from promptlib.api import ping
 from promptlib.api.errors import not_found_view
-from promptlib.api.views import experiments, outcomes, ping, render, templates
+from promptlib.batches.api import urlpatterns_v1 as batch_routes
+from promptlib.experiments import api as experiments
+from promptlib.experiments import api_outcomes as outcomes
+from promptlib.experiments import api_render as render
+from promptlib.prompts import api as templates
 
 v1 = [
     path("ping", ping.PingView.as_view(), name="ping"),

@@ -2,7 +2,7 @@
 
 import django.core.validators
 import django.db.models.deletion
-import promptlib.models.providers
+import promptlib.providers.models
 from django.db import migrations, models
 
 
@@ -21,7 +21,7 @@ class Migration(migrations.Migration):
                 ('kind', models.CharField(choices=[('openai', 'OpenAI or OpenAI-compatible (Ollama, vLLM…)'), ('anthropic', 'Anthropic'), ('demo', 'Offline demo — not a real model')], default='openai', max_length=20)),
                 ('base_url', models.URLField(blank=True, help_text="Leave blank for the provider's own endpoint.")),
                 ('models', models.JSONField(blank=True, default=list, help_text='Model names offered, e.g. ["gpt-4o-mini"].')),
-                ('api_key_env', models.CharField(blank=True, help_text='Name of the environment variable holding the API key, e.g. OPENAI_API_KEY. May be blank only for a local server or the demo.', max_length=100, validators=[promptlib.models.providers.validate_env_var_name])),
+                ('api_key_env', models.CharField(blank=True, help_text='Name of the environment variable holding the API key, e.g. OPENAI_API_KEY. May be blank only for a local server or the demo.', max_length=100, validators=[promptlib.providers.models.validate_env_var_name])),
                 ('timeout_seconds', models.FloatField(default=60, validators=[django.core.validators.MinValueValidator(0.1)])),
                 ('max_concurrency', models.PositiveIntegerField(default=4, help_text='Calls in flight at once, across all workers.', validators=[django.core.validators.MinValueValidator(1)])),
                 ('rpm_limit', models.PositiveIntegerField(default=0, help_text='Requests per minute across all workers; 0 = no limit.')),

@@ -370,7 +370,7 @@ class StandinServer:
 
     def provider_config(self, kind: str = "openai", **fields):
         """An unsaved ProviderConfig pointing at this server (pass project=… and .save() to keep it)."""
-        from promptlib.models import ProviderConfig  # lazily: the CLI runs without Django
+        from promptlib.providers.models import ProviderConfig
 
         base_url = self.anthropic_base_url if kind == "anthropic" else self.openai_base_url
         values = {"name": f"standin-{kind}", "kind": kind, "base_url": base_url, "models": ["standin"]}

@@ -2,8 +2,8 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from promptlib.models import Batch
-from promptlib.services.rollups import batch_rollups_ready
+from promptlib.batches.models import Batch
+from promptlib.batches.rollups import batch_rollups_ready
 
 CHUNK = 100  # batches per progress line
 

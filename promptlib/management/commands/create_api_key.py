@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from promptlib.models import Project
-from promptlib.services.apikeys import ApiKeyError, api_key_create
+from promptlib.core.apikeys import ApiKeyError, api_key_create
+from promptlib.core.models import Project
 
 
 class Command(BaseCommand):

@@ -2,8 +2,8 @@ import os
 
 from django.core.management.base import BaseCommand, CommandError
 
-from promptlib.services.demo import demo_project_setup
-from promptlib.services.templates_store import TemplateStoreError
+from promptlib.batches.demo_setup import demo_project_setup
+from promptlib.prompts.store import TemplateStoreError
 
 
 class Command(BaseCommand):

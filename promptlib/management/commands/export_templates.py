@@ -3,8 +3,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from promptlib.models import Project
-from promptlib.services.templates_store import display_path, templates_store_export
+from promptlib.core.models import Project
+from promptlib.prompts.store import display_path, templates_store_export
 
 
 class Command(BaseCommand):

@@ -3,7 +3,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from promptlib.services.templates_store import TemplateStoreError, display_path, templates_store_import
+from promptlib.prompts.store import TemplateStoreError, display_path, templates_store_import
 
 
 class Command(BaseCommand):

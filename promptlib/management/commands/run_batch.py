@@ -11,10 +11,12 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from promptlib.metrics import variant_metrics
-from promptlib.models import Batch, Dataset, Experiment, ProviderConfig
-from promptlib.selectors_batches import batch_call_records, batch_progress, batch_variant_metrics
-from promptlib.services.batches import BatchError, batch_create, batch_run_inline, batch_start, batches_sweep
+from promptlib.analysis.metrics import variant_metrics
+from promptlib.batches.models import Batch, Dataset
+from promptlib.batches.selectors import batch_call_records, batch_progress, batch_variant_metrics
+from promptlib.batches.services import BatchError, batch_create, batch_run_inline, batch_start, batches_sweep
+from promptlib.experiments.models import Experiment
+from promptlib.providers.models import ProviderConfig
 
 SWEEP_EVERY_SECONDS = 10
 

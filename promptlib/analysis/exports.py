@@ -1,0 +1,128 @@
+"""Downloads from an experiment: every result as CSV, and chosen outputs as fine-tuning JSONL.
+
+Both are generators of text lines, so a view streams them and a million results never sit in memory.
+JSONL follows OpenAI's chat fine-tuning format, one {"messages": [system, user, assistant]} per case:
+the prompt that variant's version renders from the case's input (few-shot examples left out — the
+fine-tuned model learns from the data itself), and as the answer the reviewed output where a person
+approved one (their edit, if they edited it), else the winner's successful output.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+
+from promptlib.analysis.aggregates import COUNTED_BATCHES
+from promptlib.batches.models import BatchItem, DatasetCase, Review
+from promptlib.experiments.models import Experiment
+from promptlib.prompts.rendering import PromptError, render
+
+CSV_COLUMNS = [
+    "batch", "case", "variant", "version", "repeat", "status", "success", "schema_passed", "attempts",
+    "latency_ms", "cost_usd", "judge_cost_usd", "input_tokens", "output_tokens", "model", "scores", "output", "error",
+]  # fmt: skip
+CHUNK = 2000
+
+
+def _line(row: list) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow(row)
+    return buffer.getvalue()
+
+
+def _csv_value(value) -> str:
+    """Text cells starting like a formula are prefixed so spreadsheets show them as text."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") and not _is_number(text) else text
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def results_csv(*, experiment: Experiment) -> Iterator[str]:
+    """One row per call of the experiment's batches, in batch and case order."""
+    yield _line(CSV_COLUMNS)
+    items = (
+        BatchItem.objects.filter(batch__experiment=experiment)
+        .order_by("batch_id", "case__position", "variant__key", "repeat")
+        .values_list(
+            "batch_id",
+            "case__position",
+            "variant__key",
+            "variant__version__number",
+            "repeat",
+            "status",
+            "success",
+            "schema_passed",
+            "attempts",
+            "latency_ms",
+            "cost_usd",
+            "judge_cost_usd",
+            "input_tokens",
+            "output_tokens",
+            "model",
+            "scores",
+            "output",
+            "error",
+        )  # fmt: skip
+    )
+    for row in items.iterator(chunk_size=CHUNK):
+        values = list(row)
+        values[15] = json.dumps(values[15], ensure_ascii=False) if values[15] else ""
+        yield _line([_csv_value(v) for v in values])
+
+
+def _chosen(*, experiment: Experiment, winner_id: int | None) -> dict[int, BatchItem]:
+    """The chosen item per case: the latest approved review first, else the winner's success."""
+    chosen: dict[int, BatchItem] = {}
+    approved = (
+        Review.objects.filter(result__batch__experiment=experiment, approved=True)
+        .select_related("result")
+        .order_by("created_at")
+    )
+    for review in approved:
+        item = review.result
+        item.chosen_output = review.edited_output or item.output
+        chosen[item.case_id] = item  # the latest approval wins
+    if winner_id is not None:
+        winners = BatchItem.objects.filter(
+            batch__experiment=experiment,
+            batch__status__in=COUNTED_BATCHES,
+            variant_id=winner_id,
+            status=BatchItem.Status.DONE,
+            success=True,
+        ).order_by("case_id", "-finished_at")
+        for item in winners.iterator(chunk_size=CHUNK):
+            if item.case_id not in chosen:
+                item.chosen_output = item.output
+                chosen[item.case_id] = item
+    return chosen
+
+
+def finetune_jsonl(*, experiment: Experiment, winner_id: int | None) -> Iterator[str]:
+    """One JSON line per case with a chosen output; cases whose prompt no longer renders are left out."""
+    chosen = _chosen(experiment=experiment, winner_id=winner_id)
+    variants = {v.pk: v for v in experiment.variants.select_related("version")}
+
+    cases = DatasetCase.objects.in_bulk(list(chosen))
+    for case_id in sorted(chosen, key=lambda cid: cases[cid].position if cid in cases else 0):
+        item, case = chosen[case_id], cases.get(case_id)
+        variant = variants.get(item.variant_id)
+        if case is None or variant is None or not item.chosen_output:
+            continue
+        try:
+            rendered = render(variant.version, case.input)
+        except PromptError:
+            continue
+        system = next((m for m in rendered.messages if m["role"] == "system"), None)
+        user = next((m for m in reversed(rendered.messages) if m["role"] == "user"), None)
+        messages = [m for m in (system, user) if m is not None]
+        messages.append({"role": "assistant", "content": item.chosen_output})
+        yield json.dumps({"messages": messages}, ensure_ascii=False) + "\n"

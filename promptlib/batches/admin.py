@@ -1,0 +1,265 @@
+"""Batches in the admin: start one, watch live progress, cancel, re-run failures, review outputs, schedule."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import JsonResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.views.decorators.http import require_POST
+
+from promptlib.admin.base import ProjectListFilter, ProjectScopedAdmin, project_ids_for, user_may
+from promptlib.admin.display import named_values
+from promptlib.batches.admin_forms import BatchSettingsForm, ReviewForm, ScheduleForm, ScorerConfigForm
+from promptlib.batches.admin_present import batch_title, variant_table
+from promptlib.batches.models import Batch, BatchItem, BatchSchedule, ScorerConfig
+from promptlib.batches.reviews import ReviewError, review_seconds, review_submit, review_timer_start
+from promptlib.batches.schedules import batch_schedule_create, batch_schedule_delete
+from promptlib.batches.selectors import batch_progress, batch_variant_metrics
+from promptlib.batches.services import BatchError, batch_cancel, batch_create, batch_rerun_failed, batch_start
+from promptlib.core.models import Role
+from promptlib.scorers.registry import SCORER_KINDS
+
+START_INTRO = (
+    "A batch is a test run before real users see a change: every case of the dataset is sent to each version "
+    "in the experiment, and each answer is scored. Results appear on the batch's page as they come in."
+)
+SCHEDULE_INTRO = (
+    "A schedule starts the same test run again and again, e.g. every night, so you notice when the AI "
+    "model starts answering differently. Fill in the test run, then when it should repeat."
+)
+
+
+def _project_ids(request) -> list[int] | None:
+    return None if request.user.is_superuser else project_ids_for(request, Role.EDITOR)
+
+
+class ReadOnlyMixin:
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Batch)
+class BatchAdmin(ReadOnlyMixin, ProjectScopedAdmin):
+    empty_help = (
+        "No batches yet. A batch is a test run: every case of a dataset goes through each version of an "
+        "experiment. Start one with “Start a batch” or from an experiment's page."
+    )
+    list_display = ("id", "experiment", "dataset", "status", "total", "schedule", "created_at", "finished_at")
+    list_select_related = ("experiment", "dataset", "schedule")
+    list_filter = (ProjectListFilter, "status")
+    search_fields = ("experiment__name", "dataset__name")
+    change_form_template = "admin/promptlib/batch/change_form.html"
+    change_list_template = "admin/promptlib/batch/change_list.html"
+    readonly_fields = (
+        *("experiment", "dataset", "provider", "model", "repeats", "tags", "use_cache", "status", "schedule"),
+        *("total", "error", "created_by", "created_at", "started_at", "finished_at"),
+    )
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("start/", wrap(self.start_view), name="promptlib_batch_start"),
+            path("<int:pk>/progress.json", wrap(self.progress_view), name="promptlib_batch_progress"),
+            path("<int:pk>/cancel/", wrap(require_POST(self.cancel_view)), name="promptlib_batch_cancel"),
+            path("<int:pk>/rerun-failed/", wrap(require_POST(self.rerun_view)), name="promptlib_batch_rerun"),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        batch = self.get_object(request, object_id)
+        extra = extra_context or {}
+        if batch is not None:
+            extra.update(
+                progress=batch_progress(batch=batch),
+                variant_table=variant_table(batch_variant_metrics(batch=batch)),
+                may_run=user_may(request, Role.EDITOR, batch.project_id),
+                subtitle=batch_title(batch),
+                dashboard_url=reverse("promptlib_experiment_dashboard", args=[batch.experiment_id]),
+            )
+        return super().change_view(request, object_id, form_url, extra)
+
+    def _batch(self, request, pk: int, role: str = Role.VIEWER) -> Batch:
+        batch = get_object_or_404(self.get_queryset(request), pk=pk)
+        if not user_may(request, role, batch.project_id):
+            raise PermissionDenied
+        return batch
+
+    def progress_view(self, request, pk: int):
+        return JsonResponse(batch_progress(batch=self._batch(request, pk)))
+
+    def cancel_view(self, request, pk: int):
+        batch = self._batch(request, pk, Role.EDITOR)
+        try:
+            batch_cancel(batch=batch)
+            self.message_user(request, "Batch cancelled; finished results are kept.", messages.SUCCESS)
+        except BatchError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+        return redirect(reverse("admin:promptlib_batch_change", args=[pk]))
+
+    def rerun_view(self, request, pk: int):
+        batch = self._batch(request, pk, Role.EDITOR)
+        try:
+            count = batch_rerun_failed(batch=batch)
+            self.message_user(request, f"Re-running {count} failed call(s).", messages.SUCCESS)
+        except BatchError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+        return redirect(reverse("admin:promptlib_batch_change", args=[pk]))
+
+    def start_view(self, request):
+        if not user_may(request, Role.EDITOR):
+            raise PermissionDenied
+        initial = {key: request.GET[key] for key in ("experiment", "dataset") if request.GET.get(key, "").isdigit()}
+        form = BatchSettingsForm(request.POST or None, initial=initial, project_ids=_project_ids(request))
+        if request.method == "POST" and form.is_valid():
+            data = form.settings()
+            if not user_may(request, Role.EDITOR, data["experiment"].project_id):
+                raise PermissionDenied
+            try:
+                batch = batch_start(batch=batch_create(**data, created_by=request.user))
+            except BatchError as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            else:
+                self.message_user(request, f"Batch {batch.pk} started: {batch.total} calls.", messages.SUCCESS)
+                return redirect(reverse("admin:promptlib_batch_change", args=[batch.pk]))
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "form": form,
+                   "title": "Start a batch", "intro": START_INTRO}  # fmt: skip
+        return TemplateResponse(request, "admin/promptlib/batch/start.html", context)
+
+
+@admin.register(BatchItem)
+class BatchItemAdmin(ReadOnlyMixin, ProjectScopedAdmin):
+    empty_help = "No answers yet: each answer of a batch shows up here while the batch runs."
+    project_path = "batch__project"
+    list_display = ("id", "batch_column", "variant", "case", "repeat", "status", "success", "attempts", "latency_ms",
+                    "review_link")  # fmt: skip
+    list_select_related = ("batch", "variant", "case", "case__dataset")
+    list_filter = ("status", "success", "schema_passed")
+    search_fields = ("=batch__id",)
+    readonly_fields = [f.name for f in BatchItem._meta.fields]
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("<int:pk>/review/", wrap(self.review_view), name="promptlib_batchitem_review"),
+            *super().get_urls(),
+        ]
+
+    @admin.display(description="Batch", ordering="batch_id")
+    def batch_column(self, obj):
+        return f"Batch {obj.batch_id}"
+
+    @admin.display(description="Review")
+    def review_link(self, obj):
+        if obj.status != BatchItem.Status.DONE:
+            return "—"
+        return format_html('<a href="{}">Review</a>', reverse("admin:promptlib_batchitem_review", args=[obj.pk]))
+
+    def review_view(self, request, pk: int):
+        item = get_object_or_404(self.get_queryset(request).select_related("case", "variant", "batch"), pk=pk)
+        if not user_may(request, Role.EDITOR, item.batch.project_id):
+            raise PermissionDenied
+        form = ReviewForm(request.POST or None, initial={"opened": review_timer_start(result_id=item.pk),
+                                                         "edited_output": item.output})  # fmt: skip
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                review_submit(
+                    result=item,
+                    reviewer=request.user,
+                    approved=data["decision"] == "approve",
+                    edited_output=data["edited_output"],
+                    seconds=review_seconds(token=data["opened"], result_id=item.pk),
+                )
+            except ReviewError as exc:
+                form.add_error(None, exc.message)
+            else:
+                self.message_user(request, "Review saved.", messages.SUCCESS)
+                nxt = BatchItem.objects.filter(batch=item.batch, status="done", reviews__isnull=True, id__gt=item.pk)
+                nxt = nxt.order_by("id").first()
+                target = nxt.pk if nxt else None
+                if target:
+                    return redirect(reverse("admin:promptlib_batchitem_review", args=[target]))
+                return redirect(reverse("admin:promptlib_batch_change", args=[item.batch_id]))
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "form": form, "item": item,
+                   "title": f"Review answer {item.pk}", "input_pairs": named_values(item.case.input),
+                   "expected_pairs": named_values(item.case.expected_fields)}  # fmt: skip
+        return TemplateResponse(request, "admin/promptlib/batch/review.html", context)
+
+
+@admin.register(ScorerConfig)
+class ScorerConfigAdmin(ProjectScopedAdmin):
+    empty_help = (
+        "No scorers yet. A scorer checks every answer of a batch automatically (right category, valid "
+        "format…). Add one from an experiment's page with “Add a scorer”."
+    )
+    project_path = "experiment__project"
+    form = ScorerConfigForm
+    list_display = ("name", "kind_label", "experiment", "order", "counts_for_success")
+    list_select_related = ("experiment",)
+    list_filter = (ProjectListFilter, "kind")
+
+    @admin.display(description="Kind of check", ordering="kind")
+    def kind_label(self, obj):
+        kind = SCORER_KINDS.get(obj.kind)
+        return kind.label if kind else obj.kind
+
+
+@admin.register(BatchSchedule)
+class BatchScheduleAdmin(ReadOnlyMixin, ProjectScopedAdmin):
+    empty_help = (
+        "No schedules yet. “Schedule a batch” repeats a test run by itself (e.g. every night), so a "
+        "change in the AI model's answers shows up."
+    )
+    list_display = ("name", "experiment", "dataset", "timing", "run_count", "created_at")
+    list_select_related = ("experiment", "dataset", "periodic_task__crontab", "periodic_task__interval")
+    readonly_fields = ("name", "experiment", "dataset", "provider", "model", "repeats", "tags", "use_cache",
+                       "periodic_task", "created_by", "created_at")  # fmt: skip
+    change_list_template = "admin/promptlib/batch/schedule_change_list.html"
+
+    @admin.display(description="When")
+    def timing(self, obj):
+        task = obj.periodic_task
+        if task is None:
+            return "stopped"
+        return str(task.crontab or task.interval)
+
+    @admin.display(description="Runs")
+    def run_count(self, obj):
+        return obj.runs.count()
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [path("new/", wrap(self.schedule_view), name="promptlib_batchschedule_new"), *super().get_urls()]
+
+    def delete_model(self, request, obj):
+        batch_schedule_delete(schedule=obj)
+
+    def schedule_view(self, request):
+        if not user_may(request, Role.EDITOR):
+            raise PermissionDenied
+        initial = {"experiment": request.GET["experiment"]} if request.GET.get("experiment", "").isdigit() else {}
+        form = ScheduleForm(request.POST or None, initial=initial, project_ids=_project_ids(request))
+        if request.method == "POST" and form.is_valid():
+            data = form.settings()
+            if not user_may(request, Role.EDITOR, data["experiment"].project_id):
+                raise PermissionDenied
+            try:
+                batch_schedule_create(
+                    **data, name=form.cleaned_data["name"], cron=form.cleaned_data["cron"].strip(),
+                    every_seconds=form.cleaned_data["every_seconds"], created_by=request.user,
+                )  # fmt: skip
+            except BatchError as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            else:
+                self.message_user(request, "Schedule saved; celery beat starts its runs.", messages.SUCCESS)
+                return redirect(reverse("admin:promptlib_batchschedule_changelist"))
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "form": form,
+                   "title": "Schedule a batch", "intro": SCHEDULE_INTRO}  # fmt: skip
+        return TemplateResponse(request, "admin/promptlib/batch/start.html", context)

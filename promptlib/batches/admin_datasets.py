@@ -1,0 +1,142 @@
+"""Datasets in the admin: cases inline, import from a CSV/JSONL upload (all rows or none), export."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+
+from promptlib.admin.base import ProjectListFilter, ProjectScopedAdmin, ProjectScopedInline, user_may
+from promptlib.batches.datasets import FORMATS, DatasetError, cases_export, cases_import
+from promptlib.batches.models import Dataset, DatasetCase
+from promptlib.core.models import Role
+
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+# (label, help) of each case column, in words a marketer uses.
+CASE_LABELS = {
+    "input": (
+        "Input values",
+        'The template\'s variables for this case, e.g. {"ticket_body": "My card was charged twice"}.',
+    ),
+    "expected_output": ("Expected answer", "Optional: the answer you would like, word for word."),
+    "expected_fields": (
+        "Expected fields",
+        'Optional: what the answer must contain, e.g. {"category": "billing"}.',
+    ),
+    "tags": ("Tags", 'Optional: labels to run only some cases, e.g. ["billing"].'),
+}
+
+
+class CaseInline(ProjectScopedInline):
+    model = DatasetCase
+    project_path = "dataset__project"
+    fields = ("position", "input", "expected_output", "expected_fields", "tags")
+    readonly_fields = ("position",)
+    max_num = 0  # cases come from imports; the rows can still be edited here
+    show_change_link = False
+    verbose_name = "case"
+    verbose_name_plural = "cases (add more with “Import cases” above)"
+    # Compact boxes: the stock textareas made the table three screens wide.
+    formfield_overrides = {
+        models.JSONField: {"widget": forms.Textarea(attrs={"rows": 3, "cols": 36, "class": "promptlib-code"})},
+        models.TextField: {"widget": forms.Textarea(attrs={"rows": 3, "cols": 30})},
+    }
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if field is not None and db_field.name in CASE_LABELS:
+            field.label, field.help_text = CASE_LABELS[db_field.name]
+        return field
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(help_text="CSV with a header row, or JSON Lines (one case per line).")
+    format = forms.ChoiceField(choices=[("", "From the file name"), *[(f, f.upper()) for f in FORMATS]], required=False)
+    replace = forms.BooleanField(
+        required=False, help_text="Delete the current cases first (only if no batch used them)."
+    )
+
+
+@admin.register(Dataset)
+class DatasetAdmin(ProjectScopedAdmin):
+    empty_help = (
+        "No datasets yet. A dataset holds test cases (sample inputs and the answers you expect). Click "
+        "“Add dataset”, save it, then import its cases from a spreadsheet (CSV) file."
+    )
+    list_display = ("name", "project", "case_count", "updated_at")
+    list_filter = (ProjectListFilter,)
+    search_fields = ("name", "description")
+    inlines = (CaseInline,)
+    change_form_template = "admin/promptlib/dataset/change_form.html"
+
+    def get_queryset(self, request):
+        from django.db.models import Count
+
+        return super().get_queryset(request).select_related("project").annotate(case_total=Count("cases"))
+
+    @admin.display(description="Cases", ordering="case_total")
+    def case_count(self, obj):
+        return obj.case_total
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("<int:pk>/import/", wrap(self.import_view), name="promptlib_dataset_import"),
+            path("<int:pk>/export/<str:fmt>/", wrap(self.export_view), name="promptlib_dataset_export"),
+            *super().get_urls(),
+        ]
+
+    def _dataset(self, request, pk: int, role: str) -> Dataset:
+        dataset = get_object_or_404(self.get_queryset(request), pk=pk)
+        if not user_may(request, role, dataset.project_id):
+            raise PermissionDenied
+        return dataset
+
+    def import_view(self, request, pk: int):
+        dataset = self._dataset(request, pk, Role.EDITOR)
+        form = ImportForm(request.POST or None, request.FILES or None)
+        problems = []
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            fmt = form.cleaned_data["format"] or (
+                "jsonl" if upload.name.lower().endswith((".jsonl", ".json")) else "csv"
+            )
+            if upload.size > MAX_UPLOAD_BYTES:
+                form.add_error("file", f"The file is larger than {MAX_UPLOAD_BYTES // 1024 // 1024} MB.")
+            else:
+                try:
+                    added = cases_import(
+                        dataset=dataset, content=upload.read(), fmt=fmt, replace=form.cleaned_data["replace"]
+                    )
+                except DatasetError as exc:
+                    problems = exc.errors
+                    form.add_error(None, exc.message)
+                else:
+                    self.message_user(request, f"Imported {added} case(s).", messages.SUCCESS)
+                    return redirect(reverse("admin:promptlib_dataset_change", args=[dataset.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": dataset,
+            "title": f"Import cases into {dataset.name}",
+            "form": form,
+            "problems": problems[:200],
+        }
+        return TemplateResponse(request, "admin/promptlib/dataset/import.html", context)
+
+    def export_view(self, request, pk: int, fmt: str):
+        dataset = self._dataset(request, pk, Role.VIEWER)
+        try:
+            body = cases_export(dataset=dataset, fmt=fmt)
+        except DatasetError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return redirect(reverse("admin:promptlib_dataset_change", args=[dataset.pk]))
+        content_type = "text/csv" if fmt == "csv" else "application/x-ndjson"
+        response = HttpResponse(body, content_type=f"{content_type}; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{dataset.name}.{fmt}"'
+        return response

@@ -1,0 +1,137 @@
+"""Forms of the batch admin pages: start a batch, schedule one, configure a scorer, review an output."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.html import format_html, format_html_join
+
+from promptlib.batches.models import Dataset, ScorerConfig
+from promptlib.experiments.models import Experiment
+from promptlib.providers.models import ProviderConfig
+from promptlib.scorers import ScorerError, kind_choices, scorer_for
+from promptlib.scorers.registry import SCORER_KINDS
+
+
+def _tags(raw: str) -> list[str]:
+    return [t.strip() for t in (raw or "").split(",") if t.strip()]
+
+
+class BatchSettingsForm(forms.Form):
+    experiment = forms.ModelChoiceField(
+        queryset=Experiment.objects.none(), help_text="Each of its variants (versions) answers every test case."
+    )
+    dataset = forms.ModelChoiceField(
+        queryset=Dataset.objects.none(), help_text="The test cases: sample inputs and the answers you expect."
+    )
+    provider = forms.ModelChoiceField(
+        queryset=ProviderConfig.objects.none(),
+        required=False,
+        label="AI provider",
+        help_text="Leave empty to use the provider each version names in its model settings.",
+    )
+    model = forms.CharField(
+        required=False, label="AI model", help_text="Leave empty to use the model each version names."
+    )
+    repeats = forms.IntegerField(
+        min_value=1,
+        max_value=100,
+        initial=1,
+        help_text="How often each case is asked. More than 1 shows whether answers stay the same.",
+    )
+    tags = forms.CharField(
+        required=False, help_text="Optional: run only the cases with one of these tags, separated by commas."
+    )
+    use_cache = forms.BooleanField(
+        required=False,
+        label="Reuse earlier answers",
+        help_text="Answers to exactly the same request are taken from earlier runs: faster and free, "
+        "but they do not show how the model answers today.",
+    )
+
+    def __init__(self, *args, project_ids: list[int] | None, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, model in (("experiment", Experiment), ("dataset", Dataset), ("provider", ProviderConfig)):
+            rows = model.objects.all()
+            self.fields[name].queryset = rows if project_ids is None else rows.filter(project_id__in=project_ids)
+
+    def settings(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "experiment": data["experiment"],
+            "dataset": data["dataset"],
+            "provider": data["provider"],
+            "model": data["model"].strip(),
+            "repeats": data["repeats"],
+            "tags": _tags(data["tags"]),
+            "use_cache": data["use_cache"],
+        }
+
+
+class ScheduleForm(BatchSettingsForm):
+    name = forms.CharField(max_length=200, help_text="e.g. “Nightly triage check”.")
+    cron = forms.CharField(
+        required=False,
+        label="When (cron)",
+        help_text="Five fields, in UTC: minute hour day month weekday. '0 6 * * *' = every day at 06:00; "
+        "'0 6 * * 1' = Mondays at 06:00.",
+    )
+    every_seconds = forms.IntegerField(
+        required=False,
+        min_value=60,
+        label="Or every … seconds",
+        help_text="Instead of a cron time: repeat every this many seconds (at least 60; 86400 = once a day).",
+    )
+
+
+def _kind_help() -> str:
+    # The admin shows help texts as HTML: one line per kind, escaped.
+    lines = format_html_join(
+        "", "<li><strong>{}</strong>: {}</li>", ((k.label, k.description) for k in SCORER_KINDS.values())
+    )
+    return format_html('What the check looks at:<ul class="promptlib-kinds">{}</ul>', lines)
+
+
+class ScorerConfigForm(forms.ModelForm):
+    kind = forms.ChoiceField(choices=kind_choices(), label="Kind of check", help_text=_kind_help())
+
+    class Meta:
+        model = ScorerConfig
+        fields = ("experiment", "kind", "name", "config", "order", "counts_for_success")
+        labels = {"config": "Options", "order": "Order", "counts_for_success": "Counts for task success"}
+        help_texts = {
+            "config": "Settings of this kind of check, in JSON (for developers). Leave {} to use the defaults; "
+            "a problem is named next to this box when you save.",
+            "order": "Checks run in this order (1 first).",
+            "counts_for_success": "Tick if an answer must pass this check to count as a success.",
+        }
+
+    def clean(self):
+        data = super().clean()
+        if data.get("kind") and data.get("name"):
+            try:
+                data["config"] = {
+                    k: v
+                    for k, v in scorer_for(data["kind"])
+                    .validate_config({**(data.get("config") or {}), "name": data["name"]})
+                    .items()
+                    if k != "name"
+                }
+            except ScorerError as exc:
+                field = exc.field if exc.field in ("kind", "name") else "config"
+                self.add_error(field, f"{exc.field}: {exc.message}" if field == "config" else exc.message)
+        return data
+
+
+class ReviewForm(forms.Form):
+    decision = forms.ChoiceField(
+        choices=[("approve", "Approve: a good answer"), ("reject", "Reject: not good enough")],
+        widget=forms.RadioSelect,
+        label="Your verdict",
+    )
+    edited_output = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 8, "cols": 80}),
+        label="Corrected answer",
+        help_text="Optional: change the answer to how it should be.",
+    )
+    opened = forms.CharField(widget=forms.HiddenInput)

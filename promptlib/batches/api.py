@@ -1,0 +1,386 @@
+"""Providers, datasets (with CSV/JSONL import and export), experiment scorers and batches, for scripts.
+
+Writes need an API key with the write scope (or the editor role in the browsable API).
+"""
+
+from __future__ import annotations
+
+from django.db import IntegrityError
+from django.db.models import Count
+from django.http import HttpResponse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
+
+from promptlib.api.base import ProjectAPIView, ProjectListAPIView, error_responses
+from promptlib.api.errors import ApiError, error
+from promptlib.api.permissions import PROJECT_PARAMETER, WRITE_VERSIONS
+from promptlib.batches.datasets import DatasetError, cases_export, cases_import, dataset_create
+from promptlib.batches.models import Batch, Dataset, ScorerConfig
+from promptlib.batches.scorer_configs import scorer_config_create
+from promptlib.batches.selectors import batch_progress, batch_variant_metrics
+from promptlib.batches.serializers import (
+    BatchInSerializer,
+    BatchOutSerializer,
+    BatchPatchSerializer,
+    BatchProgressSerializer,
+    CasesImportSerializer,
+    DatasetInSerializer,
+    DatasetOutSerializer,
+    ProviderInSerializer,
+    ProviderOutSerializer,
+    ScorerInSerializer,
+    ScorerOutSerializer,
+)
+from promptlib.batches.services import BatchError, batch_cancel, batch_create, batch_rerun_failed, batch_start
+from promptlib.core.models import Project
+from promptlib.experiments.models import Experiment
+from promptlib.providers.models import ProviderConfig
+from promptlib.scorers import ScorerError
+
+WRITE = {"POST": WRITE_VERSIONS, "PATCH": WRITE_VERSIONS}
+PROVIDER_FIELDS = (
+    "id",
+    "name",
+    "kind",
+    "base_url",
+    "models",
+    "api_key_env",
+    "timeout_seconds",
+    "max_concurrency",
+    "rpm_limit",
+    "max_retries",
+)
+
+
+def _valid(serializer_class, data) -> dict:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def _bad(exc: BatchError | DatasetError | ScorerError, default_field: str = "") -> ApiError:
+    errors = [
+        error(e.get("field", ""), "invalid_row", f"Line {e['line']}: {e['message']}")
+        for e in getattr(exc, "errors", [])
+    ]
+    return ApiError(errors or [error(getattr(exc, "field", "") or default_field, "invalid", exc.message)])
+
+
+def _provider_dict(p: ProviderConfig) -> dict:
+    return {name: getattr(p, name) for name in PROVIDER_FIELDS}
+
+
+class ProviderListView(ProjectListAPIView):
+    grants = WRITE
+    serializer_class = ProviderOutSerializer
+
+    @extend_schema(
+        tags=["providers"],
+        summary="List providers",
+        parameters=[PROJECT_PARAMETER],
+        responses={200: ProviderOutSerializer(many=True), **error_responses()},
+    )
+    def get(self, request):
+        return self.page(ProviderConfig.objects.filter(project_id=self.project_id).order_by("name"), _provider_dict)
+
+    @extend_schema(
+        tags=["providers"],
+        summary="Add a provider (the API key stays in an environment variable)",
+        parameters=[PROJECT_PARAMETER],
+        request=ProviderInSerializer,
+        responses={201: ProviderOutSerializer, **error_responses(400, 403, 415)},
+    )
+    def post(self, request):
+        data = _valid(ProviderInSerializer, request.data)
+        try:
+            provider = ProviderConfig.objects.create(project_id=self.project_id, **data)
+        except IntegrityError as exc:
+            raise ApiError([error("name", "unique", f"A provider named '{data['name']}' exists.")]) from exc
+        return Response(_provider_dict(provider), status=201)
+
+
+def _dataset_dict(d: Dataset) -> dict:
+    cases = d.case_total if hasattr(d, "case_total") else d.cases.count()
+    return {"id": d.pk, "name": d.name, "description": d.description, "cases": cases}
+
+
+def _dataset(project_id: int, ref: str | int) -> Dataset:
+    rows = Dataset.objects.filter(project_id=project_id)
+    found = rows.filter(pk=int(ref)).first() if str(ref).isdigit() else rows.filter(name=str(ref)[:120]).first()
+    if found is None:
+        raise NotFound("No such dataset.")
+    return found
+
+
+class DatasetListView(ProjectListAPIView):
+    grants = WRITE
+    serializer_class = DatasetOutSerializer
+
+    @extend_schema(
+        tags=["datasets"],
+        summary="List datasets",
+        parameters=[PROJECT_PARAMETER],
+        responses={200: DatasetOutSerializer(many=True), **error_responses()},
+    )
+    def get(self, request):
+        rows = Dataset.objects.filter(project_id=self.project_id).annotate(case_total=Count("cases")).order_by("name")
+        return self.page(rows, _dataset_dict)
+
+    @extend_schema(
+        tags=["datasets"],
+        summary="Create a dataset",
+        parameters=[PROJECT_PARAMETER],
+        request=DatasetInSerializer,
+        responses={201: DatasetOutSerializer, **error_responses(400, 403, 415)},
+    )
+    def post(self, request):
+        data = _valid(DatasetInSerializer, request.data)
+        try:
+            dataset = dataset_create(project=Project.objects.get(pk=self.project_id), **data)
+        except DatasetError as exc:
+            raise _bad(exc) from exc
+        return Response(_dataset_dict(dataset), status=201)
+
+
+class DatasetDetailView(ProjectAPIView):
+    @extend_schema(
+        tags=["datasets"],
+        summary="A dataset",
+        parameters=[PROJECT_PARAMETER],
+        responses={200: DatasetOutSerializer, **error_responses()},
+    )
+    def get(self, request, ref: str):
+        return Response(_dataset_dict(_dataset(self.project_id, ref)))
+
+
+class DatasetCasesView(ProjectAPIView):
+    grants = WRITE
+
+    @extend_schema(
+        tags=["datasets"],
+        summary="Export the cases as CSV or JSONL",
+        responses={200: bytes, **error_responses(400)},
+        parameters=[
+            PROJECT_PARAMETER,
+            OpenApiParameter("as", str, enum=["csv", "jsonl"], description="File format (default jsonl)."),
+        ],
+    )
+    def get(self, request, ref: str):
+        dataset = _dataset(self.project_id, ref)
+        fmt = request.query_params.get("as", "jsonl")
+        try:
+            body = cases_export(dataset=dataset, fmt=fmt)
+        except DatasetError as exc:
+            raise _bad(exc) from exc
+        response = HttpResponse(body, content_type="text/csv" if fmt == "csv" else "application/x-ndjson")
+        response["Content-Disposition"] = f'attachment; filename="{dataset.name}.{fmt}"'
+        return response
+
+    @extend_schema(
+        tags=["datasets"],
+        summary="Import cases from CSV or JSONL text (all rows or none)",
+        parameters=[PROJECT_PARAMETER],
+        request=CasesImportSerializer,
+        responses={201: DatasetOutSerializer, **error_responses(400, 403, 415)},
+    )
+    def post(self, request, ref: str):
+        dataset = _dataset(self.project_id, ref)
+        data = _valid(CasesImportSerializer, request.data)
+        try:
+            cases_import(dataset=dataset, content=data["content"], fmt=data["format"], replace=data["replace"])
+        except DatasetError as exc:
+            raise _bad(exc, "content") from exc
+        return Response(_dataset_dict(dataset), status=201)
+
+
+def _experiment(project_id: int, pk: int) -> Experiment:
+    experiment = Experiment.objects.filter(project_id=project_id, pk=pk).first()
+    if experiment is None:
+        raise NotFound("No such experiment.")
+    return experiment
+
+
+def _scorer_dict(s: ScorerConfig) -> dict:
+    return {
+        "id": s.pk,
+        "kind": s.kind,
+        "name": s.name,
+        "config": s.config,
+        "order": s.order,
+        "counts_for_success": s.counts_for_success,
+    }
+
+
+class ScorerListView(ProjectAPIView):
+    grants = WRITE
+
+    @extend_schema(
+        tags=["experiments"],
+        summary="The experiment's scorers",
+        parameters=[PROJECT_PARAMETER],
+        responses={200: ScorerOutSerializer(many=True), **error_responses()},
+    )
+    def get(self, request, pk: int):
+        experiment = _experiment(self.project_id, pk)
+        return Response([_scorer_dict(s) for s in experiment.scorers.all()])
+
+    @extend_schema(
+        tags=["experiments"],
+        summary="Add a scorer to the experiment",
+        parameters=[PROJECT_PARAMETER],
+        request=ScorerInSerializer,
+        responses={201: ScorerOutSerializer, **error_responses(400, 403, 415)},
+    )
+    def post(self, request, pk: int):
+        experiment = _experiment(self.project_id, pk)
+        data = _valid(ScorerInSerializer, request.data)
+        try:
+            scorer = scorer_config_create(experiment=experiment, **data)
+        except ScorerError as exc:
+            field = exc.field if exc.field in ("kind", "name") else f"config.{exc.field}"
+            raise ApiError([error(field, "invalid", exc.message)]) from exc
+        return Response(_scorer_dict(scorer), status=201)
+
+
+def _batch_dict(batch: Batch) -> dict:
+    return {
+        **batch_progress(batch=batch),
+        "experiment": batch.experiment_id,
+        "dataset": batch.dataset_id,
+        "repeats": batch.repeats,
+        "variants": batch_variant_metrics(batch=batch),
+    }
+
+
+def _batch(project_id: int, pk: int) -> Batch:
+    batch = Batch.objects.filter(project_id=project_id, pk=pk).select_related("experiment").first()
+    if batch is None:
+        raise NotFound("No such batch.")
+    return batch
+
+
+class BatchListView(ProjectListAPIView):
+    grants = WRITE
+    serializer_class = BatchProgressSerializer
+
+    @extend_schema(
+        tags=["batches"],
+        summary="List batches, newest first",
+        parameters=[PROJECT_PARAMETER],
+        responses={200: BatchProgressSerializer(many=True), **error_responses()},
+    )
+    def get(self, request):
+        rows = Batch.objects.filter(project_id=self.project_id).order_by("-created_at")
+        return self.page(rows, lambda b: batch_progress(batch=b))
+
+    @extend_schema(
+        tags=["batches"],
+        summary="Create a batch (variants × cases × repeats) and start it",
+        parameters=[PROJECT_PARAMETER],
+        request=BatchInSerializer,
+        responses={201: BatchOutSerializer, **error_responses(400, 403, 415)},
+    )
+    def post(self, request):
+        data = _valid(BatchInSerializer, request.data)
+        experiment = Experiment.objects.filter(project_id=self.project_id, pk=data["experiment"]).first()
+        if experiment is None:
+            raise ApiError([error("experiment", "not_found", "No such experiment in this project.")])
+        try:
+            dataset = _dataset(self.project_id, data["dataset"])
+        except NotFound as exc:
+            raise ApiError([error("dataset", "not_found", "No such dataset in this project.")]) from exc
+        provider = None
+        if data["provider"]:
+            provider = ProviderConfig.objects.filter(project_id=self.project_id, name=data["provider"]).first()
+            if provider is None:
+                raise ApiError([error("provider", "not_found", f"No provider named '{data['provider']}'.")])
+        try:
+            batch = batch_create(
+                experiment=experiment,
+                dataset=dataset,
+                provider=provider,
+                model=data["model"],
+                repeats=data["repeats"],
+                tags=data["tags"],
+                variant_keys=data["variants"] or None,
+                use_cache=data["use_cache"],
+                created_by=self.actor(),
+            )
+            if data["start"]:
+                batch = batch_start(batch=batch)
+        except BatchError as exc:
+            raise _bad(exc) from exc
+        return Response(_batch_dict(batch), status=201)
+
+
+class BatchDetailView(ProjectAPIView):
+    grants = WRITE
+
+    @extend_schema(
+        tags=["batches"],
+        summary="A batch: progress and per-variant metrics",
+        parameters=[PROJECT_PARAMETER],
+        responses={200: BatchOutSerializer, **error_responses()},
+    )
+    def get(self, request, pk: int):
+        return Response(_batch_dict(_batch(self.project_id, pk)))
+
+    @extend_schema(
+        tags=["batches"],
+        summary="Start (status=running) or cancel (status=cancelled) a batch",
+        parameters=[PROJECT_PARAMETER],
+        request=BatchPatchSerializer,
+        responses={200: BatchOutSerializer, **error_responses(400, 403, 415)},
+    )
+    def patch(self, request, pk: int):
+        batch = _batch(self.project_id, pk)
+        status = _valid(BatchPatchSerializer, request.data)["status"]
+        try:
+            batch = batch_start(batch=batch) if status == Batch.Status.RUNNING else batch_cancel(batch=batch)
+        except BatchError as exc:
+            raise _bad(exc, "status") from exc
+        return Response(_batch_dict(batch))
+
+
+class BatchProgressView(ProjectAPIView):
+    @extend_schema(
+        tags=["batches"],
+        summary="Live progress: counts, calls/s, ETA",
+        parameters=[PROJECT_PARAMETER],
+        responses={200: BatchProgressSerializer, **error_responses()},
+    )
+    def get(self, request, pk: int):
+        return Response(batch_progress(batch=_batch(self.project_id, pk)))
+
+
+class BatchRerunView(ProjectAPIView):
+    grants = WRITE
+
+    @extend_schema(
+        tags=["batches"],
+        summary="Re-run the failed calls of a finished batch",
+        request=None,
+        parameters=[PROJECT_PARAMETER],
+        responses={201: BatchOutSerializer, **error_responses(400, 403)},
+    )
+    def post(self, request, pk: int):
+        batch = _batch(self.project_id, pk)
+        try:
+            batch_rerun_failed(batch=batch)
+        except BatchError as exc:
+            raise _bad(exc, "status") from exc
+        return Response(_batch_dict(batch), status=201)
+
+
+urlpatterns_v1 = [
+    ("providers", ProviderListView, "provider-list"),
+    ("datasets", DatasetListView, "dataset-list"),
+    ("datasets/<str:ref>", DatasetDetailView, "dataset-detail"),
+    ("datasets/<str:ref>/cases", DatasetCasesView, "dataset-cases"),
+    ("experiments/<int:pk>/scorers", ScorerListView, "experiment-scorers"),
+    ("batches", BatchListView, "batch-list"),
+    ("batches/<int:pk>", BatchDetailView, "batch-detail"),
+    ("batches/<int:pk>/progress", BatchProgressView, "batch-progress"),
+    ("batches/<int:pk>/reruns", BatchRerunView, "batch-reruns"),
+]

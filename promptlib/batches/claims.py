@@ -1,0 +1,171 @@
+"""The batch runner's reads and writes of BatchItem rows, each in one round trip.
+
+They run once per few calls, so they are written as plain SQL rather than built by the ORM each
+time (the ORM's bulk_update, a CASE WHEN per row and column, cost more CPU than the calls):
+- a claim is one `UPDATE … RETURNING` (PostgreSQL and SQLite ≥ 3.35): only rows still claimable
+  change, and the rows returned are exactly the ones this run now owns;
+- results are one `UPDATE … FROM json_to_recordset(…)` on PostgreSQL (bulk_update elsewhere), filtered on
+  the run's claim token, so a run whose lease was taken over never overwrites the new owner's row.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from django.db import connection
+from django.db.models import Q
+from django.utils import timezone
+
+from promptlib.batches.calls import ItemWork, Outcome
+from promptlib.batches.models import BatchItem, DatasetCase
+
+RUNNING, PENDING = BatchItem.Status.RUNNING, BatchItem.Status.PENDING
+RESULT_FIELDS = [
+    "status", "claim_token", "finished_at", "attempts", "attempt_log", "not_before", "enqueued_at", "model",
+    "output", "error", "error_kind", "success", "schema_passed", "latency_ms", "cost_usd", "judge_cost_usd",
+    "input_tokens", "output_tokens", "cached", "scores",
+]  # fmt: skip
+_CLEARED = {
+    "claim_token": "", "not_before": None, "enqueued_at": None, "model": "", "output": "", "error": "",
+    "error_kind": "", "success": None, "schema_passed": None, "latency_ms": None, "cost_usd": 0.0,
+    "judge_cost_usd": 0.0, "input_tokens": 0, "output_tokens": 0, "cached": False, "scores": [],
+}  # fmt: skip
+_meta = BatchItem._meta
+_CLAIM_COLUMNS = [
+    "id", "variant", "case", "repeat", "attempts", "attempt_log", "status", "claim_token", "claimed_at",
+    "lease_until", "not_before",
+]  # fmt: skip
+
+
+def _q(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def _prep(name: str, value):
+    return _meta.get_field(name).get_db_prep_save(value, connection)
+
+
+CaseData = tuple[dict, str, dict]  # input, expected_output, expected_fields
+
+
+def cases_load(*, case_ids, known: dict[int, CaseData]) -> dict[int, CaseData]:
+    """Fill `known` with the cases not loaded yet (a chunk reads each case once, however many repeats)."""
+    missing = set(case_ids) - known.keys()
+    if missing:
+        rows = DatasetCase.objects.filter(id__in=missing).values_list(
+            "id", "input", "expected_output", "expected_fields"
+        )
+        for case_id, inp, expected_output, expected_fields in rows:
+            known[case_id] = (inp or {}, expected_output, expected_fields or {})
+    return known
+
+
+def items_claim(
+    *, item_ids: list[int], token: str, lease_seconds: float, cases: dict[int, CaseData] | None = None
+) -> list[ItemWork]:
+    """Claim what is still claimable of item_ids (pending and due, or running with an expired lease)."""
+    if not item_ids:
+        return []
+    now = timezone.now()
+    table = _q(_meta.db_table)
+    c = {name: _q(_meta.get_field(name).column) for name in _CLAIM_COLUMNS}
+    returned = ", ".join(c[name] for name in ["id", "variant", "case", "repeat", "attempts", "attempt_log"])
+    # Identifiers come from the model's metadata; every value is a parameter.
+    sql = (
+        f"UPDATE {table} SET {c['status']} = %s, {c['claim_token']} = %s, {c['claimed_at']} = %s, "  # noqa: S608
+        f"{c['lease_until']} = %s WHERE {c['id']} IN ({', '.join(['%s'] * len(item_ids))}) AND ("
+        f"({c['status']} = %s AND ({c['not_before']} IS NULL OR {c['not_before']} <= %s)) "
+        f"OR ({c['status']} = %s AND {c['lease_until']} < %s)) RETURNING {returned}"
+    )
+    stamp, lease = _prep("claimed_at", now), _prep("lease_until", now + timedelta(seconds=lease_seconds))
+    params = [RUNNING, token, stamp, lease, *item_ids, PENDING, stamp, RUNNING, stamp]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    log_field = _meta.get_field("attempt_log")
+    cases = cases_load(case_ids={row[2] for row in rows}, known={} if cases is None else cases)
+    claimed = []
+    for item_id, variant_id, case_id, repeat, attempts, attempt_log in sorted(rows):
+        case_input, expected_output, expected_fields = cases[case_id]
+        log = log_field.from_db_value(attempt_log, None, connection) if isinstance(attempt_log, str) else attempt_log
+        claimed.append(
+            ItemWork(
+                item_id=item_id,
+                variant_id=variant_id,
+                case_id=case_id,
+                repeat=repeat,
+                case_input=case_input,
+                expected_output=expected_output,
+                expected_fields=expected_fields,
+                attempts=attempts,
+                attempt_log=log or [],
+            )
+        )
+    return claimed
+
+
+def _result_values(outcome: Outcome, now) -> tuple[dict, tuple[int, float] | None]:
+    values = {**_CLEARED, "attempts": outcome.attempts, "attempt_log": outcome.attempt_log, "finished_at": now}
+    if outcome.status == "retry":
+        last = outcome.attempt_log[-1] if outcome.attempt_log else {}
+        values.update(
+            status=PENDING,
+            not_before=now + timedelta(seconds=outcome.wait_seconds),
+            enqueued_at=now,
+            finished_at=None,
+            error=last.get("error", ""),
+            error_kind=last.get("kind", ""),
+        )
+        return values, (outcome.item_id, outcome.wait_seconds)
+    values["status"] = BatchItem.Status.DONE if outcome.status == "done" else BatchItem.Status.FAILED
+    values.update(outcome.values)
+    return values, None
+
+
+def outcomes_write(*, outcomes: list[Outcome], token: str) -> list[tuple[int, float]]:
+    """Store finished items and release the ones waiting for a retry; returns [(item_id, wait)] to re-enqueue."""
+    now = timezone.now()
+    rows, rescheduled = [], []
+    for outcome in outcomes:
+        values, retry = _result_values(outcome, now)
+        rows.append((outcome.item_id, values))
+        if retry:
+            rescheduled.append(retry)
+    if connection.vendor == "postgresql":
+        _update_from_values(rows, token)
+    else:
+        objs = [BatchItem(id=item_id, **values) for item_id, values in rows]
+        BatchItem.objects.filter(claim_token=token, status=RUNNING).bulk_update(objs, RESULT_FIELDS, batch_size=200)
+    return rescheduled
+
+
+def _update_from_values(rows: list[tuple[int, dict]], token: str) -> None:
+    """One UPDATE whose rows arrive as a single JSON parameter, typed by json_to_recordset's column list.
+
+    (A VALUES list would need a placeholder per value, which the driver parses on every call.)
+    """
+    fields = [_meta.get_field(name) for name in RESULT_FIELDS]
+    pk = _meta.pk.column
+    payload = json.dumps([{pk: item_id, **{f.column: values[f.name] for f in fields}} for item_id, values in rows],
+                         default=str)  # fmt: skip  # datetimes as ISO text with their offset
+    typed = ", ".join([f"{_q(pk)} bigint", *(f"{_q(f.column)} {f.db_type(connection)}" for f in fields)])
+    sets = ", ".join(f"{_q(f.column)} = v.{_q(f.column)}" for f in fields)
+    token_column, status_column = _q(_meta.get_field("claim_token").column), _q(_meta.get_field("status").column)
+    # Identifiers from the model's metadata, values as parameters.
+    sql = (
+        f"UPDATE {_q(_meta.db_table)} AS t SET {sets} FROM json_to_recordset(%s::json) AS v({typed}) "  # noqa: S608
+        f"WHERE t.{_q(pk)} = v.{_q(pk)} AND t.{token_column} = %s AND t.{status_column} = %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [payload, token, RUNNING])
+
+
+def pending_ids(*, batch_id: int, after_id: int, limit: int) -> list[int]:
+    """Due pending items of the batch, from after_id on (then from the start), for a task with idle threads."""
+    now = timezone.now()
+    due = BatchItem.objects.filter(batch_id=batch_id, status=PENDING).filter(
+        Q(not_before__isnull=True) | Q(not_before__lte=now)
+    )
+    ids = list(due.filter(id__gt=after_id).order_by("id").values_list("id", flat=True)[:limit])
+    return ids or list(due.order_by("id").values_list("id", flat=True)[:limit])

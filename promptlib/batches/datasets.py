@@ -1,0 +1,221 @@
+"""Datasets: create, import cases from CSV or JSONL (all rows or none), export them the same way.
+
+CSV: a header row; the columns `input` (a JSON object of variables), `expected_output`,
+`expected_fields` (a JSON object) and `tags` (comma-separated, or a JSON list) are special; every
+other column is one input variable with its text value. JSONL: one object per line with the keys
+input, expected_output, expected_fields and tags. Exports use the `input` JSON column, so that typed
+values (numbers, lists) survive a round trip.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Max
+
+from promptlib.batches.models import BatchItem, Dataset, DatasetCase
+from promptlib.core.models import Project
+
+MAX_CASES = 50_000
+FORMATS = ("csv", "jsonl")
+CASE_KEYS = ("input", "expected_output", "expected_fields", "tags")
+
+
+class DatasetError(Exception):
+    def __init__(self, message: str, *, field: str = "", errors: list[dict] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.errors = errors or []  # [{"line": n, "field": ..., "message": ...}] for imports
+
+
+@dataclass(frozen=True)
+class CaseData:
+    input: dict[str, Any]
+    expected_output: str = ""
+    expected_fields: dict[str, Any] | None = None
+    tags: tuple[str, ...] = ()
+
+
+def dataset_create(*, project: Project, name: str, description: str = "") -> Dataset:
+    if Dataset.objects.filter(project=project, name=name).exists():
+        raise DatasetError(f"A dataset named '{name}' already exists in this project.", field="name")
+    return Dataset.objects.create(project=project, name=name, description=description)
+
+
+def case_data_validate(data: Any) -> CaseData:
+    """One case from a plain dict; raises DatasetError naming the field."""
+    if not isinstance(data, dict):
+        raise DatasetError("Each case must be a JSON object.", field="case")
+    unknown = sorted(set(data) - set(CASE_KEYS))
+    if unknown:
+        raise DatasetError(f"Unknown key '{unknown[0]}'; use {', '.join(CASE_KEYS)}.", field=unknown[0])
+    inputs = data.get("input", {})
+    if not isinstance(inputs, dict):
+        raise DatasetError("input must be a JSON object of variable → value.", field="input")
+    expected_output = data.get("expected_output") or ""
+    if not isinstance(expected_output, str):
+        raise DatasetError("expected_output must be text.", field="expected_output")
+    expected_fields = data.get("expected_fields") or {}
+    if not isinstance(expected_fields, dict):
+        raise DatasetError(
+            'expected_fields must be a JSON object, e.g. {"category": "billing"}.', field="expected_fields"
+        )
+    tags = data.get("tags") or []
+    if not isinstance(tags, list) or not all(isinstance(t, str) and t.strip() for t in tags):
+        raise DatasetError("tags must be a list of words.", field="tags")
+    return CaseData(inputs, expected_output, expected_fields, tuple(t.strip() for t in tags))
+
+
+def _json_cell(value: str, field: str, *, kind: type) -> Any:
+    try:
+        parsed = json.loads(value)
+    except ValueError as exc:
+        raise DatasetError(f"{field} is not valid JSON: {exc.msg}.", field=field) from exc
+    if not isinstance(parsed, kind):
+        raise DatasetError(f"{field} must be a JSON {'object' if kind is dict else 'list'}.", field=field)
+    return parsed
+
+
+def _csv_row(row: dict[str, str]) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    variables: dict[str, Any] = {}
+    for column, value in row.items():
+        if column is None:
+            raise DatasetError("This row has more cells than the header has columns.", field="row")
+        value = value or ""
+        if column == "input":
+            if value.strip():
+                variables.update(_json_cell(value, "input", kind=dict))
+        elif column == "expected_output":
+            data["expected_output"] = value
+        elif column == "expected_fields":
+            data["expected_fields"] = _json_cell(value, column, kind=dict) if value.strip() else {}
+        elif column == "tags":
+            stripped = value.strip()
+            if stripped.startswith("["):
+                data["tags"] = _json_cell(stripped, column, kind=list)
+            else:
+                data["tags"] = [t.strip() for t in stripped.split(",") if t.strip()]
+        elif column:
+            variables[column] = value
+    data["input"] = variables
+    return data
+
+
+def cases_parse(*, content: str | bytes, fmt: str) -> list[CaseData]:
+    """Parse a whole file; raises DatasetError listing every bad row by its line number."""
+    if fmt not in FORMATS:
+        raise DatasetError(f"Unknown format '{fmt}'; use csv or jsonl.", field="format")
+    if isinstance(content, bytes):
+        try:
+            content = content.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise DatasetError("The file is not UTF-8 text.", field="file") from exc
+    rows: list[tuple[int, Any]] = []
+    errors: list[dict] = []
+    if fmt == "jsonl":
+        for number, line in enumerate(content.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                rows.append((number, json.loads(line)))
+            except ValueError as exc:
+                errors.append({"line": number, "field": "line", "message": f"Not valid JSON: {exc.msg}."})
+    else:
+        reader = csv.DictReader(io.StringIO(content))
+        if not reader.fieldnames:
+            raise DatasetError("The CSV file has no header row.", field="file")
+        for row in reader:
+            try:
+                rows.append((reader.line_num, _csv_row(row)))
+            except DatasetError as exc:
+                errors.append({"line": reader.line_num, "field": exc.field, "message": exc.message})
+    cases = []
+    for number, data in rows:
+        try:
+            cases.append(case_data_validate(data))
+        except DatasetError as exc:
+            errors.append({"line": number, "field": exc.field, "message": exc.message})
+    if errors:
+        errors.sort(key=lambda e: e["line"])
+        first = errors[0]
+        raise DatasetError(
+            f"{len(errors)} bad row(s); nothing was imported. Line {first['line']}: {first['message']}",
+            field="file",
+            errors=errors,
+        )
+    if not cases:
+        raise DatasetError("The file has no cases.", field="file")
+    if len(cases) > MAX_CASES:
+        raise DatasetError(f"At most {MAX_CASES} cases per import.", field="file")
+    return cases
+
+
+@transaction.atomic
+def cases_add(*, dataset: Dataset, cases: list[CaseData], replace: bool = False) -> int:
+    """Append cases (or replace all of them); all or nothing. Returns how many were added."""
+    if replace:
+        if BatchItem.objects.filter(case__dataset=dataset).exists():
+            raise DatasetError(
+                "Batches have run on these cases, so they cannot be replaced; import into a new dataset.",
+                field="replace",
+            )
+        dataset.cases.all().delete()
+    Dataset.objects.select_for_update().filter(pk=dataset.pk).first()  # serialise position numbering
+    start = (dataset.cases.aggregate(n=Max("position"))["n"] or 0) + 1
+    DatasetCase.objects.bulk_create(
+        [
+            DatasetCase(
+                dataset=dataset,
+                position=start + index,
+                input=case.input,
+                expected_output=case.expected_output,
+                expected_fields=case.expected_fields or {},
+                tags=list(case.tags),
+            )
+            for index, case in enumerate(cases)
+        ],
+        batch_size=2000,
+    )
+    dataset.save(update_fields=["updated_at"])
+    return len(cases)
+
+
+def cases_import(*, dataset: Dataset, content: str | bytes, fmt: str, replace: bool = False) -> int:
+    return cases_add(dataset=dataset, cases=cases_parse(content=content, fmt=fmt), replace=replace)
+
+
+def _case_dict(case: DatasetCase) -> dict[str, Any]:
+    return {
+        "input": case.input,
+        "expected_output": case.expected_output,
+        "expected_fields": case.expected_fields or {},
+        "tags": case.tags or [],
+    }
+
+
+def cases_export(*, dataset: Dataset, fmt: str) -> str:
+    if fmt not in FORMATS:
+        raise DatasetError(f"Unknown format '{fmt}'; use csv or jsonl.", field="format")
+    cases = dataset.cases.order_by("position").iterator()
+    if fmt == "jsonl":
+        return "".join(json.dumps(_case_dict(case), ensure_ascii=False) + "\n" for case in cases)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CASE_KEYS)
+    for case in cases:
+        writer.writerow(
+            [
+                json.dumps(case.input, ensure_ascii=False),
+                case.expected_output,
+                json.dumps(case.expected_fields or {}, ensure_ascii=False),
+                ",".join(case.tags or []),
+            ]
+        )
+    return out.getvalue()

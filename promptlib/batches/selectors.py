@@ -1,0 +1,97 @@
+"""Reads for batches: live progress and per-variant metrics (formulas in promptlib.analysis.metrics)."""
+
+from __future__ import annotations
+
+from django.db.models import Count
+from django.utils import timezone
+
+from promptlib.analysis.metrics import CallRecord, variant_metrics
+from promptlib.batches.models import Batch, BatchItem, Review
+
+Status = BatchItem.Status
+
+
+def batch_progress(*, batch: Batch) -> dict:
+    """Counts by status, calls per second since the start, and an estimate of the time left."""
+    counts = dict(BatchItem.objects.filter(batch=batch).values_list("status").annotate(n=Count("id")))
+    done, failed = counts.get(Status.DONE, 0), counts.get(Status.FAILED, 0)
+    finished = done + failed
+    remaining = counts.get(Status.PENDING, 0) + counts.get(Status.RUNNING, 0)
+    elapsed = None
+    if batch.started_at:
+        elapsed = ((batch.finished_at or timezone.now()) - batch.started_at).total_seconds()
+    rate = finished / elapsed if elapsed and finished else 0.0
+    return {
+        "id": batch.pk,
+        "status": batch.status,
+        "total": batch.total,
+        "done": done,
+        "failed": failed,
+        "pending": counts.get(Status.PENDING, 0),
+        "running": counts.get(Status.RUNNING, 0),
+        "cancelled": counts.get(Status.CANCELLED, 0),
+        "percent": round(100 * finished / batch.total, 1) if batch.total else 100.0,
+        "calls_per_second": round(rate, 2),
+        "eta_seconds": round(remaining / rate) if rate and remaining and batch.status == "running" else None,
+        "elapsed_seconds": round(elapsed, 1) if elapsed is not None else None,
+        "error": batch.error,
+    }
+
+
+def batch_call_records(*, batch: Batch) -> dict[int, list[CallRecord]]:
+    """CallRecords per variant id, with each result's first review folded in."""
+    reviews = {}
+    for result_id, seconds, edited in (
+        Review.objects.filter(result__batch=batch)
+        .order_by("created_at")
+        .values_list("result_id", "seconds", "edited_output")
+    ):
+        reviews.setdefault(result_id, (seconds, bool(edited)))
+    records: dict[int, list[CallRecord]] = {}
+    rows = (
+        BatchItem.objects.filter(batch=batch, status__in=[Status.DONE, Status.FAILED])
+        .values_list("id", "variant_id", "case_id", "repeat", "status", "success", "schema_passed", "attempts",
+                     "latency_ms", "cost_usd", "judge_cost_usd", "input_tokens", "output_tokens")
+        .iterator()
+    )  # fmt: skip
+    for row in rows:
+        item_id, variant_id, case_id, repeat, status, success, schema, attempts, latency, cost, judge, tin, tout = row
+        review = reviews.get(item_id)
+        records.setdefault(variant_id, []).append(
+            CallRecord(
+                case_id=case_id,
+                repeat=repeat,
+                success=success,
+                schema_passed=schema,
+                attempts=max(attempts, 1),
+                latency_ms=float(latency or 0),
+                cost_usd=cost,
+                judge_cost_usd=judge,
+                input_tokens=tin,
+                output_tokens=tout,
+                failed=status == Status.FAILED,
+                review_seconds=review[0] if review else None,
+                review_edited=review[1] if review else None,
+            )
+        )
+    return records
+
+
+def batch_variant_metrics(*, batch: Batch) -> list[dict]:
+    """[{variant, is_control, metrics}] for the batch's variants, control first."""
+    records = batch_call_records(batch=batch)
+    variants = batch.experiment.variants.select_related("version").filter(pk__in=records.keys())
+    return [
+        {"variant": v.key, "variant_id": v.pk, "version": v.version.number, "is_control": v.is_control,
+         "metrics": variant_metrics(records[v.pk])}
+        for v in variants
+    ]  # fmt: skip
+
+
+def batches_for_review(*, project_ids: list[int] | None = None):
+    """Finished outputs not reviewed yet, of experiments with a human_review scorer."""
+    items = BatchItem.objects.filter(status=Status.DONE, reviews__isnull=True,
+                                     batch__experiment__scorers__kind="human_review")  # fmt: skip
+    if project_ids is not None:
+        items = items.filter(batch__project_id__in=project_ids)
+    return items.select_related("batch", "variant", "case").distinct().order_by("id")

@@ -1,0 +1,118 @@
+"""Input and output shapes of the provider, dataset, scorer and batch endpoints."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from promptlib.batches.models import Batch
+from promptlib.providers.models import ProviderConfig
+from promptlib.scorers import SCORER_KINDS
+
+
+class ProviderInSerializer(serializers.Serializer):
+    name = serializers.SlugField(max_length=80)
+    kind = serializers.ChoiceField(choices=ProviderConfig.Kind.values)
+    base_url = serializers.URLField(max_length=200, required=False, allow_blank=True, default="")
+    models = serializers.ListField(child=serializers.CharField(max_length=200), required=False, default=list)
+    api_key_env = serializers.RegexField(
+        r"^[A-Z_][A-Z0-9_]*$", max_length=100, required=False, default="", allow_blank=True
+    )
+    timeout_seconds = serializers.FloatField(min_value=0.1, max_value=3600, required=False, default=60)
+    max_concurrency = serializers.IntegerField(min_value=1, max_value=1000, required=False, default=4)
+    rpm_limit = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False, default=0)
+    max_retries = serializers.IntegerField(min_value=0, max_value=20, required=False, default=4)
+
+
+class ProviderOutSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    kind = serializers.CharField()
+    base_url = serializers.CharField()
+    models = serializers.ListField(child=serializers.CharField())
+    api_key_env = serializers.CharField()
+    timeout_seconds = serializers.FloatField()
+    max_concurrency = serializers.IntegerField()
+    rpm_limit = serializers.IntegerField()
+    max_retries = serializers.IntegerField()
+
+
+class DatasetInSerializer(serializers.Serializer):
+    name = serializers.SlugField(max_length=120)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class DatasetOutSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    description = serializers.CharField()
+    cases = serializers.IntegerField()
+
+
+class CasesImportSerializer(serializers.Serializer):
+    format = serializers.ChoiceField(choices=["csv", "jsonl"])
+    content = serializers.CharField(max_length=20 * 1024 * 1024, trim_whitespace=False)
+    replace = serializers.BooleanField(required=False, default=False)
+
+
+class ScorerInSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=sorted(SCORER_KINDS))
+    name = serializers.CharField(max_length=60)
+    config = serializers.DictField(required=False, default=dict)
+    order = serializers.IntegerField(min_value=0, required=False, default=0)
+    counts_for_success = serializers.BooleanField(required=False, default=True)
+
+
+class ScorerOutSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    name = serializers.CharField()
+    config = serializers.DictField()
+    order = serializers.IntegerField()
+    counts_for_success = serializers.BooleanField()
+
+
+class BatchInSerializer(serializers.Serializer):
+    experiment = serializers.IntegerField(help_text="Experiment id.")
+    dataset = serializers.CharField(help_text="Dataset id or name.")
+    provider = serializers.CharField(
+        required=False, allow_blank=True, default="", help_text="Provider name; blank = each variant's own."
+    )
+    model = serializers.CharField(required=False, allow_blank=True, default="")
+    repeats = serializers.IntegerField(required=False, default=1)
+    tags = serializers.ListField(child=serializers.CharField(max_length=60), required=False, default=list)
+    variants = serializers.ListField(child=serializers.CharField(max_length=40), required=False, default=list)
+    use_cache = serializers.BooleanField(required=False, default=False)
+    start = serializers.BooleanField(required=False, default=True, help_text="Start at once (default).")
+
+
+class BatchPatchSerializer(serializers.Serializer):
+    # Plain text rather than a choice: an enum named "status" would collide with the experiment's in the schema.
+    status = serializers.CharField(help_text="running = start a pending batch; cancelled = stop it.")
+
+    def validate_status(self, value: str) -> str:
+        if value not in (Batch.Status.RUNNING, Batch.Status.CANCELLED):
+            raise serializers.ValidationError("Use running (start) or cancelled (stop).")
+        return value
+
+
+class BatchProgressSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    total = serializers.IntegerField()
+    done = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    pending = serializers.IntegerField()
+    running = serializers.IntegerField()
+    cancelled = serializers.IntegerField()
+    percent = serializers.FloatField()
+    calls_per_second = serializers.FloatField()
+    eta_seconds = serializers.IntegerField(allow_null=True)
+    elapsed_seconds = serializers.FloatField(allow_null=True)
+    error = serializers.CharField()
+
+
+class BatchOutSerializer(BatchProgressSerializer):
+    experiment = serializers.IntegerField()
+    dataset = serializers.IntegerField()
+    repeats = serializers.IntegerField()
+    variants = serializers.ListField(child=serializers.DictField(), help_text="Per-variant metrics.")

@@ -1,0 +1,302 @@
+"""Batches: create (every item up front), start, cancel, re-run failed items, finish, and the sweeper.
+
+States: pending → running → finished | failed | cancelled; finished/failed/cancelled → running again
+when failed items are re-run. Work is enqueued after commit in chunks of item ids
+(promptlib.tasks.batch_chunk); promptlib/services/batch_runner.py runs a chunk.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from promptlib.batches.models import Batch, BatchItem, Dataset
+from promptlib.batches.rollups import batch_rollup_build
+from promptlib.batches.runner import BatchSetupError, batch_chunk_run, provider_for_version
+from promptlib.core.errors import DomainError
+from promptlib.experiments.models import Experiment
+from promptlib.providers.models import ProviderConfig
+
+Status = Batch.Status
+ItemStatus = BatchItem.Status
+MAX_REPEATS = 100
+BULK_SIZE = 2000
+MIN_CHUNKS = 16
+
+
+class BatchError(DomainError):
+    pass
+
+
+def _cases(*, dataset: Dataset, tags: list[str]):
+    cases = dataset.cases.order_by("position")
+    if not tags:
+        return list(cases.only("id"))
+    # JSON list membership differs between backends, so filter in Python (cases are few per dataset).
+    wanted = set(tags)
+    return [case for case in cases.only("id", "tags") if wanted & set(case.tags or [])]
+
+
+def batch_settings_validate(
+    *,
+    experiment: Experiment,
+    dataset: Dataset,
+    provider: ProviderConfig | None,
+    model: str,
+    repeats: int,
+    tags: list[str] | None,
+    variant_keys: list[str] | None = None,
+) -> list:
+    """Check what a batch (or a schedule) would run; returns the variants it covers."""
+    if dataset.project_id != experiment.project_id:
+        raise BatchError("The dataset belongs to another project.", field="dataset")
+    if provider is not None and provider.project_id != experiment.project_id:
+        raise BatchError("The provider belongs to another project.", field="provider")
+    if provider is not None and model and provider.models and model not in provider.models:
+        raise BatchError(f"Provider '{provider.name}' does not offer model '{model}'.", field="model")
+    if not isinstance(repeats, int) or isinstance(repeats, bool) or not 1 <= repeats <= MAX_REPEATS:
+        raise BatchError(f"Repeats must be a whole number from 1 to {MAX_REPEATS}.", field="repeats")
+    if tags is not None and not (isinstance(tags, list) and all(isinstance(t, str) for t in tags)):
+        raise BatchError("Tags must be a list of words.", field="tags")
+    variants = list(experiment.variants.select_related("version"))
+    if variant_keys:
+        unknown = sorted(set(variant_keys) - {v.key for v in variants})
+        if unknown:
+            raise BatchError(f"Unknown variant '{unknown[0]}' in this experiment.", field="variants")
+        variants = [v for v in variants if v.key in variant_keys]
+    if not variants:
+        raise BatchError("The experiment has no variants to run.", field="experiment")
+    for variant in variants:
+        try:
+            config = provider_for_version(
+                batch_provider=provider, project_id=experiment.project_id, version=variant.version
+            )
+        except BatchSetupError as exc:
+            raise BatchError(exc.message, field=exc.field) from exc
+        if not (model or variant.version.model or config.models):
+            raise BatchError(f"No model for variant '{variant.key}': set the batch's model.", field="model")
+    return variants
+
+
+@transaction.atomic
+def batch_create(
+    *,
+    experiment: Experiment,
+    dataset: Dataset,
+    provider: ProviderConfig | None = None,
+    model: str = "",
+    repeats: int = 1,
+    tags: list[str] | None = None,
+    use_cache: bool = False,
+    variant_keys: list[str] | None = None,
+    created_by=None,
+    schedule=None,
+) -> Batch:
+    """A pending batch with one item per (variant, case, repeat), all written now."""
+    tags = list(tags or [])
+    variants = batch_settings_validate(
+        experiment=experiment, dataset=dataset, provider=provider, model=model, repeats=repeats, tags=tags,
+        variant_keys=variant_keys,
+    )  # fmt: skip
+    cases = _cases(dataset=dataset, tags=tags)
+    if not cases:
+        field = "tags" if tags else "dataset"
+        raise BatchError("No cases to run: the dataset is empty or no case has these tags.", field=field)
+    batch = Batch.objects.create(
+        project_id=experiment.project_id,
+        experiment=experiment,
+        dataset=dataset,
+        provider=provider,
+        model=model,
+        repeats=repeats,
+        tags=tags,
+        use_cache=use_cache,
+        created_by=created_by if created_by is not None and created_by.is_authenticated else None,
+        schedule=schedule,
+        total=len(cases) * repeats * len(variants),
+    )
+    # Variants interleaved per case, so that a slow or rate-limited stretch hits every variant alike.
+    BatchItem.objects.bulk_create(
+        (
+            BatchItem(batch=batch, variant=variant, case_id=case.id, repeat=repeat)
+            for case in cases
+            for repeat in range(repeats)
+            for variant in variants
+        ),
+        batch_size=BULK_SIZE,
+    )
+    return batch
+
+
+def items_enqueue(*, batch_id: int, item_ids: list[int], countdown: float | None = None) -> None:
+    """Send chunks of item ids to the workers once the current transaction commits."""
+    if not item_ids:
+        return
+    # At least MIN_CHUNKS messages when there are enough items, so that every pool process of a worker
+    # gets a share of a small batch (each runs only its share of the provider's cap in threads).
+    size = max(1, min(settings.PROMPTLIB_BATCH_CHUNK_SIZE, -(-len(item_ids) // MIN_CHUNKS)))
+    chunks = [item_ids[i : i + size] for i in range(0, len(item_ids), size)]
+
+    def send() -> None:
+        from promptlib.tasks import batch_chunk  # the task module imports this one
+
+        for chunk in chunks:
+            batch_chunk.apply_async(
+                args=(batch_id, chunk), queue=settings.CELERY_TASK_DEFAULT_QUEUE, countdown=countdown
+            )
+
+    transaction.on_commit(send)
+
+
+def _enqueue_pending(*, batch: Batch) -> int:
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(
+            BatchItem.objects.filter(batch=batch, status=ItemStatus.PENDING).order_by("id").values_list("id", flat=True)
+        )
+        BatchItem.objects.filter(batch=batch, status=ItemStatus.PENDING).update(enqueued_at=now)
+        items_enqueue(batch_id=batch.pk, item_ids=ids)
+    return len(ids)
+
+
+def batch_start(*, batch: Batch) -> Batch:
+    with transaction.atomic():
+        changed = Batch.objects.filter(pk=batch.pk, status=Status.PENDING).update(
+            status=Status.RUNNING, started_at=timezone.now()
+        )
+        if not changed:
+            batch.refresh_from_db(fields=["status"])
+            raise BatchError(f"Only a pending batch can start; this one is {batch.status}.", field="status")
+        _enqueue_pending(batch=batch)
+    batch.refresh_from_db()
+    return batch
+
+
+def batch_cancel(*, batch: Batch) -> Batch:
+    """Stop a batch: pending items are cancelled now, calls in flight finish and are kept."""
+    with transaction.atomic():
+        changed = Batch.objects.filter(pk=batch.pk, status__in=[Status.PENDING, Status.RUNNING]).update(
+            status=Status.CANCELLED, finished_at=timezone.now()
+        )
+        if not changed:
+            batch.refresh_from_db(fields=["status"])
+            raise BatchError(f"Only a pending or running batch can be cancelled; this one is {batch.status}.")
+        BatchItem.objects.filter(batch=batch, status=ItemStatus.PENDING).update(status=ItemStatus.CANCELLED)
+    batch.refresh_from_db()
+    return batch
+
+
+def batch_rerun_failed(*, batch: Batch) -> int:
+    """Run the failed items again (same rows, so each key still has one result); returns how many."""
+    with transaction.atomic():
+        locked = Batch.objects.select_for_update().get(pk=batch.pk)
+        if locked.status in (Status.PENDING, Status.RUNNING):
+            raise BatchError("The batch is still running; wait for it to finish.", field="status")
+        count = BatchItem.objects.filter(batch=batch, status=ItemStatus.FAILED).update(
+            status=ItemStatus.PENDING, attempts=0, attempt_log=[], error="", error_kind="", success=None,
+            finished_at=None, not_before=None, claim_token="",
+        )  # fmt: skip
+        if not count:
+            raise BatchError("This batch has no failed items to re-run.", field="status")
+        Batch.objects.filter(pk=batch.pk).update(status=Status.RUNNING, finished_at=None, error="")
+        _enqueue_pending(batch=batch)
+    batch.refresh_from_db()
+    return count
+
+
+def batch_fail(*, batch: Batch, error: str) -> None:
+    """The batch cannot run at all (e.g. its provider was deleted): say why and stop."""
+    with transaction.atomic():
+        Batch.objects.filter(pk=batch.pk, status__in=[Status.PENDING, Status.RUNNING]).update(
+            status=Status.FAILED, error=error, finished_at=timezone.now()
+        )
+        BatchItem.objects.filter(batch=batch, status=ItemStatus.PENDING).update(status=ItemStatus.CANCELLED)
+
+
+def batch_complete_if_done(*, batch_id: int) -> bool:
+    """Mark a running batch finished once nothing is pending or running (failed if nothing succeeded)."""
+    open_items = BatchItem.objects.filter(batch_id=batch_id, status__in=[ItemStatus.PENDING, ItemStatus.RUNNING])
+    if open_items.exists():
+        return False
+    any_done = BatchItem.objects.filter(batch_id=batch_id, status=ItemStatus.DONE).exists()
+    changed = Batch.objects.filter(pk=batch_id, status=Status.RUNNING).update(
+        status=Status.FINISHED if any_done else Status.FAILED,
+        error="" if any_done else "Every call failed; see the items' errors.",
+        finished_at=timezone.now(),
+    )
+    if changed and any_done:
+        # The winner report reads these per-case sums instead of every item.
+        batch_rollup_build(batch_id=batch_id)
+    return bool(changed)
+
+
+def batch_chunk_execute(*, batch_id: int, item_ids: list[int]) -> None:
+    """Run one chunk, re-enqueue the items waiting for a retry, and finish the batch when it is done."""
+    report = batch_chunk_run(batch_id=batch_id, item_ids=item_ids)
+    for item_id, wait in report.rescheduled or []:
+        items_enqueue(batch_id=batch_id, item_ids=[item_id], countdown=wait)
+    batch_complete_if_done(batch_id=batch_id)
+
+
+def batch_run_inline(*, batch: Batch) -> Batch:
+    """Start and run a batch in this process (the offline demo, tests); retries wait here too."""
+    if batch.status == Status.PENDING:
+        Batch.objects.filter(pk=batch.pk).update(status=Status.RUNNING, started_at=timezone.now())
+    while True:
+        ids = list(
+            BatchItem.objects.filter(batch=batch, status__in=[ItemStatus.PENDING, ItemStatus.RUNNING]).values_list(
+                "id", flat=True
+            )
+        )
+        if not ids or not Batch.objects.filter(pk=batch.pk, status=Status.RUNNING).exists():
+            break
+        report = batch_chunk_run(batch_id=batch.pk, item_ids=ids)
+        if report.rescheduled:
+            import time
+
+            time.sleep(max(wait for _, wait in report.rescheduled))
+    batch_complete_if_done(batch_id=batch.pk)
+    batch.refresh_from_db()
+    return batch
+
+
+def batches_sweep() -> dict[str, int]:
+    """The safety net behind broker redelivery: expired leases, lost messages, finished batches.
+
+    Run by celery beat every PROMPTLIB_BATCH_SWEEP_SECONDS (and by `run_batch --wait`).
+    """
+    now = timezone.now()
+    expired = BatchItem.objects.filter(status=ItemStatus.RUNNING, lease_until__lt=now)
+    # Items of a stopped batch whose worker died are simply cancelled.
+    expired.exclude(batch__status=Status.RUNNING).update(status=ItemStatus.CANCELLED, claim_token="")
+    requeue_before = now - timedelta(seconds=settings.PROMPTLIB_BATCH_REQUEUE_SECONDS)
+    stale = BatchItem.objects.filter(
+        Q(status=ItemStatus.RUNNING, lease_until__lt=now)
+        | Q(status=ItemStatus.PENDING, enqueued_at__lt=requeue_before)
+        | Q(status=ItemStatus.PENDING, enqueued_at__isnull=True),
+        batch__status=Status.RUNNING,
+    ).filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
+    by_batch: dict[int, list[int]] = {}
+    requeued = 0
+    with transaction.atomic():
+        for item_id, batch_id in stale.values_list("id", "batch_id")[:50_000]:
+            by_batch.setdefault(batch_id, []).append(item_id)
+        for batch_id, ids in by_batch.items():
+            # The same conditions again: an item claimed or finished meanwhile is left alone.
+            for start in range(0, len(ids), BULK_SIZE):
+                part = ids[start : start + BULK_SIZE]
+                BatchItem.objects.filter(id__in=part, status=ItemStatus.RUNNING, lease_until__lt=now).update(
+                    status=ItemStatus.PENDING, claim_token=""
+                )
+                BatchItem.objects.filter(id__in=part, status=ItemStatus.PENDING).update(enqueued_at=now)
+            items_enqueue(batch_id=batch_id, item_ids=ids)
+            requeued += len(ids)
+    finished = sum(
+        batch_complete_if_done(batch_id=batch_id)
+        for batch_id in Batch.objects.filter(status=Status.RUNNING).values_list("id", flat=True)
+    )
+    return {"requeued": requeued, "finished": finished}

@@ -1,0 +1,115 @@
+"""Admin for API keys: publishers create them (the full key is shown once) and revoke them."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+
+from promptlib.admin.base import SUPERUSER_ONLY, ProjectListFilter, ProjectScopedAdmin, user_may
+from promptlib.core.apikeys import ApiKeyError, api_key_create, api_key_revoke
+from promptlib.core.models import ApiKey, Role
+
+
+class KeyStatusFilter(admin.SimpleListFilter):
+    """Active or revoked, rather than the stock date filter on revoked_at ("Today", "Past 7 days"…)."""
+
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return [("active", "Active"), ("revoked", "Revoked")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("active", "revoked"):
+            return queryset.filter(revoked_at__isnull=self.value() == "active")
+        return queryset
+
+
+class ApiKeyForm(forms.ModelForm):
+    scopes = forms.MultipleChoiceField(
+        choices=ApiKey.Scope.choices,
+        widget=forms.CheckboxSelectMultiple,
+        initial=[ApiKey.Scope.READ],
+        help_text="Write includes read.",
+    )
+
+    class Meta:
+        model = ApiKey
+        fields = ("project", "name")
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(ProjectScopedAdmin):
+    empty_help = (
+        "No API keys yet. Your applications send an API key to fetch prompts. A publisher creates one with "
+        "“Add API key”; the full key is shown only once."
+    )
+    form = ApiKeyForm
+    edit_role = Role.PUBLISHER
+    delete_role = SUPERUSER_ONLY  # revoke instead: the row stays as a record
+    list_display = (
+        "key_display",
+        "name",
+        "project",
+        "scopes_display",
+        "created_at",
+        "created_by",
+        "last_used_at",
+        "revoked_at",
+    )
+    list_select_related = ("project", "created_by")
+    list_filter = (ProjectListFilter, KeyStatusFilter)
+    search_fields = ("name", "prefix")
+    actions = ("revoke_keys",)
+    readonly_fields = (
+        "key_display",
+        "project",
+        "name",
+        "scopes_display",
+        "created_at",
+        "created_by",
+        "last_used_at",
+        "revoked_at",
+    )
+
+    def get_fields(self, request, obj=None):
+        return ("project", "name", "scopes") if obj is None else self.readonly_fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if obj is None else self.readonly_fields
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and super().has_change_permission(request, obj)  # keys never change; revoke them
+
+    @admin.display(description="Key")
+    def key_display(self, obj):
+        return f"pl_{obj.prefix}_…"
+
+    @admin.display(description="Scopes")
+    def scopes_display(self, obj):
+        return ", ".join(obj.scopes)
+
+    def save_model(self, request, obj, form, change):
+        if change or not user_may(request, self.edit_role, obj.project_id):
+            raise PermissionDenied
+        try:
+            created, raw = api_key_create(
+                project=obj.project, scopes=form.cleaned_data["scopes"], name=obj.name, created_by=request.user
+            )
+        except ApiKeyError as exc:
+            raise PermissionDenied(exc.message) from exc
+        obj.pk, obj.prefix, obj.created_at = created.pk, created.prefix, created.created_at
+        messages.warning(request, f"Copy this key now, it will not be shown again: {raw}")
+
+    @admin.action(description="Revoke selected keys", permissions=["publish"])
+    def revoke_keys(self, request, queryset):
+        revoked = 0
+        for api_key in queryset:
+            if user_may(request, Role.PUBLISHER, api_key.project_id):
+                api_key_revoke(api_key=api_key)
+                revoked += 1
+        self.message_user(request, f"{revoked} key(s) revoked.", messages.SUCCESS)
+
+    def has_publish_permission(self, request):
+        return user_may(request, Role.PUBLISHER)

@@ -1,0 +1,61 @@
+"""Cache keys for the hot API path, and their invalidation.
+
+Everything the render endpoint needs about a template (the resolved versions per label, the latest
+version, the running experiment) lives under one key per template, so that every write which
+changes what a render returns drops exactly that key after its transaction commits. API keys are
+cached by the hash of the secret, so that authenticating a request needs no query either.
+"""
+
+from typing import Any
+
+from django.core.cache import cache
+from django.db import transaction
+
+TEMPLATE_TTL_SECONDS = 300
+# Short: with a per-process cache (no Redis) a revoked key stays usable in other processes this long.
+API_KEY_TTL_SECONDS = 60
+
+
+def template_key(*, project_id: int, slug: str) -> str:
+    return f"tpl:v1:{project_id}:{slug}"
+
+
+def template_cache_invalidate(*, project_id: int, slug: str) -> None:
+    key = template_key(project_id=project_id, slug=slug)
+    # After commit: a concurrent reader must not re-cache the old state from a transaction not yet visible.
+    transaction.on_commit(lambda: cache.delete(key))
+
+
+def api_key_key(*, key_hash: str) -> str:
+    return f"apikey:v1:{key_hash}"
+
+
+def api_key_cache_invalidate(*, key_hash: str) -> None:
+    key = api_key_key(key_hash=key_hash)
+    transaction.on_commit(lambda: cache.delete(key))
+
+
+def cache_trip(
+    *, get: tuple[str, ...] = (), add: tuple[tuple[str, int], ...] = (), count: tuple[tuple[str, int], ...] = ()
+) -> tuple[dict[str, Any], dict[str, bool], dict[str, int]]:
+    """Several cache operations in one round trip with Redis (promptlib.core.cache_backend), one by one otherwise.
+
+    get: keys to read (values of those present); add: (key, timeout) to set unless present (True
+    when this call set it); count: (key, timeout) fixed-window counters, incremented (the new
+    value), expiring `timeout` seconds after the first increment.
+    """
+    trip = getattr(cache, "trip", None)
+    if trip is not None:
+        return trip(get=get, add=add, count=count)
+    values = cache.get_many(get) if get else {}
+    added = {key: cache.add(key, 1, timeout) for key, timeout in add}
+    return values, added, {key: _count(key, timeout) for key, timeout in count}
+
+
+def _count(key: str, timeout: int) -> int:
+    cache.add(key, 0, timeout)
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout)
+        return 1

@@ -1,0 +1,51 @@
+"""Errors for bad templates and variables. Each names the field it concerns and carries a stable code.
+
+They live apart from rendering.py so that the render limits can raise them without importing Jinja;
+callers import them from promptlib.prompts.rendering as before.
+"""
+
+from __future__ import annotations
+
+
+class PromptError(Exception):
+    """A problem with a template or its variables, with the field it concerns and a stable code."""
+
+    code = "invalid"
+
+    def __init__(self, message: str, *, field: str = "", code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        if code:
+            self.code = code
+
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "code": self.code, "message": self.message}
+
+
+class VariableError(PromptError):
+    code = "invalid_variable"
+
+
+class TemplateSyntaxProblem(PromptError):  # noqa: N818 - public names callers already use
+    code = "syntax_error"
+
+
+class UndeclaredVariableError(PromptError):
+    code = "undeclared_variable"
+
+
+class RenderLimitExceeded(PromptError):  # noqa: N818 - public names callers already use
+    code = "render_limit"
+
+
+class SandboxViolation(PromptError):  # noqa: N818 - public names callers already use
+    code = "forbidden"
+
+
+class PromptErrors(PromptError):  # noqa: N818 - public names callers already use
+    """Several problems found at once (validation reports them all)."""
+
+    def __init__(self, errors: list[PromptError]):
+        super().__init__("; ".join(e.message for e in errors), field=errors[0].field, code=errors[0].code)
+        self.errors = errors

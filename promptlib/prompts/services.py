@@ -1,0 +1,117 @@
+"""Writes for templates, versions and labels."""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+
+from promptlib.core.caching import template_cache_invalidate
+from promptlib.core.errors import DomainError
+from promptlib.core.models import Project
+from promptlib.prompts.content import VersionContent
+from promptlib.prompts.models import Label, LabelEvent, Template, Version
+from promptlib.prompts.rendering import validate_content
+
+
+class LabelError(DomainError):
+    default_field = "label"
+
+
+def template_create(
+    *, project: Project, slug: str, title: str, description: str = "", tags: list[str] | None = None
+) -> Template:
+    return Template.objects.create(
+        project=project, slug=slug, title=title, description=description, tags=list(tags or [])
+    )
+
+
+def version_create(
+    *, template: Template, content: VersionContent, author=None, change_note: str = ""
+) -> tuple[Version, bool]:
+    """Save content as the template's next version. Returns (version, created).
+
+    Content identical to the latest version creates nothing and returns the latest. Two editors
+    saving at once get consecutive numbers: the template row is locked while the number is taken.
+    """
+    content = content.normalized()
+    validate_content(content)
+    content_hash = content.content_hash()
+    for attempt in range(5):
+        try:
+            with transaction.atomic():
+                # Serialises writers per template (a row lock on PostgreSQL; SQLite's IMMEDIATE
+                # transactions already serialise all writers).
+                Template.objects.select_for_update().filter(pk=template.pk).first()
+                latest = template.versions.order_by("-number").only("number", "content_hash").first()
+                if latest is not None and latest.content_hash == content_hash:
+                    return Version.objects.get(pk=latest.pk), False
+                number = (template.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+                version = Version(
+                    template=template,
+                    number=number,
+                    content_hash=content_hash,
+                    author=author if author is not None and author.is_authenticated else None,
+                    change_note=change_note,
+                    **content.to_dict(),
+                )
+                version.save()
+                Template.objects.filter(pk=template.pk).update(updated_at=version.created_at)
+                template_cache_invalidate(project_id=template.project_id, slug=template.slug)
+                return version, True
+        except IntegrityError:
+            # The unique (template, number) constraint is the backstop if a lock was not honoured.
+            if attempt == 4:
+                raise
+    raise AssertionError("unreachable")
+
+
+def label_move(
+    *, template: Template, name: str, version: Version, actor=None, via: str = "admin", note: str = ""
+) -> Label:
+    """Point a label at a version (publish or roll back), recording the move."""
+    if version.template_id != template.pk:
+        raise LabelError(f"Version {version.number} does not belong to template '{template.slug}'.", field="version")
+    name = (name or "").strip()
+    if not name:
+        raise LabelError("A label needs a name, e.g. production.", field="name")
+    with transaction.atomic():
+        label = Label.objects.select_for_update().filter(template=template, name=name).first()
+        previous = label.version if label else None
+        if label is None:
+            label = Label(template=template, name=name)
+        if previous is not None and previous.pk == version.pk:
+            return label
+        label.version = version
+        label.updated_by = actor if actor is not None and actor.is_authenticated else None
+        label.save()
+        LabelEvent.objects.create(
+            template=template,
+            label=name,
+            action=LabelEvent.Action.MOVE,
+            from_version=previous,
+            to_version=version,
+            actor=label.updated_by,
+            via=via,
+            note=note,
+        )
+        template_cache_invalidate(project_id=template.project_id, slug=template.slug)
+    return label
+
+
+def label_remove(*, template: Template, name: str, actor=None, via: str = "admin", note: str = "") -> None:
+    with transaction.atomic():
+        label = Label.objects.select_for_update().filter(template=template, name=name).first()
+        if label is None:
+            raise LabelError(f"Template '{template.slug}' has no label '{name}'.", field="name")
+        LabelEvent.objects.create(
+            template=template,
+            label=name,
+            action=LabelEvent.Action.REMOVE,
+            from_version=label.version,
+            to_version=None,
+            actor=actor if actor is not None and actor.is_authenticated else None,
+            via=via,
+            note=note,
+        )
+        label.delete()
+        template_cache_invalidate(project_id=template.project_id, slug=template.slug)

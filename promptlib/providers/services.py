@@ -1,0 +1,74 @@
+"""Writes for provider configurations and their price overrides."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import transaction
+
+from promptlib.core.models import Project
+from promptlib.providers.models import ModelPrice, ProviderConfig
+
+DEMO_PROVIDER_NAME = "demo"
+DEMO_MODELS = ["demo-small"]
+
+_CONFIG_FIELDS = {
+    "kind",
+    "base_url",
+    "models",
+    "api_key_env",
+    "timeout_seconds",
+    "max_concurrency",
+    "rpm_limit",
+    "max_retries",
+}
+
+
+def provider_config_create(*, project: Project, name: str, kind: str, **fields) -> ProviderConfig:
+    """Validate and save a provider. Bad values raise ValidationError naming the field.
+
+    `fields` are ProviderConfig fields: base_url, models, api_key_env (the NAME of the variable,
+    never the key), timeout_seconds, max_concurrency, rpm_limit, max_retries.
+    """
+    unknown = set(fields) - _CONFIG_FIELDS
+    if unknown:
+        raise TypeError(f"Unknown provider fields: {', '.join(sorted(unknown))}")
+    config = ProviderConfig(project=project, name=name, kind=kind, **fields)
+    config.full_clean()
+    config.save()
+    return config
+
+
+def provider_config_update(*, config: ProviderConfig, **fields) -> ProviderConfig:
+    unknown = set(fields) - _CONFIG_FIELDS
+    if unknown:
+        raise TypeError(f"Unknown provider fields: {', '.join(sorted(unknown))}")
+    for name, value in fields.items():
+        setattr(config, name, value)
+    config.full_clean()
+    config.save(update_fields=[*fields])
+    return config
+
+
+def provider_config_ensure_demo(*, project: Project) -> ProviderConfig:
+    """The project's offline demo provider, created on first use, so a batch runs with no setup."""
+    config, _ = ProviderConfig.objects.get_or_create(
+        project=project,
+        name=DEMO_PROVIDER_NAME,
+        defaults={"kind": ProviderConfig.Kind.DEMO, "models": list(DEMO_MODELS), "max_concurrency": 8},
+    )
+    return config
+
+
+def model_price_set(
+    *, provider: ProviderConfig, model: str, input_per_mtok: Decimal | str, output_per_mtok: Decimal | str
+) -> ModelPrice:
+    """Set (or replace) the USD-per-million-token price of one model of a provider."""
+    with transaction.atomic():
+        price = ModelPrice.objects.select_for_update().filter(provider=provider, model=model).first()
+        price = price or ModelPrice(provider=provider, model=model)
+        price.input_per_mtok = Decimal(str(input_per_mtok))
+        price.output_per_mtok = Decimal(str(output_per_mtok))
+        price.full_clean()
+        price.save()
+    return price

@@ -1,0 +1,177 @@
+import numpy as np
+import pytest
+from django.db import connection
+
+from promptlib.analysis.metrics import (
+    AGGREGATE_SQL,
+    METRICS,
+    CallRecord,
+    aggregates_from_records,
+    metric_aggregates,
+    percentile,
+    variant_metrics,
+)
+
+# CallRecord's positional order is the column order in the comment below.
+_rec = CallRecord
+
+
+# case, repeat, success, schema, attempts, latency, cost, judge cost, tokens in, tokens out
+RECORDS = [
+    _rec("a", 0, True, True, 1, 100, 0.010, 0.001, 100, 20, review_seconds=30, review_edited=False),
+    _rec("a", 1, True, True, 2, 300, 0.020, 0.001, 100, 40, review_seconds=50, review_edited=True),
+    _rec("b", 0, False, False, 1, 200, 0.010, 0.001, 120, 10),
+    _rec("b", 1, True, None, 1, 400, 0.010, 0.000, 120, 30, review_seconds=10, review_edited=False),
+    _rec("c", 0, None, None, 3, 5000, 0.005, 0.000, 80, 0, failed=True),  # errored after 3 attempts
+    _rec("d", 0, True, True, 1, 1000, 0.015, 0.002, 90, 50),
+]
+
+
+@pytest.fixture
+def metrics():
+    return variant_metrics(RECORDS)
+
+
+def test_task_success_rate_counts_failed_calls_in_the_denominator(metrics):
+    # successes a0, a1, b1, d0 = 4 of 6 calls (c0 failed, b0 did not pass)
+    assert metrics["task_success_rate"] == pytest.approx(4 / 6)
+    assert (metrics["calls"], metrics["successes"]) == (6, 4)
+
+
+def test_schema_pass_rate_is_over_calls_where_the_check_ran(metrics):
+    # checked: a0 T, a1 T, b0 F, d0 T -> 3 / 4
+    assert metrics["schema_pass_rate"] == 0.75
+
+
+def test_retry_rate_is_extra_attempts_per_call(metrics):
+    # attempts 1+2+1+1+3+1 = 9; (9 - 6) / 6 = 0.5
+    assert metrics["retry_rate"] == 0.5
+
+
+def test_review_effort_is_over_reviewed_calls(metrics):
+    # seconds [10, 30, 50] -> median 30; edited a1 only of a0, a1, b1 -> 1 / 3
+    assert metrics["review_seconds_median"] == 30
+    assert metrics["review_edit_share"] == pytest.approx(1 / 3)
+
+
+def test_latency_percentiles_interpolate_over_calls_with_output(metrics):
+    # not failed, sorted: [100, 200, 300, 400, 1000] (c0's 5000 ms is excluded)
+    # p50: h = 4 * 0.5 = 2 -> 300
+    # p95: h = 4 * 0.95 = 3.8 -> 400 + 0.8 * (1000 - 400) = 880
+    assert metrics["latency_p50_ms"] == 300
+    assert metrics["latency_p95_ms"] == pytest.approx(880)
+
+
+def test_cost_per_success_includes_retries_failures_and_judging(metrics):
+    # cost 0.010 + 0.020 + 0.010 + 0.010 + 0.005 + 0.015 = 0.070; judge 0.001 * 3 + 0.002 = 0.005
+    # (0.070 + 0.005) / 4 successes = 0.01875
+    assert metrics["cost_per_success_usd"] == pytest.approx(0.01875)
+
+
+def test_tokens_have_totals_and_means_per_call(metrics):
+    # in: 100 + 100 + 120 + 120 + 80 + 90 = 610, / 6 = 101.67; out: 20 + 40 + 10 + 30 + 0 + 50 = 150, / 6 = 25
+    assert (metrics["input_tokens_total"], metrics["output_tokens_total"]) == (610, 150)
+    assert metrics["input_tokens"] == pytest.approx(610 / 6)
+    assert metrics["output_tokens"] == 25
+
+
+def test_consistency_is_the_share_of_repeated_cases_that_always_succeeded(metrics):
+    # repeated cases: a (T, T) and b (F, T); c and d ran once -> 1 / 2
+    assert metrics["consistency"] == 0.5
+
+
+def test_no_records_gives_no_metrics():
+    result = variant_metrics([])
+    assert result["calls"] == 0
+    assert all(result[name] is None for name in METRICS)
+
+
+def test_cost_per_success_is_none_without_a_success():
+    records = [_rec("a", 0, False, None, 1, 100, 0.01, 0, 10, 10)]
+    assert variant_metrics(records)["cost_per_success_usd"] is None
+
+
+def test_all_failed_calls_give_zero_success_not_none():
+    records = [_rec("a", 0, None, None, 2, 100, 0.01, 0, 10, 0, failed=True)]
+    assert variant_metrics(records)["task_success_rate"] == 0.0
+
+
+def test_success_rate_is_none_when_no_pass_fail_scorer_ran():
+    # Only human review configured: no call has a verdict.
+    records = [_rec("a", 0, None, None, 1, 100, 0.01, 0, 10, 5, review_seconds=20, review_edited=False)]
+    result = variant_metrics(records)
+    assert result["task_success_rate"] is None
+    assert result["review_seconds_median"] == 20
+
+
+def test_consistency_is_none_without_repeats():
+    records = [_rec("a", 0, True, None, 1, 100, 0.01, 0, 10, 5), _rec("b", 0, True, None, 1, 100, 0.01, 0, 10, 5)]
+    assert variant_metrics(records)["consistency"] is None
+
+
+def test_percentile_interpolates_linearly():
+    # [1, 2, 3, 4]: p50 h = 1.5 -> 2.5; p95 h = 2.85 -> 3 + 0.85 = 3.85
+    assert percentile([4, 1, 3, 2], 0.5) == 2.5
+    assert percentile([4, 1, 3, 2], 0.95) == pytest.approx(3.85)
+    assert percentile([7], 0.95) == 7
+    assert percentile([], 0.5) is None
+
+
+def test_percentile_matches_numpys_default():
+    values = [12.5, 3, 8, 100, 41, 41, 0.5, 77, 9]
+    for q in (0, 0.1, 0.5, 0.9, 0.95, 1):
+        assert percentile(values, q) == pytest.approx(np.percentile(values, q * 100))
+
+
+def test_percentile_rejects_a_fraction_outside_zero_to_one():
+    with pytest.raises(ValueError, match="fraction"):
+        percentile([1, 2], 95)
+
+
+def test_metric_metadata_documents_every_metric():
+    assert list(METRICS) == [
+        "task_success_rate",
+        "schema_pass_rate",
+        "retry_rate",
+        "review_seconds_median",
+        "review_edit_share",
+        "latency_p50_ms",
+        "latency_p95_ms",
+        "cost_per_success_usd",
+        "input_tokens",
+        "output_tokens",
+        "consistency",
+    ]
+    assert {m.kind for m in METRICS.values()} <= {"rate", "mean", "median"}
+    assert METRICS["task_success_rate"].higher_is_better is True
+    assert METRICS["latency_p95_ms"].higher_is_better is False
+
+
+def test_metric_aggregates_list_the_sql_each_metric_needs():
+    needs = metric_aggregates()
+    assert set(needs) == set(METRICS)
+    assert needs["retry_rate"] == {"calls": "COUNT(*)", "attempts_sum": "SUM(attempts)"}
+    assert set(aggregates_from_records(RECORDS)) == set(AGGREGATE_SQL)
+
+
+@pytest.mark.django_db
+def test_the_sql_aggregates_match_the_python_ones_on_postgresql():
+    if connection.vendor != "postgresql":
+        pytest.skip("AGGREGATE_SQL is PostgreSQL (FILTER, PERCENTILE_CONT, BOOL_AND)")
+    columns = list(CallRecord.__dataclass_fields__)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMP TABLE calls (case_id text, repeat int, success boolean, schema_passed boolean, attempts int,"
+            " latency_ms float, cost_usd float, judge_cost_usd float, input_tokens int, output_tokens int,"
+            " failed boolean, review_seconds float, review_edited boolean)"
+        )
+        cursor.executemany(
+            f"INSERT INTO calls ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})",
+            [[getattr(r, c) for c in columns] for r in RECORDS],
+        )
+        from_sql = {}
+        for name, sql in AGGREGATE_SQL.items():
+            cursor.execute(sql if sql.startswith("SELECT") else f"SELECT {sql} FROM calls")
+            from_sql[name] = cursor.fetchone()[0]
+    expected = aggregates_from_records(RECORDS)
+    assert from_sql == {name: pytest.approx(value) for name, value in expected.items()}

@@ -1,0 +1,93 @@
+"""The batch and dataset admin pages: start, live progress, cancel, review, import."""
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from promptlib.batches.models import Batch, Review
+from promptlib.batches.services import batch_run_inline
+from tests.batches_support import make_batch
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def as_bob(client, bob):
+    client.force_login(bob)
+    return client
+
+
+def test_an_editor_starts_a_batch_from_the_admin(as_bob, triage_experiment, tickets):
+    r = as_bob.post("/admin/promptlib/batch/start/", {"experiment": triage_experiment.pk, "dataset": tickets.pk,
+                                                      "repeats": 1})  # fmt: skip
+    batch = Batch.objects.get()
+    assert r.status_code == 302 and r["Location"].endswith(f"/batch/{batch.pk}/change/")
+    assert batch.status == Batch.Status.RUNNING
+
+
+def test_the_progress_endpoint_answers_json(as_bob, triage_experiment, tickets):
+    batch = batch_run_inline(batch=make_batch(triage_experiment, tickets))
+    body = as_bob.get(f"/admin/promptlib/batch/{batch.pk}/progress.json").json()
+    assert body["done"] == 12 and body["status"] == "finished"
+
+
+def test_the_batch_page_shows_progress_and_polls_it(as_bob, triage_experiment, tickets):
+    batch = make_batch(triage_experiment, tickets)
+    html = as_bob.get(f"/admin/promptlib/batch/{batch.pk}/change/").content.decode()
+    assert "batch_progress.js" in html and "progress.json" in html
+
+
+def test_another_project_cannot_see_the_batch(client, gina, triage_experiment, tickets):
+    batch = make_batch(triage_experiment, tickets)
+    client.force_login(gina)
+    assert client.get(f"/admin/promptlib/batch/{batch.pk}/progress.json").status_code == 404
+
+
+def test_a_viewer_cannot_cancel(client, victor, triage_experiment, tickets):
+    batch = make_batch(triage_experiment, tickets)
+    client.force_login(victor)
+    assert client.post(f"/admin/promptlib/batch/{batch.pk}/cancel/").status_code == 403
+
+
+def test_an_editor_cancels_a_batch(as_bob, triage_experiment, tickets):
+    batch = make_batch(triage_experiment, tickets)
+    as_bob.post(f"/admin/promptlib/batch/{batch.pk}/cancel/")
+    assert Batch.objects.get(pk=batch.pk).status == Batch.Status.CANCELLED
+
+
+def test_a_review_records_the_seconds_from_page_open(as_bob, triage_experiment, tickets):
+    batch = batch_run_inline(batch=make_batch(triage_experiment, tickets))
+    item = batch.items.order_by("id").first()
+    page = as_bob.get(f"/admin/promptlib/batchitem/{item.pk}/review/")
+    opened = page.context["form"].initial["opened"]
+    as_bob.post(f"/admin/promptlib/batchitem/{item.pk}/review/",
+                {"decision": "reject", "edited_output": "", "opened": opened})  # fmt: skip
+    review = Review.objects.get()
+    assert review.approved is False and review.seconds >= 0
+
+
+def test_an_upload_with_a_bad_row_lists_it_and_imports_nothing(as_bob, tickets):
+    upload = SimpleUploadedFile("cases.jsonl", b'{"input": {"ticket": "x"}}\n{"input": 5}\n')
+    r = as_bob.post(f"/admin/promptlib/dataset/{tickets.pk}/import/", {"file": upload})
+    assert r.status_code == 200
+    assert [p["line"] for p in r.context["problems"]] == [2]
+    assert tickets.cases.count() == 6
+
+
+def test_an_upload_imports_the_cases(as_bob, tickets):
+    upload = SimpleUploadedFile("cases.csv", b"ticket\nhello\n")
+    as_bob.post(f"/admin/promptlib/dataset/{tickets.pk}/import/", {"file": upload})
+    assert tickets.cases.count() == 7
+
+
+def test_the_dataset_exports_as_jsonl(as_bob, tickets):
+    r = as_bob.get(f"/admin/promptlib/dataset/{tickets.pk}/export/jsonl/")
+    assert len(r.content.decode().splitlines()) == 6
+
+
+def test_an_editor_schedules_a_batch(as_bob, triage_experiment, tickets):
+    r = as_bob.post("/admin/promptlib/batchschedule/new/", {"experiment": triage_experiment.pk,
+                    "dataset": tickets.pk, "repeats": 1, "name": "weekly", "cron": "0 6 * * 1"})  # fmt: skip
+    assert r.status_code == 302
+    from promptlib.batches.models import BatchSchedule
+
+    assert BatchSchedule.objects.get().periodic_task.crontab.hour == "6"

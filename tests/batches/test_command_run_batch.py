@@ -1,0 +1,54 @@
+"""The run_batch management command."""
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from promptlib.batches.models import Batch, ScorerConfig
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_runs_a_batch_inline_and_prints_each_variant(triage_experiment, tickets, capsys):
+    call_command("run_batch", experiment=str(triage_experiment.pk), dataset="tickets", inline=True)
+    out = capsys.readouterr().out
+    assert "12 calls" in out
+    assert "control (v1, control)" in out
+    assert Batch.objects.get().status == Batch.Status.FINISHED
+
+
+def test_it_finds_the_experiment_by_name(triage_experiment, tickets):
+    call_command("run_batch", experiment="Triage wording", dataset="tickets", inline=True, repeats=2)
+    assert Batch.objects.get().total == 24
+
+
+def test_it_exits_non_zero_below_the_minimum_success_rate(triage_experiment, tickets):
+    # A scorer nothing passes: the demo model never writes this.
+    ScorerConfig.objects.create(experiment=triage_experiment, kind="contains", name="impossible",
+                                config={"strings": ["never-in-an-answer"]})  # fmt: skip
+    with pytest.raises(SystemExit) as exc:
+        call_command("run_batch", experiment="Triage wording", dataset="tickets", inline=True, min_success=0.8)
+    assert exc.value.code == 3
+
+
+def test_it_exits_zero_when_the_success_rate_is_met(triage_experiment, tickets):
+    call_command("run_batch", experiment="Triage wording", dataset="tickets", inline=True, min_success=0.0)
+
+
+def test_it_rejects_an_unknown_dataset(triage_experiment):
+    with pytest.raises(CommandError, match="No dataset 'nope'"):
+        call_command("run_batch", experiment="Triage wording", dataset="nope")
+
+
+def test_it_reports_bad_repeats_by_field(triage_experiment, tickets):
+    with pytest.raises(CommandError, match="repeats"):
+        call_command("run_batch", experiment="Triage wording", dataset="tickets", repeats=0)
+
+
+def test_it_exits_non_zero_when_every_call_fails(triage_experiment, tickets, acme):
+    from promptlib.providers.models import ProviderConfig
+
+    ProviderConfig.objects.create(project=acme, name="keyless", kind="openai", api_key_env="MISSING_KEY_FOR_TEST",
+                                  models=["gpt-4o-mini"])  # fmt: skip
+    with pytest.raises(SystemExit) as exc:
+        call_command("run_batch", experiment="Triage wording", dataset="tickets", provider="keyless", inline=True)
+    assert exc.value.code == 2

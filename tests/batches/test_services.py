@@ -1,0 +1,160 @@
+"""Batch lifecycle: creating every item up front, running, cancelling, re-running failed items."""
+
+import pytest
+
+from promptlib.batches.models import Batch, BatchItem
+from promptlib.batches.services import (
+    BatchError,
+    batch_cancel,
+    batch_complete_if_done,
+    batch_create,
+    batch_rerun_failed,
+    batch_run_inline,
+    batch_start,
+    items_enqueue,
+)
+from promptlib.providers.models import ProviderConfig
+from promptlib.tasks import batch_chunk
+from tests.batches_support import make_batch, tickets_dataset
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_creates_one_pending_item_per_variant_case_and_repeat(triage_experiment, tickets):
+    batch = make_batch(triage_experiment, tickets, repeats=3)
+    assert batch.total == 2 * 6 * 3
+    assert batch.items.count() == 36
+    assert set(batch.items.values_list("status", flat=True)) == {BatchItem.Status.PENDING}
+    keys = set(batch.items.values_list("variant_id", "case_id", "repeat"))
+    assert len(keys) == 36
+
+
+def test_it_runs_only_cases_with_the_chosen_tags(triage_experiment, tickets):
+    batch = make_batch(triage_experiment, tickets, tags=["even"])
+    assert batch.total == 2 * 3
+
+
+def test_it_runs_only_the_chosen_variants(triage_experiment, tickets):
+    batch = make_batch(triage_experiment, tickets, variant_keys=["b"])
+    assert set(batch.items.values_list("variant__key", flat=True)) == {"b"}
+
+
+def test_it_rejects_a_dataset_of_another_project(triage_experiment, globex):
+    other = tickets_dataset(globex)
+    with pytest.raises(BatchError) as exc:
+        make_batch(triage_experiment, other)
+    assert exc.value.field == "dataset"
+
+
+def test_it_rejects_zero_repeats(triage_experiment, tickets):
+    with pytest.raises(BatchError) as exc:
+        make_batch(triage_experiment, tickets, repeats=0)
+    assert exc.value.field == "repeats"
+
+
+def test_it_rejects_tags_no_case_has(triage_experiment, tickets):
+    with pytest.raises(BatchError) as exc:
+        make_batch(triage_experiment, tickets, tags=["nope"])
+    assert exc.value.field == "tags"
+
+
+def test_it_rejects_a_variant_whose_provider_the_project_lacks(triage_experiment, tickets):
+    ProviderConfig.objects.filter(name="demo").delete()
+    with pytest.raises(BatchError) as exc:
+        make_batch(triage_experiment, tickets)
+    assert exc.value.field == "provider"
+
+
+def test_a_started_batch_is_running_and_stamped(triage_experiment, tickets):
+    batch = batch_start(batch=make_batch(triage_experiment, tickets))
+    assert batch.status == Batch.Status.RUNNING
+    assert batch.started_at is not None
+    assert not batch.items.filter(enqueued_at__isnull=True).exists()
+
+
+def test_it_refuses_to_start_a_batch_twice(triage_experiment, tickets):
+    batch = batch_start(batch=make_batch(triage_experiment, tickets))
+    with pytest.raises(BatchError):
+        batch_start(batch=batch)
+
+
+def test_a_demo_batch_runs_to_the_end_with_scored_results(triage_experiment, tickets):
+    batch = batch_run_inline(batch=make_batch(triage_experiment, tickets))
+    assert batch.status == Batch.Status.FINISHED
+    items = list(batch.items.all())
+    assert all(item.status == BatchItem.Status.DONE for item in items)
+    assert all(item.attempts == 1 and item.latency_ms is not None for item in items)
+    assert all({s["metric"] for s in item.scores} == {"category_match", "schema"} for item in items)
+    assert all(item.schema_passed is True for item in items)
+    assert all(item.success is not None for item in items)
+
+
+def test_cancelling_stops_pending_items_and_keeps_finished_ones(triage_experiment, tickets):
+    batch = batch_start(batch=make_batch(triage_experiment, tickets))
+    first = batch.items.order_by("id").first()
+    BatchItem.objects.filter(pk=first.pk).update(status=BatchItem.Status.DONE, output="kept")
+    batch = batch_cancel(batch=batch)
+    assert batch.status == Batch.Status.CANCELLED
+    assert batch.items.filter(status=BatchItem.Status.CANCELLED).count() == batch.total - 1
+    assert BatchItem.objects.get(pk=first.pk).output == "kept"
+
+
+def test_it_refuses_to_cancel_a_finished_batch(triage_experiment, tickets):
+    batch = batch_run_inline(batch=make_batch(triage_experiment, tickets))
+    with pytest.raises(BatchError):
+        batch_cancel(batch=batch)
+
+
+def test_rerunning_failed_items_runs_only_those_and_keeps_one_row_per_key(triage_experiment, tickets):
+    batch = batch_run_inline(batch=make_batch(triage_experiment, tickets))
+    failed_ids = list(batch.items.order_by("id").values_list("id", flat=True)[:3])
+    BatchItem.objects.filter(id__in=failed_ids).update(status=BatchItem.Status.FAILED, error="boom", output="")
+    untouched = batch.items.exclude(id__in=failed_ids).first()
+    assert batch_rerun_failed(batch=batch) == 3
+    batch = batch_run_inline(batch=batch)
+    assert batch.status == Batch.Status.FINISHED
+    assert batch.items.count() == batch.total
+    assert not batch.items.filter(status=BatchItem.Status.FAILED).exists()
+    assert BatchItem.objects.get(pk=untouched.pk).finished_at == untouched.finished_at
+
+
+def test_rerunning_refuses_a_batch_without_failures(triage_experiment, tickets):
+    batch = batch_run_inline(batch=make_batch(triage_experiment, tickets))
+    with pytest.raises(BatchError):
+        batch_rerun_failed(batch=batch)
+
+
+def test_a_batch_whose_every_call_failed_is_failed(triage_experiment, tickets):
+    batch = batch_start(batch=make_batch(triage_experiment, tickets))
+    batch.items.update(status=BatchItem.Status.FAILED)
+    assert batch_complete_if_done(batch_id=batch.pk)
+    batch.refresh_from_db()
+    assert batch.status == Batch.Status.FAILED
+
+
+def test_a_batch_with_pending_items_is_not_complete(triage_experiment, tickets):
+    batch = batch_start(batch=make_batch(triage_experiment, tickets))
+    assert not batch_complete_if_done(batch_id=batch.pk)
+
+
+def test_batch_create_writes_nothing_when_validation_fails(triage_experiment, tickets):
+    with pytest.raises(BatchError):
+        batch_create(experiment=triage_experiment, dataset=tickets, repeats=1000)
+    assert not Batch.objects.exists()
+
+
+def _chunks_sent(monkeypatch, capture, count: int) -> list[list[int]]:
+    sent = []
+    monkeypatch.setattr(batch_chunk, "apply_async", lambda args, **options: sent.append(args[1]))
+    with capture(execute=True):
+        items_enqueue(batch_id=1, item_ids=list(range(count)))
+    assert sorted(i for chunk in sent for i in chunk) == list(range(count))
+    return sent
+
+
+def test_a_small_batch_is_sent_in_enough_chunks_for_every_pool_process(monkeypatch, django_capture_on_commit_callbacks):
+    assert len(_chunks_sent(monkeypatch, django_capture_on_commit_callbacks, 40)) == 14
+
+
+def test_a_large_batch_is_sent_in_chunks_of_the_configured_size(monkeypatch, django_capture_on_commit_callbacks):
+    assert {len(chunk) for chunk in _chunks_sent(monkeypatch, django_capture_on_commit_callbacks, 4000)} == {50}

@@ -1,0 +1,144 @@
+"""End to end: real Celery worker processes, the real OpenAI SDK, and the local stand-in provider.
+
+Redis and PostgreSQL when REDIS_URL / DATABASE_URL are set, else the filesystem transport and SQLite.
+Each test uses its own queue, so that no stale message from another run can reach its workers.
+"""
+
+import time
+
+import pytest
+from django.conf import settings as django_settings
+
+from promptlib.batches.models import Batch, BatchItem
+from promptlib.batches.schedules import batch_schedule_create
+from promptlib.batches.services import batch_cancel, batch_start
+from promptlib.providers.limits import limiter_for
+from tests.batches_support import make_batch, standin_answer, standin_provider, tickets_dataset
+from tests.e2e_support import Workers, new_queue_name, wait_for
+from tests.standins.server import StandinServer
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def queue(settings):
+    name = new_queue_name()
+    settings.CELERY_TASK_DEFAULT_QUEUE = name
+    settings.PROMPTLIB_BATCH_CHUNK_SIZE = 5
+    if not django_settings.REDIS_URL:
+        for folder in ("celery-queue", "celery-processed"):
+            (django_settings.VAR_DIR / folder).mkdir(parents=True, exist_ok=True)
+    return name
+
+
+@pytest.fixture
+def workers(queue):
+    pool = Workers(queue=queue)
+    yield pool
+    pool.stop_all()
+
+
+@pytest.fixture
+def server():
+    with StandinServer(latency=0.1, answer=standin_answer, record_bodies=False) as srv:
+        yield srv
+
+
+def _provider(acme, server, **fields):
+    config = standin_provider(acme, server, **fields)
+    limiter_for(config).reset()
+    return config
+
+
+def _counts(batch):
+    return {s: BatchItem.objects.filter(batch=batch, status=s).count() for s in BatchItem.Status.values}
+
+
+def _finished(batch):
+    return Batch.objects.get(pk=batch.pk).status in (Batch.Status.FINISHED, Batch.Status.FAILED)
+
+
+def _assert_exactly_once(batch):
+    keys = list(BatchItem.objects.filter(batch=batch).values_list("variant_id", "case_id", "repeat"))
+    assert len(keys) == len(set(keys)) == batch.total
+    assert _counts(batch)[BatchItem.Status.DONE] == batch.total
+
+
+def test_two_worker_processes_complete_a_batch_within_the_concurrency_cap(acme, triage_experiment, server, workers):
+    config = _provider(acme, server, max_concurrency=3)
+    server.fail_next(2, status=429, retry_after=0.3)
+    server.fail_next(1, status=500)
+    batch = batch_start(batch=make_batch(triage_experiment, tickets_dataset(acme, count=20), provider=config,
+                                         model="standin"))  # fmt: skip
+    workers.start()
+    workers.start()
+    wait_for(lambda: _finished(batch), timeout=60, what=f"the batch to finish\n{workers.output()}")
+    _assert_exactly_once(batch)
+    items = BatchItem.objects.filter(batch=batch)
+    assert all(item.success is True and item.schema_passed is True and item.scores for item in items)
+    assert sum(item.attempts for item in items) == batch.total + 3
+    stats = server.stats()
+    assert stats["requests"] == batch.total + 3
+    assert stats["max_in_flight"] <= 3
+
+
+def test_a_worker_killed_mid_batch_leaves_every_result_exactly_once(acme, triage_experiment, server, workers):
+    config = _provider(acme, server, max_concurrency=4)
+    server.set_latency(0.2)
+    batch = batch_start(batch=make_batch(triage_experiment, tickets_dataset(acme, count=30), provider=config,
+                                         model="standin"))  # fmt: skip
+    first = workers.start()
+    # Kill while calls are in flight: claimed items whose worker dies without a word.
+    wait_for(lambda: _counts(batch)["done"] >= 8 and _counts(batch)["running"] > 0, timeout=30, what="calls in flight")
+    workers.kill(first)
+    assert _counts(batch)["done"] < batch.total
+    workers.start(beat=True)  # beat runs the sweeper: expired leases and lost messages are requeued
+    wait_for(lambda: _finished(batch), timeout=60, what=f"the batch to finish\n{workers.output()}")
+    _assert_exactly_once(batch)
+    assert Batch.objects.get(pk=batch.pk).status == Batch.Status.FINISHED
+
+
+def test_retry_after_is_honoured_by_the_workers(acme, triage_experiment, server, workers):
+    config = _provider(acme, server, max_concurrency=1)
+    server.set_latency(0.0)
+    server.fail_next(1, status=429, retry_after=1.5)
+    batch = batch_start(batch=make_batch(triage_experiment, tickets_dataset(acme, count=1), provider=config,
+                                         model="standin", variant_keys=["b"]))  # fmt: skip
+    workers.start()
+    wait_for(lambda: _finished(batch), timeout=30, what="the batch to finish")
+    item = BatchItem.objects.get(batch=batch)
+    assert item.attempts == 2
+    assert item.attempt_log[0]["retry_after"] == 1.5
+    stamps = server.stats()["timestamps"]
+    assert stamps[1] - stamps[0] >= 1.5
+
+
+def test_cancelling_stops_the_workers_promptly_and_keeps_finished_results(acme, triage_experiment, server, workers):
+    config = _provider(acme, server, max_concurrency=2)
+    server.set_latency(0.25)
+    batch = batch_start(batch=make_batch(triage_experiment, tickets_dataset(acme, count=30), provider=config,
+                                         model="standin"))  # fmt: skip
+    workers.start()
+    wait_for(lambda: _counts(batch)["done"] >= 4, timeout=30, what="the first results")
+    batch_cancel(batch=batch)
+    time.sleep(1.5)  # calls in flight finish
+    seen = server.stats()["requests"]
+    time.sleep(1.5)
+    assert server.stats()["requests"] == seen
+    counts = _counts(batch)
+    assert counts["done"] >= 4
+    assert counts["done"] + counts["cancelled"] == batch.total
+    assert counts["pending"] == counts["running"] == 0
+
+
+def test_a_schedule_starts_a_new_batch_per_run(acme, triage_experiment, demo_provider, workers):
+    schedule = batch_schedule_create(
+        name="nightly", experiment=triage_experiment, dataset=tickets_dataset(acme, count=2), every_seconds=2,
+        min_interval_seconds=1,
+    )  # fmt: skip
+    workers.start(beat=True)
+    wait_for(lambda: schedule.runs.filter(status=Batch.Status.FINISHED).count() >= 2, timeout=40,
+             what=f"two scheduled runs\n{workers.output()}")  # fmt: skip
+    runs = list(schedule.runs.all())
+    assert len({run.pk for run in runs}) == len(runs) >= 2
+    assert all(run.schedule_id == schedule.pk for run in runs)

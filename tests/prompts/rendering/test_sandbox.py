@@ -1,0 +1,235 @@
+"""The sandbox: escapes fail with a PromptError, and every render is bounded in time and size.
+
+Templates are rendered from VersionContent directly, skipping save-time validation, so that the
+runtime sandbox itself is what is tested; validation is a second layer, tested on its own.
+"""
+
+import time
+
+import pytest
+
+from promptlib.prompts.content import VersionContent
+from promptlib.prompts.rendering import (
+    PromptError,
+    PromptErrors,
+    RenderLimitExceeded,
+    SandboxViolation,
+    render,
+    validate_content,
+)
+from tests.ssti_payloads import ESCAPE_PAYLOADS, LEAK_MARKERS, MUTATION_PAYLOADS
+
+VARIABLES = [
+    {"name": "x", "type": "string", "default": "ab"},
+    {"name": "items", "type": "list", "default": [1, 2]},
+    {"name": "data", "type": "object", "default": {"a": 1}},
+]
+
+
+def _content(source: str) -> VersionContent:
+    return VersionContent(task=source, variables=VARIABLES)
+
+
+def _render_failure(source: str) -> PromptError:
+    with pytest.raises(PromptError) as err:
+        render(_content(source))
+    return err.value
+
+
+# --- escapes -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("payload", ESCAPE_PAYLOADS + MUTATION_PAYLOADS)
+def test_the_sandbox_stops_an_escape_payload(payload):
+    error = _render_failure(payload)
+    assert error.field == "task"
+    for marker in LEAK_MARKERS:
+        assert marker not in error.message
+
+
+@pytest.mark.parametrize("payload", ESCAPE_PAYLOADS)
+def test_validation_rejects_an_escape_payload_at_save(payload):
+    with pytest.raises(PromptErrors) as err:
+        validate_content(_content(payload))
+    assert err.value.errors[0].field == "task"
+    assert err.value.errors[0].code in ("forbidden", "undeclared_variable", "syntax_error")
+
+
+def test_it_reports_an_unsafe_attribute_as_a_sandbox_violation():
+    error = _render_failure("{{ x.__class__ }}")
+    assert isinstance(error, SandboxViolation)
+    assert error.message == "task uses something prompts may not use (__class__)."
+
+
+def test_it_refuses_unsafe_attributes_even_when_only_probed():
+    assert isinstance(_render_failure("{{ x.__class__ is defined }}"), SandboxViolation)
+
+
+def test_it_rejects_include_at_save_with_a_clear_message():
+    with pytest.raises(PromptErrors) as err:
+        validate_content(_content("Hi\n{% include 'other' %}"))
+    assert err.value.message == "task: Line 2: prompts cannot extend, include or import other templates."
+
+
+def test_it_does_not_offer_cycler_joiner_or_lipsum():
+    for name in ("cycler", "joiner", "lipsum"):
+        with pytest.raises(PromptErrors) as err:
+            validate_content(_content("{{ " + name + " }}"))
+        assert err.value.errors[0].code == "undeclared_variable"
+        assert _render_failure("{{ " + name + " }}").code == "undefined"
+
+
+def test_it_keeps_set_from_changing_a_variable_given_by_the_caller():
+    content = VersionContent(task="{% set items = [9] %}{{ items }}", variables=VARIABLES)
+    given = [1, 2]
+    assert render(content, {"items": given}).text == "## Task\n[9]"
+    assert given == [1, 2]
+
+
+# --- bombs ---------------------------------------------------------------------------------------
+
+BOMBS = {
+    "nested range loops": "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+    "string multiplication": "{{ 'a' * 10**9 }}",
+    "list multiplication": "{{ [x] * 10**9 }}",
+    "list multiplication through |list": "{{ x|list * 10**8 }}",
+    "~ doubling in a namespace": (
+        "{% set ns = namespace(v='a') %}{% for i in range(64) %}{% set ns.v = ns.v ~ ns.v %}{% endfor %}"
+    ),
+    "+ doubling in a namespace": (
+        "{% set ns = namespace(v='a') %}{% for i in range(64) %}{% set ns.v = ns.v + ns.v %}{% endfor %}"
+    ),
+    "macro output doubling": (
+        "{% macro f(n) %}{% if n %}{% set s = f(n - 1) %}{{ s }}{{ s }}{% else %}x{% endif %}{% endmacro %}{{ f(64) }}"
+    ),
+    "literal text in a macro loop": (
+        "{% macro m() %}{% for i in range(100000) %}{% for j in range(100000) %}" + "A" * 200 + "{% endfor %}"
+        "{% endfor %}{% endmacro %}{{ m()|length }}"
+    ),
+    "set block loop": "{% set s %}{% for i in range(100000) %}{{ 'a' * 1000 }}{% endfor %}{% endset %}{{ s|length }}",
+    "filter block loop": "{% filter length %}{% for i in range(100000) %}{{ 'a' * 1000 }}{% endfor %}{% endfilter %}",
+    "caller fan-out": "{% macro m() %}{{ caller() }}{{ caller() }}{% endmacro %}"
+    + "{% call m() %}" * 30
+    + "xxxx"
+    + "{% endcall %}" * 30,
+    "macro recursion": "{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}",
+    "recursive loop": "{% for i in range(10) recursive %}{{ loop(range(10)) }}{% endfor %}",
+    "loop.cycle": "{% for i in range(100000) %}{{ loop.cycle('a' * 100000, 'b') }}{% endfor %}",
+    "center filter": "{{ 'a'|center(10**9) }}",
+    "indent filter": "{{ 'a'|indent(10**9) }}",
+    "indent with a long string on many lines": "{{ ('\\n' * 100000)|indent(' ' * 100000, blank=true) }}",
+    "wordwrap with a long wrapstring": "{{ ('a ' * 100000)|wordwrap(1, wrapstring='x' * 100000) }}",
+    "format filter width": "{{ '%0999999999d'|format(1) }}",
+    "format filter star width": "{{ '%*d'|format(10**9, 1) }}",
+    "format filter repeated field": "{{ ('%s' * 1000)|format(*(['b' * 100000] * 1000)) }}",
+    "replace filter": "{{ ('a' * 100000)|replace('a', 'a' * 100000) }}",
+    "replace empty string": "{{ ('a' * 100000)|replace('', 'b' * 1000) }}",
+    "join of a repeated big string": "{{ (('b' * 100000,) * 100)|join }}",
+    "join separator": "{{ range(100)|join('a' * 100000) }}",
+    "batch": "{{ range(5)|batch(10**9, 'x')|list|length }}",
+    "slice": "{{ range(5)|slice(10**9)|list|length }}",
+    "sum of lists": "{% set l = [1] * 10 %}{{ ([l] * 10000)|sum(start=[])|length }}",
+    "map chain": "{{ range(100000)|map('string')|map('center', 10000)|map('length')|sum }}",
+    "string of a shared structure": "{% set a = ['x' * 1000] %}"
+    + "".join("{% set a = [a, a] %}" for _ in range(30))
+    + "{{ a|string }}",
+    "tojson of a shared structure": "{% set a = ['x' * 1000] %}"
+    + "".join("{% set a = [a, a] %}" for _ in range(30))
+    + "{{ a|tojson }}",
+    "tojson indent": "{{ (range(1000)|list)|tojson(indent=100000) }}",
+    "sort lowering a big shared string": "{{ dict.fromkeys(range(100000), 'a' * 100000).values()|sort|length }}",
+    "range|list": "{{ range(10**9)|list|length }}",
+    "dict.fromkeys on a huge range": "{{ dict.fromkeys(range(10**9))|length }}",
+    "power": "{{ 10 ** (10 ** (10 ** 10)) }}",
+    "power of a big base": "{{ (9 ** 4096) ** 4096 }}",
+    "repeated squaring": (
+        "{% set ns = namespace(n=3) %}{% for i in range(64) %}{% set ns.n = ns.n * ns.n %}{% endfor %}"
+    ),
+    "big number printed": "{{ 9 ** 9000 }}",
+    "%-format width": "{{ '%0999999999d' % 1 }}",
+    "%-format star width": "{{ '%*d' % (10**9, 1) }}",
+    "%-format precision": "{{ '%.999999999f' % 1.5 }}",
+    "%-format repeated mapping key": "{% set d = {'a': 'b' * 190000} %}{{ ('%(a)s' * 1000) % d }}",
+    "str.format width": "{{ '{:>999999999}'.format(1) }}",
+    "str.format nested width": "{{ '{0:>{1}}'.format(1, 10**9) }}",
+    "str.format repeated field": "{{ ('{0}' * 1000).format('b' * 190000) }}",
+    "format_map width": "{{ '{a:>999999999}'.format_map(data) }}",
+    "ljust": "{{ 'a'.ljust(10**9) }}",
+    "rjust": "{{ x.rjust(10**9) }}",
+    "zfill": "{{ 'a'.zfill(10**9) }}",
+    "center method": "{{ 'a'.center(10**9) }}",
+    "expandtabs": "{{ '\\t'.expandtabs(10**9) }}",
+    "expandtabs on many tabs": "{{ ('\\t' * 1000).expandtabs(100000) }}",
+    "replace method": "{{ ('a' * 100000).replace('a', 'a' * 100000) }}",
+    "translate method": "{{ ('a' * 1000).translate({97: 'b' * 100000}) }}",
+    "join method on a generated list": "{{ ','.join(['a' * 1000] * 1000) }}",
+    "bytes center": "{{ x.encode().center(10**9) }}",
+    "int.to_bytes": "{{ (1).to_bytes(10**9, 'big') }}",
+    "self-containing namespace": "{% set ns = namespace(x=1) %}{% set ns.x = ns %}{{ ns }}",
+    "output of a long string": "{{ x * 150000 }}{{ x * 150000 }}",
+}
+
+
+@pytest.mark.parametrize("source", BOMBS.values(), ids=BOMBS.keys())
+def test_a_bomb_fails_cleanly_and_quickly(source):
+    started = time.monotonic()
+    with pytest.raises(RenderLimitExceeded) as err:
+        render(_content(source))
+    assert time.monotonic() - started < 2
+    assert err.value.field == "task"
+    assert err.value.code in ("render_limit", "render_timeout", "output_too_large")
+
+
+def test_the_time_cap_comes_from_settings(settings):
+    settings.PROMPTLIB_RENDER_TIMEOUT_SECONDS = 0.2
+    started = time.monotonic()
+    with pytest.raises(RenderLimitExceeded) as err:
+        render(_content(BOMBS["nested range loops"]))
+    assert time.monotonic() - started < 0.6
+    assert err.value.code == "render_timeout"
+    assert "0.2 s" in err.value.message
+
+
+def test_the_size_cap_comes_from_settings(settings):
+    settings.PROMPTLIB_RENDER_MAX_OUTPUT_CHARS = 1000
+    assert len(render(_content("{{ 'a' * 900 }}")).text) == len("## Task\n") + 900
+    with pytest.raises(RenderLimitExceeded) as err:
+        render(_content("{{ 'a' * 1001 }}"))
+    assert err.value.code == "output_too_large"
+
+
+def test_the_size_cap_covers_the_whole_prompt(settings):
+    settings.PROMPTLIB_RENDER_MAX_OUTPUT_CHARS = 1000
+    content = VersionContent(role="r" * 600, task="t" * 600)
+    with pytest.raises(RenderLimitExceeded) as err:
+        render(content)
+    assert "more than the cap of 1000" in err.value.message
+
+
+def test_a_limit_in_one_render_does_not_leak_into_the_next():
+    with pytest.raises(RenderLimitExceeded):
+        render(_content(BOMBS["set block loop"]))
+    assert render(_content("{{ x }}")).text == "## Task\nab"
+
+
+# --- no false alarms -----------------------------------------------------------------------------
+
+ORDINARY = {
+    "percent sign and a long number": ("{{ 'Order 123456: 50%% off %s' % x }}", "Order 123456: 50% off ab"),
+    "format filter": ("{{ '%-6s|%5.1f'|format(x, 2.25) }}", "ab    |  2.2"),
+    "str.format with widths": ("{{ '[{:>5}|{:08.3f}]'.format(x, 3.14159) }}", "[   ab|0003.142]"),
+    "center and ljust": ("{{ x|center(6) }}|{{ x.ljust(4, '.') }}", "ab  |ab.."),
+    "join and map": ("{{ items|map('string')|join(', ') }}", "1, 2"),
+    "a big but allowed repetition": ("{{ ('ab' * 50000)|length }}", "100000"),
+    "a long number": ("{{ 2 ** 200 }}", str(2**200)),
+    "replace": ("{{ 'a-b-c'|replace('-', ' - ') }}", "a - b - c"),
+    "sort and unique": ("{{ ['b', 'A', 'a']|unique|sort|join }}", "Ab"),
+    "wordwrap": ("{{ 'aaa bbb ccc'|wordwrap(4) }}", "aaa\nbbb\nccc"),
+    "subtraction": ("{{ 10 - 3 }}", "7"),
+}
+
+
+@pytest.mark.parametrize(("source", "expected"), ORDINARY.values(), ids=ORDINARY.keys())
+def test_ordinary_templates_still_render(source, expected):
+    validate_content(_content(source))
+    assert render(_content(source)).text == "## Task\n" + expected

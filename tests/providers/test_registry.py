@@ -1,0 +1,48 @@
+"""Choosing the provider class for a configuration, and finding its API key."""
+
+import pytest
+
+from promptlib.providers import ProviderError, UnknownProviderKindError, provider_for
+from promptlib.providers.anthropic import AnthropicProvider
+from promptlib.providers.demo import DemoProvider
+from promptlib.providers.models import ProviderConfig
+from promptlib.providers.openai import OpenAIProvider
+
+
+@pytest.mark.parametrize(
+    ("kind", "cls"), [("openai", OpenAIProvider), ("anthropic", AnthropicProvider), ("demo", DemoProvider)]
+)
+def test_it_maps_each_kind_to_its_provider(kind, cls, monkeypatch):
+    monkeypatch.setenv("SOME_KEY", "sk-x")
+    assert isinstance(provider_for(ProviderConfig(name="p", kind=kind, api_key_env="SOME_KEY")), cls)
+
+
+def test_it_rejects_an_unknown_kind_naming_the_known_ones():
+    with pytest.raises(UnknownProviderKindError, match="Unknown provider kind 'cohere'.*anthropic, demo, openai"):
+        provider_for(ProviderConfig(name="p", kind="cohere"))
+
+
+def test_a_missing_key_variable_is_a_permanent_error_naming_it(monkeypatch):
+    monkeypatch.delenv("ACME_OPENAI_KEY", raising=False)
+    with pytest.raises(ProviderError, match="ACME_OPENAI_KEY") as caught:
+        provider_for(ProviderConfig(name="p", kind="openai", api_key_env="ACME_OPENAI_KEY"))
+    assert caught.value.permanent
+
+
+def test_a_remote_server_without_a_key_variable_is_a_permanent_error():
+    with pytest.raises(ProviderError, match="api_key_env") as caught:
+        provider_for(ProviderConfig(name="p", kind="openai", base_url="https://api.example.com/v1"))
+    assert caught.value.permanent
+
+
+def test_a_local_server_needs_no_key():
+    provider = provider_for(ProviderConfig(name="ollama", kind="openai", base_url="http://localhost:11434/v1"))
+    assert isinstance(provider, OpenAIProvider)
+
+
+def test_it_reuses_one_sdk_client_per_endpoint_and_key(monkeypatch):
+    monkeypatch.setenv("SOME_KEY", "sk-x")
+    config = ProviderConfig(name="p", kind="openai", base_url="http://127.0.0.1:9/v1", api_key_env="SOME_KEY")
+    assert provider_for(config).client is provider_for(config).client
+    monkeypatch.setenv("SOME_KEY", "sk-rotated")
+    assert provider_for(config).client.api_key == "sk-rotated"
