@@ -5,7 +5,7 @@ from django.views.generic import RedirectView
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     # The experiment dashboard, before the admin's catch-all URLs.
-    path("admin/promptlib/experiment/<int:pk>/dashboard/", include("promptlib.analysis.admin")),
+    path("admin/promptlib/experiment/<int:pk>/dashboard/", include("promptlib.analysis.admin.dashboard")),
     path("admin/", admin.site.urls),
 ]
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.urls import reverse
 
-from promptlib.prompts.admin_forms import format_value
+from promptlib.prompts.admin.forms import format_value
 from promptlib.prompts.content import SECTIONS, VersionContent
 
 

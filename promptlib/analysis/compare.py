@@ -6,8 +6,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import replace
 
-from promptlib.analysis.metrics import METRICS, MetricInfo
 from promptlib.analysis.results import Cell, MetricRow, VariantInfo
+from promptlib.experiments.metrics import METRICS, MetricInfo
 from promptlib.stats import MetricComparison, Verdict, VerdictState, holm, verdict_decide
 
 ALPHA = 0.05

@@ -19,9 +19,9 @@ from promptlib.analysis.compare import (
     ordered_rows,
     section_verdict,
 )
-from promptlib.analysis.metrics import METRICS, metrics_from_aggregates
 from promptlib.analysis.results import Cell, Guidance, MetricRow, Section, Series, VariantInfo
 from promptlib.batches.models import Batch
+from promptlib.experiments.metrics import METRICS, metrics_from_aggregates
 from promptlib.experiments.models import Experiment
 from promptlib.stats import (
     PairedComparison,

@@ -5,11 +5,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from promptlib.api import ping
 from promptlib.api.errors import not_found_view
-from promptlib.batches.api import urlpatterns_v1 as batch_routes
-from promptlib.experiments import api as experiments
-from promptlib.experiments import api_outcomes as outcomes
-from promptlib.experiments import api_render as render
-from promptlib.prompts import api as templates
+from promptlib.batches.api.views import urlpatterns_v1 as batch_routes
+from promptlib.experiments.api import experiments, outcomes, render
+from promptlib.prompts.api import views as templates
 
 v1 = [
     path("ping", ping.PingView.as_view(), name="ping"),

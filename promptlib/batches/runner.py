@@ -26,7 +26,7 @@ from datetime import timedelta
 from queue import Empty, SimpleQueue
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Max, Min, Q
 from django.utils import timezone
 
@@ -149,8 +149,6 @@ def batch_chunk_run(*, batch_id: int, item_ids: list[int]) -> ChunkReport:
     try:
         plans, scorers = plans_for(batch=batch)
     except BatchSetupError as exc:
-        from promptlib.batches.services import batch_fail  # circular: batches enqueues chunks
-
         batch_fail(batch=batch, error=exc.message)
         return report
     cap = max((p.endpoint.config.max_concurrency for p in plans.values()), default=1)
@@ -282,3 +280,12 @@ class _Writer:
         self.pool.shutdown(wait=True)
         for future in self.futures:
             self.report.rescheduled += future.result()
+
+
+def batch_fail(*, batch: Batch, error: str) -> None:
+    """The batch cannot run at all (e.g. its provider was deleted): say why and stop."""
+    with transaction.atomic():
+        Batch.objects.filter(pk=batch.pk, status__in=[Batch.Status.PENDING, Batch.Status.RUNNING]).update(
+            status=Batch.Status.FAILED, error=error, finished_at=timezone.now()
+        )
+        BatchItem.objects.filter(batch=batch, status=BatchItem.Status.PENDING).update(status=BatchItem.Status.CANCELLED)

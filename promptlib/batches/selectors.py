@@ -1,12 +1,12 @@
-"""Reads for batches: live progress and per-variant metrics (formulas in promptlib.analysis.metrics)."""
+"""Reads for batches: live progress and per-variant metrics (formulas in promptlib.experiments.metrics)."""
 
 from __future__ import annotations
 
 from django.db.models import Count
 from django.utils import timezone
 
-from promptlib.analysis.metrics import CallRecord, variant_metrics
 from promptlib.batches.models import Batch, BatchItem, Review
+from promptlib.experiments.metrics import CallRecord, variant_metrics
 
 Status = BatchItem.Status
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
@@ -26,6 +27,7 @@ ItemStatus = BatchItem.Status
 MAX_REPEATS = 100
 BULK_SIZE = 2000
 MIN_CHUNKS = 16
+CHUNK_TASK = "promptlib.tasks.batch_chunk"  # the task that runs a chunk (promptlib/tasks.py)
 
 
 class BatchError(DomainError):
@@ -142,12 +144,10 @@ def items_enqueue(*, batch_id: int, item_ids: list[int], countdown: float | None
     chunks = [item_ids[i : i + size] for i in range(0, len(item_ids), size)]
 
     def send() -> None:
-        from promptlib.tasks import batch_chunk  # the task module imports this one
-
+        # By name: services never import the task module (it imports them).
+        task = current_app.signature(CHUNK_TASK)
         for chunk in chunks:
-            batch_chunk.apply_async(
-                args=(batch_id, chunk), queue=settings.CELERY_TASK_DEFAULT_QUEUE, countdown=countdown
-            )
+            task.apply_async(args=(batch_id, chunk), queue=settings.CELERY_TASK_DEFAULT_QUEUE, countdown=countdown)
 
     transaction.on_commit(send)
 
@@ -206,15 +206,6 @@ def batch_rerun_failed(*, batch: Batch) -> int:
         _enqueue_pending(batch=batch)
     batch.refresh_from_db()
     return count
-
-
-def batch_fail(*, batch: Batch, error: str) -> None:
-    """The batch cannot run at all (e.g. its provider was deleted): say why and stop."""
-    with transaction.atomic():
-        Batch.objects.filter(pk=batch.pk, status__in=[Status.PENDING, Status.RUNNING]).update(
-            status=Status.FAILED, error=error, finished_at=timezone.now()
-        )
-        BatchItem.objects.filter(batch=batch, status=ItemStatus.PENDING).update(status=ItemStatus.CANCELLED)
 
 
 def batch_complete_if_done(*, batch_id: int) -> bool:

@@ -1,5 +1,5 @@
 """Human review: not scored automatically. The result is flagged for a reviewer; the batch runner stores
-the review, and promptlib.analysis.metrics turns review records into review effort (median seconds, share edited)."""
+the review, and promptlib.experiments.metrics turns review records into review effort (median seconds, share edited)."""
 
 from __future__ import annotations
 

@@ -6,11 +6,11 @@ import pytest
 from django.urls import reverse
 
 from promptlib.admin.display import named_values
-from promptlib.analysis.metrics import METRICS
-from promptlib.batches.admin_present import metric_text
+from promptlib.batches.admin.present import metric_text
 from promptlib.batches.services import batch_run_inline
 from promptlib.core.apikeys import api_key_create, api_key_revoke
 from promptlib.core.models import ApiKey
+from promptlib.experiments.metrics import METRICS
 from promptlib.providers.models import ProviderConfig
 from tests.batches_support import make_batch
 

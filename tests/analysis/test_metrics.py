@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from django.db import connection
 
-from promptlib.analysis.metrics import (
+from promptlib.experiments.metrics import (
     AGGREGATE_SQL,
     METRICS,
     CallRecord,

@@ -145,7 +145,7 @@ def test_batch_create_writes_nothing_when_validation_fails(triage_experiment, ti
 
 def _chunks_sent(monkeypatch, capture, count: int) -> list[list[int]]:
     sent = []
-    monkeypatch.setattr(batch_chunk, "apply_async", lambda args, **options: sent.append(args[1]))
+    monkeypatch.setattr(batch_chunk, "apply_async", lambda args, kwargs=None, **options: sent.append(args[1]))
     with capture(execute=True):
         items_enqueue(batch_id=1, item_ids=list(range(count)))
     assert sorted(i for chunk in sent for i in chunk) == list(range(count))

@@ -11,10 +11,10 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from promptlib.analysis.metrics import variant_metrics
 from promptlib.batches.models import Batch, Dataset
 from promptlib.batches.selectors import batch_call_records, batch_progress, batch_variant_metrics
 from promptlib.batches.services import BatchError, batch_create, batch_run_inline, batch_start, batches_sweep
+from promptlib.experiments.metrics import variant_metrics
 from promptlib.experiments.models import Experiment
 from promptlib.providers.models import ProviderConfig
 

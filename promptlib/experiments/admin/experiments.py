@@ -20,7 +20,7 @@ from django.views.decorators.http import require_POST
 from promptlib.admin.base import ProjectListFilter, ProjectScopedAdmin, ProjectScopedInline, scope_queryset, user_may
 from promptlib.batches.selectors_experiment import experiment_related, outcome_metric_names
 from promptlib.core.models import Project, Role
-from promptlib.experiments.admin_forms import ExperimentForm, VariantForm
+from promptlib.experiments.admin.forms import ExperimentForm, VariantForm
 from promptlib.experiments.models import Experiment, Variant
 from promptlib.experiments.services import (
     ExperimentError,

@@ -11,8 +11,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from promptlib.admin.base import ProjectListFilter, ProjectScopedAdmin, ReadOnlyAdminMixin, scope_queryset
-from promptlib.prompts import admin_views as template_views
-from promptlib.prompts.admin_forms import TemplateForm, format_value
+from promptlib.prompts.admin import views as template_views
+from promptlib.prompts.admin.forms import TemplateForm, format_value
 from promptlib.prompts.content import SECTIONS
 from promptlib.prompts.models import Label, Template, Version
 from promptlib.prompts.services import template_create, version_create

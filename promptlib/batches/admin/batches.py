@@ -13,8 +13,8 @@ from django.views.decorators.http import require_POST
 
 from promptlib.admin.base import ProjectListFilter, ProjectScopedAdmin, project_ids_for, user_may
 from promptlib.admin.display import named_values
-from promptlib.batches.admin_forms import BatchSettingsForm, ReviewForm, ScheduleForm, ScorerConfigForm
-from promptlib.batches.admin_present import batch_title, variant_table
+from promptlib.batches.admin.forms import BatchSettingsForm, ReviewForm, ScheduleForm, ScorerConfigForm
+from promptlib.batches.admin.present import batch_title, variant_table
 from promptlib.batches.models import Batch, BatchItem, BatchSchedule, ScorerConfig
 from promptlib.batches.reviews import ReviewError, review_seconds, review_submit, review_timer_start
 from promptlib.batches.schedules import batch_schedule_create, batch_schedule_delete

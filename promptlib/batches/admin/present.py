@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from promptlib.admin.display import metric_value_text
-from promptlib.analysis.metrics import METRICS, MetricInfo
 from promptlib.batches.models import Batch
+from promptlib.experiments.metrics import METRICS, MetricInfo
 
 # The batch page's columns, in the order a marketer reads them (labels come from METRICS).
 BATCH_COLUMNS = (

@@ -8,7 +8,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.html import escape, format_html, format_html_join
 
-from promptlib.analysis.metrics import METRICS
+from promptlib.experiments.metrics import METRICS
 from promptlib.experiments.models import Experiment, Variant
 from promptlib.experiments.services import ExperimentError, metrics_validate
 

@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils.safestring import mark_safe
 
 from promptlib.core.models import Role
-from promptlib.prompts.admin_forms import (
+from promptlib.prompts.admin.forms import (
     ROWS_NEED_FIXING,
     VersionContentForm,
     format_value,

@@ -18,14 +18,14 @@ from django.utils.text import slugify
 from django.views.decorators.http import require_GET
 
 from promptlib.admin.base import scope_queryset, user_may
-from promptlib.analysis.admin_present import STATE_TEXT, chart_payload, present_section, side_by_side
+from promptlib.analysis.admin.present import STATE_TEXT, chart_payload, present_section, side_by_side
 from promptlib.analysis.aggregates import COUNTED_BATCHES
 from promptlib.analysis.exports import finetune_jsonl, results_csv
-from promptlib.analysis.metrics import METRICS
 from promptlib.analysis.promotion import PromotionError, experiment_promote_winner
 from promptlib.analysis.report import experiment_report_cached
 from promptlib.batches.models import Batch, BatchItem
 from promptlib.core.models import Role
+from promptlib.experiments.metrics import METRICS
 from promptlib.experiments.models import Experiment
 
 ACTIVE = (Batch.Status.PENDING, Batch.Status.RUNNING)

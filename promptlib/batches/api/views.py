@@ -15,11 +15,7 @@ from rest_framework.response import Response
 from promptlib.api.base import ProjectAPIView, ProjectListAPIView, error_responses
 from promptlib.api.errors import ApiError, error
 from promptlib.api.permissions import PROJECT_PARAMETER, WRITE_VERSIONS
-from promptlib.batches.datasets import DatasetError, cases_export, cases_import, dataset_create
-from promptlib.batches.models import Batch, Dataset, ScorerConfig
-from promptlib.batches.scorer_configs import scorer_config_create
-from promptlib.batches.selectors import batch_progress, batch_variant_metrics
-from promptlib.batches.serializers import (
+from promptlib.batches.api.serializers import (
     BatchInSerializer,
     BatchOutSerializer,
     BatchPatchSerializer,
@@ -32,6 +28,10 @@ from promptlib.batches.serializers import (
     ScorerInSerializer,
     ScorerOutSerializer,
 )
+from promptlib.batches.datasets import DatasetError, cases_export, cases_import, dataset_create
+from promptlib.batches.models import Batch, Dataset, ScorerConfig
+from promptlib.batches.scorer_configs import scorer_config_create
+from promptlib.batches.selectors import batch_progress, batch_variant_metrics
 from promptlib.batches.services import BatchError, batch_cancel, batch_create, batch_rerun_failed, batch_start
 from promptlib.core.models import Project
 from promptlib.experiments.models import Experiment
