@@ -16,6 +16,7 @@ from django.http import Http404
 from django.utils.text import capfirst
 
 from promptlib.admin import site
+from promptlib.core.errors import DomainError
 from promptlib.core.models import ROLE_RANK, Membership, Project, Role
 
 # Every admin module imports this one, so the site's titles and home page are set here once.
@@ -260,3 +261,19 @@ class ProjectScopedInline(admin.TabularInline):
 
     def has_delete_permission(self, request, obj=None):
         return self._may(request, self.edit_role, obj)
+
+
+def form_error_add(form, exc: DomainError, *, fallback: str | None = None) -> None:
+    """Put each problem of a refusal on the form field it names.
+
+    A field the form lacks goes to `fallback` (prefixed with its name, e.g. an option inside a
+    scorer's settings), else to the form's top.
+    """
+    for entry in exc.entries():
+        field, message = entry["field"], entry["message"]
+        if field in form.fields:
+            form.add_error(field, message)
+        elif fallback:
+            form.add_error(fallback, f"{field}: {message}" if field else message)
+        else:
+            form.add_error(None, message)

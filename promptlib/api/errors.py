@@ -1,7 +1,8 @@
 """One error shape for every API response: {"errors": [{"field", "code", "message"}]}.
 
 DRF's own handler still decides the status and headers (Retry-After, WWW-Authenticate); this module
-only reshapes the body, and turns promptlib's domain errors into 400s that name the field.
+only reshapes the body, and turns every DomainError into its status (400, or 409 for a conflict) with
+entries that name the field.
 """
 
 from __future__ import annotations
@@ -14,10 +15,7 @@ from rest_framework import status
 from rest_framework.exceptions import APIException, ErrorDetail, ValidationError
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from promptlib.core.apikeys import ApiKeyError
-from promptlib.experiments.services import ExperimentError
-from promptlib.prompts.rendering import PromptError, PromptErrors
-from promptlib.prompts.services import LabelError
+from promptlib.core.errors import DomainError
 
 
 def error(field: str, code: str, message: str) -> dict[str, str]:
@@ -33,19 +31,6 @@ class ApiError(APIException):
         super().__init__(detail=errors[0]["message"], code=errors[0]["code"])
         self.errors = errors
         self.status_code = status_code
-
-
-def domain_errors(exc: Exception) -> list[dict[str, str]] | None:
-    """The error entries for a domain exception, or None if it is not one."""
-    if isinstance(exc, PromptErrors):
-        return [e.as_dict() for e in exc.errors]
-    if isinstance(exc, PromptError):
-        return [exc.as_dict()]
-    if isinstance(exc, ExperimentError):
-        return [error(exc.field, exc.code, exc.message)]
-    if isinstance(exc, LabelError | ApiKeyError):
-        return [error(exc.field, "invalid", exc.message)]
-    return None
 
 
 def flatten(detail: Any, field: str = "") -> list[dict[str, str]]:
@@ -71,9 +56,8 @@ def flatten(detail: Any, field: str = "") -> list[dict[str, str]]:
 
 
 def api_exception_handler(exc: Exception, context: dict) -> Any:
-    errors = domain_errors(exc)
-    if errors is not None:
-        exc = ApiError(errors)
+    if isinstance(exc, DomainError):
+        exc = ApiError(exc.entries(), status_code=exc.status)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import Max
 
 from promptlib.batches.models import BatchItem, Dataset, DatasetCase
+from promptlib.core.errors import DomainError
 from promptlib.core.models import Project
 
 MAX_CASES = 50_000
@@ -26,12 +27,18 @@ FORMATS = ("csv", "jsonl")
 CASE_KEYS = ("input", "expected_output", "expected_fields", "tags")
 
 
-class DatasetError(Exception):
-    def __init__(self, message: str, *, field: str = "", errors: list[dict] | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
-        self.errors = errors or []  # [{"line": n, "field": ..., "message": ...}] for imports
+class DatasetError(DomainError):
+    def __init__(self, message: str, *, field: str = "", rows: list[dict] | None = None):
+        super().__init__(message, field=field)
+        self.rows = rows or []  # [{"line": n, "field": ..., "message": ...}] for imports
+
+    def entries(self) -> list[dict[str, str]]:
+        if not self.rows:
+            return super().entries()
+        return [
+            {"field": row["field"], "code": "invalid_row", "message": f"Line {row['line']}: {row['message']}"}
+            for row in self.rows
+        ]
 
 
 @dataclass(frozen=True)
@@ -148,7 +155,7 @@ def cases_parse(*, content: str | bytes, fmt: str) -> list[CaseData]:
         raise DatasetError(
             f"{len(errors)} bad row(s); nothing was imported. Line {first['line']}: {first['message']}",
             field="file",
-            errors=errors,
+            rows=errors,
         )
     if not cases:
         raise DatasetError("The file has no cases.", field="file")

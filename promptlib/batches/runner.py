@@ -33,6 +33,7 @@ from django.utils import timezone
 from promptlib.batches.calls import Endpoint, Outcome, Plan, item_call, scorer_specs_for
 from promptlib.batches.claims import RESULT_FIELDS, items_claim, outcomes_write, pending_ids
 from promptlib.batches.models import Batch, BatchItem, ScorerConfig
+from promptlib.core.errors import DomainError
 from promptlib.experiments.models import Variant
 from promptlib.providers.models import ProviderConfig
 from promptlib.scorers import ScorerError
@@ -47,13 +48,11 @@ WRITE_MAX_ROWS = 250
 STATUS_CHECK_SECONDS = 1.0
 
 
-class BatchSetupError(Exception):
+class BatchSetupError(DomainError):
     """The batch cannot run as configured; `field` names what is wrong."""
 
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
 
 
 @dataclass
@@ -84,10 +83,12 @@ def provider_for_version(*, batch_provider: ProviderConfig | None, project_id: i
     if batch_provider is not None:
         return batch_provider
     if not version.provider:
-        raise BatchSetupError("provider", f"{version} names no provider; choose a provider for the batch.")
+        raise BatchSetupError(f"{version} names no provider; choose a provider for the batch.", field="provider")
     config = ProviderConfig.objects.filter(project_id=project_id, name=version.provider).first()
     if config is None:
-        raise BatchSetupError("provider", f"{version} uses provider '{version.provider}', which this project lacks.")
+        raise BatchSetupError(
+            f"{version} uses provider '{version.provider}', which this project lacks.", field="provider"
+        )
     return config
 
 
@@ -108,7 +109,7 @@ def plans_for(*, batch: Batch) -> tuple[dict[int, Plan], list]:
         config = provider_for_version(batch_provider=batch.provider, project_id=batch.project_id, version=version)
         model = batch.model or version.model or (config.models[0] if config.models else "")
         if not model:
-            raise BatchSetupError("model", f"No model for variant '{variant.key}': set the batch's model.")
+            raise BatchSetupError(f"No model for variant '{variant.key}': set the batch's model.", field="model")
         plans[variant.pk] = Plan(version, endpoint(config, model), version.temperature, version.max_tokens)
 
     default = next(iter(plans.values())).endpoint if plans else None
@@ -118,14 +119,14 @@ def plans_for(*, batch: Batch) -> tuple[dict[int, Plan], list]:
             return None
         judge_config = ProviderConfig.objects.filter(project_id=batch.project_id, name=config["provider"]).first()
         if judge_config is None:
-            raise BatchSetupError("scorers", f"The AI grader's provider '{config['provider']}' does not exist.")
+            raise BatchSetupError(f"The AI grader's provider '{config['provider']}' does not exist.", field="scorers")
         return endpoint(judge_config, config.get("model") or (default.model if default else ""))
 
     rows = ScorerConfig.objects.filter(experiment_id=batch.experiment_id).order_by("order", "id")
     try:
         return plans, scorer_specs_for(rows=rows, judge_endpoint=judge_endpoint)
     except ScorerError as exc:
-        raise BatchSetupError("scorers", f"Scorer option {exc.field}: {exc.message}") from exc
+        raise BatchSetupError(f"Scorer option {exc.field}: {exc.message}", field="scorers") from exc
 
 
 def _claimable(now) -> Q:

@@ -22,4 +22,4 @@ def scorer_config_create(
                 counts_for_success=counts_for_success,
             )  # fmt: skip
     except IntegrityError as exc:
-        raise ScorerError("name", f"This experiment already has a scorer named '{name}'.") from exc
+        raise ScorerError(f"This experiment already has a scorer named '{name}'.", field="name") from exc

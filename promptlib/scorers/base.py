@@ -11,19 +11,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from promptlib.core.errors import DomainError
+
 # judge_call(messages) -> (text, input_tokens, output_tokens, cost_usd); wired by the batch runner.
 JudgeCall = Callable[[list[dict[str, str]]], tuple[str, int, int, float]]
 
 _METRIC_NAME = re.compile(r"^[-a-zA-Z0-9_]{1,60}$")  # a slug, like ScorerConfig.name
 
 
-class ScorerError(Exception):
+class ScorerError(DomainError):
     """A scorer cannot run; `field` names what is wrong."""
 
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
 
 
 class ScorerConfigError(ScorerError):
@@ -64,15 +64,15 @@ class Scorer:
         if config is None:
             config = {}
         if not isinstance(config, dict):
-            raise ScorerConfigError("config", "must be an object of options")
+            raise ScorerConfigError("must be an object of options", field="config")
         unknown = sorted(set(config) - set(self.options) - {"name"})
         if unknown:
             allowed = ", ".join(sorted(self.options)) or "none"
-            raise ScorerConfigError(unknown[0], f"unknown option for a {self.kind} scorer (allowed: {allowed})")
+            raise ScorerConfigError(f"unknown option for a {self.kind} scorer (allowed: {allowed})", field=unknown[0])
         name = config.get("name") or self.kind
         if not isinstance(name, str) or not _METRIC_NAME.match(name):
             raise ScorerConfigError(
-                "name", "must be a short slug: letters, digits, _ and - only (at most 60 characters)"
+                "must be a short slug: letters, digits, _ and - only (at most 60 characters)", field="name"
             )
         cleaned = {**self.options, **{k: v for k, v in config.items() if k != "name"}}
         return {"name": name, **self.clean(cleaned)}
@@ -94,7 +94,7 @@ class Scorer:
     def clean_bool(config: dict, field: str) -> bool:
         value = config[field]
         if not isinstance(value, bool):
-            raise ScorerConfigError(field, "must be true or false")
+            raise ScorerConfigError("must be true or false", field=field)
         return value
 
     @staticmethod
@@ -103,16 +103,16 @@ class Scorer:
         if value is None and allow_none:
             return None
         if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
-            raise ScorerConfigError(field, "must be a number")
+            raise ScorerConfigError("must be a number", field=field)
         if value < minimum:
-            raise ScorerConfigError(field, f"must be at least {minimum:g}")
+            raise ScorerConfigError(f"must be at least {minimum:g}", field=field)
         return float(value)
 
     @staticmethod
     def clean_choice(config: dict, field: str, choices: tuple[str, ...]) -> str:
         value = config[field]
         if value not in choices:
-            raise ScorerConfigError(field, f"must be one of {', '.join(choices)}")
+            raise ScorerConfigError(f"must be one of {', '.join(choices)}", field=field)
         return value
 
 

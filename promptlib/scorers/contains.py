@@ -17,7 +17,7 @@ class ContainsScorer(Scorer):
         if isinstance(strings, str):
             strings = [strings]
         if not isinstance(strings, list) or not all(isinstance(s, str) and s for s in strings):
-            raise ScorerConfigError("strings", "must be a list of non-empty texts")
+            raise ScorerConfigError("must be a list of non-empty texts", field="strings")
         return {
             "strings": strings,
             "mode": self.clean_choice(config, "mode", ("all", "any")),

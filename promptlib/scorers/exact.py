@@ -21,7 +21,7 @@ class ExactMatchScorer(Scorer):
     def clean(self, config: dict) -> dict:
         value = config["value"]
         if value is not None and not isinstance(value, str):
-            raise ScorerConfigError("value", "must be text")
+            raise ScorerConfigError("must be text", field="value")
         return {
             "value": value or None,
             "case_insensitive": self.clean_bool(config, "case_insensitive"),

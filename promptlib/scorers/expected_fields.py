@@ -42,7 +42,7 @@ class ExpectedFieldsScorer(Scorer):
     def clean(self, config: dict) -> dict:
         fields = config["fields"] or []
         if not isinstance(fields, list) or not all(isinstance(f, str) and f for f in fields):
-            raise ScorerConfigError("fields", "must be a list of field names")
+            raise ScorerConfigError("must be a list of field names", field="fields")
         return {
             "case_insensitive": self.clean_bool(config, "case_insensitive"),
             "fields": fields,

@@ -12,7 +12,7 @@ class HumanReviewScorer(Scorer):
 
     def clean(self, config: dict) -> dict:
         if not isinstance(config["instructions"], str):
-            raise ScorerConfigError("instructions", "must be text")
+            raise ScorerConfigError("must be text", field="instructions")
         return {"instructions": config["instructions"].strip()}
 
     def evaluate(self, inp: ScoreInput, cfg: dict, *, judge_call=None) -> Score:

@@ -58,7 +58,7 @@ class JsonSchemaScorer(Scorer):
     def clean(self, config: dict) -> dict:
         schema = config["schema"] or None
         if schema is not None and (problem := schema_problem(schema)):
-            raise ScorerConfigError("schema", problem)
+            raise ScorerConfigError(problem, field="schema")
         return {"schema": schema, "strict": self.clean_bool(config, "strict")}
 
     def evaluate(self, inp: ScoreInput, cfg: dict, *, judge_call=None) -> Score:

@@ -114,15 +114,17 @@ class LlmJudgeScorer(Scorer):
     def clean(self, config: dict) -> dict:
         for field in ("rubric", "provider", "model"):
             if not isinstance(config[field], str) or not config[field].strip():
-                raise ScorerConfigError(field, "is required")
+                raise ScorerConfigError("is required", field=field)
         if config["temperature"] not in (0, 0.0, None) or isinstance(config["temperature"], bool):
-            raise ScorerConfigError("temperature", "is fixed at 0 for judges, so the same output gets the same grade")
+            raise ScorerConfigError(
+                "is fixed at 0 for judges, so the same output gets the same grade", field="temperature"
+            )
         scale = self.clean_number(config, "scale", allow_none=False)
         if scale <= 0:
-            raise ScorerConfigError("scale", "must be greater than 0")
+            raise ScorerConfigError("must be greater than 0", field="scale")
         threshold = self.clean_number(config, "pass_threshold", allow_none=False)
         if threshold > 1:
-            raise ScorerConfigError("pass_threshold", "is a share of the scale, from 0 to 1 (0.7 = 7/10)")
+            raise ScorerConfigError("is a share of the scale, from 0 to 1 (0.7 = 7/10)", field="pass_threshold")
         return {
             "rubric": config["rubric"].strip(),
             "provider": config["provider"].strip(),
@@ -134,7 +136,7 @@ class LlmJudgeScorer(Scorer):
 
     def evaluate(self, inp: ScoreInput, cfg: dict, *, judge_call: JudgeCall | None) -> Score:
         if judge_call is None:
-            raise ScorerError("judge_call", "the llm_judge scorer needs a judge_call to reach its model")
+            raise ScorerError("the llm_judge scorer needs a judge_call to reach its model", field="judge_call")
         messages = judge_messages(rubric=cfg["rubric"], scale=cfg["scale"], inp=inp)
         text, input_tokens, output_tokens, cost_usd = judge_call(messages)
         result = parse_judge_reply(text, scale=cfg["scale"], pass_threshold=cfg["pass_threshold"])

@@ -19,7 +19,7 @@ class RegexScorer(Scorer):
             "must_match": self.clean_bool(config, "must_match"),
         }
         if not isinstance(cleaned["pattern"], str) or not cleaned["pattern"]:
-            raise ScorerConfigError("pattern", "is required")
+            raise ScorerConfigError("is required", field="pattern")
         self.compile(cleaned)
         return cleaned
 
@@ -30,7 +30,7 @@ class RegexScorer(Scorer):
             return re.compile(cfg["pattern"], re.IGNORECASE if cfg["case_insensitive"] else 0)
         except re.error as exc:
             where = f" at position {exc.pos}" if exc.pos is not None else ""
-            raise ScorerConfigError("pattern", f"is not a valid regular expression: {exc.msg}{where}")
+            raise ScorerConfigError(f"is not a valid regular expression: {exc.msg}{where}", field="pattern")
 
     def evaluate(self, inp: ScoreInput, cfg: dict, *, judge_call=None) -> Score:
         pattern = self.compile(cfg)

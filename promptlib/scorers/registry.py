@@ -101,7 +101,7 @@ def kind_choices() -> list[tuple[str, str]]:
 def scorer_for(kind: str) -> Scorer:
     info = SCORER_KINDS.get(kind)
     if info is None:
-        raise ScorerConfigError("kind", f"unknown scorer kind {kind!r}; choose one of {', '.join(SCORER_KINDS)}")
+        raise ScorerConfigError(f"unknown scorer kind {kind!r}; choose one of {', '.join(SCORER_KINDS)}", field="kind")
     module, _, name = info.path.rpartition(".")
     return getattr(import_module(module), name)()
 
@@ -112,19 +112,21 @@ def scorer_specs_validate(*, specs: list[dict]) -> list[dict]:
     Errors name the position, e.g. field "scorers[1].pattern". Metric names must be unique.
     """
     if not isinstance(specs, list):
-        raise ScorerConfigError("scorers", "must be a list")
+        raise ScorerConfigError("must be a list", field="scorers")
     cleaned, seen = [], set()
     for i, spec in enumerate(specs):
         where = f"scorers[{i}]"
         if not isinstance(spec, dict):
-            raise ScorerConfigError(where, "must be an object with a kind")
+            raise ScorerConfigError("must be an object with a kind", field=where)
         options = {k: v for k, v in spec.items() if k != "kind"}
         try:
             config = scorer_for(spec.get("kind", "")).validate_config(options)
         except ScorerConfigError as exc:
-            raise ScorerConfigError(f"{where}.{exc.field}", exc.message)
+            raise ScorerConfigError(exc.message, field=f"{where}.{exc.field}")
         if config["name"] in seen:
-            raise ScorerConfigError(f"{where}.name", f"{config['name']!r} is used by another scorer; give each a name")
+            raise ScorerConfigError(
+                f"{config['name']!r} is used by another scorer; give each a name", field=f"{where}.name"
+            )
         seen.add(config["name"])
         cleaned.append({"kind": spec["kind"], **config})
     return cleaned

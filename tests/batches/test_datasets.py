@@ -34,7 +34,7 @@ def test_bad_rows_are_reported_by_line_and_nothing_is_imported(dataset):
     content = '{"input": {"t": "ok"}}\nnot json\n{"input": [1]}\n{"input": {}, "colour": "red"}\n'
     with pytest.raises(DatasetError) as exc:
         cases_import(dataset=dataset, content=content, fmt="jsonl")
-    assert [(e["line"], e["field"]) for e in exc.value.errors] == [(2, "line"), (3, "input"), (4, "colour")]
+    assert [(e["line"], e["field"]) for e in exc.value.rows] == [(2, "line"), (3, "input"), (4, "colour")]
     assert not DatasetCase.objects.exists()
 
 
@@ -42,7 +42,7 @@ def test_a_csv_row_with_bad_json_names_its_line_and_column(dataset):
     content = "ticket,expected_fields\nfine,{}\nbroken,{nope\n"
     with pytest.raises(DatasetError) as exc:
         cases_import(dataset=dataset, content=content, fmt="csv")
-    assert exc.value.errors == [{"line": 3, "field": "expected_fields", "message": exc.value.errors[0]["message"]}]
+    assert exc.value.rows == [{"line": 3, "field": "expected_fields", "message": exc.value.rows[0]["message"]}]
     assert not DatasetCase.objects.exists()
 
 

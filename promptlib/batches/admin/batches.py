@@ -11,7 +11,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
-from promptlib.admin.base import ProjectListFilter, ProjectScopedAdmin, project_ids_for, user_may
+from promptlib.admin.base import ProjectListFilter, ProjectScopedAdmin, form_error_add, project_ids_for, user_may
 from promptlib.admin.display import named_values
 from promptlib.batches.admin.forms import BatchSettingsForm, ReviewForm, ScheduleForm, ScorerConfigForm
 from promptlib.batches.admin.present import batch_title, variant_table
@@ -124,7 +124,7 @@ class BatchAdmin(ReadOnlyMixin, ProjectScopedAdmin):
             try:
                 batch = batch_start(batch=batch_create(**data, created_by=request.user))
             except BatchError as exc:
-                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+                form_error_add(form, exc)
             else:
                 self.message_user(request, f"Batch {batch.pk} started: {batch.total} calls.", messages.SUCCESS)
                 return redirect(reverse("admin:promptlib_batch_change", args=[batch.pk]))
@@ -256,7 +256,7 @@ class BatchScheduleAdmin(ReadOnlyMixin, ProjectScopedAdmin):
                     every_seconds=form.cleaned_data["every_seconds"], created_by=request.user,
                 )  # fmt: skip
             except BatchError as exc:
-                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+                form_error_add(form, exc)
             else:
                 self.message_user(request, "Schedule saved; celery beat starts its runs.", messages.SUCCESS)
                 return redirect(reverse("admin:promptlib_batchschedule_changelist"))

@@ -114,7 +114,7 @@ class DatasetAdmin(ProjectScopedAdmin):
                         dataset=dataset, content=upload.read(), fmt=fmt, replace=form.cleaned_data["replace"]
                     )
                 except DatasetError as exc:
-                    problems = exc.errors
+                    problems = exc.rows
                     form.add_error(None, exc.message)
                 else:
                     self.message_user(request, f"Imported {added} case(s).", messages.SUCCESS)

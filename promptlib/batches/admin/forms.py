@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.html import format_html, format_html_join
 
+from promptlib.admin.base import form_error_add
 from promptlib.batches.models import Dataset, ScorerConfig
 from promptlib.experiments.models import Experiment
 from promptlib.providers.models import ProviderConfig
@@ -117,8 +118,7 @@ class ScorerConfigForm(forms.ModelForm):
                     if k != "name"
                 }
             except ScorerError as exc:
-                field = exc.field if exc.field in ("kind", "name") else "config"
-                self.add_error(field, f"{exc.field}: {exc.message}" if field == "config" else exc.message)
+                form_error_add(self, exc, fallback="config")
         return data
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.html import escape, format_html, format_html_join
 
+from promptlib.admin.base import form_error_add
 from promptlib.experiments.metrics import METRICS
 from promptlib.experiments.models import Experiment, Variant
 from promptlib.experiments.services import ExperimentError, metrics_validate
@@ -109,5 +110,5 @@ class ExperimentForm(forms.ModelForm):
                     primary_metric=cleaned["primary_metric"], guardrail_metrics=cleaned["guardrail_metrics"]
                 )
             except ExperimentError as exc:
-                self.add_error(exc.field if exc.field in self.fields else None, exc.message)
+                form_error_add(self, exc)
         return cleaned

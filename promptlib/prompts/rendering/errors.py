@@ -6,21 +6,11 @@ callers import them from promptlib.prompts.rendering as before.
 
 from __future__ import annotations
 
+from promptlib.core.errors import DomainError
 
-class PromptError(Exception):
+
+class PromptError(DomainError):
     """A problem with a template or its variables, with the field it concerns and a stable code."""
-
-    code = "invalid"
-
-    def __init__(self, message: str, *, field: str = "", code: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
-        if code:
-            self.code = code
-
-    def as_dict(self) -> dict[str, str]:
-        return {"field": self.field, "code": self.code, "message": self.message}
 
 
 class VariableError(PromptError):
@@ -47,5 +37,6 @@ class PromptErrors(PromptError):  # noqa: N818 - public names callers already us
     """Several problems found at once (validation reports them all)."""
 
     def __init__(self, errors: list[PromptError]):
-        super().__init__("; ".join(e.message for e in errors), field=errors[0].field, code=errors[0].code)
-        self.errors = errors
+        super().__init__(
+            "; ".join(e.message for e in errors), field=errors[0].field, code=errors[0].code, errors=errors
+        )
