@@ -16,7 +16,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from promptlib.experiments.models import Experiment
-from promptlib.prompts.models import VARIABLE_TYPES
+from promptlib.prompts.rendering import VARIABLE_TYPES
 
 MAX_INT = 2**31 - 1
 MAX_BIGINT = 2**63 - 1

@@ -11,6 +11,11 @@ SECTIONS = ("role", "task", "context", "format", "constraints")
 MODEL_FIELDS = ("provider", "model", "temperature", "max_tokens", "output_schema")
 
 
+def clean_text(text: str) -> str:
+    """Text as a version keeps it: LF line endings, no surrounding whitespace."""
+    return (text or "").replace("\r\n", "\n").strip()
+
+
 @dataclass(frozen=True)
 class VersionContent:
     role: str = ""
@@ -51,14 +56,11 @@ class VersionContent:
 
     def normalized(self) -> VersionContent:
         """Trailing whitespace and line-ending differences do not make a new version."""
-
-        def clean(text: str) -> str:
-            return (text or "").replace("\r\n", "\n").strip()
-
         return VersionContent(
-            **{name: clean(getattr(self, name)) for name in SECTIONS},
+            **{name: clean_text(getattr(self, name)) for name in SECTIONS},
             examples=[
-                {"input": clean(e.get("input", "")), "output": clean(e.get("output", ""))} for e in self.examples
+                {"input": clean_text(e.get("input", "")), "output": clean_text(e.get("output", ""))}
+                for e in self.examples
             ],
             variables=[
                 {

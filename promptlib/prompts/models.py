@@ -1,9 +1,6 @@
 from django.conf import settings
 from django.db import models
 
-SECTIONS = ("role", "task", "context", "format", "constraints")
-VARIABLE_TYPES = ("string", "number", "integer", "boolean", "list", "object")
-
 
 class Template(models.Model):
     project_path = "project"  # ORM path to the owning Project, used for scoping

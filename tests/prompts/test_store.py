@@ -7,7 +7,6 @@ import yaml
 from django.conf import settings
 
 from promptlib.core.models import Project
-from promptlib.prompts import store as templates_store
 from promptlib.prompts.content import VersionContent
 from promptlib.prompts.models import Template, Version
 from promptlib.prompts.rendering import render
@@ -19,6 +18,7 @@ from promptlib.prompts.store import (
     template_files_read,
     templates_import,
 )
+from promptlib.prompts.store import importing as templates_store
 
 STORE = Path(settings.BASE_DIR) / "templates_store"
 SHIPPED = sorted(STORE.glob("*.yaml"))

@@ -14,7 +14,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
-from promptlib.prompts.content import SECTIONS, VersionContent
+from promptlib.prompts.content import MODEL_FIELDS, SECTIONS, VersionContent
 from promptlib.prompts.models import Template
 from promptlib.prompts.rendering import VARIABLE_TYPES, PromptError, PromptErrors, validate_content
 from promptlib.prompts.selectors import version_latest
@@ -150,7 +150,7 @@ class VersionContentForm(forms.Form):
         help_text="What you changed and why; shown in the version list.",
     )
 
-    content_fields = (*SECTIONS, "provider", "model", "temperature", "max_tokens", "output_schema")
+    content_fields = (*SECTIONS, *MODEL_FIELDS)
 
     def __init__(self, *args, content: VersionContent | None = None, **kwargs):
         super().__init__(*args, **kwargs)

@@ -1,6 +1,6 @@
 """Errors for bad templates and variables. Each names the field it concerns and carries a stable code.
 
-They live apart from rendering.py so that the render limits can raise them without importing Jinja;
+They live apart from the sandbox so that the render limits can raise them without importing Jinja;
 callers import them from promptlib.prompts.rendering as before.
 """
 

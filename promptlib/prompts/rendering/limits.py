@@ -1,4 +1,4 @@
-"""Time and size limits for one render, checked by the sandbox in rendering.py (no Jinja here).
+"""Time and size limits for one render, checked by the sandbox in sandbox.py (no Jinja here).
 
 A render may not run past its deadline, produce more than the output cap, nor build more than
 INTERMEDIATE_FACTOR times the cap in intermediate text. A single Python call cannot be interrupted,

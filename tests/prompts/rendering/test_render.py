@@ -2,9 +2,9 @@
 
 import pytest
 
-from promptlib.prompts import rendering
 from promptlib.prompts.content import VersionContent
 from promptlib.prompts.rendering import PromptErrors, VariableError, render, validate_content
+from promptlib.prompts.rendering import sandbox as rendering
 
 NAME = [{"name": "name", "type": "string", "required": True}]
 

@@ -1,0 +1,133 @@
+"""Checks made when a version is saved: declarations, syntax, names used and the output schema.
+
+This is the first of two layers that refuse escapes: it rejects undeclared names, underscore
+attributes and include/import/extends, and the sandbox refuses them again at render time.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from jinja2 import TemplateSyntaxError, meta, nodes
+
+from promptlib.prompts.content import SECTIONS, VersionContent
+from promptlib.prompts.rendering.errors import (
+    PromptError,
+    PromptErrors,
+    SandboxViolation,
+    TemplateSyntaxProblem,
+    UndeclaredVariableError,
+    VariableError,
+)
+from promptlib.prompts.rendering.sandbox import GLOBAL_NAMES, compile_section, parse_section
+from promptlib.prompts.rendering.variables import VARIABLE_TYPES, type_problem
+
+# A str.format field that walks into an attribute or item starting with an underscore.
+_FORMAT_FIELD_UNDERSCORE = re.compile(r"\{[^{}]*[.\[]_")
+
+
+def _template_fields(content: VersionContent) -> list[tuple[str, str]]:
+    fields = [(name, getattr(content, name)) for name in SECTIONS]
+    for index, example in enumerate(content.examples):
+        fields.append((f"examples[{index}].input", example.get("input", "")))
+        fields.append((f"examples[{index}].output", example.get("output", "")))
+    return [(name, source) for name, source in fields if source]
+
+
+def validate_declarations(variables: list[dict[str, Any]]) -> list[PromptError]:
+    errors: list[PromptError] = []
+    seen: set[str] = set()
+    for index, var in enumerate(variables):
+        name = var.get("name", "")
+        where = f"variables[{index}]"
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name or ""):
+            errors.append(VariableError(f"Variable name {name!r} is not a valid identifier.", field=where))
+            continue
+        if name in seen:
+            errors.append(VariableError(f"Variable '{name}' is declared twice.", field=where))
+        seen.add(name)
+        if var.get("type", "string") not in VARIABLE_TYPES:
+            errors.append(
+                VariableError(
+                    f"Variable '{name}' has unknown type {var.get('type')!r}; use one of {', '.join(VARIABLE_TYPES)}.",
+                    field=where,
+                )
+            )
+        elif var.get("default") is not None:
+            problem = type_problem(var["type"], var["default"])
+            if problem:
+                errors.append(VariableError(f"Default of '{name}' {problem}.", field=where))
+    return errors
+
+
+def _private_access(ast: nodes.Template) -> list[str]:
+    """Names of underscore attributes a template reaches for: refused at save, before the sandbox sees them."""
+    found = [node.attr for node in ast.find_all(nodes.Getattr) if node.attr.startswith("_")]
+    for node in ast.find_all(nodes.Getitem):
+        if isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str) and node.arg.value.startswith("_"):
+            found.append(node.arg.value)
+    for node in ast.find_all(nodes.Filter):
+        values = list(node.args) + [kw.value for kw in node.kwargs]
+        for arg in values:
+            if isinstance(arg, nodes.Const) and isinstance(arg.value, str) and arg.value.startswith("_"):
+                found.append(arg.value)
+    for node in ast.find_all(nodes.Const):
+        if isinstance(node.value, str) and _FORMAT_FIELD_UNDERSCORE.search(node.value):
+            found.append(node.value)
+    return found
+
+
+def validate_content(content: VersionContent) -> None:
+    """Check syntax, declared variables and the output schema; raise PromptErrors listing every problem."""
+    errors = validate_declarations(content.variables)
+    declared = {v.get("name") for v in content.variables}
+    for field_name, source in _template_fields(content):
+        try:
+            ast = parse_section(source)
+            compile_section(source, field_name)  # unknown filters and tests only show up when compiling
+        except TemplateSyntaxError as exc:
+            errors.append(
+                TemplateSyntaxProblem(
+                    f"Syntax error in {field_name} on line {exc.lineno}: {exc.message}", field=field_name
+                )
+            )
+            continue
+        except PromptError as exc:
+            exc.field = field_name
+            if not exc.message.startswith(field_name):
+                exc.message = f"{field_name}: {exc.message}"
+            errors.append(exc)
+            continue
+        for name in dict.fromkeys(_private_access(ast)):
+            errors.append(SandboxViolation(f"{field_name} uses '{name}', which prompts may not use.", field=field_name))
+        used = meta.find_undeclared_variables(ast) - GLOBAL_NAMES
+        for name in sorted(used - declared):
+            errors.append(
+                UndeclaredVariableError(
+                    f"{field_name} uses the variable '{name}', which is not declared. Declare it or remove it.",
+                    field=field_name,
+                )
+            )
+    if content.output_schema is not None:
+        errors.extend(_schema_problems(content.output_schema))
+    if errors:
+        raise PromptErrors(errors)
+
+
+def _schema_problems(schema: Any) -> list[PromptError]:
+    import jsonschema  # local: only needed when a schema is declared
+
+    if not isinstance(schema, dict):
+        return [PromptError("The output schema must be a JSON object.", field="output_schema", code="invalid_schema")]
+    try:
+        jsonschema.validators.validator_for(schema).check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        return [
+            PromptError(
+                f"The output schema is not valid JSON Schema: {exc.message}",
+                field="output_schema",
+                code="invalid_schema",
+            )
+        ]
+    return []
