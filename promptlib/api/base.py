@@ -8,7 +8,7 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.views import APIView
 
 from promptlib.api.authentication import ApiKeyUser
-from promptlib.api.permissions import ProjectAccess, request_principal
+from promptlib.api.permissions import WRITE_VERSIONS, ProjectAccess, request_principal
 from promptlib.api.serializers import ErrorResponseSerializer
 
 _ERROR_TEXT = {
@@ -21,6 +21,17 @@ _ERROR_TEXT = {
     415: "The body is not application/json.",
     429: "Rate limit exceeded; the Retry-After header says when to try again.",
 }
+
+
+# Grants of the scripting endpoints (providers, datasets, scorers, batches): writes need the write scope.
+WRITE_GRANTS = {"POST": WRITE_VERSIONS, "PATCH": WRITE_VERSIONS}
+
+
+def validated(serializer_class, data) -> dict:
+    """The request body checked by the serializer: its validated data, or a 400 naming each problem."""
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
 
 
 def error_responses(*codes: int) -> dict[int, OpenApiResponse]:

@@ -8,6 +8,7 @@ from promptlib.api.errors import not_found_view
 from promptlib.batches.api.views import urlpatterns_v1 as batch_routes
 from promptlib.experiments.api import experiments, outcomes, render
 from promptlib.prompts.api import views as templates
+from promptlib.providers.api.views import urlpatterns_v1 as provider_routes
 
 v1 = [
     path("ping", ping.PingView.as_view(), name="ping"),
@@ -23,7 +24,7 @@ v1 = [
     path("experiments/<int:pk>", experiments.ExperimentDetailView.as_view(), name="experiment-detail"),
 ]
 
-v1 += [path(route, view.as_view(), name=name) for route, view, name in batch_routes]
+v1 += [path(route, view.as_view(), name=name) for route, view, name in (*provider_routes, *batch_routes)]
 
 urlpatterns = [
     path("v1/", include((v1, "promptlib_api"), namespace="v1")),

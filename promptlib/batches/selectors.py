@@ -1,14 +1,33 @@
-"""Reads for batches: live progress and per-variant metrics (formulas in promptlib.experiments.metrics)."""
+"""Reads for batches and datasets: lookups, live progress, per-variant metrics (formulas: experiments.metrics)."""
 
 from __future__ import annotations
 
-from django.db.models import Count
+from django.db.models import Count, QuerySet
 from django.utils import timezone
 
-from promptlib.batches.models import Batch, BatchItem, Review
+from promptlib.batches.models import Batch, BatchItem, Dataset, Review
 from promptlib.experiments.metrics import CallRecord, variant_metrics
 
 Status = BatchItem.Status
+
+
+def datasets_list(*, project_id: int) -> QuerySet[Dataset]:
+    """The project's datasets by name, each with its number of cases as case_total."""
+    return Dataset.objects.filter(project_id=project_id).annotate(case_total=Count("cases")).order_by("name")
+
+
+def dataset_find(*, project_id: int, ref: str | int) -> Dataset | None:
+    """A dataset by id when `ref` is all digits, else by name."""
+    rows = Dataset.objects.filter(project_id=project_id)
+    return rows.filter(pk=int(ref)).first() if str(ref).isdigit() else rows.filter(name=str(ref)[:120]).first()
+
+
+def batches_list(*, project_id: int) -> QuerySet[Batch]:
+    return Batch.objects.filter(project_id=project_id).order_by("-created_at")
+
+
+def batch_find(*, project_id: int, pk: int) -> Batch | None:
+    return Batch.objects.filter(project_id=project_id, pk=pk).select_related("experiment").first()
 
 
 def batch_progress(*, batch: Batch) -> dict:

@@ -4,9 +4,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.exceptions import ValidationError
 
-from promptlib.api.serializers import RenderRequestSerializer, render_request_clean
 from promptlib.core.apikeys import key_hash
 from promptlib.core.caching import api_key_key, template_key
+from promptlib.experiments.api.serializers import RenderRequestSerializer, render_request_clean
 from promptlib.experiments.assignment import render_id_read, variant_pick
 from promptlib.experiments.services import experiment_pause
 from promptlib.prompts.models import Label

@@ -1,20 +1,18 @@
-"""Providers, datasets (with CSV/JSONL import and export), experiment scorers and batches, for scripts.
+"""Datasets (with CSV/JSONL import and export), experiment scorers and batches, for scripts.
 
 Writes need an API key with the write scope (or the editor role in the browsable API).
 """
 
 from __future__ import annotations
 
-from django.db import IntegrityError
-from django.db.models import Count
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
-from promptlib.api.base import ProjectAPIView, ProjectListAPIView, error_responses
+from promptlib.api.base import WRITE_GRANTS, ProjectAPIView, ProjectListAPIView, error_responses, validated
 from promptlib.api.errors import ApiError, error
-from promptlib.api.permissions import PROJECT_PARAMETER, WRITE_VERSIONS
+from promptlib.api.permissions import PROJECT_PARAMETER
 from promptlib.batches.api.serializers import (
     BatchInSerializer,
     BatchOutSerializer,
@@ -23,40 +21,26 @@ from promptlib.batches.api.serializers import (
     CasesImportSerializer,
     DatasetInSerializer,
     DatasetOutSerializer,
-    ProviderInSerializer,
-    ProviderOutSerializer,
     ScorerInSerializer,
     ScorerOutSerializer,
 )
 from promptlib.batches.datasets import DatasetError, cases_export, cases_import, dataset_create
 from promptlib.batches.models import Batch, Dataset, ScorerConfig
 from promptlib.batches.scorer_configs import scorer_config_create
-from promptlib.batches.selectors import batch_progress, batch_variant_metrics
+from promptlib.batches.selectors import (
+    batch_find,
+    batch_progress,
+    batch_variant_metrics,
+    batches_list,
+    dataset_find,
+    datasets_list,
+)
 from promptlib.batches.services import BatchError, batch_cancel, batch_create, batch_rerun_failed, batch_start
 from promptlib.core.models import Project
 from promptlib.experiments.models import Experiment
-from promptlib.providers.models import ProviderConfig
+from promptlib.experiments.selectors import experiment_find
+from promptlib.providers.selectors import provider_config_find
 from promptlib.scorers import ScorerError
-
-WRITE = {"POST": WRITE_VERSIONS, "PATCH": WRITE_VERSIONS}
-PROVIDER_FIELDS = (
-    "id",
-    "name",
-    "kind",
-    "base_url",
-    "models",
-    "api_key_env",
-    "timeout_seconds",
-    "max_concurrency",
-    "rpm_limit",
-    "max_retries",
-)
-
-
-def _valid(serializer_class, data) -> dict:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 def _bad(exc: BatchError | DatasetError | ScorerError, default_field: str = "") -> ApiError:
@@ -67,54 +51,20 @@ def _bad(exc: BatchError | DatasetError | ScorerError, default_field: str = "") 
     return ApiError(errors or [error(getattr(exc, "field", "") or default_field, "invalid", exc.message)])
 
 
-def _provider_dict(p: ProviderConfig) -> dict:
-    return {name: getattr(p, name) for name in PROVIDER_FIELDS}
-
-
-class ProviderListView(ProjectListAPIView):
-    grants = WRITE
-    serializer_class = ProviderOutSerializer
-
-    @extend_schema(
-        tags=["providers"],
-        summary="List providers",
-        parameters=[PROJECT_PARAMETER],
-        responses={200: ProviderOutSerializer(many=True), **error_responses()},
-    )
-    def get(self, request):
-        return self.page(ProviderConfig.objects.filter(project_id=self.project_id).order_by("name"), _provider_dict)
-
-    @extend_schema(
-        tags=["providers"],
-        summary="Add a provider (the API key stays in an environment variable)",
-        parameters=[PROJECT_PARAMETER],
-        request=ProviderInSerializer,
-        responses={201: ProviderOutSerializer, **error_responses(400, 403, 415)},
-    )
-    def post(self, request):
-        data = _valid(ProviderInSerializer, request.data)
-        try:
-            provider = ProviderConfig.objects.create(project_id=self.project_id, **data)
-        except IntegrityError as exc:
-            raise ApiError([error("name", "unique", f"A provider named '{data['name']}' exists.")]) from exc
-        return Response(_provider_dict(provider), status=201)
-
-
 def _dataset_dict(d: Dataset) -> dict:
     cases = d.case_total if hasattr(d, "case_total") else d.cases.count()
     return {"id": d.pk, "name": d.name, "description": d.description, "cases": cases}
 
 
-def _dataset(project_id: int, ref: str | int) -> Dataset:
-    rows = Dataset.objects.filter(project_id=project_id)
-    found = rows.filter(pk=int(ref)).first() if str(ref).isdigit() else rows.filter(name=str(ref)[:120]).first()
-    if found is None:
+def _dataset(project_id: int, ref: str) -> Dataset:
+    dataset = dataset_find(project_id=project_id, ref=ref)
+    if dataset is None:
         raise NotFound("No such dataset.")
-    return found
+    return dataset
 
 
 class DatasetListView(ProjectListAPIView):
-    grants = WRITE
+    grants = WRITE_GRANTS
     serializer_class = DatasetOutSerializer
 
     @extend_schema(
@@ -124,8 +74,7 @@ class DatasetListView(ProjectListAPIView):
         responses={200: DatasetOutSerializer(many=True), **error_responses()},
     )
     def get(self, request):
-        rows = Dataset.objects.filter(project_id=self.project_id).annotate(case_total=Count("cases")).order_by("name")
-        return self.page(rows, _dataset_dict)
+        return self.page(datasets_list(project_id=self.project_id), _dataset_dict)
 
     @extend_schema(
         tags=["datasets"],
@@ -135,7 +84,7 @@ class DatasetListView(ProjectListAPIView):
         responses={201: DatasetOutSerializer, **error_responses(400, 403, 415)},
     )
     def post(self, request):
-        data = _valid(DatasetInSerializer, request.data)
+        data = validated(DatasetInSerializer, request.data)
         try:
             dataset = dataset_create(project=Project.objects.get(pk=self.project_id), **data)
         except DatasetError as exc:
@@ -155,7 +104,7 @@ class DatasetDetailView(ProjectAPIView):
 
 
 class DatasetCasesView(ProjectAPIView):
-    grants = WRITE
+    grants = WRITE_GRANTS
 
     @extend_schema(
         tags=["datasets"],
@@ -186,7 +135,7 @@ class DatasetCasesView(ProjectAPIView):
     )
     def post(self, request, ref: str):
         dataset = _dataset(self.project_id, ref)
-        data = _valid(CasesImportSerializer, request.data)
+        data = validated(CasesImportSerializer, request.data)
         try:
             cases_import(dataset=dataset, content=data["content"], fmt=data["format"], replace=data["replace"])
         except DatasetError as exc:
@@ -195,7 +144,7 @@ class DatasetCasesView(ProjectAPIView):
 
 
 def _experiment(project_id: int, pk: int) -> Experiment:
-    experiment = Experiment.objects.filter(project_id=project_id, pk=pk).first()
+    experiment = experiment_find(project_id=project_id, pk=pk)
     if experiment is None:
         raise NotFound("No such experiment.")
     return experiment
@@ -213,7 +162,7 @@ def _scorer_dict(s: ScorerConfig) -> dict:
 
 
 class ScorerListView(ProjectAPIView):
-    grants = WRITE
+    grants = WRITE_GRANTS
 
     @extend_schema(
         tags=["experiments"],
@@ -234,7 +183,7 @@ class ScorerListView(ProjectAPIView):
     )
     def post(self, request, pk: int):
         experiment = _experiment(self.project_id, pk)
-        data = _valid(ScorerInSerializer, request.data)
+        data = validated(ScorerInSerializer, request.data)
         try:
             scorer = scorer_config_create(experiment=experiment, **data)
         except ScorerError as exc:
@@ -254,14 +203,14 @@ def _batch_dict(batch: Batch) -> dict:
 
 
 def _batch(project_id: int, pk: int) -> Batch:
-    batch = Batch.objects.filter(project_id=project_id, pk=pk).select_related("experiment").first()
+    batch = batch_find(project_id=project_id, pk=pk)
     if batch is None:
         raise NotFound("No such batch.")
     return batch
 
 
 class BatchListView(ProjectListAPIView):
-    grants = WRITE
+    grants = WRITE_GRANTS
     serializer_class = BatchProgressSerializer
 
     @extend_schema(
@@ -271,8 +220,7 @@ class BatchListView(ProjectListAPIView):
         responses={200: BatchProgressSerializer(many=True), **error_responses()},
     )
     def get(self, request):
-        rows = Batch.objects.filter(project_id=self.project_id).order_by("-created_at")
-        return self.page(rows, lambda b: batch_progress(batch=b))
+        return self.page(batches_list(project_id=self.project_id), lambda b: batch_progress(batch=b))
 
     @extend_schema(
         tags=["batches"],
@@ -282,17 +230,16 @@ class BatchListView(ProjectListAPIView):
         responses={201: BatchOutSerializer, **error_responses(400, 403, 415)},
     )
     def post(self, request):
-        data = _valid(BatchInSerializer, request.data)
-        experiment = Experiment.objects.filter(project_id=self.project_id, pk=data["experiment"]).first()
+        data = validated(BatchInSerializer, request.data)
+        experiment = experiment_find(project_id=self.project_id, pk=data["experiment"])
         if experiment is None:
             raise ApiError([error("experiment", "not_found", "No such experiment in this project.")])
-        try:
-            dataset = _dataset(self.project_id, data["dataset"])
-        except NotFound as exc:
-            raise ApiError([error("dataset", "not_found", "No such dataset in this project.")]) from exc
+        dataset = dataset_find(project_id=self.project_id, ref=data["dataset"])
+        if dataset is None:
+            raise ApiError([error("dataset", "not_found", "No such dataset in this project.")])
         provider = None
         if data["provider"]:
-            provider = ProviderConfig.objects.filter(project_id=self.project_id, name=data["provider"]).first()
+            provider = provider_config_find(project_id=self.project_id, name=data["provider"])
             if provider is None:
                 raise ApiError([error("provider", "not_found", f"No provider named '{data['provider']}'.")])
         try:
@@ -315,7 +262,7 @@ class BatchListView(ProjectListAPIView):
 
 
 class BatchDetailView(ProjectAPIView):
-    grants = WRITE
+    grants = WRITE_GRANTS
 
     @extend_schema(
         tags=["batches"],
@@ -335,7 +282,7 @@ class BatchDetailView(ProjectAPIView):
     )
     def patch(self, request, pk: int):
         batch = _batch(self.project_id, pk)
-        status = _valid(BatchPatchSerializer, request.data)["status"]
+        status = validated(BatchPatchSerializer, request.data)["status"]
         try:
             batch = batch_start(batch=batch) if status == Batch.Status.RUNNING else batch_cancel(batch=batch)
         except BatchError as exc:
@@ -355,7 +302,7 @@ class BatchProgressView(ProjectAPIView):
 
 
 class BatchRerunView(ProjectAPIView):
-    grants = WRITE
+    grants = WRITE_GRANTS
 
     @extend_schema(
         tags=["batches"],
@@ -374,7 +321,6 @@ class BatchRerunView(ProjectAPIView):
 
 
 urlpatterns_v1 = [
-    ("providers", ProviderListView, "provider-list"),
     ("datasets", DatasetListView, "dataset-list"),
     ("datasets/<str:ref>", DatasetDetailView, "dataset-detail"),
     ("datasets/<str:ref>/cases", DatasetCasesView, "dataset-cases"),

@@ -9,22 +9,28 @@ from __future__ import annotations
 
 from django.db import transaction
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 
-from promptlib.api import selectors
 from promptlib.api.base import ProjectAPIView, ProjectListAPIView, error_responses
 from promptlib.api.errors import ApiError, error
 from promptlib.api.permissions import PROJECT_PARAMETER, WRITE_LABELS, WRITE_VERSIONS, request_principal
-from promptlib.api.serializers import (
-    ErrorResponseSerializer,
+from promptlib.api.serializers import ErrorResponseSerializer
+from promptlib.experiments.api.serializers import (
     ExperimentChangeSerializer,
     ExperimentCreateSerializer,
     ExperimentDetailSerializer,
+    ExperimentFilterSerializer,
     ExperimentSummarySerializer,
 )
 from promptlib.experiments.models import Experiment
+from promptlib.experiments.selectors import (
+    experiment_counts,
+    experiment_find,
+    experiment_variants_same,
+    experiments_list,
+)
 from promptlib.experiments.services import (
     ExperimentError,
     VariantSpec,
@@ -34,13 +40,9 @@ from promptlib.experiments.services import (
     experiment_variants_set,
 )
 from promptlib.prompts.models import Template
+from promptlib.prompts.selectors import template_find, version_find
 
 TAG = "experiments"
-
-
-class ExperimentFilterSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=Experiment.Status.choices, required=False)
-    template = serializers.SlugField(max_length=120, required=False, help_text="Template slug.")
 
 
 def _variant(variant) -> dict:
@@ -71,7 +73,7 @@ def experiment_summary(experiment: Experiment) -> dict:
 
 def experiment_detail(experiment: Experiment) -> dict:
     """The summary with per-variant outcome counts: what GET, POST and PATCH answer."""
-    counts = selectors.experiment_counts(experiment=experiment)
+    counts = experiment_counts(experiment=experiment)
     data = experiment_summary(experiment)
     data["variants"] = [
         {**_variant(v), **counts.get(v.pk, {"subjects": 0, "metrics": {}})} for v in experiment.variants.all()
@@ -99,7 +101,7 @@ def _variant_specs(template: Template, variants: list[dict]) -> list[VariantSpec
     """Version numbers → this template's versions; an unknown number names its variant."""
     specs = []
     for index, variant in enumerate(variants):
-        version = selectors.version_find(template=template, number=variant["version"])
+        version = version_find(template=template, number=variant["version"])
         if version is None:
             message = f"Template '{template.slug}' has no version {variant['version']}."
             raise ApiError([error(f"variants[{index}].version", "not_found", message)])
@@ -107,12 +109,6 @@ def _variant_specs(template: Template, variants: list[dict]) -> list[VariantSpec
             VariantSpec(key=variant["key"], version=version, weight=variant["weight"], is_control=variant["is_control"])
         )
     return specs
-
-
-def _same_variants(experiment: Experiment, specs: list[VariantSpec]) -> bool:
-    """True when a PATCH repeats the current variants (a GET-modify-PATCH client sends them back)."""
-    current = {(v.key, v.version_id, v.weight, v.is_control) for v in experiment.variants.all()}
-    return current == {(s.key, s.version.pk, s.weight, s.is_control) for s in specs} and len(specs) == len(current)
 
 
 class ExperimentListView(ProjectListAPIView):
@@ -130,7 +126,7 @@ class ExperimentListView(ProjectListAPIView):
     def get(self, request):
         filters = ExperimentFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        experiments = selectors.experiments_list(project_id=self.project_id, **filters.validated_data)
+        experiments = experiments_list(project_id=self.project_id, **filters.validated_data)
         return self.page(experiments, experiment_summary)
 
     @extend_schema(
@@ -147,7 +143,7 @@ class ExperimentListView(ProjectListAPIView):
         body.is_valid(raise_exception=True)
         data = dict(body.validated_data)
         slug = data.pop("template")
-        template = selectors.template_find(project_id=self.project_id, slug=slug)
+        template = template_find(project_id=self.project_id, slug=slug)
         if template is None:
             raise ApiError([error("template", "not_found", f"No template '{slug}' in this project.")])
         variants = _variant_specs(template, data.pop("variants"))
@@ -155,7 +151,7 @@ class ExperimentListView(ProjectListAPIView):
             created = experiment_create(template=template, variants=variants, created_by=self.actor(), **data)
         except ExperimentError as exc:
             raise _refused(exc) from exc
-        experiment = selectors.experiment_find(project_id=self.project_id, pk=created.pk)
+        experiment = experiment_find(project_id=self.project_id, pk=created.pk)
         location = request.build_absolute_uri(f"{request.path.rstrip('/')}/{created.pk}")
         return Response(experiment_detail(experiment), status=status.HTTP_201_CREATED, headers={"Location": location})
 
@@ -164,7 +160,7 @@ class ExperimentDetailView(ProjectAPIView):
     grants = {"PATCH": WRITE_VERSIONS}
 
     def _experiment(self, pk: int) -> Experiment:
-        experiment = selectors.experiment_find(project_id=self.project_id, pk=pk)
+        experiment = experiment_find(project_id=self.project_id, pk=pk)
         if experiment is None:
             raise NotFound("No such experiment.")
         return experiment
@@ -209,7 +205,7 @@ class ExperimentDetailView(ProjectAPIView):
     def _change(self, experiment: Experiment, data: dict) -> None:
         if "variants" in data:
             specs = _variant_specs(experiment.template, data.pop("variants"))
-            if not _same_variants(experiment, specs):
+            if not experiment_variants_same(experiment=experiment, variants=specs):
                 experiment_variants_set(experiment=experiment, variants=specs)
         if data:
             experiment_update(

@@ -9,14 +9,13 @@ from rest_framework.response import Response
 from promptlib.api.base import ProjectAPIView, error_responses
 from promptlib.api.errors import ApiError, error, flatten
 from promptlib.api.permissions import PROJECT_PARAMETER
-from promptlib.api.serializers import OutcomeEventSerializer, OutcomeResultSerializer
+from promptlib.experiments.api.serializers import (
+    MAX_EVENTS,
+    OutcomeBatchSerializer,
+    OutcomeEventSerializer,
+    OutcomeResultSerializer,
+)
 from promptlib.experiments.outcomes import outcomes_record
-
-MAX_EVENTS = 1000
-
-
-class OutcomeBatchSerializer(serializers.Serializer):
-    events = OutcomeEventSerializer(many=True, min_length=1, max_length=MAX_EVENTS)
 
 
 def _batch(data) -> list | None:

@@ -9,8 +9,12 @@ from rest_framework.response import Response
 from promptlib.api.authentication import request_prefetched
 from promptlib.api.base import ProjectAPIView, error_responses
 from promptlib.api.permissions import PROJECT_PARAMETER
-from promptlib.api.serializers import RenderRequestSerializer, RenderResponseSerializer, render_request_clean
 from promptlib.core.caching import template_key
+from promptlib.experiments.api.serializers import (
+    RenderRequestSerializer,
+    RenderResponseSerializer,
+    render_request_clean,
+)
 from promptlib.experiments.render import prompt_render, template_snapshot
 
 

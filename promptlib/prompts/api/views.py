@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
-from promptlib.api import selectors
 from promptlib.api.base import ProjectAPIView, ProjectListAPIView, error_responses
 from promptlib.api.errors import ApiError, error
 from promptlib.api.permissions import PROJECT_PARAMETER, WRITE_LABELS, WRITE_VERSIONS
-from promptlib.api.serializers import (
+from promptlib.prompts import selectors
+from promptlib.prompts.api.serializers import (
     LabelMoveSerializer,
     LabelSerializer,
     TemplateDetailSerializer,
+    TemplateFilterSerializer,
     TemplateSummarySerializer,
     VersionCreatedSerializer,
     VersionCreateSerializer,
@@ -26,11 +27,6 @@ from promptlib.prompts.models import Label, Template, Version
 from promptlib.prompts.services import label_move, label_remove, version_create
 
 TAG = "templates"
-
-
-class TemplateFilterSerializer(serializers.Serializer):
-    tag = serializers.RegexField(r"^[\w-]{1,60}$", required=False)
-    label = serializers.SlugField(max_length=60, required=False)
 
 
 def _username(user) -> str | None:
@@ -240,7 +236,7 @@ class LabelDetailView(TemplateMixin, ProjectAPIView):
     def delete(self, request, slug: str, name: str):
         template = self.template(slug)
         name = self._name(name)
-        if not any(label.name == name for label in template.labels.all()):
+        if selectors.template_label(template=template, name=name) is None:
             raise NotFound(f"Template '{slug}' has no label '{name}'.")
         label_remove(template=template, name=name, actor=self.actor(), via="api")
         return Response(status=status.HTTP_204_NO_CONTENT)
