@@ -184,7 +184,9 @@ def batch_cancel(*, batch: Batch) -> Batch:
         )
         if not changed:
             batch.refresh_from_db(fields=["status"])
-            raise BatchError(f"Only a pending or running batch can be cancelled; this one is {batch.status}.")
+            raise BatchError(
+                f"Only a pending or running batch can be cancelled; this one is {batch.status}.", field="status"
+            )
         BatchItem.objects.filter(batch=batch, status=ItemStatus.PENDING).update(status=ItemStatus.CANCELLED)
     batch.refresh_from_db()
     return batch

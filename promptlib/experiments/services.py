@@ -30,7 +30,13 @@ _TRANSITIONS = {
 
 
 class ExperimentError(DomainError):
-    pass
+    # The experiment's current state forbids the change: 409, so clients can tell it from bad input.
+    CONFLICT_CODES = frozenset({"frozen", "invalid_transition", "already_running"})
+
+    def __init__(self, message: str, **kwargs):
+        super().__init__(message, **kwargs)
+        if self.code in self.CONFLICT_CODES:
+            self.status = 409
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from promptlib.batches.api.serializers import (
     ScorerInSerializer,
     ScorerOutSerializer,
 )
-from promptlib.batches.datasets import DatasetError, cases_export, cases_import, dataset_create
+from promptlib.batches.datasets import cases_export, cases_import, dataset_create
 from promptlib.batches.models import Batch, Dataset, ScorerConfig
 from promptlib.batches.scorer_configs import scorer_config_create
 from promptlib.batches.selectors import (
@@ -35,20 +35,12 @@ from promptlib.batches.selectors import (
     dataset_find,
     datasets_list,
 )
-from promptlib.batches.services import BatchError, batch_cancel, batch_create, batch_rerun_failed, batch_start
+from promptlib.batches.services import batch_cancel, batch_create, batch_rerun_failed, batch_start
 from promptlib.core.models import Project
 from promptlib.experiments.models import Experiment
 from promptlib.experiments.selectors import experiment_find
 from promptlib.providers.selectors import provider_config_find
 from promptlib.scorers import ScorerError
-
-
-def _bad(exc: BatchError | DatasetError | ScorerError, default_field: str = "") -> ApiError:
-    errors = [
-        error(e.get("field", ""), "invalid_row", f"Line {e['line']}: {e['message']}")
-        for e in getattr(exc, "errors", [])
-    ]
-    return ApiError(errors or [error(getattr(exc, "field", "") or default_field, "invalid", exc.message)])
 
 
 def _dataset_dict(d: Dataset) -> dict:
@@ -85,10 +77,7 @@ class DatasetListView(ProjectListAPIView):
     )
     def post(self, request):
         data = validated(DatasetInSerializer, request.data)
-        try:
-            dataset = dataset_create(project=Project.objects.get(pk=self.project_id), **data)
-        except DatasetError as exc:
-            raise _bad(exc) from exc
+        dataset = dataset_create(project=Project.objects.get(pk=self.project_id), **data)
         return Response(_dataset_dict(dataset), status=201)
 
 
@@ -118,10 +107,7 @@ class DatasetCasesView(ProjectAPIView):
     def get(self, request, ref: str):
         dataset = _dataset(self.project_id, ref)
         fmt = request.query_params.get("as", "jsonl")
-        try:
-            body = cases_export(dataset=dataset, fmt=fmt)
-        except DatasetError as exc:
-            raise _bad(exc) from exc
+        body = cases_export(dataset=dataset, fmt=fmt)
         response = HttpResponse(body, content_type="text/csv" if fmt == "csv" else "application/x-ndjson")
         response["Content-Disposition"] = f'attachment; filename="{dataset.name}.{fmt}"'
         return response
@@ -136,10 +122,7 @@ class DatasetCasesView(ProjectAPIView):
     def post(self, request, ref: str):
         dataset = _dataset(self.project_id, ref)
         data = validated(CasesImportSerializer, request.data)
-        try:
-            cases_import(dataset=dataset, content=data["content"], fmt=data["format"], replace=data["replace"])
-        except DatasetError as exc:
-            raise _bad(exc, "content") from exc
+        cases_import(dataset=dataset, content=data["content"], fmt=data["format"], replace=data["replace"])
         return Response(_dataset_dict(dataset), status=201)
 
 
@@ -242,22 +225,19 @@ class BatchListView(ProjectListAPIView):
             provider = provider_config_find(project_id=self.project_id, name=data["provider"])
             if provider is None:
                 raise ApiError([error("provider", "not_found", f"No provider named '{data['provider']}'.")])
-        try:
-            batch = batch_create(
-                experiment=experiment,
-                dataset=dataset,
-                provider=provider,
-                model=data["model"],
-                repeats=data["repeats"],
-                tags=data["tags"],
-                variant_keys=data["variants"] or None,
-                use_cache=data["use_cache"],
-                created_by=self.actor(),
-            )
-            if data["start"]:
-                batch = batch_start(batch=batch)
-        except BatchError as exc:
-            raise _bad(exc) from exc
+        batch = batch_create(
+            experiment=experiment,
+            dataset=dataset,
+            provider=provider,
+            model=data["model"],
+            repeats=data["repeats"],
+            tags=data["tags"],
+            variant_keys=data["variants"] or None,
+            use_cache=data["use_cache"],
+            created_by=self.actor(),
+        )
+        if data["start"]:
+            batch = batch_start(batch=batch)
         return Response(_batch_dict(batch), status=201)
 
 
@@ -283,10 +263,7 @@ class BatchDetailView(ProjectAPIView):
     def patch(self, request, pk: int):
         batch = _batch(self.project_id, pk)
         status = validated(BatchPatchSerializer, request.data)["status"]
-        try:
-            batch = batch_start(batch=batch) if status == Batch.Status.RUNNING else batch_cancel(batch=batch)
-        except BatchError as exc:
-            raise _bad(exc, "status") from exc
+        batch = batch_start(batch=batch) if status == Batch.Status.RUNNING else batch_cancel(batch=batch)
         return Response(_batch_dict(batch))
 
 
@@ -313,10 +290,7 @@ class BatchRerunView(ProjectAPIView):
     )
     def post(self, request, pk: int):
         batch = _batch(self.project_id, pk)
-        try:
-            batch_rerun_failed(batch=batch)
-        except BatchError as exc:
-            raise _bad(exc, "status") from exc
+        batch_rerun_failed(batch=batch)
         return Response(_batch_dict(batch), status=201)
 
 

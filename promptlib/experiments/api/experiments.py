@@ -32,7 +32,6 @@ from promptlib.experiments.selectors import (
     experiments_list,
 )
 from promptlib.experiments.services import (
-    ExperimentError,
     VariantSpec,
     experiment_create,
     experiment_status_set,
@@ -81,8 +80,6 @@ def experiment_detail(experiment: Experiment) -> dict:
     return data
 
 
-# The experiment's current state forbids the change: 409, so clients can tell it from bad input.
-_CONFLICT_CODES = {"frozen", "invalid_transition", "already_running"}
 _CONFLICT = {
     409: OpenApiResponse(
         ErrorResponseSerializer,
@@ -90,11 +87,6 @@ _CONFLICT = {
         "a finished experiment cannot restart; a template runs one experiment at a time.",
     )
 }
-
-
-def _refused(exc: ExperimentError) -> ApiError:
-    code = status.HTTP_409_CONFLICT if exc.code in _CONFLICT_CODES else status.HTTP_400_BAD_REQUEST
-    return ApiError([error(exc.field, exc.code, exc.message)], status_code=code)
 
 
 def _variant_specs(template: Template, variants: list[dict]) -> list[VariantSpec]:
@@ -147,10 +139,7 @@ class ExperimentListView(ProjectListAPIView):
         if template is None:
             raise ApiError([error("template", "not_found", f"No template '{slug}' in this project.")])
         variants = _variant_specs(template, data.pop("variants"))
-        try:
-            created = experiment_create(template=template, variants=variants, created_by=self.actor(), **data)
-        except ExperimentError as exc:
-            raise _refused(exc) from exc
+        created = experiment_create(template=template, variants=variants, created_by=self.actor(), **data)
         experiment = experiment_find(project_id=self.project_id, pk=created.pk)
         location = request.build_absolute_uri(f"{request.path.rstrip('/')}/{created.pk}")
         return Response(experiment_detail(experiment), status=status.HTTP_201_CREATED, headers={"Location": location})
@@ -193,13 +182,10 @@ class ExperimentDetailView(ProjectAPIView):
         target = data.pop("status", None)
         if target is not None and WRITE_LABELS not in request_principal(request).grants:
             raise PermissionDenied("Starting, pausing or finishing an experiment needs the publisher role.")
-        try:
-            with transaction.atomic():
-                self._change(experiment, data)
-                if target is not None and target != experiment.status:
-                    experiment_status_set(experiment=experiment, status=target)
-        except ExperimentError as exc:
-            raise _refused(exc) from exc
+        with transaction.atomic():
+            self._change(experiment, data)
+            if target is not None and target != experiment.status:
+                experiment_status_set(experiment=experiment, status=target)
         return Response(experiment_detail(self._experiment(pk)))
 
     def _change(self, experiment: Experiment, data: dict) -> None:
