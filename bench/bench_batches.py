@@ -212,10 +212,13 @@ def run_batch(experiment, dataset, provider, *, calls: int, timeout: float = 600
     from django.db.models import Max
 
     from promptlib.batches.models import Batch, BatchItem
-    from promptlib.batches.services import batch_create, batch_start
+    from promptlib.batches.services import BatchSettings, batch_create, batch_start
 
     repeats = max(1, calls // (2 * dataset.cases.count()))
-    batch = batch_create(experiment=experiment, dataset=dataset, provider=provider, model="standin", repeats=repeats)
+    settings = BatchSettings(
+        experiment=experiment, dataset=dataset, provider=provider, model="standin", repeats=repeats
+    )
+    batch = batch_create(settings=settings)
     started = time.time()
     batch_start(batch=batch)
     deadline = time.monotonic() + timeout

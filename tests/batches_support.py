@@ -8,7 +8,7 @@ import pytest
 
 from promptlib.batches.datasets import CaseData, cases_add, dataset_create
 from promptlib.batches.models import ScorerConfig
-from promptlib.batches.services import batch_create
+from promptlib.batches.services import BatchSettings, batch_create
 from promptlib.experiments.services import VariantSpec, experiment_create
 from promptlib.prompts.content import VersionContent
 from promptlib.prompts.services import template_create, version_create
@@ -92,4 +92,4 @@ def standin_provider(project, server, **fields) -> ProviderConfig:
 
 
 def make_batch(experiment, dataset, **kwargs):
-    return batch_create(experiment=experiment, dataset=dataset, **kwargs)
+    return batch_create(settings=BatchSettings(experiment=experiment, dataset=dataset, **kwargs))

@@ -17,7 +17,7 @@ from django.utils.text import capfirst
 
 from promptlib.admin import site
 from promptlib.core.errors import DomainError
-from promptlib.core.models import ROLE_RANK, Membership, Project, Role
+from promptlib.core.models import Membership, Project, Role, role_at_least
 
 # Every admin module imports this one, so the site's titles and home page are set here once.
 admin.site.site_header = "promptlib"
@@ -53,11 +53,11 @@ def user_may(request, role: str, project_id: int | None = None) -> bool:
     if project_id is None:
         return bool(project_ids_for(request, role))
     actual = _roles_by_project(request).get(project_id)
-    return actual is not None and ROLE_RANK[actual] >= ROLE_RANK[role]
+    return role_at_least(actual, role)
 
 
 def project_ids_for(request, role: str = Role.VIEWER) -> list[int]:
-    return [pid for pid, actual in _roles_by_project(request).items() if ROLE_RANK[actual] >= ROLE_RANK[role]]
+    return [pid for pid, actual in _roles_by_project(request).items() if role_at_least(actual, role)]
 
 
 def project_path_of(model, default: str | None = None) -> str:

@@ -13,7 +13,7 @@ from django.conf import settings
 from promptlib.batches.datasets import cases_import, dataset_create
 from promptlib.batches.models import Batch, Dataset
 from promptlib.batches.scorer_configs import scorer_config_create
-from promptlib.batches.services import batch_create, batch_run_inline
+from promptlib.batches.services import BatchSettings, batch_create, batch_run_inline
 from promptlib.core.models import Project
 from promptlib.experiments.models import Experiment
 from promptlib.experiments.services import VariantSpec, experiment_create
@@ -82,8 +82,7 @@ def demo_batches_setup(*, project: Project, user=None, store_path: Path | None =
         scorer_config_create(experiment=experiment, kind="json_schema", name="follows_schema", order=2)
     batch = Batch.objects.filter(experiment=experiment).order_by("-created_at").first()
     if batch is None:
-        batch = batch_create(
-            experiment=experiment, dataset=dataset, provider=provider, model=DEMO_MODEL, created_by=user
-        )
+        what = BatchSettings(experiment=experiment, dataset=dataset, provider=provider, model=DEMO_MODEL)
+        batch = batch_create(settings=what, created_by=user)
         batch = batch_run_inline(batch=batch)
     return batch

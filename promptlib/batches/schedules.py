@@ -8,10 +8,8 @@ from celery.schedules import crontab
 from django.db import transaction
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
-from promptlib.batches.models import Batch, BatchSchedule, Dataset
-from promptlib.batches.services import BatchError, batch_create, batch_settings_validate, batch_start
-from promptlib.experiments.models import Experiment
-from promptlib.providers.models import ProviderConfig
+from promptlib.batches.models import Batch, BatchSchedule
+from promptlib.batches.services import BatchError, BatchSettings, batch_create, batch_settings_validate, batch_start
 
 TASK_NAME = "promptlib.tasks.scheduled_batch_run"
 MIN_INTERVAL_SECONDS = 60
@@ -49,13 +47,7 @@ def _interval_for(every_seconds: int, *, minimum: int) -> IntervalSchedule:
 def batch_schedule_create(
     *,
     name: str,
-    experiment: Experiment,
-    dataset: Dataset,
-    provider: ProviderConfig | None = None,
-    model: str = "",
-    repeats: int = 1,
-    tags: list[str] | None = None,
-    use_cache: bool = False,
+    settings: BatchSettings,
     cron: str = "",
     every_seconds: int | None = None,
     created_by=None,
@@ -66,19 +58,17 @@ def batch_schedule_create(
         raise BatchError("Give either a cron schedule or an interval in seconds, not both or neither.", field="cron")
     if not (name or "").strip():
         raise BatchError("Give the schedule a name.", field="name")
-    batch_settings_validate(
-        experiment=experiment, dataset=dataset, provider=provider, model=model, repeats=repeats, tags=tags
-    )
+    batch_settings_validate(settings=settings)
     schedule = BatchSchedule.objects.create(
         name=name.strip(),
-        project_id=experiment.project_id,
-        experiment=experiment,
-        dataset=dataset,
-        provider=provider,
-        model=model,
-        repeats=repeats,
-        tags=list(tags or []),
-        use_cache=use_cache,
+        project_id=settings.experiment.project_id,
+        experiment=settings.experiment,
+        dataset=settings.dataset,
+        provider=settings.provider,
+        model=settings.model,
+        repeats=settings.repeats,
+        tags=list(settings.tags),
+        use_cache=settings.use_cache,
         created_by=created_by if created_by is not None and created_by.is_authenticated else None,
     )
     timing = (
@@ -110,13 +100,7 @@ def scheduled_batch_start(*, schedule_id: int) -> Batch | None:
     if schedule is None:
         return None
     batch = batch_create(
-        experiment=schedule.experiment,
-        dataset=schedule.dataset,
-        provider=schedule.provider,
-        model=schedule.model,
-        repeats=schedule.repeats,
-        tags=schedule.tags,
-        use_cache=schedule.use_cache,
+        settings=BatchSettings.of(schedule),
         created_by=schedule.created_by,
         schedule=schedule,
     )

@@ -7,6 +7,7 @@ when failed items are re-run. Work is enqueued after commit in chunks of item id
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from celery import current_app
@@ -15,7 +16,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from promptlib.batches.models import Batch, BatchItem, Dataset
+from promptlib.batches.models import Batch, BatchItem, BatchSchedule, Dataset
 from promptlib.batches.rollups import batch_rollup_build
 from promptlib.batches.runner import BatchSetupError, batch_chunk_run, provider_for_version
 from promptlib.core.errors import DomainError
@@ -43,17 +44,39 @@ def _cases(*, dataset: Dataset, tags: list[str]):
     return [case for case in cases.only("id", "tags") if wanted & set(case.tags or [])]
 
 
-def batch_settings_validate(
-    *,
-    experiment: Experiment,
-    dataset: Dataset,
-    provider: ProviderConfig | None,
-    model: str,
-    repeats: int,
-    tags: list[str] | None,
-    variant_keys: list[str] | None = None,
-) -> list:
+@dataclass(frozen=True)
+class BatchSettings:
+    """What a batch runs: the same fields for a batch, a schedule and every form or request that makes one."""
+
+    experiment: Experiment
+    dataset: Dataset
+    provider: ProviderConfig | None = None  # None: each version's own provider
+    model: str = ""  # "": each version's own model
+    repeats: int = 1
+    tags: tuple[str, ...] = ()  # only cases with every tag; () for all
+    use_cache: bool = False
+    variant_keys: tuple[str, ...] = ()  # () for every variant
+
+    def __post_init__(self):
+        # Lists from forms and JSON become tuples; anything else is left for validation to refuse.
+        for name in ("tags", "variant_keys"):
+            value = getattr(self, name)
+            if value is None or isinstance(value, list):
+                object.__setattr__(self, name, tuple(value or ()))
+
+    @classmethod
+    def of(cls, source: Batch | BatchSchedule) -> BatchSettings:
+        """The settings a batch ran with, or a schedule runs with."""
+        return cls(
+            experiment=source.experiment, dataset=source.dataset, provider=source.provider, model=source.model,
+            repeats=source.repeats, tags=tuple(source.tags), use_cache=source.use_cache,
+        )  # fmt: skip
+
+
+def batch_settings_validate(*, settings: BatchSettings) -> list:
     """Check what a batch (or a schedule) would run; returns the variants it covers."""
+    experiment, dataset, provider, model = settings.experiment, settings.dataset, settings.provider, settings.model
+    repeats, tags, variant_keys = settings.repeats, settings.tags, settings.variant_keys
     if dataset.project_id != experiment.project_id:
         raise BatchError("The dataset belongs to another project.", field="dataset")
     if provider is not None and provider.project_id != experiment.project_id:
@@ -62,7 +85,7 @@ def batch_settings_validate(
         raise BatchError(f"Provider '{provider.name}' does not offer model '{model}'.", field="model")
     if not isinstance(repeats, int) or isinstance(repeats, bool) or not 1 <= repeats <= MAX_REPEATS:
         raise BatchError(f"Repeats must be a whole number from 1 to {MAX_REPEATS}.", field="repeats")
-    if tags is not None and not (isinstance(tags, list) and all(isinstance(t, str) for t in tags)):
+    if not (isinstance(tags, tuple) and all(isinstance(t, str) for t in tags)):
         raise BatchError("Tags must be a list of words.", field="tags")
     variants = list(experiment.variants.select_related("version"))
     if variant_keys:
@@ -85,25 +108,10 @@ def batch_settings_validate(
 
 
 @transaction.atomic
-def batch_create(
-    *,
-    experiment: Experiment,
-    dataset: Dataset,
-    provider: ProviderConfig | None = None,
-    model: str = "",
-    repeats: int = 1,
-    tags: list[str] | None = None,
-    use_cache: bool = False,
-    variant_keys: list[str] | None = None,
-    created_by=None,
-    schedule=None,
-) -> Batch:
+def batch_create(*, settings: BatchSettings, created_by=None, schedule=None) -> Batch:
     """A pending batch with one item per (variant, case, repeat), all written now."""
-    tags = list(tags or [])
-    variants = batch_settings_validate(
-        experiment=experiment, dataset=dataset, provider=provider, model=model, repeats=repeats, tags=tags,
-        variant_keys=variant_keys,
-    )  # fmt: skip
+    variants = batch_settings_validate(settings=settings)
+    experiment, dataset, repeats, tags = settings.experiment, settings.dataset, settings.repeats, list(settings.tags)
     cases = _cases(dataset=dataset, tags=tags)
     if not cases:
         field = "tags" if tags else "dataset"
@@ -112,11 +120,11 @@ def batch_create(
         project_id=experiment.project_id,
         experiment=experiment,
         dataset=dataset,
-        provider=provider,
-        model=model,
+        provider=settings.provider,
+        model=settings.model,
         repeats=repeats,
         tags=tags,
-        use_cache=use_cache,
+        use_cache=settings.use_cache,
         created_by=created_by if created_by is not None and created_by.is_authenticated else None,
         schedule=schedule,
         total=len(cases) * repeats * len(variants),

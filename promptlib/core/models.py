@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 from django.conf import settings
 from django.db import models
 
@@ -25,6 +27,11 @@ class Role(models.TextChoices):
 
 # Higher rank includes the rights of the lower ones.
 ROLE_RANK = {Role.VIEWER: 1, Role.EDITOR: 2, Role.PUBLISHER: 3}
+
+
+def role_at_least(actual: str | None, role: str) -> bool:
+    """Whether a member with role `actual` (None: not a member) may do what `role` may."""
+    return actual is not None and ROLE_RANK[actual] >= ROLE_RANK[role]
 
 
 class Membership(models.Model):

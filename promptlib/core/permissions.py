@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from promptlib.core.models import ROLE_RANK, Membership, Project, Role
+from promptlib.core.models import ROLE_RANK, Membership, Project, Role, role_at_least
 
 
 class PermissionDenied(Exception):  # noqa: N818 - mirrors django.core.exceptions.PermissionDenied
@@ -22,7 +22,7 @@ def user_role(*, user, project_id: int) -> str | None:
 
 def user_has_role(*, user, project_id: int, role: str) -> bool:
     actual = user_role(user=user, project_id=project_id)
-    return actual is not None and ROLE_RANK[actual] >= ROLE_RANK[role]
+    return role_at_least(actual, role)
 
 
 def projects_for_user(*, user, role: str = Role.VIEWER) -> QuerySet[Project]:

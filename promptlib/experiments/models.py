@@ -9,6 +9,14 @@ def _new_salt() -> str:
     return secrets.token_hex(8)
 
 
+# A metric name as applications report it (the experiment's primary metric and guardrails use the same).
+METRIC_NAME_MAX = 80
+METRIC_NAME_PATTERN = r"[A-Za-z0-9_.:-]{1,80}"
+# A variant's key: short and stable, it is what render answers and outcome reports name.
+VARIANT_KEY_MAX = 40
+VARIANT_KEY_PATTERN = r"[-a-zA-Z0-9_]{1,40}"
+
+
 class Experiment(models.Model):
     """An A/B test between versions of one template."""
 
@@ -27,7 +35,7 @@ class Experiment(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
     # Fixed at creation: assignment = hash(salt, subject), so it needs no storage and never shifts.
     salt = models.CharField(max_length=32, default=_new_salt, editable=False)
-    primary_metric = models.CharField(max_length=80, default="task_success_rate")
+    primary_metric = models.CharField(max_length=METRIC_NAME_MAX, default="task_success_rate")
     guardrail_metrics = models.JSONField(default=list, blank=True)
     # The smallest difference worth detecting, in the primary metric's units (0.05 = 5 points).
     minimum_effect = models.FloatField(default=0.05)
@@ -56,7 +64,7 @@ class Variant(models.Model):
 
     experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="variants")
     # A short stable name used in assignment and reports: "control", "b", "shorter-intro"…
-    key = models.SlugField(max_length=40)
+    key = models.SlugField(max_length=VARIANT_KEY_MAX)
     version = models.ForeignKey("promptlib.Version", on_delete=models.PROTECT, related_name="variants")
     weight = models.PositiveIntegerField(default=1)
     is_control = models.BooleanField(default=False)
@@ -83,7 +91,7 @@ class OutcomeEvent(models.Model):
     experiment = models.ForeignKey("promptlib.Experiment", on_delete=models.CASCADE, related_name="outcome_events")
     variant = models.ForeignKey("promptlib.Variant", on_delete=models.CASCADE, related_name="outcome_events")
     subject = models.CharField(max_length=200)
-    metric = models.CharField(max_length=80)
+    metric = models.CharField(max_length=METRIC_NAME_MAX)
     # Booleans are stored as 1.0 / 0.0 so that a mean is a rate; the flag keeps what was sent.
     value = models.FloatField()
     is_boolean = models.BooleanField(default=False)

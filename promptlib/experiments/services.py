@@ -15,14 +15,14 @@ from django.utils import timezone
 
 from promptlib.core.caching import template_cache_invalidate
 from promptlib.core.errors import DomainError
-from promptlib.experiments.models import Experiment, Variant
+from promptlib.experiments.models import METRIC_NAME_PATTERN, VARIANT_KEY_PATTERN, Experiment, Variant
 from promptlib.prompts.models import Template, Version
 
 Status = Experiment.Status
-_METRIC = re.compile(r"[A-Za-z0-9_.:-]{1,80}")
-_KEY = re.compile(r"[-a-zA-Z0-9_]{1,40}")
-# Which statuses each transition may start from, and its name in messages.
-_TRANSITIONS = {
+_METRIC = re.compile(METRIC_NAME_PATTERN)
+_KEY = re.compile(VARIANT_KEY_PATTERN)
+# Which statuses each transition may start from, and its name in messages (the admin's buttons too).
+TRANSITIONS = {
     Status.RUNNING: ((Status.DRAFT, Status.PAUSED), "start", "started"),
     Status.PAUSED: ((Status.RUNNING,), "pause", "paused"),
     Status.FINISHED: ((Status.RUNNING, Status.PAUSED), "finish", "finished"),
@@ -143,7 +143,7 @@ def _variants_write(*, experiment: Experiment, variants: list[VariantSpec]) -> N
 
 
 def _transition(*, experiment: Experiment, to: str) -> Experiment:
-    sources, verb, done = _TRANSITIONS[to]
+    sources, verb, done = TRANSITIONS[to]
     with transaction.atomic():
         locked = Experiment.objects.select_for_update().select_related("template").get(pk=experiment.pk)
         if locked.status not in sources:

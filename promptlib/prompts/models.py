@@ -89,12 +89,15 @@ class Version(models.Model):
         raise ImmutableVersionError("Versions are history and cannot be deleted; delete the template instead.")
 
 
+LABEL_NAME_MAX = 60  # a label's name: production, staging, …
+
+
 class Label(models.Model):
     """A named pointer (production, staging, …) from a template to one of its versions."""
 
     project_path = "template__project"  # ORM path to the owning Project, used for scoping
     template = models.ForeignKey(Template, on_delete=models.CASCADE, related_name="labels")
-    name = models.SlugField(max_length=60)
+    name = models.SlugField(max_length=LABEL_NAME_MAX)
     version = models.ForeignKey(Version, on_delete=models.PROTECT, related_name="labels")
     updated_at = models.DateTimeField(auto_now=True)
     updated_by = models.ForeignKey(
@@ -119,7 +122,7 @@ class LabelEvent(models.Model):
         REMOVE = "remove", "Removed"
 
     template = models.ForeignKey(Template, on_delete=models.CASCADE, related_name="label_events")
-    label = models.CharField(max_length=60)
+    label = models.CharField(max_length=LABEL_NAME_MAX)
     action = models.CharField(max_length=10, choices=Action.choices)
     from_version = models.ForeignKey(Version, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     to_version = models.ForeignKey(Version, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")

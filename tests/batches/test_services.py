@@ -5,6 +5,7 @@ import pytest
 from promptlib.batches.models import Batch, BatchItem
 from promptlib.batches.services import (
     BatchError,
+    BatchSettings,
     batch_cancel,
     batch_complete_if_done,
     batch_create,
@@ -139,7 +140,7 @@ def test_a_batch_with_pending_items_is_not_complete(triage_experiment, tickets):
 
 def test_batch_create_writes_nothing_when_validation_fails(triage_experiment, tickets):
     with pytest.raises(BatchError):
-        batch_create(experiment=triage_experiment, dataset=tickets, repeats=1000)
+        batch_create(settings=BatchSettings(experiment=triage_experiment, dataset=tickets, repeats=1000))
     assert not Batch.objects.exists()
 
 

@@ -11,7 +11,7 @@ from django.conf import settings as django_settings
 
 from promptlib.batches.models import Batch, BatchItem
 from promptlib.batches.schedules import batch_schedule_create
-from promptlib.batches.services import batch_cancel, batch_start
+from promptlib.batches.services import BatchSettings, batch_cancel, batch_start
 from promptlib.providers.limits import limiter_for
 from tests.batches_support import make_batch, standin_answer, standin_provider, tickets_dataset
 from tests.e2e_support import Workers, new_queue_name, wait_for
@@ -133,7 +133,8 @@ def test_cancelling_stops_the_workers_promptly_and_keeps_finished_results(acme, 
 
 def test_a_schedule_starts_a_new_batch_per_run(acme, triage_experiment, demo_provider, workers):
     schedule = batch_schedule_create(
-        name="nightly", experiment=triage_experiment, dataset=tickets_dataset(acme, count=2), every_seconds=2,
+        name="nightly", settings=BatchSettings(experiment=triage_experiment, dataset=tickets_dataset(acme, count=2)),
+        every_seconds=2,
         min_interval_seconds=1,
     )  # fmt: skip
     workers.start(beat=True)

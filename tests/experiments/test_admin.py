@@ -250,8 +250,10 @@ def test_the_all_batches_link_shows_only_this_experiments_batches(
 
 def test_the_page_lists_schedules_with_their_timing(triage_experiment, tickets, alice, client):
     from promptlib.batches.schedules import batch_schedule_create
+    from promptlib.batches.services import BatchSettings
 
-    batch_schedule_create(name="Nightly triage", experiment=triage_experiment, dataset=tickets, every_seconds=3600)
+    settings = BatchSettings(experiment=triage_experiment, dataset=tickets)
+    batch_schedule_create(name="Nightly triage", settings=settings, every_seconds=3600)
     page = _page(client, alice, triage_experiment).content.decode()
     assert "Nightly triage" in page and "Schedules (1)" in page
 

@@ -119,10 +119,10 @@ class BatchAdmin(ReadOnlyMixin, ProjectScopedAdmin):
         form = BatchSettingsForm(request.POST or None, initial=initial, project_ids=_project_ids(request))
         if request.method == "POST" and form.is_valid():
             data = form.settings()
-            if not user_may(request, Role.EDITOR, data["experiment"].project_id):
+            if not user_may(request, Role.EDITOR, data.experiment.project_id):
                 raise PermissionDenied
             try:
-                batch = batch_start(batch=batch_create(**data, created_by=request.user))
+                batch = batch_start(batch=batch_create(settings=data, created_by=request.user))
             except BatchError as exc:
                 form_error_add(form, exc)
             else:
@@ -248,11 +248,11 @@ class BatchScheduleAdmin(ReadOnlyMixin, ProjectScopedAdmin):
         form = ScheduleForm(request.POST or None, initial=initial, project_ids=_project_ids(request))
         if request.method == "POST" and form.is_valid():
             data = form.settings()
-            if not user_may(request, Role.EDITOR, data["experiment"].project_id):
+            if not user_may(request, Role.EDITOR, data.experiment.project_id):
                 raise PermissionDenied
             try:
                 batch_schedule_create(
-                    **data, name=form.cleaned_data["name"], cron=form.cleaned_data["cron"].strip(),
+                    settings=data, name=form.cleaned_data["name"], cron=form.cleaned_data["cron"].strip(),
                     every_seconds=form.cleaned_data["every_seconds"], created_by=request.user,
                 )  # fmt: skip
             except BatchError as exc:

@@ -7,6 +7,7 @@ from django.utils.html import format_html, format_html_join
 
 from promptlib.admin.base import form_error_add
 from promptlib.batches.models import Dataset, ScorerConfig
+from promptlib.batches.services import BatchSettings
 from promptlib.experiments.models import Experiment
 from promptlib.providers.models import ProviderConfig
 from promptlib.scorers import ScorerError, kind_choices, scorer_for
@@ -55,17 +56,17 @@ class BatchSettingsForm(forms.Form):
             rows = model.objects.all()
             self.fields[name].queryset = rows if project_ids is None else rows.filter(project_id__in=project_ids)
 
-    def settings(self) -> dict:
+    def settings(self) -> BatchSettings:
         data = self.cleaned_data
-        return {
-            "experiment": data["experiment"],
-            "dataset": data["dataset"],
-            "provider": data["provider"],
-            "model": data["model"].strip(),
-            "repeats": data["repeats"],
-            "tags": _tags(data["tags"]),
-            "use_cache": data["use_cache"],
-        }
+        return BatchSettings(
+            experiment=data["experiment"],
+            dataset=data["dataset"],
+            provider=data["provider"],
+            model=data["model"].strip(),
+            repeats=data["repeats"],
+            tags=tuple(_tags(data["tags"])),
+            use_cache=data["use_cache"],
+        )
 
 
 class ScheduleForm(BatchSettingsForm):

@@ -35,7 +35,7 @@ from promptlib.batches.selectors import (
     dataset_find,
     datasets_list,
 )
-from promptlib.batches.services import batch_cancel, batch_create, batch_rerun_failed, batch_start
+from promptlib.batches.services import BatchSettings, batch_cancel, batch_create, batch_rerun_failed, batch_start
 from promptlib.core.models import Project
 from promptlib.experiments.models import Experiment
 from promptlib.experiments.selectors import experiment_find
@@ -225,15 +225,18 @@ class BatchListView(ProjectListAPIView):
             provider = provider_config_find(project_id=self.project_id, name=data["provider"])
             if provider is None:
                 raise ApiError([error("provider", "not_found", f"No provider named '{data['provider']}'.")])
-        batch = batch_create(
+        settings = BatchSettings(
             experiment=experiment,
             dataset=dataset,
             provider=provider,
             model=data["model"],
             repeats=data["repeats"],
             tags=data["tags"],
-            variant_keys=data["variants"] or None,
+            variant_keys=data["variants"] or (),
             use_cache=data["use_cache"],
+        )
+        batch = batch_create(
+            settings=settings,
             created_by=self.actor(),
         )
         if data["start"]:

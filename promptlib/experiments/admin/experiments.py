@@ -23,6 +23,7 @@ from promptlib.core.models import Project, Role
 from promptlib.experiments.admin.forms import ExperimentForm, VariantForm
 from promptlib.experiments.models import Experiment, Variant
 from promptlib.experiments.services import (
+    TRANSITIONS,
     ExperimentError,
     VariantSpec,
     experiment_create,
@@ -37,15 +38,18 @@ from promptlib.experiments.services import (
 from promptlib.prompts.models import Version
 
 Status = Experiment.Status
-# The buttons of the change page per status: (status to ask for, button text).
+# The buttons of the change page per status, (status to ask for, button text), from the services'
+# transitions; starting a paused experiment again reads "Resume".
 STATUS_BUTTONS = {
-    Status.DRAFT: [(Status.RUNNING, "Start")],
-    Status.RUNNING: [(Status.PAUSED, "Pause"), (Status.FINISHED, "Finish")],
-    Status.PAUSED: [(Status.RUNNING, "Resume"), (Status.FINISHED, "Finish")],
-    Status.FINISHED: [],
+    status: [
+        (to, "Resume" if (status, to) == (Status.PAUSED, Status.RUNNING) else verb.capitalize())
+        for to, (sources, verb, _done) in TRANSITIONS.items()
+        if status in sources
+    ]
+    for status in Status
 }
 # What the status buttons' success message says each change did.
-DONE = {Status.RUNNING: "started", Status.PAUSED: "paused", Status.FINISHED: "finished"}
+DONE = {to: done for to, (_sources, _verb, done) in TRANSITIONS.items()}
 
 
 def experiment_links(experiment: Experiment) -> dict[str, str]:

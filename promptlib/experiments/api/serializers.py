@@ -10,16 +10,23 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from promptlib.api.serializers import MAX_BIGINT, MAX_INT, MAX_TEXT, BulkErrorSerializer, FiniteFloatField
-from promptlib.experiments.models import Experiment
+from promptlib.experiments.models import (
+    METRIC_NAME_MAX,
+    METRIC_NAME_PATTERN,
+    VARIANT_KEY_MAX,
+    VARIANT_KEY_PATTERN,
+    Experiment,
+)
 from promptlib.prompts.api.serializers import ModelSettingsSerializer
+from promptlib.prompts.models import LABEL_NAME_MAX
 
 MAX_EVENTS = 1000
-_METRIC_PATTERN = r"^[A-Za-z0-9_.:-]{1,80}$"
+_METRIC_PATTERN = rf"^{METRIC_NAME_PATTERN}$"
 _METRIC_HELP = "A metric name: letters, digits, _ . : or -, e.g. task_success_rate or converted."
 
 
 def _metric_field(**kwargs) -> serializers.RegexField:
-    return serializers.RegexField(_METRIC_PATTERN, max_length=80, **kwargs)
+    return serializers.RegexField(_METRIC_PATTERN, max_length=METRIC_NAME_MAX, **kwargs)
 
 
 @extend_schema_field({"oneOf": [{"type": "boolean"}, {"type": "number"}]})
@@ -46,7 +53,7 @@ class OutcomeValueField(serializers.Field):
 
 class RenderRequestSerializer(serializers.Serializer):
     label = serializers.SlugField(
-        max_length=60, required=False, help_text='Default: production. "latest" means the newest version.'
+        max_length=LABEL_NAME_MAX, required=False, help_text='Default: production. "latest" means the newest version.'
     )
     version = serializers.IntegerField(min_value=1, max_value=MAX_INT, required=False)
     variables = serializers.DictField(default=dict, help_text="Values for the template's declared variables.")
@@ -129,7 +136,7 @@ class RenderResponseSerializer(serializers.Serializer):
 class OutcomeEventSerializer(serializers.Serializer):
     render_id = serializers.CharField(max_length=2000, required=False, help_text="From a render response.")
     experiment = serializers.IntegerField(min_value=1, max_value=MAX_BIGINT, required=False)
-    variant = serializers.CharField(max_length=40, required=False)
+    variant = serializers.CharField(max_length=VARIANT_KEY_MAX, required=False)
     subject = serializers.CharField(max_length=200, required=False)
     metric = _metric_field()
     value = OutcomeValueField()
@@ -206,7 +213,9 @@ class ExperimentDetailSerializer(ExperimentSummarySerializer):
 
 class VariantInSerializer(serializers.Serializer):
     key = serializers.RegexField(
-        r"^[-a-zA-Z0-9_]{1,40}$", max_length=40, help_text="Short stable name: control, b, shorter-intro…"
+        rf"^{VARIANT_KEY_PATTERN}$",
+        max_length=VARIANT_KEY_MAX,
+        help_text="Short stable name: control, b, shorter-intro…",
     )
     version = serializers.IntegerField(min_value=1, max_value=MAX_INT, help_text="A version number of the template.")
     weight = serializers.IntegerField(

@@ -13,7 +13,14 @@ from django.core.management.base import BaseCommand, CommandError
 
 from promptlib.batches.models import Batch, Dataset
 from promptlib.batches.selectors import batch_call_records, batch_progress, batch_variant_metrics
-from promptlib.batches.services import BatchError, batch_create, batch_run_inline, batch_start, batches_sweep
+from promptlib.batches.services import (
+    BatchError,
+    BatchSettings,
+    batch_create,
+    batch_run_inline,
+    batch_start,
+    batches_sweep,
+)
 from promptlib.experiments.metrics import variant_metrics
 from promptlib.experiments.models import Experiment
 from promptlib.providers.models import ProviderConfig
@@ -62,10 +69,11 @@ class Command(BaseCommand):
             provider = _find(ProviderConfig, opts["provider"], experiment.project.slug, "provider")
         tags = [t.strip() for t in opts["tags"].split(",") if t.strip()]
         try:
-            batch = batch_create(
+            settings = BatchSettings(
                 experiment=experiment, dataset=dataset, provider=provider, model=opts["model"],
-                repeats=opts["repeats"], tags=tags, use_cache=opts["cache"],
+                repeats=opts["repeats"], tags=tuple(tags), use_cache=opts["cache"],
             )  # fmt: skip
+            batch = batch_create(settings=settings)
             batch = batch_run_inline(batch=batch) if opts["inline"] else batch_start(batch=batch)
         except BatchError as exc:
             raise CommandError(f"{exc.field or 'batch'}: {exc.message}") from exc

@@ -27,7 +27,7 @@ from promptlib.prompts.admin.forms import (
     parse_value,
 )
 from promptlib.prompts.content import SECTIONS, VersionContent
-from promptlib.prompts.models import LabelEvent, Version
+from promptlib.prompts.models import LABEL_NAME_MAX, LabelEvent, Version
 from promptlib.prompts.rendering import PromptError, PromptErrors, render
 from promptlib.prompts.services import LabelError, label_move, label_remove
 
@@ -232,7 +232,9 @@ def preview_view(model_admin):
 
 class LabelActionForm(forms.Form):
     action = forms.ChoiceField(choices=[("move", "move"), ("remove", "remove")])
-    name = forms.SlugField(max_length=60, error_messages={"invalid": "A label name uses letters, digits and -."})
+    name = forms.SlugField(
+        max_length=LABEL_NAME_MAX, error_messages={"invalid": "A label name uses letters, digits and -."}
+    )
     version = forms.IntegerField(required=False, min_value=1)
     note = forms.CharField(required=False, max_length=500)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from promptlib.api.serializers import MAX_INT, MAX_TEXT, FiniteFloatField, StorableJSONField
+from promptlib.prompts.models import LABEL_NAME_MAX
 from promptlib.prompts.rendering import VARIABLE_TYPES
 
 # --- requests ----------------------------------------------------------------------------------
@@ -12,7 +13,7 @@ from promptlib.prompts.rendering import VARIABLE_TYPES
 
 class TemplateFilterSerializer(serializers.Serializer):
     tag = serializers.RegexField(r"^[\w-]{1,60}$", required=False)
-    label = serializers.SlugField(max_length=60, required=False)
+    label = serializers.SlugField(max_length=LABEL_NAME_MAX, required=False)
 
 
 class ExampleSerializer(serializers.Serializer):
