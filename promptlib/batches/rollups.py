@@ -1,9 +1,10 @@
 """Rollups of finished batches: sums per (batch, variant) and per (batch, variant, case), latency histogram.
 
-The experiment report reads these instead of every item (promptlib.analysis.aggregates). They are
-built when a batch finishes (batch_rollup_build, called by the batch engine) and checked on every
-read: missing or stale rollups — a re-run finished the batch again, a review set an item's success,
-data from before rollups existed — are rebuilt then (batch_rollups_ready).
+The experiment report and the batch page read these instead of every item (rollup_sources, then
+promptlib.batches.sums). They are built when a batch finishes (batch_rollup_build, called by the
+batch engine) and checked on every read: missing or stale rollups — a re-run finished the batch
+again, a review set an item's success, data from before rollups existed — are rebuilt then
+(batch_rollups_ready).
 """
 
 from __future__ import annotations
@@ -22,9 +23,13 @@ from promptlib.batches.models import (
     BatchVariantSummary,
     Review,
 )
-from promptlib.batches.sums import CASE_ROLLUP, LATENCY_ROLLUP, VARIANT_ROLLUP
+from promptlib.batches.sums import CASE_ROLLUP, LATENCY_ROLLUP, VARIANT_ROLLUP, Sources
 
 logger = logging.getLogger(__name__)
+
+# Rollups missing on a read (normally built when a batch finishes): built for at most this long per
+# read, the rest read from their items this time (`manage.py build_rollups` backfills them all).
+LAZY_BUILD_SECONDS = 3.0
 
 
 def _review_prints(batch_ids: list[int]) -> dict[int, tuple[int, int]]:
@@ -105,3 +110,15 @@ def batch_rollups_ready(
         except DatabaseError:
             logger.exception("Could not build the rollups of batch %s; reading its items instead.", batch_id)
     return ready
+
+
+def rollup_sources(*, batch_ids: list[int], rollups: bool = True) -> Sources:
+    """The batches among batch_ids to read from their rollups (finished: current, or built now within
+    LAZY_BUILD_SECONDS) and the rest, to read from their items.
+
+    rollups=False reads every batch from its items (the reference the rollups are tested against).
+    """
+    ready = (
+        batch_rollups_ready(batch_ids=batch_ids, budget_seconds=LAZY_BUILD_SECONDS) if rollups and batch_ids else set()
+    )
+    return Sources(sorted(ready), [b for b in batch_ids if b not in ready])

@@ -5,8 +5,10 @@ from __future__ import annotations
 from django.db.models import Count, QuerySet
 from django.utils import timezone
 
-from promptlib.batches.models import Batch, BatchItem, Dataset, Review
-from promptlib.experiments.metrics import CallRecord, variant_metrics
+from promptlib.batches.models import Batch, BatchItem, Dataset
+from promptlib.batches.rollups import rollup_sources
+from promptlib.batches.sums import call_sums, latency_percentiles, review_sums, variant_aggregates
+from promptlib.experiments.metrics import metrics_from_aggregates
 
 Status = BatchItem.Status
 
@@ -57,52 +59,23 @@ def batch_progress(*, batch: Batch) -> dict:
     }
 
 
-def batch_call_records(*, batch: Batch) -> dict[int, list[CallRecord]]:
-    """CallRecords per variant id, with each result's first review folded in."""
-    reviews = {}
-    for result_id, seconds, edited in (
-        Review.objects.filter(result__batch=batch)
-        .order_by("created_at")
-        .values_list("result_id", "seconds", "edited_output")
-    ):
-        reviews.setdefault(result_id, (seconds, bool(edited)))
-    records: dict[int, list[CallRecord]] = {}
-    rows = (
-        BatchItem.objects.filter(batch=batch, status__in=[Status.DONE, Status.FAILED])
-        .values_list("id", "variant_id", "case_id", "repeat", "status", "success", "schema_passed", "attempts",
-                     "latency_ms", "cost_usd", "judge_cost_usd", "input_tokens", "output_tokens")
-        .iterator()
-    )  # fmt: skip
-    for row in rows:
-        item_id, variant_id, case_id, repeat, status, success, schema, attempts, latency, cost, judge, tin, tout = row
-        review = reviews.get(item_id)
-        records.setdefault(variant_id, []).append(
-            CallRecord(
-                case_id=case_id,
-                repeat=repeat,
-                success=success,
-                schema_passed=schema,
-                attempts=max(attempts, 1),
-                latency_ms=float(latency or 0),
-                cost_usd=cost,
-                judge_cost_usd=judge,
-                input_tokens=tin,
-                output_tokens=tout,
-                failed=status == Status.FAILED,
-                review_seconds=review[0] if review else None,
-                review_edited=review[1] if review else None,
-            )
-        )
-    return records
+def batch_variant_aggregates(*, batch: Batch) -> dict[int, dict[str, float | int | None]]:
+    """{variant id: aggregates} over the batch's finished calls, from the SQL sums the experiment report
+    reads too: over the batch's rollups when it is finished (built now if missing), else its items."""
+    sources = rollup_sources(batch_ids=[batch.pk])
+    percentiles, _ = latency_percentiles(sources=sources)
+    return variant_aggregates(
+        sums=call_sums(sources=sources), percentiles=percentiles, reviews=review_sums(batch_ids=[batch.pk])
+    )
 
 
 def batch_variant_metrics(*, batch: Batch) -> list[dict]:
-    """[{variant, is_control, metrics}] for the batch's variants, control first."""
-    records = batch_call_records(batch=batch)
-    variants = batch.experiment.variants.select_related("version").filter(pk__in=records.keys())
+    """[{variant, is_control, metrics}] for the batch's variants with finished calls, control first."""
+    aggregates = batch_variant_aggregates(batch=batch)
+    variants = batch.experiment.variants.select_related("version").filter(pk__in=aggregates.keys())
     return [
         {"variant": v.key, "variant_id": v.pk, "version": v.version.number, "is_control": v.is_control,
-         "metrics": variant_metrics(records[v.pk])}
+         "metrics": metrics_from_aggregates(aggregates[v.pk])}
         for v in variants
     ]  # fmt: skip
 

@@ -1,10 +1,13 @@
-"""The six experiment metrics (plus tokens and consistency) per variant, from plain call records.
+"""The six experiment metrics (plus tokens and consistency) per variant: each defined here, once.
 
-Two layers, so SQL and Python can never disagree on a formula:
-  1. aggregates: counts, sums and percentiles over one variant's calls. `AGGREGATE_SQL` gives each one
-     as PostgreSQL over a table with CallRecord's columns; `aggregates_from_records` is the Python version.
-  2. `metrics_from_aggregates` turns those into the metrics below. `variant_metrics(records)` runs both
-     and is the reference implementation.
+Two layers, so no two readers can disagree on a formula:
+  1. aggregates: counts, sums and percentiles over one variant's calls (the names in MetricInfo.needs).
+     Every reader — the batch page, the batch API, run_batch and the experiment report — gets them
+     from SQL over batch items or their rollups (promptlib.batches.sums, on PostgreSQL and SQLite).
+     `aggregates_from_records` computes them in Python from plain CallRecords: the reference the
+     tests hold the SQL path to, never used to serve a page.
+  2. `metrics_from_aggregates` turns those into the metrics below, for every reader.
+     `variant_metrics(records)` runs both layers in Python: the reference implementation.
 
 Metric names (keys of the dict returned), each None when it has nothing to be computed from:
   task_success_rate     calls whose pass/fail scorers all passed ÷ all calls, failed calls included
@@ -40,7 +43,7 @@ class CallRecord:
     repeat: int
     success: bool | None  # all pass/fail scorers passed; None when none gave a verdict
     schema_passed: bool | None  # None when no schema check ran
-    attempts: int  # 1 when the first try worked
+    attempts: int  # 1 when the first try worked, or when no try was made (a cached answer)
     latency_ms: float
     cost_usd: float  # including retries
     judge_cost_usd: float = 0.0
@@ -96,39 +99,6 @@ METRICS: dict[str, MetricInfo] = {
     ]
 }
 
-# PostgreSQL over one variant's rows of a table with CallRecord's columns ("calls" below). The two case-level
-# aggregates need a per-case subquery, so they are complete statements. Constant text: nothing is interpolated.
-_OK = "(COALESCE(success, FALSE) AND NOT failed)"
-AGGREGATE_SQL: dict[str, str] = {
-    "calls": "COUNT(*)",
-    "verdicts": "COUNT(*) FILTER (WHERE success IS NOT NULL OR failed)",
-    "successes": "COUNT(*) FILTER (WHERE " + _OK + ")",
-    "schema_checked": "COUNT(schema_passed)",
-    "schema_passes": "COUNT(*) FILTER (WHERE schema_passed)",
-    "attempts_sum": "SUM(attempts)",
-    "review_seconds_p50": "PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY review_seconds)",
-    "edit_known": "COUNT(review_edited)",
-    "edits": "COUNT(*) FILTER (WHERE review_edited)",
-    "latency_p50": "PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY latency_ms) FILTER (WHERE NOT failed)",
-    "latency_p95": "PERCENTILE_CONT(0.95) WITHIN GROUP (ORDER BY latency_ms) FILTER (WHERE NOT failed)",
-    "cost_sum": "SUM(cost_usd)",
-    "judge_cost_sum": "SUM(judge_cost_usd)",
-    "input_tokens_sum": "SUM(input_tokens)",
-    "output_tokens_sum": "SUM(output_tokens)",
-    "repeated_cases": (
-        "SELECT COUNT(*) FROM (SELECT case_id FROM calls GROUP BY case_id HAVING COUNT(*) >= 2) AS per_case"
-    ),
-    "consistent_cases": (
-        "SELECT COUNT(*) FROM (SELECT case_id FROM calls GROUP BY case_id"
-        " HAVING COUNT(*) >= 2 AND BOOL_AND(COALESCE(success, FALSE) AND NOT failed)) AS per_case"
-    ),
-}
-
-
-def metric_aggregates() -> dict[str, dict[str, str]]:
-    """For each metric, the aggregates it needs and their SQL: {metric: {aggregate: sql}}."""
-    return {name: {agg: AGGREGATE_SQL[agg] for agg in info.needs} for name, info in METRICS.items()}
-
 
 def percentile(values: Sequence[float], fraction: float) -> float | None:
     """Linear-interpolation percentile (numpy default, PostgreSQL percentile_cont); fraction in [0, 1]."""
@@ -143,7 +113,7 @@ def percentile(values: Sequence[float], fraction: float) -> float | None:
 
 
 def aggregates_from_records(records: Iterable[CallRecord]) -> dict[str, float | int | None]:
-    """The Python twin of AGGREGATE_SQL (SQL's SUM over no rows is NULL; here it is 0, which no formula minds)."""
+    """The Python twin of the SQL sums (SQL's SUM over no rows is NULL; here it is 0, which no formula minds)."""
     records = list(records)
     ok = [not r.failed and r.success is True for r in records]
     latencies = [r.latency_ms for r in records if not r.failed]
@@ -178,8 +148,9 @@ def _ratio(numerator: float | None, denominator: float | None) -> float | None:
 
 def metrics_from_aggregates(agg: dict[str, float | int | None]) -> dict[str, float | int | None]:
     """The metric formulas, shared by the SQL path and the reference implementation."""
-    calls = agg["calls"] or 0
-    successes = agg["successes"] or 0
+    # Counts and token sums are whole numbers; SQL hands them over as floats.
+    calls = int(agg["calls"] or 0)
+    successes = int(agg["successes"] or 0)
     return {
         "task_success_rate": _ratio(successes, calls) if agg["verdicts"] else None,
         "schema_pass_rate": _ratio(agg["schema_passes"], agg["schema_checked"]),
@@ -194,8 +165,8 @@ def metrics_from_aggregates(agg: dict[str, float | int | None]) -> dict[str, flo
         "consistency": _ratio(agg["consistent_cases"], agg["repeated_cases"]),
         "calls": calls,
         "successes": successes,
-        "input_tokens_total": agg["input_tokens_sum"] or 0,
-        "output_tokens_total": agg["output_tokens_sum"] or 0,
+        "input_tokens_total": int(agg["input_tokens_sum"] or 0),
+        "output_tokens_total": int(agg["output_tokens_sum"] or 0),
     }
 
 

@@ -1,16 +1,17 @@
 import numpy as np
 import pytest
-from django.db import connection
+from django.utils import timezone
 
+from promptlib.batches.models import Batch, BatchItem, BatchRollup, Review
+from promptlib.batches.selectors import batch_variant_aggregates, batch_variant_metrics
 from promptlib.experiments.metrics import (
-    AGGREGATE_SQL,
     METRICS,
     CallRecord,
     aggregates_from_records,
-    metric_aggregates,
     percentile,
     variant_metrics,
 )
+from tests.analysis_support import make_dataset, make_experiment
 
 # CallRecord's positional order is the column order in the comment below.
 _rec = CallRecord
@@ -147,31 +148,56 @@ def test_metric_metadata_documents_every_metric():
     assert METRICS["latency_p95_ms"].higher_is_better is False
 
 
-def test_metric_aggregates_list_the_sql_each_metric_needs():
-    needs = metric_aggregates()
-    assert set(needs) == set(METRICS)
-    assert needs["retry_rate"] == {"calls": "COUNT(*)", "attempts_sum": "SUM(attempts)"}
-    assert set(aggregates_from_records(RECORDS)) == set(AGGREGATE_SQL)
+def test_every_metric_needs_only_aggregates_the_sums_provide():
+    assert {need for info in METRICS.values() for need in info.needs} == set(aggregates_from_records(RECORDS))
+    assert METRICS["retry_rate"].needs == ("calls", "attempts_sum")
+
+
+def _store(batch, variant, records, cases, reviewer, second_reviewer):
+    """The records as batch items with their reviews, as the batch engine and the review page write them."""
+    for r in records:
+        item = BatchItem.objects.create(
+            batch=batch, variant=variant, case=cases[r.case_id], repeat=r.repeat,
+            status=BatchItem.Status.FAILED if r.failed else BatchItem.Status.DONE,
+            success=r.success, schema_passed=r.schema_passed,
+            attempts=0 if r.case_id == "d" else r.attempts,  # d was answered from the cache: no try, counted as one
+            latency_ms=r.latency_ms, cost_usd=r.cost_usd, judge_cost_usd=r.judge_cost_usd,
+            input_tokens=r.input_tokens, output_tokens=r.output_tokens, output="answer",
+        )  # fmt: skip
+        if r.review_seconds is not None:
+            edited = "an edit" if r.review_edited else ""
+            Review.objects.create(result=item, reviewer=reviewer, approved=True, edited_output=edited,
+                                  seconds=r.review_seconds)  # fmt: skip
+            # A second opinion later: the call's first review is the one that counts.
+            Review.objects.create(result=item, reviewer=second_reviewer, approved=False, edited_output="other",
+                                  seconds=r.review_seconds + 1000)  # fmt: skip
+
+
+def _assert_matches_reference(from_sql: dict, reference: dict):
+    assert set(reference) <= set(from_sql)
+    for name, value in reference.items():
+        assert from_sql[name] == (value if value is None else pytest.approx(value, rel=1e-12)), name
 
 
 @pytest.mark.django_db
-def test_the_sql_aggregates_match_the_python_ones_on_postgresql():
-    if connection.vendor != "postgresql":
-        pytest.skip("AGGREGATE_SQL is PostgreSQL (FILTER, PERCENTILE_CONT, BOOL_AND)")
-    columns = list(CallRecord.__dataclass_fields__)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "CREATE TEMP TABLE calls (case_id text, repeat int, success boolean, schema_passed boolean, attempts int,"
-            " latency_ms float, cost_usd float, judge_cost_usd float, input_tokens int, output_tokens int,"
-            " failed boolean, review_seconds float, review_edited boolean)"
-        )
-        cursor.executemany(
-            f"INSERT INTO calls ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})",
-            [[getattr(r, c) for c in columns] for r in RECORDS],
-        )
-        from_sql = {}
-        for name, sql in AGGREGATE_SQL.items():
-            cursor.execute(sql if sql.startswith("SELECT") else f"SELECT {sql} FROM calls")
-            from_sql[name] = cursor.fetchone()[0]
-    expected = aggregates_from_records(RECORDS)
-    assert from_sql == {name: pytest.approx(value) for name, value in expected.items()}
+def test_the_sql_aggregates_match_the_python_reference(welcome, welcome_content, acme, bob, alice):
+    """The batch page's, batch API's and report's SQL path (items, then rollups) equals the reference."""
+    experiment = make_experiment(welcome, welcome_content)
+    control, b = experiment.variants.order_by("-is_control")
+    cases = dict(zip("abcd", make_dataset(acme, cases=4).cases.order_by("position"), strict=True))
+    batch = Batch.objects.create(project=acme, experiment=experiment, dataset=cases["a"].dataset,
+                                 status=Batch.Status.RUNNING, total=len(RECORDS) + 3)  # fmt: skip
+    by_variant = {control.pk: RECORDS, b.pk: RECORDS[1:4]}
+    for variant in (control, b):
+        _store(batch, variant, by_variant[variant.pk], cases, bob, alice)
+
+    for source in ("items", "rollups"):
+        from_sql = batch_variant_aggregates(batch=batch)
+        assert set(from_sql) == set(by_variant)
+        for variant_id, records in by_variant.items():
+            _assert_matches_reference(from_sql[variant_id], aggregates_from_records(records))
+        metrics = {row["variant_id"]: row["metrics"] for row in batch_variant_metrics(batch=batch)}
+        for variant_id, records in by_variant.items():
+            _assert_matches_reference(metrics[variant_id], variant_metrics(records))
+        assert BatchRollup.objects.filter(batch=batch).exists() == (source == "rollups")
+        Batch.objects.filter(pk=batch.pk).update(status=Batch.Status.FINISHED, finished_at=timezone.now())

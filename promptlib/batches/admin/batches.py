@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import Count
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -230,9 +231,12 @@ class BatchScheduleAdmin(ReadOnlyMixin, ProjectScopedAdmin):
             return "stopped"
         return str(task.crontab or task.interval)
 
-    @admin.display(description="Runs")
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(run_total=Count("runs"))
+
+    @admin.display(description="Runs", ordering="run_total")
     def run_count(self, obj):
-        return obj.runs.count()
+        return obj.run_total
 
     def get_urls(self):
         wrap = self.admin_site.admin_view

@@ -12,7 +12,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 
 from promptlib.batches.models import Batch, Dataset
-from promptlib.batches.selectors import batch_call_records, batch_progress, batch_variant_metrics
+from promptlib.batches.selectors import batch_progress, batch_variant_metrics
 from promptlib.batches.services import (
     BatchError,
     BatchSettings,
@@ -21,7 +21,6 @@ from promptlib.batches.services import (
     batch_start,
     batches_sweep,
 )
-from promptlib.experiments.metrics import variant_metrics
 from promptlib.experiments.models import Experiment
 from promptlib.providers.models import ProviderConfig
 
@@ -85,12 +84,13 @@ class Command(BaseCommand):
                 self.stderr.write(f"Batch {batch.pk} did not finish within {opts['timeout']:g}s.")
                 sys.exit(2)
             return
-        self._report(batch)
+        variants = batch_variant_metrics(batch=batch)
+        self._report(variants)
         if batch.status != Batch.Status.FINISHED:
             self.stderr.write(f"Batch {batch.pk} {batch.status}. {batch.error}".strip())
             sys.exit(2)
         if opts["min_success"] is not None:
-            rate = self._success_rate(batch)
+            rate = self._success_rate(variants)
             if rate is None or rate < opts["min_success"]:
                 shown = "unknown" if rate is None else f"{rate:.1%}"
                 self.stderr.write(f"Task success rate {shown} is below {opts['min_success']:.1%}.")
@@ -116,12 +116,15 @@ class Command(BaseCommand):
         batch.refresh_from_db()
         return batch
 
-    def _success_rate(self, batch: Batch) -> float | None:
-        records = [r for rows in batch_call_records(batch=batch).values() for r in rows]
-        return variant_metrics(records)["task_success_rate"] if records else None
+    def _success_rate(self, variants: list[dict]) -> float | None:
+        """Over every variant's calls together: successes ÷ calls, unknown when no call has a verdict."""
+        metrics = [row["metrics"] for row in variants]
+        if all(m["task_success_rate"] is None for m in metrics):
+            return None
+        return sum(m["successes"] for m in metrics) / sum(m["calls"] for m in metrics)
 
-    def _report(self, batch: Batch) -> None:
-        for row in batch_variant_metrics(batch=batch):
+    def _report(self, variants: list[dict]) -> None:
+        for row in variants:
             m = row["metrics"]
             success = "n/a" if m["task_success_rate"] is None else f"{m['task_success_rate']:.1%}"
             p50 = "n/a" if m["latency_p50_ms"] is None else f"{m['latency_p50_ms']:.0f} ms"
