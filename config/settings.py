@@ -211,11 +211,11 @@ PROMPTLIB_RENDER_MAX_OUTPUT_CHARS = env.int("PROMPTLIB_RENDER_MAX_OUTPUT_CHARS",
 # How long a call may wait for a free provider slot (concurrency / RPM) before it counts as a temporary error.
 PROMPTLIB_LIMIT_ACQUIRE_TIMEOUT = env.float("PROMPTLIB_LIMIT_ACQUIRE_TIMEOUT", default=300.0)
 
-# --- Batches (promptlib/services/batches.py) ------------------------------------------------------
+# --- Batches (promptlib/batches/services.py) ------------------------------------------------------
 # A queue name per environment (or per test run, so that stale messages never leak between runs).
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 # Items per Celery task (fewer when a batch is small: at least 16 tasks); a task runs its items on a
-# thread pool sized to its share of the provider's cap (promptlib/services/batch_runner.py threads_for).
+# thread pool sized to its share of the provider's cap (promptlib/batches/runner.py threads_for).
 PROMPTLIB_BATCH_CHUNK_SIZE = env.int("PROMPTLIB_BATCH_CHUNK_SIZE", default=50)
 # At most this many threads per worker process, whatever the provider's cap: with fast answers a few
 # threads keep a CPU busy, and more only trade the GIL back and forth.

@@ -106,7 +106,7 @@ def standin():
         yield server
 
 
-# --- API keys and experiments (tests/test_api_*.py, tests/test_services_experiments.py) ----------
+# --- API keys and experiments (tests/experiments/test_api*.py, tests/experiments/test_services.py) --
 
 
 def _api_key(project, scopes):
@@ -171,7 +171,7 @@ def welcome_experiment(welcome, welcome_v2):
     return experiment_start(experiment=experiment)
 
 
-# --- experiment dashboard (tests/test_analysis_*.py, test_promotion, test_admin_dashboard, test_exports) ---
+# --- experiment dashboard (tests/analysis/: test_report, test_promotion, test_admin, test_exports) -------
 
 
 @pytest.fixture

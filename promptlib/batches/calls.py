@@ -1,6 +1,6 @@
 """One batch item's provider call, retries and scoring: plain values in, an Outcome out, no database.
 
-Runs on the worker threads of a chunk (promptlib/services/batch_runner.py), which does every
+Runs on the worker threads of a chunk (promptlib/batches/runner.py), which does every
 database read and write on its own thread so that worker threads hold no connections.
 """
 

@@ -8,8 +8,8 @@ Exactly once, without locks held across a provider call:
   key means there is never a second row;
 - while calls are in flight this thread renews the leases; a worker killed with SIGKILL stops
   renewing, and after PROMPTLIB_BATCH_LEASE_SECONDS the sweeper hands its items to another worker.
-Worker threads only call providers and score (promptlib/services/batch_calls.py); queries run on
-this thread and on one writer thread (SQL in promptlib/services/batch_items.py), so a chunk holds
+Worker threads only call providers and score (promptlib/batches/calls.py); queries run on
+this thread and on one writer thread (SQL in promptlib/batches/claims.py), so a chunk holds
 two database connections whatever its concurrency. Claims and writes are grouped: with answers that
 come at once, a call costs a fraction of a query.
 """

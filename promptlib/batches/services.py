@@ -2,7 +2,7 @@
 
 States: pending → running → finished | failed | cancelled; finished/failed/cancelled → running again
 when failed items are re-run. Work is enqueued after commit in chunks of item ids
-(promptlib.tasks.batch_chunk); promptlib/services/batch_runner.py runs a chunk.
+(promptlib.tasks.batch_chunk); promptlib/batches/runner.py runs a chunk.
 """
 
 from __future__ import annotations
