@@ -17,6 +17,7 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture
 def page(monkeypatch):
+    from django.db import connections
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are still safe.
@@ -26,5 +27,9 @@ def page(monkeypatch):
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         yield context.new_page()
+        # Playwright marks its event loop as running in this thread between calls, so the test's ORM
+        # calls got a connection of their own (Django keeps one per async context) that pytest-django
+        # never closes: it would hold the test database open until the end, and DROP DATABASE fail.
+        connections.close_all()
         context.close()
         browser.close()
