@@ -27,12 +27,15 @@ run: venv
 	  $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)'
 
 # The whole test suite. Uses SQLite and no services unless DATABASE_URL / REDIS_URL are set.
+# Installs Debian's Chromium for the browser tests if it can; if not, they are skipped (CI=true: they fail).
 test: venv
+	.ci/chromium
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) var db.sqlite3 .test-*.sqlite3 staticfiles
