@@ -68,15 +68,16 @@ class ProviderListView(ProjectListAPIView):
     )
     def post(self, request):
         data = dict(validated(ProviderInSerializer, request.data))
+        taken = error("name", "unique", f"A provider named '{data['name']}' exists.")
+        if provider_config_find(project_id=self.project_id, name=data["name"]) is not None:
+            raise ApiError([taken])
         project = Project.objects.get(pk=self.project_id)
         try:
             provider = provider_config_create(project=project, api_key=data.pop("api_key", None) or None, **data)
         except DjangoValidationError as exc:
             raise _refused(exc) from None
         except IntegrityError as exc:  # a concurrent create of the same name
-            raise ApiError(
-                [error("name", "unique", f"A provider named '{data['name']}' exists.")], status_code=409
-            ) from exc
+            raise ApiError([taken]) from exc
         return Response(_provider_dict(provider), status=201)
 
 
