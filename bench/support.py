@@ -34,6 +34,7 @@ def bench_env(database_url: str, redis_url: str, **extra: str) -> dict[str, str]
         DEBUG="false",
         SECRET_KEY="bench-" + uuid.uuid4().hex,
         PROMPTLIB_SECRETS_KEY=base64.urlsafe_b64encode(os.urandom(32)).decode(),
+        PROMPTLIB_ALLOW_LOOPBACK="true",  # the provider stand-in listens on 127.0.0.1
         SECURE_SSL_REDIRECT="false",
         SECURE_HSTS_SECONDS="0",
         ALLOWED_HOSTS="127.0.0.1,localhost",

@@ -17,7 +17,12 @@ from django.db import models
 from promptlib.admin.base import ProjectListFilter, ProjectScopedAdmin, ProjectScopedInline
 from promptlib.core.models import Role
 from promptlib.providers.models import ModelPrice, ProviderConfig
-from promptlib.providers.policy import ProviderPolicyError, env_key_destination_check, key_env_allowed
+from promptlib.providers.policy import (
+    ProviderPolicyError,
+    env_key_destination_check,
+    is_loopback_url,
+    key_env_allowed,
+)
 
 
 class ModelPriceInline(ProjectScopedInline):
@@ -142,7 +147,7 @@ class ProviderConfigAdmin(ProjectScopedAdmin):
         if obj.api_key_is_set:
             return f"Set, ends in {obj.api_key_hint}" if obj.api_key_hint else "Set"
         if not obj.api_key_env:
-            return "Not needed (local server)" if obj.base_url else "Missing: paste the provider's API key"
+            return "Not needed (local server)" if is_loopback_url(obj.base_url) else "Missing: paste the API key"
         if not key_env_allowed(obj.api_key_env):
             return (
                 f"Refused: {obj.api_key_env} is not a variable providers may read. Paste the API key, then clear "

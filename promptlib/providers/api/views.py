@@ -85,7 +85,7 @@ class ProviderDetailView(ProjectAPIView):
     grants = PROVIDER_GRANTS
 
     def _provider(self, name: str) -> ProviderConfig:
-        provider = provider_config_find(project_id=self.project_id, name=name[:80])
+        provider = provider_config_find(project_id=self.project_id, name=name[:80]) if "\x00" not in name else None
         if provider is None:
             raise NotFound("No such provider.")
         return provider
