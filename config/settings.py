@@ -247,6 +247,8 @@ if not PROMPTLIB_SECRETS_KEYS and not (DEBUG or TESTING):
         'database. Generate one with: python -c "from cryptography.fernet import Fernet; '
         'print(Fernet.generate_key().decode())"'
     )
+if any(len(key) != 44 or not key.endswith("=") for key in PROMPTLIB_SECRETS_KEYS):
+    raise ImproperlyConfigured("PROMPTLIB_SECRETS_KEY: each comma-separated value must be a Fernet key (44 chars).")
 # Environment variables a provider may name as its key (a trailing * matches a prefix). SECRET_KEY,
 # DATABASE_URL, REDIS_URL and PROMPTLIB_SECRETS_KEY are refused even when listed.
 PROMPTLIB_ALLOWED_KEY_ENV = env.list(

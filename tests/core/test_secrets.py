@@ -126,3 +126,9 @@ def test_a_production_start_with_a_secrets_key_passes_check():
         ALLOWED_HOSTS="prompts.example.com",
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_a_malformed_secrets_key_refuses_to_start():
+    result = _manage("check", DEBUG="false", SECRET_KEY=secrets.token_urlsafe(50), PROMPTLIB_SECRETS_KEY="hunter2")
+    assert result.returncode != 0
+    assert "must be a Fernet key" in result.stderr and "hunter2" not in result.stderr
