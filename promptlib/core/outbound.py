@@ -69,7 +69,8 @@ def url_check(
             address, listed=host_listed or any(address in net for net in networks), allow_loopback=allow_loopback
         )
         if problem:
-            raise OutboundRefusedError(f"{host} resolves to {address}, {problem}", field=field)
+            where = f"{host} is" if host.strip("[]") == str(address) else f"{host} resolves to {address},"
+            raise OutboundRefusedError(f"{where} {problem}", field=field)
 
 
 def address_problem(address: IPAddress, *, listed: bool, allow_loopback: bool) -> str:

@@ -29,7 +29,7 @@ class Catcher:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802 - http.server's naming
                 self.rfile.read(int(self.headers.get("content-length") or 0))
-                catcher.requests.append({"path": self.path, "headers": dict(self.headers)})
+                catcher.requests.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}})
                 if self.path.startswith("/redirect"):
                     self.send_response(307)
                     self.send_header("Location", f"{catcher.url}/followed")
@@ -168,7 +168,7 @@ def echoed_batch(triage_experiment, tickets, acme, catcher):
         max_retries=0,
     )  # fmt: skip
     items = _run(triage_experiment, tickets, config)
-    assert catcher.requests[0]["headers"]["Authorization"] == f"Bearer {PASTED}"  # the provider did get it
+    assert catcher.requests[0]["headers"]["authorization"] == f"Bearer {PASTED}"  # the provider did get it
     return items
 
 
