@@ -56,21 +56,29 @@ def url_check(
     host = (parts.hostname or "").rstrip(".").lower()
     if not host:
         raise OutboundRefusedError("The address has no host name.", field=field)
-    allowed = [entry.strip().lower() for entry in allowed if entry.strip()]
-    host_listed = any(host == entry or (entry.startswith(".") and host.endswith(entry)) for entry in allowed)
-    networks = [_network(entry) for entry in allowed]
-    networks = [net for net in networks if net is not None]
+    allowed = list(allowed)
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
         raise OutboundRefusedError("The address has an invalid port.", field=field) from None
     for address in host_addresses(host, port, allow_unresolved=allow_unresolved, field=field):
-        problem = address_problem(
-            address, listed=host_listed or any(address in net for net in networks), allow_loopback=allow_loopback
-        )
+        problem = address_problem(address, listed=host_listed(host, allowed, address), allow_loopback=allow_loopback)
         if problem:
             where = f"{host} is" if host.strip("[]") == str(address) else f"{host} resolves to {address},"
             raise OutboundRefusedError(f"{where} {problem}", field=field)
+
+
+def host_listed(host: str, allowed: Iterable[str], address: IPAddress | None = None) -> bool:
+    """Whether the operator lists `host` by name (exact, or ".suffix") or its address by CIDR."""
+    host = host.strip("[]").rstrip(".").lower()
+    address = address if address is not None else _literal(host)
+    for entry in (entry.strip().lower() for entry in allowed):
+        if entry and (host == entry or (entry.startswith(".") and host.endswith(entry))):
+            return True
+        network = _network(entry) if address is not None and entry else None
+        if network is not None and network.version == address.version and address in network:
+            return True
+    return False
 
 
 def address_problem(address: IPAddress, *, listed: bool, allow_loopback: bool) -> str:
@@ -93,10 +101,9 @@ def address_problem(address: IPAddress, *, listed: bool, allow_loopback: bool) -
 
 def host_addresses(host: str, port: int, *, allow_unresolved: bool = False, field: str = "url") -> list[IPAddress]:
     """The addresses `host` stands for: itself when it is an IP literal, else what DNS answers now."""
-    try:
-        return [ipaddress.ip_address(host.strip("[]"))]
-    except ValueError:
-        pass
+    literal = _literal(host.strip("[]"))
+    if literal is not None:
+        return [literal]
     try:
         infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
     except (OSError, UnicodeError):
@@ -118,6 +125,13 @@ def _embedded_ipv4(address: IPAddress) -> IPAddress:
     if address in _NAT64:
         return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     return address
+
+
+def _literal(host: str) -> IPAddress | None:
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return None
 
 
 def _network(entry: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 
 from promptlib.core.errors import DomainError
-from promptlib.core.outbound import OutboundRefusedError, UnresolvableError, host_addresses, url_check
+from promptlib.core.outbound import OutboundRefusedError, UnresolvableError, host_addresses, host_listed, url_check
 from promptlib.core.secrets import SecretUnreadableError, secret_decrypt
 from promptlib.providers.base import ProviderError
 
@@ -72,8 +72,7 @@ def env_key_destination_check(*, kind: str, base_url: str) -> None:
     host = (urlsplit(base_url).hostname or "").rstrip(".").lower()
     if host in OFFICIAL_HOSTS.get(kind, ()) or is_loopback_url(base_url):
         return
-    listed = [entry.strip().lower() for entry in settings.PROMPTLIB_PROVIDER_HOSTS]
-    if any(host == entry or (entry.startswith(".") and host.endswith(entry)) for entry in listed):
+    if host_listed(host, settings.PROMPTLIB_PROVIDER_HOSTS):
         return
     raise ProviderPolicyError(
         f"A key from an environment variable is sent only to the provider's own address, and {host} is not one "

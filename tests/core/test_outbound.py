@@ -105,3 +105,11 @@ def test_any_resolved_address_that_is_refused_refuses_the_url(monkeypatch):
     monkeypatch.setattr(socket, "getaddrinfo", fake)
     with pytest.raises(OutboundRefusedError):
         url_check("https://rebinding.example/v1")
+
+
+def test_an_ip_literal_host_is_listed_by_its_range():
+    from promptlib.core.outbound import host_listed
+
+    assert host_listed("10.0.0.5", ["10.0.0.0/8"])
+    assert host_listed("vllm.lan", [".lan"]) and not host_listed("evil-lan", [".lan"])
+    assert not host_listed("10.0.0.5", ["192.168.0.0/16", "vllm.lan"])

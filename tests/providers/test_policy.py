@@ -118,3 +118,12 @@ def test_saving_a_provider_at_a_refused_address_names_base_url(acme, base_url):
     with pytest.raises(ValidationError) as caught:
         provider_config_create(project=acme, name="x", kind="openai", base_url=base_url, api_key=PASTED)
     assert "base_url" in caught.value.message_dict
+
+
+def test_an_operators_key_may_go_to_a_listed_private_range(acme, monkeypatch, settings):
+    settings.PROMPTLIB_PROVIDER_HOSTS = ["10.0.0.0/8"]
+    monkeypatch.setenv("PROMPTLIB_KEY_VLLM", "vllm-token-0123456789")
+    config = provider_config_create(
+        project=acme, name="vllm", kind="openai", base_url="http://10.0.0.5:8000/v1", api_key_env="PROMPTLIB_KEY_VLLM"
+    )
+    assert api_key_for(config) == "vllm-token-0123456789"
