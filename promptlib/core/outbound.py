@@ -88,12 +88,12 @@ def address_problem(address: IPAddress, *, listed: bool, allow_loopback: bool) -
         return "the unspecified address, which is never called."
     if any(address in net for net in ALWAYS_REFUSED if net.version == address.version) or address.is_link_local:
         return "a link-local or cloud metadata address, which is never called."
-    if address.is_multicast or address.is_reserved:
-        return "a multicast or reserved address, which is never called."
-    if address.is_loopback:
+    if address.is_loopback:  # before "reserved": ::1 lies in IPv6's reserved ::/8
         if listed or allow_loopback:
             return ""
         return "a loopback address: the operator allows it with PROMPTLIB_ALLOW_LOOPBACK or PROMPTLIB_PROVIDER_HOSTS."
+    if address.is_multicast or address.is_reserved:
+        return "a multicast or reserved address, which is never called."
     if not address.is_global and not listed:
         return "a private address: the operator allows it by listing it in PROMPTLIB_PROVIDER_HOSTS."
     return ""
