@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import uuid
 from urllib.parse import urlsplit, urlunsplit
@@ -32,6 +33,8 @@ def bench_env(database_url: str, redis_url: str, **extra: str) -> dict[str, str]
         CACHE_KEY_PREFIX=f"bench{os.getpid()}",
         DEBUG="false",
         SECRET_KEY="bench-" + uuid.uuid4().hex,
+        PROMPTLIB_SECRETS_KEY=base64.urlsafe_b64encode(os.urandom(32)).decode(),
+        PROMPTLIB_ALLOW_LOOPBACK="true",  # the provider stand-in listens on 127.0.0.1
         SECURE_SSL_REDIRECT="false",
         SECURE_HSTS_SECONDS="0",
         ALLOWED_HOSTS="127.0.0.1,localhost",

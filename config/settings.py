@@ -234,3 +234,29 @@ PROMPTLIB_BATCH_MAX_SLEEP_SECONDS = env.float("PROMPTLIB_BATCH_MAX_SLEEP_SECONDS
 CELERY_BEAT_SCHEDULE = {
     "promptlib-batches-sweep": {"task": "promptlib.tasks.batches_sweep", "schedule": PROMPTLIB_BATCH_SWEEP_SECONDS},
 }
+
+# --- Provider secrets and outbound calls (issue 10) ------------------------------------------------
+# Fernet keys for provider API keys at rest (promptlib/core/secrets.py), comma-separated: the first
+# encrypts, all decrypt (rotation). Generate one with:
+#   python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"
+PROMPTLIB_SECRETS_KEYS = env.list("PROMPTLIB_SECRETS_KEY", default=[])
+# Empty only in DEBUG and tests, where promptlib/core/secrets.py derives a development key from SECRET_KEY.
+if not PROMPTLIB_SECRETS_KEYS and not (DEBUG or TESTING):
+    raise ImproperlyConfigured(
+        "PROMPTLIB_SECRETS_KEY must be set when DEBUG is off: it encrypts the provider API keys stored in the "
+        'database. Generate one with: python -c "from cryptography.fernet import Fernet; '
+        'print(Fernet.generate_key().decode())"'
+    )
+if any(len(key) != 44 or not key.endswith("=") for key in PROMPTLIB_SECRETS_KEYS):
+    raise ImproperlyConfigured("PROMPTLIB_SECRETS_KEY: each comma-separated value must be a Fernet key (44 chars).")
+# Environment variables a provider may name as its key (a trailing * matches a prefix). SECRET_KEY,
+# DATABASE_URL, REDIS_URL and PROMPTLIB_SECRETS_KEY are refused even when listed.
+PROMPTLIB_ALLOWED_KEY_ENV = env.list(
+    "PROMPTLIB_ALLOWED_KEY_ENV", default=["OPENAI_API_KEY", "ANTHROPIC_API_KEY", "PROMPTLIB_KEY_*"]
+)
+# Hosts (exact, or ".suffix") and CIDRs providers may be called at beyond the public internet (private
+# ranges, loopback); a key named by environment variable is sent only to the provider's own address
+# or to these. Link-local and metadata addresses are refused whatever is listed.
+PROMPTLIB_PROVIDER_HOSTS = env.list("PROMPTLIB_PROVIDER_HOSTS", default=[])
+# Loopback (a local Ollama, the test stand-ins) is allowed in development and tests.
+PROMPTLIB_ALLOW_LOOPBACK = env.bool("PROMPTLIB_ALLOW_LOOPBACK", default=DEBUG or TESTING)

@@ -1,9 +1,10 @@
 """Every request acts for exactly one project, with a set of grants.
 
-An API key brings its project and scopes (read; write = also create versions and move labels). A
-logged-in admin user (browsable API) picks a project with ?project=<slug> — needed only if they
-belong to several — and gets the grants of their role there: viewer reads, editor also creates
-versions, publisher also moves labels. A project the user is not in answers 404, as if absent.
+An API key brings its project and scopes (read; write = also create versions and move labels;
+providers = also add and change providers and their secret keys). A logged-in admin user (browsable
+API) picks a project with ?project=<slug> — needed only if they belong to several — and gets the
+grants of their role there: viewer reads, editor also creates versions, publisher also moves labels
+and manages providers. A project the user is not in answers 404, as if absent.
 """
 
 from __future__ import annotations
@@ -19,15 +20,18 @@ from promptlib.core.models import Project, Role
 from promptlib.core.permissions import projects_for_user, user_role
 
 READ, WRITE_VERSIONS, WRITE_LABELS = "read", "write_versions", "write_labels"
-GRANTS_BY_SCOPE = {"read": {READ}, "write": {READ, WRITE_VERSIONS, WRITE_LABELS}}
+# Provider endpoints and keys decide where secrets and spend go: publishers, and keys they give the scope.
+MANAGE_PROVIDERS = "manage_providers"
+GRANTS_BY_SCOPE = {"read": {READ}, "write": {READ, WRITE_VERSIONS, WRITE_LABELS}, "providers": {READ, MANAGE_PROVIDERS}}
 GRANTS_BY_ROLE = {
     Role.VIEWER: {READ},
     Role.EDITOR: {READ, WRITE_VERSIONS},
-    Role.PUBLISHER: {READ, WRITE_VERSIONS, WRITE_LABELS},
+    Role.PUBLISHER: {READ, WRITE_VERSIONS, WRITE_LABELS, MANAGE_PROVIDERS},
 }
 _NEEDS = {
     WRITE_VERSIONS: ("an API key with the write scope", "editor"),
     WRITE_LABELS: ("an API key with the write scope", "publisher"),
+    MANAGE_PROVIDERS: ("an API key with the providers scope", "publisher"),
     READ: ("an API key", "viewer"),
 }
 
@@ -89,6 +93,6 @@ class ProjectAccess(BasePermission):
         if needed not in principal.grants:
             key_need, role_need = _NEEDS[needed]
             if principal.via_key:
-                raise PermissionDenied(f"This needs {key_need}; this key has only the read scope.")
+                raise PermissionDenied(f"This needs {key_need}; this key lacks it.")
             raise PermissionDenied(f"This needs the {role_need} role in this project.")
         return True

@@ -18,6 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 
+from promptlib.core.secrets import text_scrub
 from promptlib.prompts.models import Version
 from promptlib.prompts.rendering import PromptError, render
 from promptlib.providers.base import ChatRequest, ChatResponse, Provider, ProviderError
@@ -30,7 +31,7 @@ from promptlib.scorers import Score, ScoreInput, Scorer, ScorerError, schema_pas
 BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_CAP_SECONDS = 60.0
 CACHE_TTL_SECONDS = 7 * 24 * 3600
-MAX_LOGGED_ERROR = 300
+MAX_LOGGED_ERROR = 300  # characters of an error kept on an item, after scrubbing (promptlib/core/secrets.py)
 
 PriceFn = Callable[[int, int], float]
 
@@ -73,6 +74,11 @@ class Endpoint:
             return cls(config=config, model=model, provider=None, price=lambda i, o: 0.0, setup_error=exc)
         price = price_fn_for(config=config, model=model)
         return cls(config=config, model=model, provider=provider, price=price, limiter=limiter_for(config))
+
+    def scrub(self, text: str) -> str:
+        """Error text fit to store: without this endpoint's key nor anything credential-like, truncated."""
+        key = getattr(self.provider, "api_key", "")
+        return text_scrub(text, secrets=[key] if key else [], limit=MAX_LOGGED_ERROR)
 
     def call(self, request: ChatRequest) -> ChatResponse:
         if self.setup_error is not None:
@@ -178,18 +184,19 @@ def item_call(*, work: ItemWork, plan: Plan, scorers: list[ScorerSpec], use_cach
             try:
                 response = plan.endpoint.call(request)
             except ProviderError as exc:
-                log.append(_attempt_entry(attempts, exc))
+                log.append(_attempt_entry(attempts, exc, plan.endpoint))
                 retries_left = plan.endpoint.config.max_retries - (attempts - 1)
                 if exc.permanent or retries_left <= 0:
-                    return _failed(work, attempts, log, str(exc)[:MAX_LOGGED_ERROR], exc.kind)
+                    return _failed(work, attempts, log, plan.endpoint.scrub(str(exc)), exc.kind)
                 wait = backoff_seconds(attempt=attempts, retry_after=exc.retry_after)
                 if wait > settings.PROMPTLIB_BATCH_MAX_SLEEP_SECONDS:
                     return Outcome(work.item_id, "retry", attempts, log, wait_seconds=wait)
                 time.sleep(wait)
                 continue
             except Exception as exc:  # an SDK bug must fail one item, not the whole chunk
-                log.append({"n": attempts, "ok": False, "kind": "internal", "error": repr(exc)[:MAX_LOGGED_ERROR]})
-                return _failed(work, attempts, log, f"Unexpected error: {exc!r}"[:MAX_LOGGED_ERROR], "internal")
+                error = plan.endpoint.scrub(f"Unexpected error: {exc!r}")
+                log.append({"n": attempts, "ok": False, "kind": "internal", "error": error})
+                return _failed(work, attempts, log, error, "internal")
             log.append({"n": attempts, "ok": True, "ms": response.latency_ms})
             break
         cost = plan.endpoint.price(response.input_tokens, response.output_tokens)
@@ -232,7 +239,8 @@ def _score(spec: ScorerSpec, inp: ScoreInput, plan: Plan) -> Score:
         return spec.scorer.evaluate(inp, spec.config, judge_call=judge)
     except (ScorerError, ProviderError) as exc:
         # No verdict rather than a false failure: the scorer could not run.
-        return Score(metric=spec.name, passed=None, value=None, detail=f"Scorer could not run: {exc}"[:300])
+        detail = (spec.judge or plan.endpoint).scrub(f"Scorer could not run: {exc}")
+        return Score(metric=spec.name, passed=None, value=None, detail=detail)
 
 
 def _judge_call(endpoint: Endpoint, config: dict):
@@ -256,14 +264,14 @@ def _judge_call(endpoint: Endpoint, config: dict):
     return call
 
 
-def _attempt_entry(n: int, exc: ProviderError) -> dict:
+def _attempt_entry(n: int, exc: ProviderError, endpoint: Endpoint) -> dict:
     return {
         "n": n,
         "ok": False,
         "kind": exc.kind,
         "status": exc.status,
         "retry_after": exc.retry_after,
-        "error": str(exc)[:MAX_LOGGED_ERROR],
+        "error": endpoint.scrub(str(exc)),
     }
 
 

@@ -19,7 +19,7 @@ from promptlib.core.errors import DomainError
 from promptlib.core.models import ApiKey, Project
 
 KEY_PATTERN = re.compile(r"pl_([a-z0-9]{8})_([A-Za-z0-9]{32})")
-SCOPES = (ApiKey.Scope.READ.value, ApiKey.Scope.WRITE.value)
+SCOPES = tuple(ApiKey.Scope.values)
 _PREFIX_ALPHABET = string.ascii_lowercase + string.digits
 _SECRET_ALPHABET = string.ascii_letters + string.digits
 _LAST_USED_EVERY_SECONDS = 60
@@ -44,14 +44,14 @@ def key_hash(raw: str) -> str:
 
 
 def scopes_clean(scopes: list[str] | tuple[str, ...] | str) -> list[str]:
-    """Validate scopes ("read", "write"); write implies read."""
+    """Validate scopes ("read", "write", "providers"); each implies read."""
     if isinstance(scopes, str):
         scopes = [part.strip() for part in scopes.split(",") if part.strip()]
     unknown = sorted(set(scopes) - set(SCOPES))
     if unknown:
-        raise ApiKeyError(f"Unknown scope {unknown[0]!r}; use read or write.", field="scopes")
+        raise ApiKeyError(f"Unknown scope {unknown[0]!r}; use {', '.join(SCOPES)}.", field="scopes")
     if not scopes:
-        raise ApiKeyError("Choose at least one scope: read or write.", field="scopes")
+        raise ApiKeyError(f"Choose at least one scope: {', '.join(SCOPES)}.", field="scopes")
     chosen = set(scopes) | {ApiKey.Scope.READ.value}
     return [scope for scope in SCOPES if scope in chosen]
 

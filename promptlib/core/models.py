@@ -56,6 +56,8 @@ class ApiKey(models.Model):
     class Scope(models.TextChoices):
         READ = "read", "Read (fetch, render, report outcomes)"
         WRITE = "write", "Write (also create versions, move labels)"
+        # Only publishers create keys (admin, or the operator's create_api_key command).
+        PROVIDERS = "providers", "Providers (also add and change providers and their API keys)"
 
     project = models.ForeignKey("promptlib.Project", on_delete=models.CASCADE, related_name="api_keys")
     name = models.CharField(max_length=100, blank=True)

@@ -7,6 +7,7 @@ import time
 import anthropic
 
 from promptlib.providers.base import ChatRequest, ChatResponse, Provider, ProviderError, elapsed_ms, error_from_sdk
+from promptlib.providers.policy import call_check
 from promptlib.providers.registry import cached_client
 
 # The Messages API requires max_tokens; templates that leave it unset get this.
@@ -18,15 +19,24 @@ class AnthropicProvider(Provider):
 
     def __init__(self, *, config, api_key: str) -> None:
         self.config = config
+        self.api_key = api_key
         base_url = config.base_url or None
         timeout = float(config.timeout_seconds)
         self.client = cached_client(
             ("anthropic", base_url, api_key, timeout),
             # max_retries=0: retries are the batch runner's, which knows about limits and budgets.
-            lambda: anthropic.Anthropic(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0),
+            # No redirects: a 3xx must not lead the call (and its answer) past the outbound policy.
+            lambda: anthropic.Anthropic(
+                api_key=api_key,
+                base_url=base_url,
+                timeout=timeout,
+                max_retries=0,
+                http_client=anthropic.DefaultHttpxClient(timeout=timeout, follow_redirects=False),
+            ),
         )
 
     def complete(self, request: ChatRequest) -> ChatResponse:
+        call_check(self.config)
         started = time.perf_counter()
         try:
             message = self.client.messages.create(model=request.model, **_options(request))

@@ -12,7 +12,9 @@ import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
-ErrorKind = Literal["rate_limit", "server", "timeout", "connection", "bad_request", "auth", "not_found", "refusal"]
+ErrorKind = Literal[
+    "rate_limit", "server", "timeout", "connection", "bad_request", "auth", "not_found", "refusal", "refused"
+]  # "refusal": the model declined; "refused": this server's outbound policy did
 
 # Kinds worth retrying later; every other kind fails the same way again.
 TEMPORARY_KINDS = frozenset({"rate_limit", "server", "timeout", "connection"})
@@ -111,6 +113,8 @@ class Provider:
 
     #: Shown in the admin and in batch results.
     label = "LLM provider"
+    #: The key this provider sends ("" if none): callers scrub it from any error text they store.
+    api_key = ""
 
     def complete(self, request: ChatRequest) -> ChatResponse:
         """Run one chat completion; raise ProviderError on any failure."""

@@ -5,7 +5,9 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db import models as django_models  # see ProviderConfig.models
 
-from promptlib.providers.registry import is_local_url
+from promptlib.core.errors import DomainError
+from promptlib.core.secrets import secret_encrypt, secret_hint
+from promptlib.providers.policy import config_check, is_loopback_url
 
 ENV_VAR_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 
@@ -21,8 +23,9 @@ def validate_env_var_name(value: str) -> None:
 class ProviderConfig(models.Model):
     """How to reach one LLM provider: an endpoint, its models and its limits.
 
-    The API key is never stored: `api_key_env` names the environment variable that holds it on the
-    workers, read at call time.
+    The API key is stored encrypted (`api_key_encrypted`, a Fernet token: promptlib/core/secrets.py)
+    and shown back only as its hint ("…abcd"). Or `api_key_env` names an environment variable the
+    operator allows (promptlib/providers/policy.py), read on the workers at call time.
     """
 
     project_path = "project"  # ORM path to the owning Project, used for scoping
@@ -43,9 +46,12 @@ class ProviderConfig(models.Model):
         max_length=100,
         blank=True,
         validators=[validate_env_var_name],
-        help_text="Name of the environment variable holding the API key, e.g. OPENAI_API_KEY. "
-        "May be blank only for a local server or the demo.",
+        help_text="Or: the name of an environment variable the operator allows, e.g. OPENAI_API_KEY. "
+        "Leave blank when the key is pasted above, for a local server or the demo.",
     )
+    # Write-only: set with api_key_store(), never shown; the hint is what pages and the API show.
+    api_key_encrypted = django_models.TextField(blank=True, editable=False)
+    api_key_hint = django_models.CharField(max_length=8, blank=True, editable=False)
     timeout_seconds = django_models.FloatField(default=60, validators=[MinValueValidator(0.1)])
     max_concurrency = django_models.PositiveIntegerField(
         default=4, validators=[MinValueValidator(1)], help_text="Calls in flight at once, across all workers."
@@ -67,12 +73,31 @@ class ProviderConfig(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def api_key_is_set(self) -> bool:
+        return bool(self.api_key_encrypted)
+
+    def api_key_store(self, plain: str | None) -> None:
+        """Keep `plain` encrypted (None or "": forget the stored key). Saved with the row."""
+        self.api_key_encrypted = secret_encrypt(plain) if plain else ""
+        self.api_key_hint = secret_hint(plain) if plain else ""
+
     def clean(self) -> None:
         errors = {}
         if not isinstance(self.models, list) or not all(isinstance(m, str) and m.strip() for m in self.models):
             errors["models"] = 'Enter a JSON list of model names, e.g. ["gpt-4o-mini"].'
-        if not self.api_key_env and self.kind != self.Kind.DEMO and not is_local_url(self.base_url):
-            errors["api_key_env"] = "Name the environment variable holding the API key; only local servers need none."
+        if (
+            self.kind != self.Kind.DEMO
+            and not (self.api_key_encrypted or self.api_key_env)
+            and not is_loopback_url(self.base_url)
+        ):
+            errors["api_key_env"] = (
+                "Paste the API key (or name an allowed environment variable holding it); only local servers need none."
+            )
+        try:
+            config_check(self)
+        except DomainError as exc:
+            errors.setdefault(exc.field, exc.message)
         if errors:
             raise ValidationError(errors)
 

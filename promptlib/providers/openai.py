@@ -7,6 +7,7 @@ import time
 import openai
 
 from promptlib.providers.base import ChatRequest, ChatResponse, Provider, ProviderError, elapsed_ms, error_from_sdk
+from promptlib.providers.policy import call_check
 from promptlib.providers.registry import cached_client
 
 
@@ -15,15 +16,24 @@ class OpenAIProvider(Provider):
 
     def __init__(self, *, config, api_key: str) -> None:
         self.config = config
+        self.api_key = api_key
         self.base_url = config.base_url or None
         timeout = float(config.timeout_seconds)
         self.client = cached_client(
             ("openai", self.base_url, api_key, timeout),
             # max_retries=0: retries are the batch runner's, which knows about limits and budgets.
-            lambda: openai.OpenAI(api_key=api_key, base_url=self.base_url, timeout=timeout, max_retries=0),
+            # No redirects: a 3xx must not lead the call (and its answer) past the outbound policy.
+            lambda: openai.OpenAI(
+                api_key=api_key,
+                base_url=self.base_url,
+                timeout=timeout,
+                max_retries=0,
+                http_client=openai.DefaultHttpxClient(timeout=timeout, follow_redirects=False),
+            ),
         )
 
     def complete(self, request: ChatRequest) -> ChatResponse:
+        call_check(self.config)
         started = time.perf_counter()
         try:
             completion = self.client.chat.completions.create(model=request.model, **self._options(request))

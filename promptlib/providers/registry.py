@@ -16,7 +16,8 @@ from importlib import import_module
 from typing import Any
 from urllib.parse import urlsplit
 
-from promptlib.providers.base import Provider, ProviderError
+from promptlib.providers.base import Provider
+from promptlib.providers.policy import api_key_for
 
 PROVIDER_KINDS: dict[str, str] = {
     "openai": "promptlib.providers.openai.OpenAIProvider",
@@ -24,8 +25,6 @@ PROVIDER_KINDS: dict[str, str] = {
     "demo": "promptlib.providers.demo.DemoProvider",
 }
 
-# Local servers (Ollama, vLLM, the test stand-ins) accept any key; the SDKs insist on one.
-LOCAL_DUMMY_KEY = "not-needed"
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 _clients: dict[tuple, Any] = {}
@@ -47,34 +46,17 @@ def provider_class(kind: str) -> type[Provider]:
 
 
 def provider_for(config) -> Provider:
-    """The provider for a ProviderConfig, with its API key read from the environment now.
+    """The provider for a ProviderConfig, with its API key (stored or from the environment) read now.
 
     Raises UnknownProviderKindError for a kind no module implements, and a permanent ProviderError
-    (kind "auth") when the key's environment variable is not set.
+    (kind "auth") when it has no key it may use (promptlib.providers.policy.api_key_for).
     """
     cls = provider_class(config.kind)
     return cls(config=config, api_key=api_key_for(config))
 
 
-def api_key_for(config) -> str:
-    if config.kind == "demo":
-        return ""
-    if config.api_key_env:
-        key = os.environ.get(config.api_key_env, "")
-        if not key:
-            raise ProviderError(
-                f"The environment variable {config.api_key_env} (API key of provider '{config.name}') is not set.",
-                "auth",
-            )
-        return key
-    if is_local_url(config.base_url):
-        return LOCAL_DUMMY_KEY
-    raise ProviderError(
-        f"Provider '{config.name}' has no API key variable; set api_key_env (e.g. OPENAI_API_KEY).", "auth"
-    )
-
-
 def is_local_url(url: str) -> bool:
+    """Whether `url` names this machine by a local name (pricing: local models cost nothing)."""
     return bool(url) and (urlsplit(url).hostname or "") in _LOCAL_HOSTS
 
 

@@ -24,29 +24,41 @@ _CONFIG_FIELDS = {
 }
 
 
-def provider_config_create(*, project: Project, name: str, kind: str, **fields) -> ProviderConfig:
+def provider_config_create(
+    *, project: Project, name: str, kind: str, api_key: str | None = None, **fields
+) -> ProviderConfig:
     """Validate and save a provider. Bad values raise ValidationError naming the field.
 
-    `fields` are ProviderConfig fields: base_url, models, api_key_env (the NAME of the variable,
-    never the key), timeout_seconds, max_concurrency, rpm_limit, max_retries.
+    `api_key` is stored encrypted and never shown again. `fields` are ProviderConfig fields: base_url,
+    models, api_key_env (the NAME of an allowed variable, never the key), timeout_seconds,
+    max_concurrency, rpm_limit, max_retries. The address and key variable follow
+    promptlib/providers/policy.py.
     """
     unknown = set(fields) - _CONFIG_FIELDS
     if unknown:
         raise TypeError(f"Unknown provider fields: {', '.join(sorted(unknown))}")
     config = ProviderConfig(project=project, name=name, kind=kind, **fields)
+    config.api_key_store(api_key)
     config.full_clean()
     config.save()
     return config
 
 
-def provider_config_update(*, config: ProviderConfig, **fields) -> ProviderConfig:
+def provider_config_update(
+    *, config: ProviderConfig, api_key: str | None = None, api_key_clear: bool = False, **fields
+) -> ProviderConfig:
+    """Change fields; `api_key` replaces the stored key, `api_key_clear` forgets it (None leaves it)."""
     unknown = set(fields) - _CONFIG_FIELDS
     if unknown:
         raise TypeError(f"Unknown provider fields: {', '.join(sorted(unknown))}")
     for name, value in fields.items():
         setattr(config, name, value)
+    changed = [*fields]
+    if api_key or api_key_clear:
+        config.api_key_store(api_key or None)
+        changed += ["api_key_encrypted", "api_key_hint"]
     config.full_clean()
-    config.save(update_fields=[*fields])
+    config.save(update_fields=changed)
     return config
 
 

@@ -10,8 +10,11 @@ API = "/api/v1"
 
 
 @pytest.fixture
-def writer(api_client, acme_write_key):
-    return api_client(acme_write_key)
+def writer(api_client, acme):
+    """A script's key: write, and providers (adding a provider is a publisher's act: issue 10)."""
+    from promptlib.core.apikeys import api_key_create
+
+    return api_client(api_key_create(project=acme, scopes="read,write,providers", name="script")[1])
 
 
 def test_a_script_creates_a_provider_dataset_scorer_and_batch(writer, triage_experiment, acme):

@@ -1,3 +1,4 @@
+import base64
 import os
 import secrets
 import subprocess
@@ -9,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _manage(*args, **env_overrides):
     # A production shell: none of the test-session variables (browser tests set DJANGO_ALLOW_ASYNC_UNSAFE).
-    dropped = ("PYTEST_VERSION", "DEBUG", "SECRET_KEY", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    dropped = ("PYTEST_VERSION", "DEBUG", "SECRET_KEY", "PROMPTLIB_SECRETS_KEY", "DJANGO_ALLOW_ASYNC_UNSAFE")
     env = {k: v for k, v in os.environ.items() if k not in dropped}
     env.update(env_overrides)
     return subprocess.run(
@@ -24,6 +25,7 @@ def test_production_settings_pass_check_deploy():
         "--fail-level",
         "WARNING",
         SECRET_KEY=secrets.token_urlsafe(50),
+        PROMPTLIB_SECRETS_KEY=base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
         ALLOWED_HOSTS="prompts.example.com",
     )
     assert result.returncode == 0, result.stdout + result.stderr

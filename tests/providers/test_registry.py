@@ -13,8 +13,8 @@ from promptlib.providers.openai import OpenAIProvider
     ("kind", "cls"), [("openai", OpenAIProvider), ("anthropic", AnthropicProvider), ("demo", DemoProvider)]
 )
 def test_it_maps_each_kind_to_its_provider(kind, cls, monkeypatch):
-    monkeypatch.setenv("SOME_KEY", "sk-x")
-    assert isinstance(provider_for(ProviderConfig(name="p", kind=kind, api_key_env="SOME_KEY")), cls)
+    monkeypatch.setenv("PROMPTLIB_KEY_SOME", "sk-x")
+    assert isinstance(provider_for(ProviderConfig(name="p", kind=kind, api_key_env="PROMPTLIB_KEY_SOME")), cls)
 
 
 def test_it_rejects_an_unknown_kind_naming_the_known_ones():
@@ -23,9 +23,9 @@ def test_it_rejects_an_unknown_kind_naming_the_known_ones():
 
 
 def test_a_missing_key_variable_is_a_permanent_error_naming_it(monkeypatch):
-    monkeypatch.delenv("ACME_OPENAI_KEY", raising=False)
-    with pytest.raises(ProviderError, match="ACME_OPENAI_KEY") as caught:
-        provider_for(ProviderConfig(name="p", kind="openai", api_key_env="ACME_OPENAI_KEY"))
+    monkeypatch.delenv("PROMPTLIB_KEY_ACME_OPENAI", raising=False)
+    with pytest.raises(ProviderError, match="PROMPTLIB_KEY_ACME_OPENAI") as caught:
+        provider_for(ProviderConfig(name="p", kind="openai", api_key_env="PROMPTLIB_KEY_ACME_OPENAI"))
     assert caught.value.permanent
 
 
@@ -41,8 +41,8 @@ def test_a_local_server_needs_no_key():
 
 
 def test_it_reuses_one_sdk_client_per_endpoint_and_key(monkeypatch):
-    monkeypatch.setenv("SOME_KEY", "sk-x")
-    config = ProviderConfig(name="p", kind="openai", base_url="http://127.0.0.1:9/v1", api_key_env="SOME_KEY")
+    monkeypatch.setenv("PROMPTLIB_KEY_SOME", "sk-x")
+    config = ProviderConfig(name="p", kind="openai", base_url="http://127.0.0.1:9/v1", api_key_env="PROMPTLIB_KEY_SOME")
     assert provider_for(config).client is provider_for(config).client
-    monkeypatch.setenv("SOME_KEY", "sk-rotated")
+    monkeypatch.setenv("PROMPTLIB_KEY_SOME", "sk-rotated")
     assert provider_for(config).client.api_key == "sk-rotated"

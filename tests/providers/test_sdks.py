@@ -40,8 +40,8 @@ def test_it_measures_latency(standin, kind):
 
 @pytest.mark.parametrize("kind", ["openai", "anthropic"])
 def test_it_sends_the_key_from_the_named_environment_variable(standin, kind, monkeypatch):
-    monkeypatch.setenv("STANDIN_KEY", "sk-from-env")
-    provider = provider_for(standin.provider_config(kind, api_key_env="STANDIN_KEY"))
+    monkeypatch.setenv("PROMPTLIB_KEY_STANDIN", "sk-from-env")
+    provider = provider_for(standin.provider_config(kind, api_key_env="PROMPTLIB_KEY_STANDIN"))
     provider.complete(ChatRequest(model="m", messages=MESSAGES))
     headers = standin.stats()["headers"][0]
     # OpenAI and newer Anthropic SDKs send a bearer token, older Anthropic ones x-api-key.

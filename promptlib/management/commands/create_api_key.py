@@ -9,7 +9,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--project", required=True, help="Slug of the project the key acts for.")
-        parser.add_argument("--scopes", default="read", help="read, or read,write (write includes read).")
+        parser.add_argument(
+            "--scopes", default="read", help="read, read,write or read,write,providers (each includes read)."
+        )
         parser.add_argument("--name", default="", help="What the key is for, e.g. checkout-service.")
 
     def handle(self, *args, project, scopes, name, **options):
