@@ -51,6 +51,13 @@ def test_the_new_key_never_travels_in_a_cookie(acme, alice, client):
     assert "signed_cookies" not in settings.SESSION_ENGINE and "cookie" not in settings.SESSION_ENGINE
 
 
+def test_two_keys_created_in_a_row_are_each_shown_once(acme, alice, client):
+    client.force_login(alice)
+    urls = [client.post(ADD, {"project": acme.pk, "name": n, "scopes": ["read"]})["Location"] for n in "ab"]
+    assert all(_shown_key(client.get(url).content.decode()) for url in reversed(urls))
+    assert not any(_shown_key(client.get(url).content.decode()) for url in urls)
+
+
 def test_the_key_page_of_another_session_shows_nothing(acme, alice, client):
     client.force_login(alice)
     url = client.post(ADD, {"project": acme.pk, "name": "shop", "scopes": ["read"]})["Location"]

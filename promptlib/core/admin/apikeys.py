@@ -18,7 +18,7 @@ from promptlib.admin.base import SUPERUSER_ONLY, ProjectListFilter, ProjectScope
 from promptlib.core.apikeys import ApiKeyError, api_key_create, api_key_revoke
 from promptlib.core.models import ApiKey, Role
 
-_NEW_KEY_SESSION = "promptlib_new_api_key"
+_NEW_KEYS_SESSION = "promptlib_new_api_keys"
 
 
 class KeyStatusFilter(admin.SimpleListFilter):
@@ -110,7 +110,8 @@ class ApiKeyAdmin(ProjectScopedAdmin):
         except ApiKeyError as exc:
             raise PermissionDenied(exc.message) from exc
         obj.pk, obj.prefix, obj.created_at = created.pk, created.prefix, created.created_at
-        request.session[_NEW_KEY_SESSION] = {"id": created.pk, "key": raw}
+        # Keyed by id: a second key created before the first one's page was seen must not replace it.
+        request.session[_NEW_KEYS_SESSION] = {**request.session.get(_NEW_KEYS_SESSION, {}), str(created.pk): raw}
 
     def response_add(self, request, obj, post_url_continue=None):
         return HttpResponseRedirect(reverse("admin:promptlib_apikey_created", args=[obj.pk]))
@@ -121,11 +122,11 @@ class ApiKeyAdmin(ProjectScopedAdmin):
         return [created, *super().get_urls()]
 
     def created_view(self, request, pk: int):
-        """The new key, once: the session hands it over a single time, to the user who created it."""
-        new = request.session.get(_NEW_KEY_SESSION)
-        raw = None
-        if new is not None and new.get("id") == pk:
-            raw = request.session.pop(_NEW_KEY_SESSION)["key"]
+        """The new key, once: the session that created it hands it over a single time."""
+        waiting = request.session.get(_NEW_KEYS_SESSION, {})
+        raw = waiting.pop(str(pk), None)
+        if raw is not None:
+            request.session[_NEW_KEYS_SESSION] = waiting
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
