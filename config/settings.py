@@ -260,3 +260,24 @@ PROMPTLIB_ALLOWED_KEY_ENV = env.list(
 PROMPTLIB_PROVIDER_HOSTS = env.list("PROMPTLIB_PROVIDER_HOSTS", default=[])
 # Loopback (a local Ollama, the test stand-ins) is allowed in development and tests.
 PROMPTLIB_ALLOW_LOOPBACK = env.bool("PROMPTLIB_ALLOW_LOOPBACK", default=DEBUG or TESTING)
+
+# --- Login and key throttling (issue 10) ---------------------------------------------------------
+# Failed admin sign-ins: django-axes locks a username from one address after AXES_FAILURE_LIMIT
+# failures for the cool-off (a failure while locked restarts it); a success clears the count.
+# Attempts live in the database, so every process sees them; superusers can unlock under "Axes".
+INSTALLED_APPS += ["axes"]
+MIDDLEWARE += ["axes.middleware.AxesMiddleware"]  # last, as axes asks: it turns a lockout into its page
+AUTHENTICATION_BACKENDS = ["promptlib.admin.login.LoginLockoutBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env.int("PROMPTLIB_LOGIN_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = env.int("PROMPTLIB_LOGIN_COOLOFF_MINUTES", default=15) / 60  # axes reads a float as hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False  # no banner on every manage.py command; failures and lockouts are still logged
+AXES_LOCKOUT_CALLABLE = "promptlib.admin.login.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "promptlib.api.throttling.client_ip"
+# Behind a reverse proxy: how many proxies' X-Forwarded-For entries to trust. 0 (the default) reads
+# REMOTE_ADDR only, so that a client cannot pick its own address to dodge throttles and lockouts.
+REST_FRAMEWORK["NUM_PROXIES"] = env.int("PROMPTLIB_PROXY_COUNT", default=0)
+# Bad API keys: after this many failed well-formed keys from one address in the period, every key
+# from it answers 429 (with Retry-After) until the period ends. Empty to turn off.
+PROMPTLIB_API_KEY_FAILURE_RATE = env.str("PROMPTLIB_API_KEY_FAILURE_RATE", default="20/min")

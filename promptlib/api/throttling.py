@@ -3,13 +3,18 @@
 For API keys the increment rides in the same cache round trip as the key check (see
 promptlib.api.authentication), so it also counts a request that the permission check then refuses;
 other requests make their own.
+
+Failed API keys are counted per client address in the same kind of window (`key_failure_window`);
+promptlib.api.authentication refuses an address over the limit with a 429.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from functools import lru_cache
 
+from django.conf import settings
 from rest_framework.exceptions import Throttled
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
@@ -35,6 +40,45 @@ def throttle_window(*, ident: str) -> tuple[str, int, float] | None:
     period = rate_parse(rate)[1]
     now = time.time()
     return f"throttle:{ident}:{period}:{int(now // period)}", period + 1, now
+
+
+@dataclass(frozen=True)
+class FailureWindow:
+    """This address's counter of failed API keys in the current window, and when the window ends."""
+
+    key: str
+    timeout: int
+    limit: int
+    retry_after: int
+
+    def blocked(self, values: dict) -> bool:
+        """Whether the counter read into `values` (a cache read of `key`) has reached the limit."""
+        return values.get(self.key, 0) >= self.limit
+
+
+def key_failure_window(*, ip: str) -> FailureWindow | None:
+    """The failure counter of this address's current window (PROMPTLIB_API_KEY_FAILURE_RATE); None when unset."""
+    rate = settings.PROMPTLIB_API_KEY_FAILURE_RATE
+    if not rate:
+        return None
+    limit, period = rate_parse(rate)
+    now = time.time()
+    window = int(now // period)
+    return FailureWindow(
+        key=f"keyfail:{ip}:{period}:{window}",
+        timeout=period + 1,
+        limit=limit,
+        retry_after=max(1, int((window + 1) * period - now) + 1),
+    )
+
+
+_ADDRESS = BaseThrottle()
+
+
+def client_ip(request) -> str:
+    """The caller's address: REMOTE_ADDR, or the X-Forwarded-For entry the trusted proxies saw
+    (REST_FRAMEWORK NUM_PROXIES). One rule for the API throttles and the admin's login lockout."""
+    return _ADDRESS.get_ident(request)
 
 
 def key_ident(key_id: int) -> str:

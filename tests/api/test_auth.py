@@ -1,7 +1,12 @@
 """Who may call what: every endpoint against every kind of credential."""
 
+import secrets
+import string
+from types import SimpleNamespace
+
 import pytest
 
+from promptlib.api import throttling
 from promptlib.core.apikeys import api_key_revoke
 from promptlib.core.models import ApiKey
 from promptlib.experiments.assignment import variant_pick
@@ -200,3 +205,78 @@ def test_the_browsable_api_renders_every_endpoint_for_a_member(endpoint, world, 
 def test_options_never_fails(endpoint, world, acme_write_key, api_client):
     response = api_client(acme_write_key).options(endpoint[1].replace("{exp}", str(world.pk)))
     assert response.status_code == 200
+
+
+# --- guessing keys: 20 failed keys from one address in a minute, then 429 until the minute ends ------------
+
+WINDOW_START = 60 * 30_000_000  # a minute boundary: the fake clock below starts one second after it
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The throttles' clock, frozen one second into a window; `clock.now` moves it."""
+    clock = SimpleNamespace(now=WINDOW_START + 1)
+    monkeypatch.setattr(throttling, "time", SimpleNamespace(time=lambda: clock.now))
+    return clock
+
+
+def _guess():
+    alphabet = string.ascii_letters + string.digits
+    return f"pl_{secrets.token_hex(4)}_{''.join(secrets.choice(alphabet) for _ in range(32))}"
+
+
+def _get(api_client, key, address="10.0.0.1", **headers):
+    return api_client(key).get("/api/v1/templates", REMOTE_ADDR=address, **headers)
+
+
+def _block(api_client, address="10.0.0.1", **headers):
+    statuses = [_get(api_client, _guess(), address, **headers).status_code for _ in range(20)]
+    assert statuses == [401] * 20
+
+
+def test_twenty_wrong_keys_then_the_next_answers_429_with_retry_after(world, api_client, clock):
+    _block(api_client)
+    response = _get(api_client, _guess())
+    _assert_error(response, 429, "throttled")
+    assert response["Retry-After"] == "60"
+
+
+def test_a_blocked_address_is_refused_even_with_a_good_key(world, acme_read_key, api_client, clock):
+    _block(api_client)
+    _assert_error(_get(api_client, acme_read_key), 429, "throttled")  # a hit would otherwise stand out
+
+
+def test_a_blocked_address_is_refused_with_a_key_already_in_use(world, acme_read_key, api_client, clock):
+    assert [_get(api_client, acme_read_key).status_code for _ in range(2)] == [200, 200]  # the warm path
+    _block(api_client)
+    _assert_error(_get(api_client, acme_read_key), 429, "throttled")
+
+
+def test_a_blocked_address_is_refused_before_the_key_lookup(world, api_client, clock, django_assert_num_queries):
+    _block(api_client)
+    with django_assert_num_queries(0):
+        assert _get(api_client, _guess()).status_code == 429
+
+
+def test_a_good_key_from_another_address_still_works(world, acme_read_key, api_client, clock):
+    _block(api_client, address="10.0.0.1")
+    assert _get(api_client, acme_read_key, address="10.0.0.2").status_code == 200
+
+
+def test_the_block_ends_with_the_window(world, acme_read_key, api_client, clock):
+    _block(api_client)
+    clock.now = WINDOW_START + 60
+    assert _get(api_client, acme_read_key).status_code == 200
+    assert _get(api_client, _guess()).status_code == 401
+
+
+def test_a_forged_forwarded_for_header_does_not_dodge_the_block(world, api_client, clock):
+    for n in range(20):
+        _get(api_client, _guess(), HTTP_X_FORWARDED_FOR=f"203.0.113.{n}")
+    assert _get(api_client, _guess(), HTTP_X_FORWARDED_FOR="203.0.113.99").status_code == 429
+
+
+def test_malformed_keys_are_refused_without_counting(world, acme_read_key, api_client, clock):
+    # They cannot be guesses (a client with a typo, a probe): no cache work, and no block.
+    assert {_get(api_client, "pl_short_x").status_code for _ in range(30)} == {401}
+    assert _get(api_client, acme_read_key).status_code == 200

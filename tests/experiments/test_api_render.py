@@ -282,4 +282,7 @@ def test_a_warm_render_reads_the_key_and_the_snapshot_in_one_cache_call(
             monkeypatch.setattr(backend, name, spy(name, getattr(backend, name)))
     assert client.post(URL, {"variables": {"name": "Bo"}}, format="json").status_code == 200
     key = api_key_key(key_hash=key_hash(acme_read_key))
-    assert reads == [{key, template_key(project_id=published.project_id, slug=published.slug)}]
+    # ...and this address's count of failed keys, which a blocked address is refused on (issue 10).
+    failures = {read for read in reads[0] if read.startswith("keyfail:127.0.0.1:")} if reads else set()
+    assert len(failures) == 1
+    assert reads == [{key, template_key(project_id=published.project_id, slug=published.slug), *failures}]

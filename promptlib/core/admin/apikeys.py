@@ -1,14 +1,24 @@
-"""Admin for API keys: publishers create them (the full key is shown once) and revoke them."""
+"""Admin for API keys: publishers create them (the full key is shown once) and revoke them.
+
+The new key never travels in a cookie (Django's messages cookie is signed, not encrypted): it waits
+in the server-side session for the page of its own that shows it, which takes it out on the first
+visit.
+"""
 
 from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 
 from promptlib.admin.base import SUPERUSER_ONLY, ProjectListFilter, ProjectScopedAdmin, user_may
 from promptlib.core.apikeys import ApiKeyError, api_key_create, api_key_revoke
 from promptlib.core.models import ApiKey, Role
+
+_NEW_KEYS_SESSION = "promptlib_new_api_keys"
 
 
 class KeyStatusFilter(admin.SimpleListFilter):
@@ -100,7 +110,31 @@ class ApiKeyAdmin(ProjectScopedAdmin):
         except ApiKeyError as exc:
             raise PermissionDenied(exc.message) from exc
         obj.pk, obj.prefix, obj.created_at = created.pk, created.prefix, created.created_at
-        messages.warning(request, f"Copy this key now, it will not be shown again: {raw}")
+        # Keyed by id: a second key created before the first one's page was seen must not replace it.
+        request.session[_NEW_KEYS_SESSION] = {**request.session.get(_NEW_KEYS_SESSION, {}), str(created.pk): raw}
+
+    def response_add(self, request, obj, post_url_continue=None):
+        return HttpResponseRedirect(reverse("admin:promptlib_apikey_created", args=[obj.pk]))
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view  # also sends Cache-Control: no-store
+        created = path("<int:pk>/created/", wrap(self.created_view), name="promptlib_apikey_created")
+        return [created, *super().get_urls()]
+
+    def created_view(self, request, pk: int):
+        """The new key, once: the session that created it hands it over a single time."""
+        waiting = request.session.get(_NEW_KEYS_SESSION, {})
+        raw = waiting.pop(str(pk), None)
+        if raw is not None:
+            request.session[_NEW_KEYS_SESSION] = waiting
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Your new API key" if raw else "API key already shown",
+            "raw_key": raw,
+            "api_url": request.build_absolute_uri("/api/v1/templates"),
+        }
+        return TemplateResponse(request, "admin/promptlib/apikey/created.html", context)
 
     @admin.action(description="Revoke selected keys", permissions=["publish"])
     def revoke_keys(self, request, queryset):
