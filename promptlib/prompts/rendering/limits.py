@@ -99,19 +99,28 @@ def check_result(value: Any, what: str = "Rendering") -> Any:
         # Not only long containers: one whose shared items add up to a huge weight costs as much to
         # compare or hash as if it really were that big.
         limit = max_chars() * INTERMEDIATE_FACTOR
-        if len(value) > max_chars() or weight(value, limit) > limit:
+        if len(value) > max_chars():
             raise too_large(what)
+        if weight(value, limit) > limit:
+            raise RenderLimitExceeded(
+                f"{what} holds more than {limit} characters of values, counting a value each time it "
+                "appears, and was stopped.",
+                code="output_too_large",
+            )
         charge(len(value))
     elif isinstance(value, int) and value.bit_length() > INT_BITS_CAP:
         raise RenderLimitExceeded(f"{what} produced a number too large to use.", code="output_too_large")
     return value
 
 
-def weight(value: Any, limit: int, depth: int = 0, *, printing: bool = False) -> int:
+def weight(value: Any, limit: int, depth: int = 0, *, printing: bool = False, seen: dict | None = None) -> int:
     """Roughly how many characters str(value) has, stopping early once it passes limit.
 
-    Lists may share one big item many times ([s, s, s]), so a small object can print as gigabytes;
-    the walk stops as soon as the total passes the limit, so it costs at most ~limit/2 steps.
+    Lists may share one big item many times ([s, s, s]), so a small object can print as gigabytes.
+    A container met again at the same depth is not walked again (`seen`), so a shared structure
+    costs one step per distinct container, and the walk stops as soon as the total passes the limit.
+    (A result that passed its limit makes every caller up the walk pass theirs and stop too, so
+    remembering it is safe.)
     printing: the value is about to become text, so functions and classes in it are refused
     (they would print as "<built-in method upper of str object at 0x…>").
     """
@@ -137,11 +146,16 @@ def weight(value: Any, limit: int, depth: int = 0, *, printing: bool = False) ->
         raise RenderLimitExceeded(
             f"A value is nested more than {MAX_NESTING} levels deep, too deeply to use.", code="output_too_large"
         )
+    seen = {} if seen is None else seen
+    key = (id(value), depth)
+    if key in seen:
+        return seen[key]
     total = 2
     for item in items:
-        total += weight(item, limit - total, depth + 1, printing=printing) + 2
+        total += weight(item, limit - total, depth + 1, printing=printing, seen=seen) + 2
         if total > limit:
             break
+    seen[key] = total
     return total
 
 
@@ -328,6 +342,23 @@ MATERIALIZED_FILTERS = frozenset(
 )
 
 
+# urlize looks for trailing punctuation with a regex that backtracks over a whole run of these
+# characters from every position in it (')' * 20000 + 'x)' takes 16 s), and tries every extra
+# scheme on every word: both are bounded before it runs.
+_URLIZE_LONG_RUN = re.compile(r"[)>.,]{17}")
+URLIZE_MAX_SCHEMES = 16
+
+
+def check_urlize(text: str, args: tuple, kwargs: dict) -> None:
+    if _URLIZE_LONG_RUN.search(text):
+        raise RenderLimitExceeded(
+            "The urlize filter cannot take more than 16 of ')', '>', '.' and ',' in a row; shorten them."
+        )
+    schemes = kwargs.get("extra_schemes", args[4] if len(args) > 4 else None)
+    if schemes is not None and (not isinstance(schemes, list | tuple) or len(schemes) > URLIZE_MAX_SCHEMES):
+        raise RenderLimitExceeded(f"The urlize filter takes a list of at most {URLIZE_MAX_SCHEMES} extra schemes.")
+
+
 def check_filter(name: str, value: Any, args: tuple, kwargs: dict) -> None:
     check_deadline()
     if name in STRINGIFYING_FILTERS and not isinstance(value, str):
@@ -335,6 +366,8 @@ def check_filter(name: str, value: Any, args: tuple, kwargs: dict) -> None:
     if name == "format":
         check_percent_format(str(value), kwargs or args)
         return
+    if name == "urlize":
+        check_urlize(str(value), args, kwargs)
     estimate = FILTER_SIZES.get(name)
     if estimate is None:
         return

@@ -284,8 +284,7 @@ def check_nesting(source: str, field_name: str) -> None:
                 tag, assigns = "", False
             elif kind == "name" and tag == "":
                 tag = value
-                blocks += value in _BLOCK_TAGS
-                blocks -= value.startswith("end")
+                blocks = max(blocks + (value in _BLOCK_TAGS) - value.startswith("end"), 0)
             elif kind == "block_end":
                 blocks += tag == "set" and not assigns  # {% set x %}…{% endset %}
                 tag = None

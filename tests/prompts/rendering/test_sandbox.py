@@ -117,10 +117,13 @@ BOMBS = {
     ),
     "set block loop": "{% set s %}{% for i in range(100000) %}{{ 'a' * 1000 }}{% endfor %}{% endset %}{{ s|length }}",
     "filter block loop": "{% filter length %}{% for i in range(100000) %}{{ 'a' * 1000 }}{% endfor %}{% endfilter %}",
-    "caller fan-out": "{% macro m() %}{{ caller() }}{{ caller() }}{% endmacro %}"
-    + "{% call m() %}" * 30
+    # Ten levels (nesting is capped at 12 blocks), eight calls each: 8**10 copies.
+    "caller fan-out": "{% macro m() %}"
+    + "{{ caller() }}" * 8
+    + "{% endmacro %}"
+    + "{% call m() %}" * 10
     + "xxxx"
-    + "{% endcall %}" * 30,
+    + "{% endcall %}" * 10,
     "macro recursion": "{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}",
     "recursive loop": "{% for i in range(10) recursive %}{{ loop(range(10)) }}{% endfor %}",
     "loop.cycle": "{% for i in range(100000) %}{{ loop.cycle('a' * 100000, 'b') }}{% endfor %}",
@@ -188,6 +191,10 @@ BOMBS = {
     + "{{ [d] == [d.copy()] }}",
     "dict.fromkeys of a big value": "{% set s = 'x' * 100000 %}{{ dict.fromkeys(range(100), s) == {} }}",
     "repeating a list of a big value": "{% set s = ['x' * 100000] %}{{ (s * 1000)|length }}",
+    # One regex call in urlize backtracks over the whole run from every position in it.
+    "urlize trailing punctuation": "{{ (')' * 190000 ~ 'x)')|urlize|length }}",
+    "urlize trailing dots": "{{ ('.' * 190000 ~ 'x.')|urlize|length }}",
+    "urlize many extra schemes": "{{ ('a ' * 90000)|urlize(extra_schemes=['ab:'] * 100000)|length }}",
 }
 
 
@@ -309,7 +316,14 @@ def test_the_precheck_names_the_line_where_nesting_goes_too_deep():
 
 NESTED_ENOUGH = {
     "12 nested for loops": ("{% for i in range(2) %}" * 12 + "{% endfor %}" * 12 + "ok", "ok"),
-    "12 nested ifs and sets": ("{% if true %}{% set a %}" * 6 + "ok" + "{% endset %}{{ a }}{% endif %}" * 6, "ok"),
+    "12 nested ifs and filters": (
+        "{% if true %}{% filter upper %}" * 6 + "ok" + "{% endfilter %}{% endif %}" * 6,
+        "OK",
+    ),
+    "11 ifs in a set block": (
+        "{% set s %}" + "{% if true %}" * 11 + "ok" + "{% endif %}" * 11 + "{% endset %}{{ s }}",
+        "ok",
+    ),
     "24 nested parentheses": ("{{ " + "(" * 24 + "1" + ")" * 24 + " }}", "1"),
     "many sets at one level": ("{% set a = 1 %}" * 50 + "{% if true %}{{ a }}{% endif %}", "1"),
     "brackets in plain text": ("(" * 200 + "{{ x }}", "(" * 200 + "ab"),
@@ -387,6 +401,11 @@ ORDINARY = {
     "sort and unique": ("{{ ['b', 'A', 'a']|unique|sort|join }}", "Ab"),
     "wordwrap": ("{{ 'aaa bbb ccc'|wordwrap(4) }}", "aaa\nbbb\nccc"),
     "subtraction": ("{{ 10 - 3 }}", "7"),
+    "urlize": (
+        "{{ 'See https://example.com/a_(b)... or www.x.org.'|urlize }}",
+        'See <a href="https://example.com/a_(b)" rel="noopener">https://example.com/a_(b)</a>... or '
+        '<a href="https://www.x.org" rel="noopener">www.x.org</a>.',
+    ),
 }
 
 
