@@ -163,7 +163,7 @@ def test_a_default_nested_too_deeply_is_a_400_naming_the_row(catalogue, acme_wri
     body = f'{{"task": "{{{{ x }}}}", "variables": [{{"name": "x", "type": "list", "default": {deep}}}]}}'
     response = api_client(acme_write_key).post(f"{T}/versions", body, content_type="application/json")
     assert response.status_code == 400
-    assert [(e["field"], e["code"]) for e in response.json()["errors"]] == [("variables[0]", "too_deep")]
+    assert [e["field"] for e in response.json()["errors"]] == ["variables[0].default"]
 
 
 def _published(template, task: str, *, checked: bool = True) -> Version:
