@@ -81,3 +81,20 @@ MUTATION_PAYLOADS = [
 
 # Words that must never appear in what an escape attempt returns or reports.
 LEAK_MARKERS = ("<class", "subprocess", "Popen", "os.", "posix", "root:", "__builtins__", "<module", "<function")
+
+# One C call that runs for seconds on a small value (issue 10): punycode is quadratic, idna uses it.
+PUNYCODE_BOMB = "{{ ('{:c}' * 8000).format(*range(19968, 27968)).encode('punycode')|length }}"
+IDNA_BOMB = "{{ ('{:c}' * 8000).format(*range(19968, 27968)).encode('idna')|length }}"
+
+# Nesting that made Jinja's parser or Python's compiler give up (RecursionError, "too many
+# statically nested blocks", "too many levels of indentation"): each must be a clear error naming
+# the section, never a 500.
+DEEP_NESTING = {
+    "100 nested parentheses": "{{ " + "(" * 100 + "1" + ")" * 100 + " }}",
+    "21 nested for loops": "{% for i in range(1) %}" * 21 + "x" + "{% endfor %}" * 21,
+    "100 nested ifs": "{% if true %}" * 100 + "x" + "{% endif %}" * 100,
+    "100 nested lists": "{{ " + "[" * 100 + "]" * 100 + " }}",
+    "100 nested set blocks": "{% set s %}" * 100 + "x" + "{% endset %}" * 100,
+    "5,000 chained filters": "{{ 'a'" + "|upper" * 5000 + " }}",
+    "5,000 nots": "{{ " + "not " * 5000 + "true }}",
+}

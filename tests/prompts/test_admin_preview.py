@@ -1,10 +1,13 @@
 """The live preview panel's JSON endpoint: the API's render path, errors inline."""
 
 import dataclasses
+import time
 
 import pytest
 
+from promptlib.prompts.content import VersionContent
 from tests.admin_support import admin_url, editor_post
+from tests.ssti_payloads import DEEP_NESTING, IDNA_BOMB, PUNYCODE_BOMB
 
 
 @pytest.fixture
@@ -96,3 +99,51 @@ def test_the_change_page_prefills_preview_inputs_with_defaults(client, bob, welc
     values = {v["name"]: v["value"] for v in response.context["preview_variables"]}
     assert values == {"brand": "Acme", "name": "", "max_words": "120"}
     assert b'name="preview-brand" value="Acme"' in response.content
+
+
+# --- issue 10: no single call runs long, no 500 on deep nesting ------------------------------------
+
+
+@pytest.mark.parametrize("source", [PUNYCODE_BOMB, IDNA_BOMB], ids=["punycode", "idna"])
+def test_a_viewer_previewing_the_punycode_bomb_gets_a_quick_error(viewer_client, source):
+    _preview(viewer_client, None, editor_post(VersionContent(task="Hi")))  # a running server is warm
+    started = time.monotonic()
+    result = _preview(viewer_client, None, editor_post(VersionContent(task=source)))
+    assert time.monotonic() - started < 1.1
+    assert not result["ok"]
+    assert result["errors"][0]["field"] == "task" and "'utf-8' or 'ascii'" in result["errors"][0]["message"]
+
+
+@pytest.mark.parametrize("source", DEEP_NESTING.values(), ids=DEEP_NESTING.keys())
+def test_deep_nesting_in_the_preview_is_an_error_naming_the_section(client, bob, welcome, source):
+    client.force_login(bob)
+    result = _preview(client, welcome, editor_post(VersionContent(constraints=source)))
+    assert not result["ok"]
+    assert [e["field"] for e in result["errors"]] == ["constraints"]
+    assert "nest" in result["errors"][0]["message"]
+
+
+def test_a_5000_deep_list_value_in_the_preview_is_an_error_naming_the_variable(client, bob, welcome):
+    client.force_login(bob)
+    content = VersionContent(task="{{ items|length }}", variables=[{"name": "items", "type": "list"}])
+    data = editor_post(content, **{"preview-items": "[" * 5000 + "]" * 5000})
+    result = _preview(client, welcome, data)
+    assert not result["ok"]
+    assert result["errors"][0]["field"] == "variables.items" and "nests too deeply" in result["errors"][0]["message"]
+
+
+def test_a_5000_deep_default_in_the_editor_is_an_error_on_its_row(client, bob, welcome):
+    client.force_login(bob)
+    content = VersionContent(task="{{ items|length }}", variables=[{"name": "items", "type": "list"}])
+    data = editor_post(content, **{"variables-0-default": "[" * 5000 + "]" * 5000})
+    result = _preview(client, welcome, data)
+    assert not result["ok"]
+    assert "nests too deeply" in result["errors"][0]["message"]
+
+
+def test_printing_a_class_in_the_preview_is_an_error_not_its_repr(client, bob, welcome):
+    client.force_login(bob)
+    result = _preview(client, welcome, editor_post(VersionContent(task="{{ namespace }}")))
+    assert not result["ok"]
+    assert result["errors"][0]["field"] == "task"
+    assert "<class" not in result["errors"][0]["message"]

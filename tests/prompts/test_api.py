@@ -1,7 +1,11 @@
+import time
+
 import pytest
 
-from promptlib.prompts.models import LabelEvent
-from promptlib.prompts.services import label_move, template_create
+from promptlib.prompts.content import VersionContent
+from promptlib.prompts.models import LabelEvent, Version
+from promptlib.prompts.services import label_move, template_create, version_create
+from tests.ssti_payloads import DEEP_NESTING, IDNA_BOMB, PUNYCODE_BOMB
 
 T = "/api/v1/templates/welcome-email"
 
@@ -142,3 +146,66 @@ def test_removing_a_missing_label_is_a_404(catalogue, acme_write_key, api_client
 def test_the_labels_endpoint_lists_labels(catalogue, acme_read_key, api_client):
     body = api_client(acme_read_key).get(f"{T}/labels").json()
     assert [(label["name"], label["version"]) for label in body] == [("production", 1)]
+
+
+# --- issue 10: no single call runs long, no 500 on deep nesting ------------------------------------
+
+
+@pytest.mark.parametrize("source", DEEP_NESTING.values(), ids=DEEP_NESTING.keys())
+def test_deep_nesting_in_a_new_version_is_a_400_naming_the_section(catalogue, acme_write_key, api_client, source):
+    response = api_client(acme_write_key).post(f"{T}/versions", {"context": source}, format="json")
+    assert response.status_code == 400
+    assert [(e["field"], e["code"]) for e in response.json()["errors"]] == [("context", "too_deep")]
+
+
+def test_a_default_nested_too_deeply_is_a_400_naming_the_row(catalogue, acme_write_key, api_client):
+    deep = "[" * 200 + "]" * 200
+    body = f'{{"task": "{{{{ x }}}}", "variables": [{{"name": "x", "type": "list", "default": {deep}}}]}}'
+    response = api_client(acme_write_key).post(f"{T}/versions", body, content_type="application/json")
+    assert response.status_code == 400
+    assert [e["field"] for e in response.json()["errors"]] == ["variables[0].default"]
+
+
+def _published(template, task: str, *, checked: bool = True) -> Version:
+    """Save task as a new version labelled production; unchecked: as if it predated the save-time checks."""
+    content = VersionContent(task=task)
+    if checked:
+        version, _ = version_create(template=template, content=content)
+    else:
+        version = Version.objects.create(
+            template=template,
+            number=template.versions.count() + 1,
+            content_hash=content.content_hash(),
+            **content.to_dict(),
+        )
+    label_move(template=template, name="production", version=version)
+    return version
+
+
+@pytest.mark.parametrize("source", [PUNYCODE_BOMB, IDNA_BOMB], ids=["punycode", "idna"])
+def test_the_punycode_bomb_is_a_quick_400_from_the_render_endpoint(catalogue, acme_read_key, api_client, source):
+    _published(catalogue, source)
+    client = api_client(acme_read_key)
+    client.get(T)  # a running server is warm: the first request of a process loads the URLconf and more
+    started = time.monotonic()
+    response = client.post(f"{T}/render", {}, format="json")
+    assert time.monotonic() - started < 1.1
+    assert response.status_code == 400
+    assert [(e["field"], e["code"]) for e in response.json()["errors"]] == [("task", "forbidden_codec")]
+
+
+@pytest.mark.parametrize("source", DEEP_NESTING.values(), ids=DEEP_NESTING.keys())
+def test_rendering_a_deeply_nested_version_is_a_400_naming_the_section(catalogue, acme_read_key, api_client, source):
+    _published(catalogue, source, checked=False)
+    response = api_client(acme_read_key).post(f"{T}/render", {}, format="json")
+    assert response.status_code == 400
+    assert [(e["field"], e["code"]) for e in response.json()["errors"]] == [("task", "too_deep")]
+
+
+def test_printing_a_method_is_a_400_not_its_address(catalogue, acme_read_key, api_client):
+    _published(catalogue, "{{ 'a'.upper }}")
+    response = api_client(acme_read_key).post(f"{T}/render", {}, format="json")
+    assert response.status_code == 400
+    error = response.json()["errors"][0]
+    assert (error["field"], error["code"]) == ("task", "not_printable")
+    assert "<built-in" not in error["message"] and "0x" not in error["message"]

@@ -1,4 +1,6 @@
+import re
 import shutil
+import time
 from io import StringIO
 from pathlib import Path
 
@@ -9,6 +11,7 @@ from django.core.management import CommandError, call_command
 
 from promptlib.core.models import Project
 from promptlib.prompts.models import Label, LabelEvent, Template, Version
+from tests.ssti_payloads import DEEP_NESTING
 
 STORE = Path(settings.BASE_DIR) / "templates_store"
 
@@ -170,3 +173,56 @@ def test_it_reports_a_missing_path(db, tmp_path):
 def test_it_requires_a_project(db):
     with pytest.raises(CommandError, match="--project"):
         call_command("import_templates")
+
+
+# --- issue 10: deep nesting and alias bombs are refused with the file and field named --------------
+
+
+@pytest.mark.parametrize("source", DEEP_NESTING.values(), ids=DEEP_NESTING.keys())
+def test_deep_nesting_in_a_section_is_refused_naming_file_and_field(db, tmp_path, source):
+    _write(tmp_path, "deep", task=source)
+    with pytest.raises(CommandError) as caught:
+        _import(str(tmp_path), "--project", "acme")
+    assert re.search(r"deep\.yaml: task: task (nests|is nested)", str(caught.value))
+    assert not Template.objects.exists()
+
+
+BILLION_LAUGHS = (
+    "slug: laughs\ntitle: Laughs\ntask: Hi\nmodel_settings:\n  output_schema:\n"
+    "    a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
+    + "".join(
+        f"    {name}: &{name} [{', '.join(['*' + prev] * 9)}]\n"
+        for prev, name in zip("abcdefgh", "bcdefghi", strict=True)
+    )
+)
+
+
+def test_a_yaml_alias_bomb_in_the_output_schema_is_refused_fast_naming_the_file(db, tmp_path):
+    (tmp_path / "laughs.yaml").write_text(BILLION_LAUGHS)
+    started = time.monotonic()
+    with pytest.raises(CommandError) as caught:
+        _import(str(tmp_path), "--project", "acme")
+    assert time.monotonic() - started < 1
+    assert "laughs.yaml: line " in str(caught.value)
+    assert "aliases repeat more than 1000 values" in str(caught.value)
+
+
+def test_a_few_aliases_are_still_allowed(db, tmp_path):
+    text = "slug: shared\ntitle: Shared\nrole: &line Be brief.\nconstraints: *line\n"
+    (tmp_path / "shared.yaml").write_text(text)
+    _import(str(tmp_path), "--project", "acme")
+    version = Version.objects.get()
+    assert (version.role, version.constraints) == ("Be brief.", "Be brief.")
+
+
+def test_an_alias_inside_its_own_anchor_is_refused(db, tmp_path):
+    (tmp_path / "loop.yaml").write_text("slug: loop\ntitle: Loop\nmodel_settings:\n  output_schema: &s {a: *s}\n")
+    with pytest.raises(CommandError, match="loop.yaml: line 4: invalid YAML: the alias \\*s is used inside its own"):
+        _import(str(tmp_path), "--project", "acme")
+
+
+def test_yaml_nested_5000_deep_is_refused_naming_the_file(db, tmp_path):
+    deep = "[" * 5000 + "]" * 5000
+    (tmp_path / "deep.yaml").write_text(f"slug: deep\ntitle: Deep\nmodel_settings:\n  output_schema: {{a: {deep}}}\n")
+    with pytest.raises(CommandError, match="deep.yaml: line 4: invalid YAML: values nest more than 64 levels deep"):
+        _import(str(tmp_path), "--project", "acme")

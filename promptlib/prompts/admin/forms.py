@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError
 
 from promptlib.prompts.content import MODEL_FIELDS, SECTIONS, VersionContent
 from promptlib.prompts.models import Template
-from promptlib.prompts.rendering import VARIABLE_TYPES, PromptError, PromptErrors, validate_content
+from promptlib.prompts.rendering import MAX_NESTING, VARIABLE_TYPES, PromptError, PromptErrors, validate_content
 from promptlib.prompts.selectors import version_latest
 
 SECTION_HELP = {
@@ -55,6 +55,8 @@ def parse_value(kind: str, raw: str) -> Any:
         value = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise ValueError(f"Not valid JSON ({exc.msg}); a {kind} looks like {'[…]' if kind == 'list' else '{…}'}.")
+    except RecursionError:  # Python's JSON parser gives up a few hundred levels down
+        raise ValueError(f"This {kind} nests too deeply (at most {MAX_NESTING} levels).")
     expected = list if kind == "list" else dict
     if not isinstance(value, expected):
         raise ValueError(f"Expected a {kind}, written as {'[…]' if kind == 'list' else '{…}'} in JSON.")
@@ -175,6 +177,8 @@ class VersionContentForm(forms.Form):
             return json.loads(raw)
         except json.JSONDecodeError as exc:
             raise ValidationError(f"This is not valid JSON: {exc.msg} on line {exc.lineno}, column {exc.colno}.")
+        except RecursionError:  # Python's JSON parser gives up a few hundred levels down
+            raise ValidationError(f"This nests too deeply (at most {MAX_NESTING} levels).")
 
     def clean(self):
         cleaned = super().clean()

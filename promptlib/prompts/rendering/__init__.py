@@ -13,28 +13,34 @@ Callers import from this package, not from its modules.
 """
 
 from promptlib.prompts.rendering.errors import (
+    NotPrintable,
     PromptError,
     PromptErrors,
     RenderLimitExceeded,
     SandboxViolation,
     TemplateSyntaxProblem,
+    TemplateTooDeep,
     UndeclaredVariableError,
     VariableError,
 )
 from promptlib.prompts.rendering.layout import RenderedPrompt, render
+from promptlib.prompts.rendering.limits import MAX_NESTING
 from promptlib.prompts.rendering.sandbox import TEMPLATE_GLOBALS
 from promptlib.prompts.rendering.validation import validate_content, validate_declarations
 from promptlib.prompts.rendering.variables import VARIABLE_TYPES, resolve_variables
 
 __all__ = [
+    "MAX_NESTING",
     "TEMPLATE_GLOBALS",
     "VARIABLE_TYPES",
+    "NotPrintable",
     "PromptError",
     "PromptErrors",
     "RenderLimitExceeded",
     "RenderedPrompt",
     "SandboxViolation",
     "TemplateSyntaxProblem",
+    "TemplateTooDeep",
     "UndeclaredVariableError",
     "VariableError",
     "render",

@@ -33,6 +33,18 @@ class SandboxViolation(PromptError):  # noqa: N818 - public names callers alread
     code = "forbidden"
 
 
+class TemplateTooDeep(PromptError):  # noqa: N818 - named like its siblings
+    """Nested deeper than Jinja's parser or Python's compiler can take."""
+
+    code = "too_deep"
+
+
+class NotPrintable(PromptError):  # noqa: N818 - named like its siblings
+    """A function, method or class put where text is expected."""
+
+    code = "not_printable"
+
+
 class PromptErrors(PromptError):  # noqa: N818 - public names callers already use
     """Several problems found at once (validation reports them all)."""
 

@@ -3,11 +3,15 @@
 A render may not run past its deadline, produce more than the output cap, nor build more than
 INTERMEDIATE_FACTOR times the cap in intermediate text. A single Python call cannot be interrupted,
 so anything that could build a huge value in one step (str.center(10**9), "%*d", big ** big,
-joining many big strings) is sized *before* it runs and refused if it would not fit.
+joining many big strings) is sized *before* it runs and refused if it would not fit, and calls that
+are slow on small values (the punycode and idna codecs are quadratic) are refused outright.
+Containers are weighed with their shared items counted every time they appear: comparing or hashing
+a list that holds the same list twice, thirty levels deep, walks a billion items in one C call.
 """
 
 from __future__ import annotations
 
+import codecs
 import re
 import threading
 import time
@@ -17,15 +21,22 @@ from typing import Any
 
 from django.conf import settings
 
-from promptlib.prompts.rendering.errors import RenderLimitExceeded
+from promptlib.prompts.rendering.errors import NotPrintable, RenderLimitExceeded, SandboxViolation
 
 # Integers above this many bits print as more than 19,000 digits: no prompt needs them.
 INT_BITS_CAP = 65_536
 # Intermediate text (loop bodies, macro output, filter results) may total this many times the cap.
 INTERMEDIATE_FACTOR = 10
+# How deep a value (a variable, its default, the output schema, a YAML file) may nest.
 MAX_NESTING = 64
 # Container types the sandbox creates beyond list/tuple/dict/set, and how to reach their items.
 CONTAINER_ITEMS: dict[type, Callable[[Any], Any]] = {}
+# Callable types that may still be printed (Jinja's Undefined raises its own clear error when printed).
+PRINTABLE_CALLABLES: list[type] = []
+# The only codecs str.encode/bytes.decode may use (as codecs.lookup names them: 'utf8', 'UTF_8',
+# 'us-ascii'… are the same), and error handlers whose cost and output stay linear and small.
+CODECS = frozenset({"utf-8", "ascii"})
+CODEC_ERRORS = frozenset({"strict", "ignore", "replace"})
 
 
 class _Budget(threading.local):
@@ -78,22 +89,40 @@ def charge(size: int) -> None:
 
 
 def check_result(value: Any, what: str = "Rendering") -> Any:
-    """Called on every value a filter, method, operator or concatenation returns."""
+    """Called on every value a filter, method, operator, concatenation or [ ]/( )/{ } literal returns."""
     check_deadline()
-    if isinstance(value, str | bytes | list | tuple | dict):
+    if isinstance(value, str | bytes):
         if len(value) > max_chars():
             raise too_large(what)
+        charge(len(value))
+    elif isinstance(value, list | tuple | dict):
+        # Not only long containers: one whose shared items add up to a huge weight costs as much to
+        # compare or hash as if it really were that big.
+        limit = max_chars() * INTERMEDIATE_FACTOR
+        if len(value) > max_chars():
+            raise too_large(what)
+        if weight(value, limit) > limit:
+            raise RenderLimitExceeded(
+                f"{what} holds more than {limit} characters of values, counting a value each time it "
+                "appears, and was stopped.",
+                code="output_too_large",
+            )
         charge(len(value))
     elif isinstance(value, int) and value.bit_length() > INT_BITS_CAP:
         raise RenderLimitExceeded(f"{what} produced a number too large to use.", code="output_too_large")
     return value
 
 
-def weight(value: Any, limit: int, depth: int = 0) -> int:
+def weight(value: Any, limit: int, depth: int = 0, *, printing: bool = False, seen: dict | None = None) -> int:
     """Roughly how many characters str(value) has, stopping early once it passes limit.
 
-    Lists may share one big item many times ([s, s, s]), so a small object can print as gigabytes;
-    the walk stops as soon as the total passes the limit, so it costs at most ~limit/2 steps.
+    Lists may share one big item many times ([s, s, s]), so a small object can print as gigabytes.
+    A container met again at the same depth is not walked again (`seen`), so a shared structure
+    costs one step per distinct container, and the walk stops as soon as the total passes the limit.
+    (A result that passed its limit makes every caller up the walk pass theirs and stop too, so
+    remembering it is safe.)
+    printing: the value is about to become text, so functions and classes in it are refused
+    (they would print as "<built-in method upper of str object at 0x…>").
     """
     if isinstance(value, str | bytes):
         return len(value)
@@ -103,6 +132,8 @@ def weight(value: Any, limit: int, depth: int = 0) -> int:
         return value.bit_length() // 3 + 1
     if isinstance(value, float | range):
         return 24
+    if printing and callable(value) and not isinstance(value, tuple(PRINTABLE_CALLABLES)):
+        raise not_printable(value)
     if isinstance(value, dict):
         items: Any = (x for pair in value.items() for x in pair)
     elif isinstance(value, list | tuple | set | frozenset | KeysView | ValuesView | ItemsView):
@@ -112,18 +143,35 @@ def weight(value: Any, limit: int, depth: int = 0) -> int:
     else:
         return 32
     if depth > MAX_NESTING:
-        raise RenderLimitExceeded("A value is nested too deeply to print.", code="output_too_large")
+        raise RenderLimitExceeded(
+            f"A value is nested more than {MAX_NESTING} levels deep, too deeply to use.", code="output_too_large"
+        )
+    seen = {} if seen is None else seen
+    key = (id(value), depth)
+    if key in seen:
+        return seen[key]
     total = 2
     for item in items:
-        total += weight(item, limit - total, depth + 1) + 2
+        total += weight(item, limit - total, depth + 1, printing=printing, seen=seen) + 2
         if total > limit:
             break
+    seen[key] = total
     return total
 
 
 def check_weight(value: Any, what: str) -> None:
-    if weight(value, max_chars()) > max_chars():
+    """Refuse a value about to be printed: too large, or a function or class."""
+    if weight(value, max_chars(), printing=True) > max_chars():
         raise too_large(what)
+
+
+def not_printable(value: Any) -> NotPrintable:
+    name = getattr(value, "__name__", None) or getattr(value, "name", None) or type(value).__name__
+    name = str(name)[:60]
+    return NotPrintable(
+        f"'{name}' is a function or class, not a value, so it cannot be printed into a prompt; "
+        f"call it (for example {name}(…)) or leave it out."
+    )
 
 
 def materialize(value: Any) -> Any:
@@ -197,7 +245,7 @@ def check_percent_format(fmt: str, values: Any) -> None:
             index += 1
         # repr() may escape every character into up to 10 (\U0001f600).
         factor = 10 if conversion in "ra" else 1
-        estimate += max(sizes[0], sizes[1] + 24, weight(arg, limit) * factor)
+        estimate += max(sizes[0], sizes[1] + 24, weight(arg, limit, printing=True) * factor)
         if estimate > limit:
             raise too_large("This format string")
 
@@ -223,7 +271,7 @@ def replaced_size(text: str | bytes, old: Any, new: Any, count: Any = -1) -> int
 
 def joined_size(items: Any, separator: Any) -> int:
     limit = max_chars()
-    total = weight(items, limit)
+    total = weight(items, limit, printing=True)
     if isinstance(items, list | tuple) and items:
         total += len(separator) * (len(items) - 1) if isinstance(separator, str | bytes) else 0
     return total
@@ -294,6 +342,23 @@ MATERIALIZED_FILTERS = frozenset(
 )
 
 
+# urlize looks for trailing punctuation with a regex that backtracks over a whole run of these
+# characters from every position in it (')' * 20000 + 'x)' takes 16 s), and tries every extra
+# scheme on every word: both are bounded before it runs.
+_URLIZE_LONG_RUN = re.compile(r"[)>.,]{17}")
+URLIZE_MAX_SCHEMES = 16
+
+
+def check_urlize(text: str, args: tuple, kwargs: dict) -> None:
+    if _URLIZE_LONG_RUN.search(text):
+        raise RenderLimitExceeded(
+            "The urlize filter cannot take more than 16 of ')', '>', '.' and ',' in a row; shorten them."
+        )
+    schemes = kwargs.get("extra_schemes", args[4] if len(args) > 4 else None)
+    if schemes is not None and (not isinstance(schemes, list | tuple) or len(schemes) > URLIZE_MAX_SCHEMES):
+        raise RenderLimitExceeded(f"The urlize filter takes a list of at most {URLIZE_MAX_SCHEMES} extra schemes.")
+
+
 def check_filter(name: str, value: Any, args: tuple, kwargs: dict) -> None:
     check_deadline()
     if name in STRINGIFYING_FILTERS and not isinstance(value, str):
@@ -301,6 +366,8 @@ def check_filter(name: str, value: Any, args: tuple, kwargs: dict) -> None:
     if name == "format":
         check_percent_format(str(value), kwargs or args)
         return
+    if name == "urlize":
+        check_urlize(str(value), args, kwargs)
     estimate = FILTER_SIZES.get(name)
     if estimate is None:
         return
@@ -331,7 +398,25 @@ def _method_size(obj: Any, name: str, args: tuple) -> int:
     return 0
 
 
-def check_method_call(func: Any, args: tuple) -> tuple:
+def check_codec(name: str, args: tuple, kwargs: dict) -> None:
+    """Refuse str.encode/bytes.decode with any codec but UTF-8 and ASCII (punycode and idna are quadratic)."""
+    encoding = args[0] if args else kwargs.get("encoding", "utf-8")
+    errors = args[1] if len(args) > 1 else kwargs.get("errors", "strict")
+    try:
+        known = isinstance(encoding, str) and len(encoding) <= 40 and codecs.lookup(encoding).name in CODECS
+    except LookupError:
+        known = False
+    if not known:
+        shown = repr(encoding)[:42]
+        raise SandboxViolation(f"{name}() may only use 'utf-8' or 'ascii', not {shown}.", code="forbidden_codec")
+    if not isinstance(errors, str) or errors not in CODEC_ERRORS:
+        shown = repr(errors)[:42]
+        raise SandboxViolation(
+            f"{name}() accepts errors='strict', 'ignore' or 'replace', not {shown}.", code="forbidden_codec"
+        )
+
+
+def check_method_call(func: Any, args: tuple, kwargs: dict | None = None) -> tuple:
     """Size a call of a builtin method (str.ljust, bytes.center, int.to_bytes, str.join…) before it runs.
 
     Returns the arguments to use: an iterator given to join() is turned into a list first.
@@ -340,6 +425,8 @@ def check_method_call(func: Any, args: tuple) -> tuple:
     obj, name = getattr(func, "__self__", None), getattr(func, "__name__", "")
     if obj is None or not isinstance(obj, str | bytes | int):
         return args
+    if name in ("encode", "decode") and isinstance(obj, str | bytes):
+        check_codec(name, args, kwargs or {})
     if name == "join" and args:
         args = (materialize(args[0]), *args[1:])
     if _method_size(obj, name, args) > max_chars():

@@ -3,8 +3,10 @@
 Templates run in Jinja2's immutable sandbox with StrictUndefined and autoescape off (prompts are
 not HTML). Every render is bounded in time and size: loops, calls, buffers and attribute lookups
 check a deadline, and every operator, filter, method call, str.format field and {{ output }} is
-sized before it runs (see limits.py). Unsafe attributes raise at once. Compiled sections are
-cached in process by the hash of their source.
+sized before it runs (see limits.py). Unsafe attributes raise at once; functions and classes are
+refused where they would be printed. A section nested too deeply for Jinja's parser or Python's
+compiler is refused before it is parsed (check_nesting), and whatever the compiler still gives up
+on becomes a TemplateTooDeep. Compiled sections are cached in process by the hash of their source.
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ import re
 import threading
 import types
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import update_wrapper, wraps
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, nodes, pass_context
+from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, UndefinedError, nodes, pass_context
 from jinja2.compiler import CodeGenerator
 from jinja2.exceptions import SecurityError, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedFormatter
@@ -26,15 +30,18 @@ from jinja2.utils import Namespace
 from markupsafe import EscapeFormatter, Markup
 
 from promptlib.prompts.rendering.errors import (
+    NotPrintable,
     PromptError,
     RenderLimitExceeded,
     SandboxViolation,
     TemplateSyntaxProblem,
+    TemplateTooDeep,
     VariableError,
 )
 from promptlib.prompts.rendering.limits import (
     CONTAINER_ITEMS,
     MATERIALIZED_FILTERS,
+    PRINTABLE_CALLABLES,
     charge,
     check_binop,
     check_deadline,
@@ -56,10 +63,18 @@ _FORBIDDEN_TAGS = (nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)
 _FORBIDDEN_NAMES = frozenset({"self"})
 # Pulls the offending name out of Jinja's SecurityError message, to show it to the author.
 _QUOTED = re.compile(r"'([^']{1,80})'")
+# Far below where Jinja's parser runs out of stack (~60 nested brackets) or Python's compiler
+# refuses the generated code (20 nested loops, 100 levels of indentation); prompts need a few.
+MAX_BLOCK_DEPTH = 12
+MAX_BRACKET_DEPTH = 24
+# Tags that open a block closed by an {% end… %} tag ({% set %} only without "=").
+_BLOCK_TAGS = frozenset({"for", "if", "macro", "call", "filter", "with", "block", "autoescape", "trans"})
+_OPENING, _CLOSING = frozenset("([{"), frozenset(")]}")
 
 CONTAINER_ITEMS[Namespace] = lambda ns: [
     x for pair in object.__getattribute__(ns, "_Namespace__attrs").items() for x in pair
 ]
+PRINTABLE_CALLABLES.append(Undefined)
 
 
 def _guarded_filter(name: str, func):
@@ -107,6 +122,19 @@ class _BoundedBuffer(list):
         super().extend(items)
 
 
+def _checked_literal(visit):
+    # A [ ]/( )/{ } literal can hold the same big value twice; nest that thirty times and one
+    # comparison or hash walks a billion items. Each literal is weighed as it is built.
+    def visitor(self, node, frame) -> None:
+        if getattr(node, "ctx", "load") != "load":  # an assignment target: `{% set a, b = … %}`
+            return visit(self, node, frame)
+        self.write("environment.checked_literal(")
+        visit(self, node, frame)
+        self.write(")")
+
+    return visitor
+
+
 class _BoundedCodeGenerator(CodeGenerator):
     def visit_Concat(self, node: nodes.Concat, frame) -> None:  # noqa: N802 - Jinja's visitor name
         # `a ~ b` is not an intercepted operator in Jinja; route it through a size check.
@@ -115,6 +143,10 @@ class _BoundedCodeGenerator(CodeGenerator):
             self.visit(arg, frame)
             self.write(", ")
         self.write("))")
+
+    visit_List = _checked_literal(CodeGenerator.visit_List)  # noqa: N815 - Jinja's visitor names
+    visit_Tuple = _checked_literal(CodeGenerator.visit_Tuple)  # noqa: N815
+    visit_Dict = _checked_literal(CodeGenerator.visit_Dict)  # noqa: N815
 
     def buffer(self, frame) -> None:
         # Buffered output is joined without Jinja looking at its size; count it as it is written.
@@ -174,6 +206,10 @@ class _PromptEnvironment(ImmutableSandboxedEnvironment):
     def new_buffer() -> _BoundedBuffer:
         return _BoundedBuffer()
 
+    @staticmethod
+    def checked_literal(value: Any) -> Any:
+        return check_result(value, "This list or object")
+
     def checked_concat(self, parts) -> str:
         for part in parts:
             check_weight(part, "Joining these values with ~")
@@ -184,7 +220,7 @@ class _PromptEnvironment(ImmutableSandboxedEnvironment):
         return check_result(self.binop_table[op](left, right), "This expression")
 
     def call(__self, __context, __obj, *args, **kwargs):  # noqa: N805 - mirrors Jinja's signature
-        args = check_method_call(__obj, args)
+        args = check_method_call(__obj, args, kwargs)
         return check_result(super().call(__context, __obj, *args, **kwargs), "This call")
 
     def getattr(self, obj, attribute):
@@ -234,9 +270,58 @@ _CACHE_SIZE = 2048
 GLOBAL_NAMES = frozenset(_env.globals)
 
 
-def parse_section(source: str) -> nodes.Template:
+def check_nesting(source: str, field_name: str) -> None:
+    """Refuse blocks or brackets nested too deeply, from the tokens alone (Jinja's lexer does not recurse).
+
+    Syntax errors are left to the parser, which reports them with their line.
+    """
+    blocks = brackets = 0
+    tag: str | None = None  # the tag of the {% … %} being read; "" until its name is seen
+    assigns = False
+    try:
+        for lineno, kind, value in _env.lex(source):
+            if kind == "block_begin":
+                tag, assigns = "", False
+            elif kind == "name" and tag == "":
+                tag = value
+                blocks = max(blocks + (value in _BLOCK_TAGS) - value.startswith("end"), 0)
+            elif kind == "block_end":
+                blocks += tag == "set" and not assigns  # {% set x %}…{% endset %}
+                tag = None
+            elif kind == "operator":
+                assigns = assigns or value == "="
+                brackets += (value in _OPENING) - (value in _CLOSING)
+            if blocks > MAX_BLOCK_DEPTH or brackets > MAX_BRACKET_DEPTH:
+                what = f"{MAX_BLOCK_DEPTH} blocks" if blocks > MAX_BLOCK_DEPTH else f"{MAX_BRACKET_DEPTH} brackets"
+                raise TemplateTooDeep(
+                    f"{field_name} nests more than {what} inside each other (line {lineno}); "
+                    "split it into simpler parts.",
+                    field=field_name,
+                )
+    except TemplateSyntaxError:
+        return
+
+
+@contextmanager
+def compile_guard(field_name: str) -> Iterator[None]:
+    """Turn what Jinja's parser or Python's compiler raise on a huge or deep section into a TemplateTooDeep.
+
+    check_nesting catches the usual cases first; this is for the rest (a chain of 10,000 filters).
+    """
+    try:
+        yield
+    except (RecursionError, MemoryError, SyntaxError, OverflowError) as exc:  # IndentationError is a SyntaxError
+        raise TemplateTooDeep(
+            f"{field_name} is nested too deeply or is too long to compile; split it into simpler parts.",
+            field=field_name,
+        ) from exc
+
+
+def parse_section(source: str, field_name: str) -> nodes.Template:
     """The syntax tree of one section, for the checks made at save time; raises TemplateSyntaxError."""
-    return _env.parse(source)
+    check_nesting(source, field_name)
+    with compile_guard(field_name):
+        return _env.parse(source)
 
 
 def compile_section(source: str, field_name: str):
@@ -247,8 +332,10 @@ def compile_section(source: str, field_name: str):
         if compiled is not None:
             _cache.move_to_end(key)
             return compiled
+    check_nesting(source, field_name)
     try:
-        compiled = _env.from_string(source)
+        with compile_guard(field_name):
+            compiled = _env.from_string(source)
         # Jinja keeps a template's globals as a ChainMap and copies it into a dict on every render
         # (a third of a small render's time); the environment's globals never change after import.
         compiled.globals = dict(compiled.globals)
@@ -256,6 +343,8 @@ def compile_section(source: str, field_name: str):
         raise TemplateSyntaxProblem(
             f"Syntax error in {field_name} on line {exc.lineno}: {exc.message}", field=field_name
         ) from exc
+    except TemplateTooDeep:
+        raise
     except PromptError as exc:  # a forbidden tag, or constant folding already hit a cap
         exc.field = field_name
         exc.message = f"{field_name}: {exc.message}"
@@ -287,6 +376,8 @@ def render_section(source: str, field_name: str, variables: dict[str, Any]) -> s
             chunks.append(chunk)
     except PromptError as exc:
         exc.field = exc.field or field_name
+        if isinstance(exc, NotPrintable) and not exc.message.startswith(f"{field_name}:"):
+            exc.message = f"{field_name}: {exc.message}"
         raise
     except Exception as exc:  # noqa: BLE001 - whatever a template does, the caller gets a PromptError
         raise _prompt_error(exc, field_name) from exc

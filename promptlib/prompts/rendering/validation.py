@@ -20,7 +20,8 @@ from promptlib.prompts.rendering.errors import (
     UndeclaredVariableError,
     VariableError,
 )
-from promptlib.prompts.rendering.sandbox import GLOBAL_NAMES, compile_section, parse_section
+from promptlib.prompts.rendering.limits import MAX_NESTING
+from promptlib.prompts.rendering.sandbox import GLOBAL_NAMES, compile_guard, compile_section, parse_section
 from promptlib.prompts.rendering.variables import VARIABLE_TYPES, type_problem
 
 # A str.format field that walks into an attribute or item starting with an underscore.
@@ -54,11 +55,29 @@ def validate_declarations(variables: list[dict[str, Any]]) -> list[PromptError]:
                     field=where,
                 )
             )
+        elif _nested_deeper_than(var.get("default"), MAX_NESTING):
+            errors.append(_too_deep(f"The default of '{name}'", where))
         elif var.get("default") is not None:
             problem = type_problem(var["type"], var["default"])
             if problem:
                 errors.append(VariableError(f"Default of '{name}' {problem}.", field=where))
     return errors
+
+
+def _nested_deeper_than(value: Any, limit: int) -> bool:
+    """Whether lists and objects nest more than limit levels deep (walked without recursion)."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list | tuple) else ()
+        if children and depth >= limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def _too_deep(what: str, field: str) -> PromptError:
+    return PromptError(f"{what} nests more than {MAX_NESTING} levels deep.", field=field, code="too_deep")
 
 
 def _private_access(ast: nodes.Template) -> list[str]:
@@ -84,8 +103,11 @@ def validate_content(content: VersionContent) -> None:
     declared = {v.get("name") for v in content.variables}
     for field_name, source in _template_fields(content):
         try:
-            ast = parse_section(source)
+            ast = parse_section(source, field_name)
             compile_section(source, field_name)  # unknown filters and tests only show up when compiling
+            with compile_guard(field_name):  # these walk the tree recursively too
+                private = list(dict.fromkeys(_private_access(ast)))
+                used = meta.find_undeclared_variables(ast) - GLOBAL_NAMES
         except TemplateSyntaxError as exc:
             errors.append(
                 TemplateSyntaxProblem(
@@ -99,9 +121,8 @@ def validate_content(content: VersionContent) -> None:
                 exc.message = f"{field_name}: {exc.message}"
             errors.append(exc)
             continue
-        for name in dict.fromkeys(_private_access(ast)):
+        for name in private:
             errors.append(SandboxViolation(f"{field_name} uses '{name}', which prompts may not use.", field=field_name))
-        used = meta.find_undeclared_variables(ast) - GLOBAL_NAMES
         for name in sorted(used - declared):
             errors.append(
                 UndeclaredVariableError(
@@ -110,7 +131,10 @@ def validate_content(content: VersionContent) -> None:
                 )
             )
     if content.output_schema is not None:
-        errors.extend(_schema_problems(content.output_schema))
+        if _nested_deeper_than(content.output_schema, MAX_NESTING):
+            errors.append(_too_deep("The output schema", "output_schema"))
+        else:
+            errors.extend(_schema_problems(content.output_schema))
     if errors:
         raise PromptErrors(errors)
 

@@ -1,4 +1,5 @@
-"""Reading template files: YAML (strict: no duplicate keys) checked field by field, then validated."""
+"""Reading template files: YAML (strict: no duplicate keys, bounded nesting and aliases) checked field
+by field, then validated."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 import yaml
 
 from promptlib.prompts.content import MODEL_FIELDS, SECTIONS, VersionContent, clean_text
-from promptlib.prompts.rendering import VARIABLE_TYPES, PromptErrors, validate_content
+from promptlib.prompts.rendering import MAX_NESTING, VARIABLE_TYPES, PromptErrors, validate_content
 from promptlib.prompts.store.files import (
     EXAMPLE_KEYS,
     FILE_SUFFIXES,
@@ -21,9 +22,57 @@ from promptlib.prompts.store.files import (
     display_path,
 )
 
+# In all, aliases (*name) may repeat this many values: nine aliases of nine aliases of… ("billion
+# laughs") load as a small shared structure that every later check and hash walks in full.
+MAX_ALIAS_VALUES = 1_000
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return node.value
+    if isinstance(node, yaml.MappingNode):
+        return [child for pair in node.value for child in pair]
+    return []
+
 
 class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys instead of silently keeping the last one."""
+    """SafeLoader that refuses duplicate keys, deep nesting and alias expansion beyond a small bound."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._sizes: dict[int, int] = {}  # id(node) → how many values it stands for, aliases expanded
+        self._repeated = 0
+        self._depth = 0
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            target = self.anchors.get(event.anchor)
+            if target is not None:  # an unknown anchor is PyYAML's own error
+                if id(target) not in self._sizes:
+                    raise yaml.composer.ComposerError(
+                        None, None, f"the alias *{event.anchor} is used inside its own anchor", event.start_mark
+                    )
+                self._repeated += self._sizes[id(target)]
+                if self._repeated > MAX_ALIAS_VALUES:
+                    raise yaml.composer.ComposerError(
+                        None,
+                        None,
+                        f"aliases repeat more than {MAX_ALIAS_VALUES} values; write the values out instead",
+                        event.start_mark,
+                    )
+            return super().compose_node(parent, index)
+        if self._depth >= MAX_NESTING:
+            raise yaml.composer.ComposerError(
+                None, None, f"values nest more than {MAX_NESTING} levels deep", self.peek_event().start_mark
+            )
+        self._depth += 1
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        self._sizes[id(node)] = 1 + sum(self._sizes.get(id(child), 1) for child in _children(node))
+        return node
 
     def construct_mapping(self, node, deep=False):
         seen = set()

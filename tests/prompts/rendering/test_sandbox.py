@@ -10,14 +10,23 @@ import pytest
 
 from promptlib.prompts.content import VersionContent
 from promptlib.prompts.rendering import (
+    NotPrintable,
     PromptError,
     PromptErrors,
     RenderLimitExceeded,
     SandboxViolation,
+    TemplateTooDeep,
     render,
     validate_content,
 )
-from tests.ssti_payloads import ESCAPE_PAYLOADS, LEAK_MARKERS, MUTATION_PAYLOADS
+from tests.ssti_payloads import (
+    DEEP_NESTING,
+    ESCAPE_PAYLOADS,
+    IDNA_BOMB,
+    LEAK_MARKERS,
+    MUTATION_PAYLOADS,
+    PUNYCODE_BOMB,
+)
 
 VARIABLES = [
     {"name": "x", "type": "string", "default": "ab"},
@@ -108,10 +117,13 @@ BOMBS = {
     ),
     "set block loop": "{% set s %}{% for i in range(100000) %}{{ 'a' * 1000 }}{% endfor %}{% endset %}{{ s|length }}",
     "filter block loop": "{% filter length %}{% for i in range(100000) %}{{ 'a' * 1000 }}{% endfor %}{% endfilter %}",
-    "caller fan-out": "{% macro m() %}{{ caller() }}{{ caller() }}{% endmacro %}"
-    + "{% call m() %}" * 30
+    # Ten levels (nesting is capped at 12 blocks), eight calls each: 8**10 copies.
+    "caller fan-out": "{% macro m() %}"
+    + "{{ caller() }}" * 8
+    + "{% endmacro %}"
+    + "{% call m() %}" * 10
     + "xxxx"
-    + "{% endcall %}" * 30,
+    + "{% endcall %}" * 10,
     "macro recursion": "{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}",
     "recursive loop": "{% for i in range(10) recursive %}{{ loop(range(10)) }}{% endfor %}",
     "loop.cycle": "{% for i in range(100000) %}{{ loop.cycle('a' * 100000, 'b') }}{% endfor %}",
@@ -167,6 +179,22 @@ BOMBS = {
     "int.to_bytes": "{{ (1).to_bytes(10**9, 'big') }}",
     "self-containing namespace": "{% set ns = namespace(x=1) %}{% set ns.x = ns %}{{ ns }}",
     "output of a long string": "{{ x * 150000 }}{{ x * 150000 }}",
+    # Small values that one comparison or hash walks a billion times (shared items, 30 levels deep).
+    "comparing shared lists": "{% set a = ['x'] %}{% set b = ['x'] %}"
+    + "".join("{% set a = [a, a] %}{% set b = [b, b] %}" for _ in range(30))
+    + "{{ a == b }}",
+    "hashing a shared tuple": "{% set t = ('x',) %}"
+    + "".join("{% set t = (t, t) %}" for _ in range(30))
+    + "{{ {t: 1}|length }}",
+    "a shared dict in a list": "{% set d = {'a': 'x'} %}"
+    + "".join("{% set d = {'a': d, 'b': d} %}" for _ in range(30))
+    + "{{ [d] == [d.copy()] }}",
+    "dict.fromkeys of a big value": "{% set s = 'x' * 100000 %}{{ dict.fromkeys(range(100), s) == {} }}",
+    "repeating a list of a big value": "{% set s = ['x' * 100000] %}{{ (s * 1000)|length }}",
+    # One regex call in urlize backtracks over the whole run from every position in it.
+    "urlize trailing punctuation": "{{ (')' * 190000 ~ 'x)')|urlize|length }}",
+    "urlize trailing dots": "{{ ('.' * 190000 ~ 'x.')|urlize|length }}",
+    "urlize many extra schemes": "{{ ('a ' * 90000)|urlize(extra_schemes=['ab:'] * 100000)|length }}",
 }
 
 
@@ -178,6 +206,153 @@ def test_a_bomb_fails_cleanly_and_quickly(source):
     assert time.monotonic() - started < 2
     assert err.value.field == "task"
     assert err.value.code in ("render_limit", "render_timeout", "output_too_large")
+
+
+# --- single slow calls -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("source", [PUNYCODE_BOMB, IDNA_BOMB], ids=["punycode", "idna"])
+def test_a_slow_codec_is_refused_before_it_runs(source):
+    started = time.monotonic()
+    error = _render_failure(source)
+    assert time.monotonic() - started < 1.1
+    assert (error.field, error.code) == ("task", "forbidden_codec")
+    assert "may only use 'utf-8' or 'ascii'" in error.message
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ x.encode('punycode') }}",
+        "{{ x.encode(encoding='IDNA') }}",
+        "{{ x.encode('utf-16') }}",
+        "{{ x.encode('utf-8').decode('punycode') }}",
+        "{{ x.encode().decode(encoding='idna') }}",
+        "{{ x.encode('no-such-codec') }}",
+        "{{ x.encode(items) }}",
+        "{{ x.encode('ascii', 'namereplace') }}",
+        "{{ x.encode('utf-8', errors='xmlcharrefreplace') }}",
+    ],
+)
+def test_only_utf8_and_ascii_codecs_are_allowed(source):
+    assert _render_failure(source).code == "forbidden_codec"
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ x.encode()|length }}",
+        "{{ x.encode('utf8')|length }}",
+        "{{ x.encode('UTF-8')|length }}",
+        "{{ x.encode('utf_8')|length }}",
+        "{{ x.encode('ascii')|length }}",
+        "{{ x.encode('us-ascii')|length }}",
+        "{{ x.encode(encoding='US_ASCII', errors='replace')|length }}",
+        "{{ x.encode().decode('utf-8', 'ignore')|length }}",
+    ],
+)
+def test_every_spelling_of_utf8_and_ascii_still_works(source):
+    assert render(_content(source)).text == "## Task\n2"
+
+
+# --- functions and classes are not printed ----------------------------------------------------------
+
+NOT_PRINTABLE = {
+    "range": "{{ range }}",
+    "dict": "{{ dict }}",
+    "namespace": "{{ namespace }}",
+    "a method": "{{ 'a'.upper }}",
+    "a method of a variable": "{{ x.upper }}",
+    "a macro": "{% macro m() %}hi{% endmacro %}{{ m }}",
+    "in a list": "{{ [x.upper] }}",
+    "through |string": "{{ range|string }}",
+    "through |join": "{{ [dict]|join }}",
+    "through ~": "{{ 'a' ~ range }}",
+    "through %": "{{ '%s' % (range,) }}",
+    "through str.format": "{{ '{}'.format(dict) }}",
+}
+
+
+@pytest.mark.parametrize("source", NOT_PRINTABLE.values(), ids=NOT_PRINTABLE.keys())
+def test_a_function_or_class_is_not_printed(source):
+    error = _render_failure(source)
+    assert isinstance(error, NotPrintable)
+    assert error.field == "task"
+    assert error.message.startswith("task: ")
+    assert "cannot be printed into a prompt" in error.message
+    for marker in (*LEAK_MARKERS, "<built-in", "0x"):
+        assert marker not in error.message
+
+
+def test_functions_and_classes_can_still_be_called_and_kept():
+    source = "{% set fs = [x.upper] %}{{ fs[0]() }} {{ range(3)|list }} {{ dict(a=1) }} {{ namespace(a=2).a }}"
+    assert render(_content(source)).text == "## Task\nAB [0, 1, 2] {'a': 1} 2"
+
+
+# --- nesting ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("source", DEEP_NESTING.values(), ids=DEEP_NESTING.keys())
+def test_deep_nesting_is_refused_at_save_naming_the_section(source):
+    started = time.monotonic()
+    with pytest.raises(PromptErrors) as err:
+        validate_content(VersionContent(role=source))
+    assert time.monotonic() - started < 2
+    assert [(e.field, e.code) for e in err.value.errors] == [("role", "too_deep")]
+    assert err.value.errors[0].message.startswith("role ")
+
+
+@pytest.mark.parametrize("source", DEEP_NESTING.values(), ids=DEEP_NESTING.keys())
+def test_deep_nesting_is_refused_at_render_naming_the_section(source):
+    error = _render_failure(source)
+    assert isinstance(error, TemplateTooDeep)
+    assert (error.field, error.code) == ("task", "too_deep")
+
+
+def test_the_precheck_names_the_line_where_nesting_goes_too_deep():
+    source = "Hello\n" + "{% if true %}\n" * 30 + "{% endif %}" * 30
+    assert "(line 14)" in _render_failure(source).message
+
+
+NESTED_ENOUGH = {
+    "12 nested for loops": ("{% for i in range(2) %}" * 12 + "{% endfor %}" * 12 + "ok", "ok"),
+    "12 nested ifs and filters": (
+        "{% if true %}{% filter upper %}" * 6 + "ok" + "{% endfilter %}{% endif %}" * 6,
+        "OK",
+    ),
+    "11 ifs in a set block": (
+        "{% set s %}" + "{% if true %}" * 11 + "ok" + "{% endif %}" * 11 + "{% endset %}{{ s }}",
+        "ok",
+    ),
+    "24 nested parentheses": ("{{ " + "(" * 24 + "1" + ")" * 24 + " }}", "1"),
+    "many sets at one level": ("{% set a = 1 %}" * 50 + "{% if true %}{{ a }}{% endif %}", "1"),
+    "brackets in plain text": ("(" * 200 + "{{ x }}", "(" * 200 + "ab"),
+}
+
+
+@pytest.mark.parametrize(("source", "expected"), NESTED_ENOUGH.values(), ids=NESTED_ENOUGH.keys())
+def test_nesting_within_the_bounds_still_renders(source, expected):
+    validate_content(_content(source))
+    assert render(_content(source)).text == "## Task\n" + expected
+
+
+def test_a_default_nested_too_deeply_is_refused_at_save():
+    deep: list = []
+    for _ in range(100):
+        deep = [deep]
+    content = VersionContent(task="{{ x }}", variables=[{"name": "x", "type": "list", "default": deep}])
+    with pytest.raises(PromptErrors) as err:
+        validate_content(content)
+    assert [(e.field, e.code) for e in err.value.errors] == [("variables[0]", "too_deep")]
+
+
+def test_an_output_schema_nested_too_deeply_is_refused_at_save():
+    schema: dict = {"type": "string"}
+    for _ in range(100):
+        schema = {"type": "array", "items": schema}
+    with pytest.raises(PromptErrors) as err:
+        validate_content(VersionContent(task="Hi", output_schema=schema))
+    assert [(e.field, e.code) for e in err.value.errors] == [("output_schema", "too_deep")]
 
 
 def test_the_time_cap_comes_from_settings(settings):
@@ -226,6 +401,11 @@ ORDINARY = {
     "sort and unique": ("{{ ['b', 'A', 'a']|unique|sort|join }}", "Ab"),
     "wordwrap": ("{{ 'aaa bbb ccc'|wordwrap(4) }}", "aaa\nbbb\nccc"),
     "subtraction": ("{{ 10 - 3 }}", "7"),
+    "urlize": (
+        "{{ 'See https://example.com/a_(b)... or www.x.org.'|urlize }}",
+        'See <a href="https://example.com/a_(b)" rel="noopener">https://example.com/a_(b)</a>... or '
+        '<a href="https://www.x.org" rel="noopener">www.x.org</a>.',
+    ),
 }
 
 
