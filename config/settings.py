@@ -234,3 +234,11 @@ PROMPTLIB_BATCH_MAX_SLEEP_SECONDS = env.float("PROMPTLIB_BATCH_MAX_SLEEP_SECONDS
 CELERY_BEAT_SCHEDULE = {
     "promptlib-batches-sweep": {"task": "promptlib.tasks.batches_sweep", "schedule": PROMPTLIB_BATCH_SWEEP_SECONDS},
 }
+
+# --- Inputs: JSON errors under /api/ (issue 10) --------------------------------------------------
+# Refuses, under /api/, a body over DATA_UPLOAD_MAX_MEMORY_SIZE (413) and a NUL in the path or
+# query (400) in the JSON error shape; early, so that no other middleware reads the body first.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.common.CommonMiddleware"),
+    "promptlib.api.django_errors.ApiRequestGuardMiddleware",
+)
