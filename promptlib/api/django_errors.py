@@ -45,9 +45,11 @@ def _refusal(request) -> JsonResponse | None:
         return too_large()
     if "\x00" in request.path_info:
         return _answer(400, "path", "invalid", "The URL contains a NUL character.")
-    for name, values in request.GET.lists():
-        if "\x00" in name or any("\x00" in value for value in values):
-            return _answer(400, name.replace("\x00", ""), "invalid", "The query contains a NUL character.")
+    query = request.META.get("QUERY_STRING", "")
+    if "%00" in query or "\x00" in query:  # parse the query (to name the parameter) only then
+        for name, values in request.GET.lists():
+            if "\x00" in name or any("\x00" in value for value in values):
+                return _answer(400, name.replace("\x00", ""), "invalid", "The query contains a NUL character.")
     return None
 
 
