@@ -181,7 +181,8 @@ def cases_parse(*, content: str | bytes, fmt: str) -> list[CaseData]:
                     errors.append({"line": reader.line_num, "field": exc.field, "message": exc.message})
         except csv.Error as exc:
             # The reader cannot go on after this (e.g. a cell over csv.field_size_limit(), 131,072 characters).
-            errors.append({"line": reader.line_num, "field": "file", "message": f"Not valid CSV: {_csv_reason(exc)}."})
+            line = reader.reader.line_num  # DictReader's own line_num lags until a row is returned
+            errors.append({"line": line, "field": "file", "message": f"Not valid CSV: {_csv_reason(exc)}."})
     cases = []
     for number, data in rows:
         try:
