@@ -281,3 +281,11 @@ REST_FRAMEWORK["NUM_PROXIES"] = env.int("PROMPTLIB_PROXY_COUNT", default=0)
 # Bad API keys: after this many failed well-formed keys from one address in the period, every key
 # from it answers 429 (with Retry-After) until the period ends. Empty to turn off.
 PROMPTLIB_API_KEY_FAILURE_RATE = env.str("PROMPTLIB_API_KEY_FAILURE_RATE", default="20/min")
+
+# --- Inputs: JSON errors under /api/ (issue 10) --------------------------------------------------
+# Refuses, under /api/, a body over DATA_UPLOAD_MAX_MEMORY_SIZE (413) and a NUL in the path or
+# query (400) in the JSON error shape; early, so that no other middleware reads the body first.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.common.CommonMiddleware"),
+    "promptlib.api.django_errors.ApiRequestGuardMiddleware",
+)

@@ -10,3 +10,7 @@ urlpatterns = [
 ]
 
 urlpatterns.append(path("api/", include("promptlib.api.urls")))
+
+# Under /api/ these answer in the API's JSON error shape; elsewhere Django's own pages.
+handler400 = "promptlib.api.django_errors.bad_request"
+handler500 = "promptlib.api.django_errors.server_error"

@@ -9,13 +9,12 @@ approved one (their edit, if they edited it), else the winner's successful outpu
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Iterator
 
 from promptlib.analysis.aggregates import COUNTED_BATCHES
 from promptlib.batches.models import BatchItem, DatasetCase, Review
+from promptlib.core.csv import csv_line
 from promptlib.experiments.models import Experiment
 from promptlib.prompts.rendering import PromptError, render
 
@@ -26,29 +25,9 @@ CSV_COLUMNS = [
 CHUNK = 2000
 
 
-def _line(row: list) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer).writerow(row)
-    return buffer.getvalue()
-
-
-def _csv_value(value) -> str:
-    """Text cells starting like a formula are prefixed so spreadsheets show them as text."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") and not _is_number(text) else text
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
 def results_csv(*, experiment: Experiment) -> Iterator[str]:
     """One row per call of the experiment's batches, in batch and case order."""
-    yield _line(CSV_COLUMNS)
+    yield csv_line(CSV_COLUMNS)
     items = (
         BatchItem.objects.filter(batch__experiment=experiment)
         .order_by("batch_id", "case__position", "variant__key", "repeat")
@@ -76,7 +55,7 @@ def results_csv(*, experiment: Experiment) -> Iterator[str]:
     for row in items.iterator(chunk_size=CHUNK):
         values = list(row)
         values[15] = json.dumps(values[15], ensure_ascii=False) if values[15] else ""
-        yield _line([_csv_value(v) for v in values])
+        yield csv_line(values)
 
 
 def _chosen(*, experiment: Experiment, winner_id: int | None) -> dict[int, BatchItem]:

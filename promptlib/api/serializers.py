@@ -9,37 +9,15 @@ the render path) in exactly these shapes.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from rest_framework import serializers
 
-MAX_INT = 2**31 - 1
-MAX_BIGINT = 2**63 - 1
+# Re-exported: the API wings import the database bounds from here.
+from promptlib.core.jsonvalues import MAX_BIGINT as MAX_BIGINT
+from promptlib.core.jsonvalues import MAX_INT as MAX_INT
+from promptlib.core.jsonvalues import json_problem
+
 MAX_TEXT = 100_000
-_MAX_DEPTH = 32
-
-
-def json_problem(value: Any, depth: int = 0) -> str:
-    """Why a JSON value cannot be stored, or "" if it can."""
-    if depth > _MAX_DEPTH:
-        return f"is nested more than {_MAX_DEPTH} levels deep"
-    if isinstance(value, str):
-        return "contains a NUL character" if "\x00" in value else ""
-    if isinstance(value, float):
-        return "contains a number that is not finite" if not math.isfinite(value) else ""
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_BIGINT:
-        return "contains an integer too large to store"
-    if isinstance(value, dict):
-        for key, item in value.items():
-            problem = json_problem(key, depth + 1) or json_problem(item, depth + 1)
-            if problem:
-                return problem
-    if isinstance(value, list):
-        for item in value:
-            problem = json_problem(item, depth + 1)
-            if problem:
-                return problem
-    return ""
 
 
 class StorableJSONField(serializers.JSONField):

@@ -4,7 +4,12 @@ CSV: a header row; the columns `input` (a JSON object of variables), `expected_o
 `expected_fields` (a JSON object) and `tags` (comma-separated, or a JSON list) are special; every
 other column is one input variable with its text value. JSONL: one object per line with the keys
 input, expected_output, expected_fields and tags. Exports use the `input` JSON column, so that typed
-values (numbers, lists) survive a round trip.
+values (numbers, lists) survive a round trip, and neutralise spreadsheet formulas (core.csv), which
+the import undoes.
+
+An import refuses, line by line and before anything is stored, what the database or the parser
+would fail on: NUL characters, NaN/Infinity/1e999, lone surrogates, deep nesting, CSV cells over
+the csv module's field limit; a byte-order mark is dropped and UTF-16 files (with their BOM) read.
 """
 
 from __future__ import annotations
@@ -15,11 +20,13 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max
 
 from promptlib.batches.models import BatchItem, Dataset, DatasetCase
+from promptlib.core.csv import csv_line, csv_unsafe
 from promptlib.core.errors import DomainError
+from promptlib.core.jsonvalues import json_parse_storable, json_problem
 from promptlib.core.models import Project
 
 MAX_CASES = 50_000
@@ -28,8 +35,8 @@ CASE_KEYS = ("input", "expected_output", "expected_fields", "tags")
 
 
 class DatasetError(DomainError):
-    def __init__(self, message: str, *, field: str = "", rows: list[dict] | None = None):
-        super().__init__(message, field=field)
+    def __init__(self, message: str, *, field: str = "", rows: list[dict] | None = None, status: int | None = None):
+        super().__init__(message, field=field, code="conflict" if status == 409 else None, status=status)
         self.rows = rows or []  # [{"line": n, "field": ..., "message": ...}] for imports
 
     def entries(self) -> list[dict[str, str]]:
@@ -50,9 +57,14 @@ class CaseData:
 
 
 def dataset_create(*, project: Project, name: str, description: str = "") -> Dataset:
+    taken = f"A dataset named '{name}' already exists in this project."
     if Dataset.objects.filter(project=project, name=name).exists():
-        raise DatasetError(f"A dataset named '{name}' already exists in this project.", field="name")
-    return Dataset.objects.create(project=project, name=name, description=description)
+        raise DatasetError(taken, field="name")
+    try:
+        with transaction.atomic():
+            return Dataset.objects.create(project=project, name=name, description=description)
+    except IntegrityError as exc:  # created by a concurrent request since the check above
+        raise DatasetError(taken, field="name", status=409) from exc
 
 
 def case_data_validate(data: Any) -> CaseData:
@@ -76,14 +88,19 @@ def case_data_validate(data: Any) -> CaseData:
     tags = data.get("tags") or []
     if not isinstance(tags, list) or not all(isinstance(t, str) and t.strip() for t in tags):
         raise DatasetError("tags must be a list of words.", field="tags")
+    for field, value in (("input", inputs), ("expected_output", expected_output),
+                         ("expected_fields", expected_fields), ("tags", tags)):  # fmt: skip
+        problem = json_problem(value)
+        if problem:
+            raise DatasetError(f"{field} {problem}.", field=field)
     return CaseData(inputs, expected_output, expected_fields, tuple(t.strip() for t in tags))
 
 
 def _json_cell(value: str, field: str, *, kind: type) -> Any:
     try:
-        parsed = json.loads(value)
+        parsed = json_parse_storable(value)
     except ValueError as exc:
-        raise DatasetError(f"{field} is not valid JSON: {exc.msg}.", field=field) from exc
+        raise DatasetError(f"{field} is not valid JSON: {exc}.", field=field) from exc
     if not isinstance(parsed, kind):
         raise DatasetError(f"{field} must be a JSON {'object' if kind is dict else 'list'}.", field=field)
     return parsed
@@ -100,11 +117,11 @@ def _csv_row(row: dict[str, str]) -> dict[str, Any]:
             if value.strip():
                 variables.update(_json_cell(value, "input", kind=dict))
         elif column == "expected_output":
-            data["expected_output"] = value
+            data["expected_output"] = csv_unsafe(value)
         elif column == "expected_fields":
             data["expected_fields"] = _json_cell(value, column, kind=dict) if value.strip() else {}
         elif column == "tags":
-            stripped = value.strip()
+            stripped = csv_unsafe(value.strip())
             if stripped.startswith("["):
                 data["tags"] = _json_cell(stripped, column, kind=list)
             else:
@@ -115,15 +132,33 @@ def _csv_row(row: dict[str, str]) -> dict[str, Any]:
     return data
 
 
+def _text(content: str | bytes) -> str:
+    """The file as text: UTF-8 (or UTF-16 with its byte-order mark), without a byte-order mark."""
+    if isinstance(content, bytes):
+        encoding = "utf-16" if content[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
+        try:
+            content = content.decode(encoding)
+        except UnicodeDecodeError as exc:
+            raise DatasetError(
+                f"The file is not UTF-8 text (byte {exc.start + 1} cannot be read); save it as UTF-8, "
+                'e.g. "CSV UTF-8" in Excel.',
+                field="file",
+            ) from exc
+    return content.removeprefix("\ufeff")
+
+
+def _csv_reason(exc: csv.Error) -> str:
+    text = str(exc)
+    if "field larger than field limit" in text:
+        return f"a cell is longer than {csv.field_size_limit():,} characters"
+    return text
+
+
 def cases_parse(*, content: str | bytes, fmt: str) -> list[CaseData]:
     """Parse a whole file; raises DatasetError listing every bad row by its line number."""
     if fmt not in FORMATS:
         raise DatasetError(f"Unknown format '{fmt}'; use csv or jsonl.", field="format")
-    if isinstance(content, bytes):
-        try:
-            content = content.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise DatasetError("The file is not UTF-8 text.", field="file") from exc
+    content = _text(content)
     rows: list[tuple[int, Any]] = []
     errors: list[dict] = []
     if fmt == "jsonl":
@@ -131,18 +166,23 @@ def cases_parse(*, content: str | bytes, fmt: str) -> list[CaseData]:
             if not line.strip():
                 continue
             try:
-                rows.append((number, json.loads(line)))
+                rows.append((number, json_parse_storable(line)))
             except ValueError as exc:
-                errors.append({"line": number, "field": "line", "message": f"Not valid JSON: {exc.msg}."})
+                errors.append({"line": number, "field": "line", "message": f"Not valid JSON: {exc}."})
     else:
         reader = csv.DictReader(io.StringIO(content))
-        if not reader.fieldnames:
-            raise DatasetError("The CSV file has no header row.", field="file")
-        for row in reader:
-            try:
-                rows.append((reader.line_num, _csv_row(row)))
-            except DatasetError as exc:
-                errors.append({"line": reader.line_num, "field": exc.field, "message": exc.message})
+        try:
+            if not reader.fieldnames:
+                raise DatasetError("The CSV file has no header row.", field="file")
+            for row in reader:
+                try:
+                    rows.append((reader.line_num, _csv_row(row)))
+                except DatasetError as exc:
+                    errors.append({"line": reader.line_num, "field": exc.field, "message": exc.message})
+        except csv.Error as exc:
+            # The reader cannot go on after this (e.g. a cell over csv.field_size_limit(), 131,072 characters).
+            line = reader.reader.line_num  # DictReader's own line_num lags until a row is returned
+            errors.append({"line": line, "field": "file", "message": f"Not valid CSV: {_csv_reason(exc)}."})
     cases = []
     for number, data in rows:
         try:
@@ -213,16 +253,16 @@ def cases_export(*, dataset: Dataset, fmt: str) -> str:
     cases = dataset.cases.order_by("position").iterator()
     if fmt == "jsonl":
         return "".join(json.dumps(_case_dict(case), ensure_ascii=False) + "\n" for case in cases)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CASE_KEYS)
+    lines = [csv_line(CASE_KEYS)]
     for case in cases:
-        writer.writerow(
-            [
-                json.dumps(case.input, ensure_ascii=False),
-                case.expected_output,
-                json.dumps(case.expected_fields or {}, ensure_ascii=False),
-                ",".join(case.tags or []),
-            ]
+        lines.append(
+            csv_line(
+                [
+                    json.dumps(case.input, ensure_ascii=False),
+                    case.expected_output,
+                    json.dumps(case.expected_fields or {}, ensure_ascii=False),
+                    ",".join(case.tags or []),
+                ]
+            )
         )
-    return out.getvalue()
+    return "".join(lines)

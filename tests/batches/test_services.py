@@ -1,8 +1,11 @@
 """Batch lifecycle: creating every item up front, running, cancelling, re-running failed items."""
 
+import time
+
 import pytest
 
-from promptlib.batches.models import Batch, BatchItem
+from promptlib.batches.datasets import CaseData, cases_add, dataset_create
+from promptlib.batches.models import Batch, BatchItem, ScorerConfig
 from promptlib.batches.services import (
     BatchError,
     BatchSettings,
@@ -14,6 +17,9 @@ from promptlib.batches.services import (
     batch_start,
     items_enqueue,
 )
+from promptlib.experiments.services import VariantSpec, experiment_create
+from promptlib.prompts.content import VersionContent
+from promptlib.prompts.services import template_create, version_create
 from promptlib.providers.models import ProviderConfig
 from promptlib.tasks import batch_chunk
 from tests.batches_support import make_batch, tickets_dataset
@@ -159,3 +165,36 @@ def test_a_small_batch_is_sent_in_enough_chunks_for_every_pool_process(monkeypat
 
 def test_a_large_batch_is_sent_in_chunks_of_the_configured_size(monkeypatch, django_capture_on_commit_callbacks):
     assert {len(chunk) for chunk in _chunks_sent(monkeypatch, django_capture_on_commit_callbacks, 4000)} == {50}
+
+
+# --- attack: catastrophic backtracking in the regex scorer ---------------------------------------
+
+
+def _echo_experiment(project):
+    """Two versions the demo model answers by echoing the ticket (no schema, no list of categories)."""
+    template = template_create(project=project, slug="echo", title="Echo")
+    versions = [
+        version_create(template=template, content=VersionContent(
+            role="You repeat text.", task=f"{verb}: {{{{ ticket }}}}", provider="demo", model="demo-model",
+            variables=[{"name": "ticket", "type": "string", "required": True}],
+        ))[0]
+        for verb in ("Repeat", "Echo")
+    ]  # fmt: skip
+    return experiment_create(template=template, name="Echo", variants=[
+        VariantSpec(key="control", version=versions[0], is_control=True), VariantSpec(key="b", version=versions[1]),
+    ])  # fmt: skip
+
+
+def test_a_redos_pattern_on_a_batch_finishes_within_seconds(acme, demo_provider):
+    # (a+)+$ on 27 a's and a '!' took Python's re ~10 s per output; 8 outputs here.
+    experiment = _echo_experiment(acme)
+    ScorerConfig.objects.create(experiment=experiment, kind="regex", name="redos", config={"pattern": "(a+)+$"})
+    dataset = dataset_create(project=acme, name="redos")
+    cases_add(dataset=dataset, cases=[CaseData(input={"ticket": "a" * 27 + "!"}) for _ in range(4)])
+    started = time.perf_counter()
+    batch = batch_run_inline(batch=make_batch(experiment, dataset))
+    assert time.perf_counter() - started < 10
+    assert batch.status == Batch.Status.FINISHED
+    items = list(batch.items.all())
+    assert len(items) == 8 and all("a" * 27 + "!" in item.output for item in items)
+    assert all([(s["metric"], s["passed"]) for s in item.scores] == [("redos", False)] for item in items)

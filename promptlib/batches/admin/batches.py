@@ -19,7 +19,7 @@ from promptlib.batches.admin.present import batch_title, variant_table
 from promptlib.batches.models import Batch, BatchItem, BatchSchedule, ScorerConfig
 from promptlib.batches.reviews import ReviewError, review_seconds, review_submit, review_timer_start
 from promptlib.batches.schedules import batch_schedule_create, batch_schedule_delete
-from promptlib.batches.selectors import batch_progress, batch_variant_metrics
+from promptlib.batches.selectors import batch_progress, batch_variant_metrics, ref_id
 from promptlib.batches.services import BatchError, batch_cancel, batch_create, batch_rerun_failed, batch_start
 from promptlib.core.models import Role
 from promptlib.scorers.registry import SCORER_KINDS
@@ -116,7 +116,9 @@ class BatchAdmin(ReadOnlyMixin, ProjectScopedAdmin):
     def start_view(self, request):
         if not user_may(request, Role.EDITOR):
             raise PermissionDenied
-        initial = {key: request.GET[key] for key in ("experiment", "dataset") if request.GET.get(key, "").isdigit()}
+        initial = {
+            key: ref_id(request.GET[key]) for key in ("experiment", "dataset") if ref_id(request.GET.get(key, ""))
+        }
         form = BatchSettingsForm(request.POST or None, initial=initial, project_ids=_project_ids(request))
         if request.method == "POST" and form.is_valid():
             data = form.settings()
@@ -248,7 +250,7 @@ class BatchScheduleAdmin(ReadOnlyMixin, ProjectScopedAdmin):
     def schedule_view(self, request):
         if not user_may(request, Role.EDITOR):
             raise PermissionDenied
-        initial = {"experiment": request.GET["experiment"]} if request.GET.get("experiment", "").isdigit() else {}
+        initial = {"experiment": ref_id(request.GET["experiment"])} if ref_id(request.GET.get("experiment", "")) else {}
         form = ScheduleForm(request.POST or None, initial=initial, project_ids=_project_ids(request))
         if request.method == "POST" and form.is_valid():
             data = form.settings()

@@ -8,6 +8,7 @@ from django.utils.html import format_html, format_html_join
 from promptlib.admin.base import form_error_add
 from promptlib.batches.models import Dataset, ScorerConfig
 from promptlib.batches.services import BatchSettings
+from promptlib.core.jsonvalues import MAX_INT
 from promptlib.experiments.models import Experiment
 from promptlib.providers.models import ProviderConfig
 from promptlib.scorers import ScorerError, kind_choices, scorer_for
@@ -32,7 +33,7 @@ class BatchSettingsForm(forms.Form):
         help_text="Leave empty to use the provider each version names in its model settings.",
     )
     model = forms.CharField(
-        required=False, label="AI model", help_text="Leave empty to use the model each version names."
+        required=False, max_length=200, label="AI model", help_text="Leave empty to use the model each version names."
     )
     repeats = forms.IntegerField(
         min_value=1,
@@ -73,6 +74,7 @@ class ScheduleForm(BatchSettingsForm):
     name = forms.CharField(max_length=200, help_text="e.g. “Nightly triage check”.")
     cron = forms.CharField(
         required=False,
+        max_length=200,
         label="When (cron)",
         help_text="Five fields, in UTC: minute hour day month weekday. '0 6 * * *' = every day at 06:00; "
         "'0 6 * * 1' = Mondays at 06:00.",
@@ -80,6 +82,7 @@ class ScheduleForm(BatchSettingsForm):
     every_seconds = forms.IntegerField(
         required=False,
         min_value=60,
+        max_value=MAX_INT,
         label="Or every … seconds",
         help_text="Instead of a cron time: repeat every this many seconds (at least 60; 86400 = once a day).",
     )
@@ -95,15 +98,17 @@ def _kind_help() -> str:
 
 class ScorerConfigForm(forms.ModelForm):
     kind = forms.ChoiceField(choices=kind_choices(), label="Kind of check", help_text=_kind_help())
+    # The database's integer range on every backend (SQLite would take any 64-bit number).
+    order = forms.IntegerField(min_value=0, max_value=MAX_INT, initial=0, label="Order",
+                               help_text="Checks run in this order (1 first).")  # fmt: skip
 
     class Meta:
         model = ScorerConfig
         fields = ("experiment", "kind", "name", "config", "order", "counts_for_success")
-        labels = {"config": "Options", "order": "Order", "counts_for_success": "Counts for task success"}
+        labels = {"config": "Options", "counts_for_success": "Counts for task success"}
         help_texts = {
             "config": "Settings of this kind of check, in JSON (for developers). Leave {} to use the defaults; "
             "a problem is named next to this box when you save.",
-            "order": "Checks run in this order (1 first).",
             "counts_for_success": "Tick if an answer must pass this check to count as a success.",
         }
 

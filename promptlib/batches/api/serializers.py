@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from promptlib.api.serializers import MAX_BIGINT, MAX_INT, json_problem
 from promptlib.batches.models import Batch
 from promptlib.scorers import SCORER_KINDS
 
@@ -30,8 +31,14 @@ class ScorerInSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=sorted(SCORER_KINDS))
     name = serializers.CharField(max_length=60)
     config = serializers.DictField(required=False, default=dict)
-    order = serializers.IntegerField(min_value=0, required=False, default=0)
+    order = serializers.IntegerField(min_value=0, max_value=MAX_INT, required=False, default=0)
     counts_for_success = serializers.BooleanField(required=False, default=True)
+
+    def validate_config(self, value: dict) -> dict:
+        problem = json_problem(value)
+        if problem:
+            raise serializers.ValidationError(f"The value {problem}.")
+        return value
 
 
 class ScorerOutSerializer(serializers.Serializer):
@@ -44,13 +51,13 @@ class ScorerOutSerializer(serializers.Serializer):
 
 
 class BatchInSerializer(serializers.Serializer):
-    experiment = serializers.IntegerField(help_text="Experiment id.")
-    dataset = serializers.CharField(help_text="Dataset id or name.")
+    experiment = serializers.IntegerField(min_value=1, max_value=MAX_BIGINT, help_text="Experiment id.")
+    dataset = serializers.CharField(max_length=120, help_text="Dataset id or name.")
     provider = serializers.CharField(
         required=False, allow_blank=True, default="", help_text="Provider name; blank = each variant's own."
     )
-    model = serializers.CharField(required=False, allow_blank=True, default="")
-    repeats = serializers.IntegerField(required=False, default=1)
+    model = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+    repeats = serializers.IntegerField(required=False, default=1, max_value=MAX_INT)  # 1..MAX_REPEATS: the service
     tags = serializers.ListField(child=serializers.CharField(max_length=60), required=False, default=list)
     variants = serializers.ListField(child=serializers.CharField(max_length=40), required=False, default=list)
     use_cache = serializers.BooleanField(required=False, default=False)

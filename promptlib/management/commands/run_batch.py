@@ -12,7 +12,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 
 from promptlib.batches.models import Batch, Dataset
-from promptlib.batches.selectors import batch_progress, batch_variant_metrics
+from promptlib.batches.selectors import batch_progress, batch_variant_metrics, ref_id
 from promptlib.batches.services import (
     BatchError,
     BatchSettings,
@@ -31,7 +31,10 @@ def _find(model, value: str, project: str | None, label: str):
     rows = model.objects.all()
     if project:
         rows = rows.filter(project__slug=project)
-    found = rows.filter(pk=int(value)) if value.isdigit() else rows.filter(name=value)
+    if "\x00" in value:
+        raise CommandError(f"No {label} with a NUL character in its name.")
+    pk = ref_id(value)
+    found = rows.filter(pk=pk) if pk is not None else rows.filter(name=value)
     found = list(found[:2])
     if not found:
         raise CommandError(f"No {label} '{value}'{f' in project {project}' if project else ''}.")
