@@ -210,17 +210,18 @@ def preview_view(model_admin):
         else:
             form = VersionContentForm(request.POST)
             if not form.is_valid():
-                return JsonResponse({"ok": False, "errors": _form_errors(form)})
+                return JsonResponse({"ok": False, "errors": _form_errors(form)}, status=400)
             content = form.content
         values, errors = _preview_values(content, request.POST)
         if errors:
-            return JsonResponse({"ok": False, "errors": errors})
+            return JsonResponse({"ok": False, "errors": errors}, status=400)
         try:
             rendered = render(content, values)  # the code path the API uses
         except PromptError as exc:
             problems = exc.errors if isinstance(exc, PromptErrors) else [exc]
             return JsonResponse(
-                {"ok": False, "errors": [{"field": p.field, "message": friendly_field(p.message)} for p in problems]}
+                {"ok": False, "errors": [{"field": p.field, "message": friendly_field(p.message)} for p in problems]},
+                status=400,  # a refused template or value, named in the body, as the API answers it
             )
         return JsonResponse({"ok": True, "messages": rendered.messages, "variables": rendered.variables})
 

@@ -99,7 +99,8 @@ async function promptlibPreview(panel, quiet = false) {
   const errors = document.getElementById("preview-errors");
   try {
     const response = await fetch(panel.dataset.url, { method: "POST", body: data, credentials: "same-origin" });
-    if (!response.ok) throw new Error(`The preview failed (HTTP ${response.status}).`);
+    // 400 carries the problems (a bad section or value) as JSON; anything else is a failure.
+    if (!response.ok && response.status !== 400) throw new Error(`The preview failed (HTTP ${response.status}).`);
     promptlibShowPreview(await response.json(), output, errors, quiet);
   } catch (err) {
     promptlibShowPreview({ ok: false, errors: [{ message: err.message }] }, output, errors);
