@@ -1,12 +1,10 @@
 """One error shape everywhere, and never a 500 whatever the input."""
 
-import threading
-
 import pytest
-from django.db import connection
 
 from promptlib.prompts.models import Label, LabelEvent
 from promptlib.prompts.services import label_move
+from tests.concurrency_support import at_once
 
 T = "/api/v1/templates/welcome-email"
 
@@ -121,24 +119,10 @@ def test_a_url_with_a_newline_is_a_json_404(acme_read_key, api_client):
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_creates_of_one_new_label_answer_200_or_409_never_500(welcome, acme_write_key, api_client):
     # On PostgreSQL every request finds no label, and all but one insert break the unique constraint.
-    statuses: list[object] = []
-    start = threading.Barrier(20)
+    def put() -> int:
+        return api_client(acme_write_key).put(f"{T}/labels/canary", {"version": 1}, format="json").status_code
 
-    def put() -> None:
-        try:
-            start.wait()
-            r = api_client(acme_write_key).put(f"{T}/labels/canary", {"version": 1}, format="json")
-            statuses.append(r.status_code)
-        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
-            statuses.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=put) for _ in range(20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    statuses = at_once(20, put)
     assert set(statuses) <= {200, 409} and 200 in statuses, statuses
     assert Label.objects.filter(template=welcome, name="canary").count() == 1
     assert LabelEvent.objects.filter(template=welcome, label="canary").count() == 1

@@ -3,14 +3,13 @@
 import csv
 import io
 import json
-import threading
 
 import pytest
-from django.db import connection
 
 from promptlib.batches.datasets import CaseData, cases_add, dataset_create
 from promptlib.batches.models import Batch, BatchItem, Dataset, DatasetCase
 from promptlib.batches.services import batch_run_inline
+from tests.concurrency_support import at_once
 
 pytestmark = pytest.mark.django_db
 API = "/api/v1"
@@ -201,24 +200,10 @@ def test_a_byte_order_mark_in_imported_text_is_dropped(writer, acme):
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_creates_of_one_dataset_name_answer_201_or_409(api_client, acme_write_key):
-    statuses: list[object] = []
-    start = threading.Barrier(10)
+    def create() -> int:
+        return api_client(acme_write_key).post(f"{API}/datasets", {"name": "race"}, format="json").status_code
 
-    def create() -> None:
-        try:
-            start.wait()
-            r = api_client(acme_write_key).post(f"{API}/datasets", {"name": "race"}, format="json")
-            statuses.append(r.status_code)
-        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
-            statuses.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=create) for _ in range(10)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    statuses = at_once(10, create)
     assert sorted(statuses, key=str).count(201) == 1 and set(statuses) <= {201, 400, 409}, statuses
     assert Dataset.objects.filter(name="race").count() == 1
 

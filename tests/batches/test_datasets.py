@@ -3,13 +3,12 @@
 import csv
 import io
 import json
-import threading
 
 import pytest
-from django.db import connection
 
 from promptlib.batches.datasets import DatasetError, cases_export, cases_import, dataset_create
 from promptlib.batches.models import Dataset, DatasetCase
+from tests.concurrency_support import at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -183,25 +182,13 @@ def test_a_neutralised_export_imports_back_to_the_same_text(dataset, acme):
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_creates_of_one_name_give_one_dataset_and_conflicts(acme):
-    outcomes: list[object] = []
-    start = threading.Barrier(10)
-
-    def create() -> None:
+    def create() -> object:
         try:
-            start.wait()
-            outcomes.append(dataset_create(project=acme, name="race"))
+            return dataset_create(project=acme, name="race")
         except DatasetError as exc:
-            outcomes.append(exc.status)
-        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
-            outcomes.append(exc)
-        finally:
-            connection.close()
+            return exc.status
 
-    threads = [threading.Thread(target=create) for _ in range(10)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = at_once(10, create)
     created = [o for o in outcomes if not isinstance(o, int)]
     assert len(created) == 1 and all(o in (400, 409) for o in outcomes if isinstance(o, int)), outcomes
     assert Dataset.objects.filter(name="race").count() == 1
