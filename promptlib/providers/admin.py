@@ -77,7 +77,7 @@ class ProviderConfigForm(forms.ModelForm):
         model = ProviderConfig
         fields = (
             *("project", "name", "kind", "base_url", "models", "api_key_env"),
-            *("timeout_seconds", "max_concurrency", "rpm_limit", "max_retries"),
+            *("timeout_seconds", "max_concurrency", "rpm_limit", "max_retries", "structured_output"),
         )
         labels = {
             "api_key_env": "Or: API key variable",
@@ -85,10 +85,14 @@ class ProviderConfigForm(forms.ModelForm):
             "max_concurrency": "Calls at once",
             "rpm_limit": "Calls per minute",
             "max_retries": "Retries",
+            "structured_output": "Structured output",
         }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        if "structured_output" in self.fields:
+            # Left out of a posted form (an older page, a script): the stored value stays, json_schema when new.
+            self.fields["structured_output"].required = False
         if "api_key" in self.fields and self.instance.api_key_is_set:
             hint = self.instance.api_key_hint
             self.fields[
@@ -129,7 +133,7 @@ class ProviderConfigAdmin(ProjectScopedAdmin):
         may_edit = self.has_change_permission(request, obj) if obj else self.has_add_permission(request)
         key_fields = ["api_key", "api_key_clear", "api_key_env", "key_status"] if may_edit else ["key_status"]
         return [
-            (None, {"fields": ["project", "name", "kind", "base_url", "models"]}),
+            (None, {"fields": ["project", "name", "kind", "base_url", "models", "structured_output"]}),
             ("API key", {"fields": key_fields}),
             (
                 "Limits (across all workers)",

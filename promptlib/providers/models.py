@@ -35,6 +35,13 @@ class ProviderConfig(models.Model):
         ANTHROPIC = "anthropic", "Anthropic"
         DEMO = "demo", "Offline demo — not a real model"
 
+    class StructuredOutput(models.TextChoices):
+        """How an OpenAI-compatible server is asked for JSON when a version has an output schema."""
+
+        JSON_SCHEMA = "json_schema", "JSON schema (OpenAI, vLLM, llama.cpp's llama-server, recent Ollama)"
+        JSON_OBJECT = "json_object", "JSON object plus the schema (llama-cpp-python)"
+        NONE = "none", "None: ask for JSON in the prompt only"
+
     project = models.ForeignKey("promptlib.Project", on_delete=models.CASCADE, related_name="provider_configs")
     name = models.SlugField(max_length=80, help_text="A short name used by templates and batches, e.g. openai.")
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.OPENAI)
@@ -61,6 +68,15 @@ class ProviderConfig(models.Model):
     )
     max_retries = django_models.PositiveIntegerField(
         default=4, help_text="Retries of temporary errors (429, 5xx, timeouts)."
+    )
+    structured_output = django_models.CharField(
+        max_length=20,
+        choices=StructuredOutput.choices,
+        default=StructuredOutput.JSON_SCHEMA,
+        help_text="How this server is asked for a JSON answer when a prompt version has an output schema. "
+        "Keep the first choice unless calls fail with a message about response_format; then try the "
+        "second, or the third for servers that take neither (the prompt still asks for JSON). "
+        "Anthropic ignores this setting: it has its own way.",
     )
     created_at = django_models.DateTimeField(auto_now_add=True)
 

@@ -7,8 +7,14 @@ import time
 import openai
 
 from promptlib.providers.base import ChatRequest, ChatResponse, Provider, ProviderError, elapsed_ms, error_from_sdk
+from promptlib.providers.models import ProviderConfig
 from promptlib.providers.policy import call_check
 from promptlib.providers.registry import cached_client
+
+# What a server's error says when it does not take the response_format it was sent
+# ("Input should be 'text' or 'json_object'" is llama-cpp-python's, answered with a 500).
+_FORMAT_REFUSAL_MARKS = ("response_format", "Input should be 'text' or 'json_object'")
+_FORMAT_REFUSAL_STATUSES = (400, 422)  # and any 5xx
 
 
 class OpenAIProvider(Provider):
@@ -38,7 +44,7 @@ class OpenAIProvider(Provider):
         try:
             completion = self.client.chat.completions.create(model=request.model, **self._options(request))
         except openai.APIError as exc:
-            raise error_from_sdk(exc, openai)
+            raise self._format_refused(exc, request) or error_from_sdk(exc, openai)
         latency_ms = elapsed_ms(started)
         if not completion.choices:
             raise ProviderError("The provider returned no choices.", "server")
@@ -65,9 +71,41 @@ class OpenAIProvider(Provider):
         if request.max_tokens is not None:
             # OpenAI's own reasoning models refuse max_tokens; compatible servers may not know the new name.
             options["max_completion_tokens" if self.base_url is None else "max_tokens"] = request.max_tokens
-        if request.json_schema is not None:
-            options["response_format"] = {
-                "type": "json_schema",
-                "json_schema": {"name": "answer", "schema": request.json_schema},
-            }
+        response_format = self._response_format(request)
+        if response_format is not None:
+            options["response_format"] = response_format
         return options
+
+    def _mode(self) -> str:
+        return self.config.structured_output or ProviderConfig.StructuredOutput.JSON_SCHEMA
+
+    def _response_format(self, request: ChatRequest) -> dict | None:
+        """What the provider's structured-output setting asks the server for (None: the prompt alone asks)."""
+        if request.json_schema is None:
+            return None
+        mode = self._mode()
+        if mode == ProviderConfig.StructuredOutput.JSON_OBJECT:
+            # llama-cpp-python's shape: JSON mode constrained by the schema.
+            return {"type": "json_object", "schema": request.json_schema}
+        if mode == ProviderConfig.StructuredOutput.NONE:
+            return None
+        return {"type": "json_schema", "json_schema": {"name": "answer", "schema": request.json_schema}}
+
+    def _format_refused(self, exc: openai.APIError, request: ChatRequest) -> ProviderError | None:
+        """A server that refuses the response_format sent refuses it every time: permanent, saying what to change."""
+        if not isinstance(exc, openai.APIStatusError) or self._response_format(request) is None:
+            return None
+        if exc.status_code not in _FORMAT_REFUSAL_STATUSES and exc.status_code < 500:
+            return None  # a rate limit, a key or a model is the problem, whatever the text says
+        detail = f"{exc} {getattr(exc.response, 'text', '') or ''}"
+        if not any(mark in detail for mark in _FORMAT_REFUSAL_MARKS):
+            return None
+        mode = self._mode()
+        others = " or ".join(m for m in ProviderConfig.StructuredOutput.values if m != mode)
+        said = exc.message if len(exc.message) <= 300 else exc.message[:300] + "…"
+        return ProviderError(
+            f"The server refused response_format {mode}; set the provider's structured output to {others}. "
+            f"(The server said: {said})",
+            "bad_request",
+            status=exc.status_code,
+        )

@@ -21,6 +21,7 @@ _CONFIG_FIELDS = {
     "max_concurrency",
     "rpm_limit",
     "max_retries",
+    "structured_output",
 }
 
 
@@ -31,7 +32,7 @@ def provider_config_create(
 
     `api_key` is stored encrypted and never shown again. `fields` are ProviderConfig fields: base_url,
     models, api_key_env (the NAME of an allowed variable, never the key), timeout_seconds,
-    max_concurrency, rpm_limit, max_retries. The address and key variable follow
+    max_concurrency, rpm_limit, max_retries, structured_output. The address and key variable follow
     promptlib/providers/policy.py.
     """
     unknown = set(fields) - _CONFIG_FIELDS

@@ -147,3 +147,25 @@ def test_a_migrated_provider_naming_an_allowed_variable_keeps_working(client, al
     ProviderConfig.objects.create(project=acme, name="legacy", kind="openai", api_key_env="OPENAI_API_KEY")
     client.force_login(alice)
     assert 'field-key_status">Set<' in client.get(reverse("admin:promptlib_providerconfig_changelist")).content.decode()
+
+
+# --- structured output (issue 11) -----------------------------------------------------------------
+
+
+def test_the_page_offers_the_structured_output_choices_and_says_anthropic_ignores_them(client, alice, acme):
+    client.force_login(alice)
+    page = client.get(reverse("admin:promptlib_providerconfig_add")).content.decode()
+    assert 'name="structured_output"' in page
+    assert "llama-cpp-python" in page and "Anthropic ignores this setting" in page
+
+
+def test_the_admin_changes_the_structured_output(client, alice, acme):
+    client.force_login(alice)
+    client.post(
+        reverse("admin:promptlib_providerconfig_add"), _form(acme, api_key=PASTED, structured_output="json_object")
+    )
+    config = ProviderConfig.objects.get(name="openai")
+    assert config.structured_output == "json_object"
+    client.post(reverse("admin:promptlib_providerconfig_change", args=[config.pk]), _form(acme))
+    config.refresh_from_db()
+    assert config.structured_output == "json_object"  # a form without the field keeps the stored choice

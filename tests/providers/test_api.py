@@ -104,3 +104,25 @@ def test_moving_a_provider_to_a_refused_address_is_refused(api_client, providers
 def test_another_projects_provider_is_not_found(api_client, globex, demo_provider):
     key = api_key_create(project=globex, scopes="read,providers")[1]
     assert api_client(key).patch(f"{API}/demo", {"rpm_limit": 1}, format="json").status_code == 404
+
+
+# --- structured output (issue 11) -----------------------------------------------------------------
+
+
+def test_a_new_provider_asks_for_json_through_json_schema(api_client, providers_key):
+    response = api_client(providers_key).post(API, NEW, format="json")
+    assert response.json()["structured_output"] == "json_schema"
+
+
+def test_the_structured_output_is_set_and_changed(api_client, providers_key):
+    client = api_client(providers_key)
+    added = client.post(API, {**NEW, "structured_output": "json_object"}, format="json")
+    assert added.status_code == 201 and added.json()["structured_output"] == "json_object"
+    changed = client.patch(f"{API}/openai", {"structured_output": "none"}, format="json")
+    assert changed.status_code == 200 and changed.json()["structured_output"] == "none"
+    assert ProviderConfig.objects.get(name="openai").structured_output == "none"
+
+
+def test_an_unknown_structured_output_is_refused(api_client, providers_key):
+    response = api_client(providers_key).post(API, {**NEW, "structured_output": "grammar"}, format="json")
+    assert response.status_code == 400 and response.json()["errors"][0]["field"] == "structured_output"

@@ -15,7 +15,12 @@ From another process (benchmarks), `python -m tests.standins.server --port 0 --l
 port on its first line, then serves until killed. `GET /_stats` returns the stats as JSON,
 `POST /_reset` clears them, `POST /_control` takes {"latency": s, "fail_next": {"count": n,
 "status": 429, "retry_after": 1}, "hang_next": {"count": n, "seconds": s}, "refuse_next": n,
-"fail_rate": p, "fail_status": 500, "seed": 1}.
+"fail_rate": p, "fail_status": 500, "seed": 1, "response_formats": ["text", "json_object"]}.
+
+`response_formats` lists the response_format types the server takes (None, the default: any); a
+request with another type gets llama-cpp-python's answer to `json_schema`: a 500 whose message says
+"Input should be 'text' or 'json_object'". Every completion's response_format (None if absent) is
+recorded in the stats, bodies kept or not.
 """
 
 from __future__ import annotations
@@ -55,6 +60,7 @@ class Failure:
     headers: dict[str, str] = field(default_factory=dict)
     hang_seconds: float = 0.0  # sleep this long before answering (normally)
     refusal: bool = False  # answer with the provider's refusal shape
+    message: str = ""  # the error's message ("Stand-in error <status>" if empty)
 
 
 def default_answer(body: dict[str, Any]) -> str:
@@ -76,6 +82,7 @@ class _State:
         self.scripted: deque[Failure] = deque()
         self.fail_rate = 0.0
         self.fail_status = 500
+        self.response_formats: frozenset[str] | None = None  # types taken; None: any
         self.random = random.Random(0)  # noqa: S311 — scripted failures, not security
         self.reset()
 
@@ -87,6 +94,7 @@ class _State:
             self.bodies: list[dict[str, Any]] = []
             self.headers: list[dict[str, str]] = []
             self.paths: list[str] = []
+            self.response_formats_seen: list[dict[str, Any] | None] = []
 
     def arrive(self) -> None:
         """A completion request's first line arrived: in flight until its answer is written out."""
@@ -99,14 +107,23 @@ class _State:
             self.requests += 1
             self.timestamps.append(time.time())
             self.paths.append(path)
+            response_format = body.get("response_format")
+            self.response_formats_seen.append(response_format if isinstance(response_format, dict) else None)
             if self.record_bodies:
                 self.bodies.append(body)
                 self.headers.append(headers)
             if self.scripted:
                 return self.scripted.popleft()
+            if not self._format_taken(response_format):
+                return Failure(status=500, message=_FORMAT_REFUSAL.format(type=response_format.get("type")))
             if self.fail_rate and self.random.random() < self.fail_rate:
                 return Failure(status=self.fail_status, retry_after="1" if self.fail_status == 429 else None)
             return None
+
+    def _format_taken(self, response_format: Any) -> bool:
+        if self.response_formats is None or not isinstance(response_format, dict):
+            return True
+        return response_format.get("type") in self.response_formats
 
     def end(self) -> None:
         with self.lock:
@@ -122,6 +139,7 @@ class _State:
                 "paths": list(self.paths),
                 "bodies": list(self.bodies),
                 "headers": list(self.headers),
+                "response_formats": list(self.response_formats_seen),
             }
 
     def control(self, command: dict[str, Any]) -> None:
@@ -134,6 +152,9 @@ class _State:
                 self.fail_rate = float(command["fail_rate"])
             if "fail_status" in command:
                 self.fail_status = int(command["fail_status"])
+            if "response_formats" in command:
+                taken = command["response_formats"]
+                self.response_formats = None if taken is None else frozenset(taken)
         if "fail_next" in command:
             spec = command["fail_next"]
             retry_after = None if spec.get("retry_after") is None else str(spec["retry_after"])
@@ -149,6 +170,11 @@ class _State:
             self.scripted.extend([failure] * count)
 
 
+# What llama-cpp-python's server answers (500) to a response_format type it does not take.
+_FORMAT_REFUSAL = (
+    "1 validation error for CreateChatCompletionRequest\nresponse_format.type\n  Input should be 'text' or "
+    "'json_object' [type=literal_error, input_value='{type}', input_type=str]"
+)
 _COMPLETION_PATHS = ("/v1/chat/completions", "/v1/messages")
 _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
             429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}  # fmt: skip
@@ -278,7 +304,7 @@ def _error_answer(failure: Failure, anthropic: bool) -> tuple[int, Any, dict[str
     headers = dict(failure.headers)
     if failure.retry_after is not None:
         headers["Retry-After"] = failure.retry_after
-    message = f"Stand-in error {failure.status}"
+    message = failure.message or f"Stand-in error {failure.status}"
     if anthropic:
         kind = _ANTHROPIC_ERROR_TYPES.get(failure.status, "api_error")
         return failure.status, {"type": "error", "error": {"type": kind, "message": message}}, headers
@@ -421,10 +447,14 @@ class StandinServer:
     def set_latency(self, seconds: float) -> None:
         self.state.control({"latency": seconds})
 
-    def fail_next(self, count: int, *, status: int, retry_after: float | str | None = None, headers=None) -> None:
-        """The next `count` completions answer `status` (with Retry-After when given)."""
+    def fail_next(
+        self, count: int, *, status: int, retry_after: float | str | None = None, headers=None, message: str = ""
+    ) -> None:
+        """The next `count` completions answer `status` (with Retry-After when given, and `message` as
+        the error's message when given)."""
         value = None if retry_after is None else str(retry_after)
-        self.state.script(count, Failure(status=status, retry_after=value, headers=dict(headers or {})))
+        failure = Failure(status=status, retry_after=value, headers=dict(headers or {}), message=message)
+        self.state.script(count, failure)
 
     def hang_next(self, count: int, *, seconds: float) -> None:
         """The next `count` completions wait `seconds` before answering (longer than a client's timeout)."""
@@ -434,11 +464,17 @@ class StandinServer:
         """The next `count` completions are refusals (OpenAI's refusal field, Anthropic's stop_reason)."""
         self.state.script(count, Failure(refusal=True))
 
+    def take_response_formats(self, *types: str) -> None:
+        """Take only these response_format types (none given: any), answering others as llama-cpp-python
+        does: `take_response_formats("text", "json_object")` refuses json_schema with a 500."""
+        self.state.control({"response_formats": list(types) or None})
+
     def fail_randomly(self, probability: float, *, status: int = 500, seed: int = 0) -> None:
         self.state.control({"fail_rate": probability, "fail_status": status, "seed": seed})
 
     def stats(self) -> dict[str, Any]:
-        """requests, in_flight, max_in_flight, timestamps (time.time() on arrival), paths, bodies, headers."""
+        """requests, in_flight, max_in_flight, timestamps (time.time() on arrival), paths, bodies, headers,
+        response_formats (each completion's, None if it had none)."""
         return self.state.stats()
 
     def reset(self) -> None:

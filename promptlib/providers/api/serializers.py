@@ -9,6 +9,11 @@ from promptlib.api.serializers import MAX_INT
 from promptlib.providers.models import ProviderConfig
 
 _ENV_NAME = r"^[A-Z_][A-Z0-9_]*$"
+_STRUCTURED_OUTPUT_HELP = (
+    "How an OpenAI-compatible server is asked for JSON when a version has an output schema: json_schema "
+    "(OpenAI, vLLM, llama-server, recent Ollama), json_object with the schema (llama-cpp-python) or none "
+    "(the prompt alone asks). Anthropic ignores it."
+)
 
 
 class ProviderInSerializer(serializers.Serializer):
@@ -25,6 +30,12 @@ class ProviderInSerializer(serializers.Serializer):
     max_concurrency = serializers.IntegerField(min_value=1, max_value=1000, required=False, default=4)
     rpm_limit = serializers.IntegerField(min_value=0, max_value=MAX_INT, required=False, default=0)
     max_retries = serializers.IntegerField(min_value=0, max_value=20, required=False, default=4)
+    structured_output = serializers.ChoiceField(
+        choices=ProviderConfig.StructuredOutput.values,
+        required=False,
+        default=ProviderConfig.StructuredOutput.JSON_SCHEMA,
+        help_text=_STRUCTURED_OUTPUT_HELP,
+    )
 
 
 class ProviderChangeSerializer(serializers.Serializer):
@@ -39,6 +50,9 @@ class ProviderChangeSerializer(serializers.Serializer):
     max_concurrency = serializers.IntegerField(min_value=1, max_value=1000, required=False)
     rpm_limit = serializers.IntegerField(min_value=0, max_value=MAX_INT, required=False)
     max_retries = serializers.IntegerField(min_value=0, max_value=20, required=False)
+    structured_output = serializers.ChoiceField(
+        choices=ProviderConfig.StructuredOutput.values, required=False, help_text=_STRUCTURED_OUTPUT_HELP
+    )
 
 
 class ProviderOutSerializer(serializers.Serializer):
@@ -54,3 +68,4 @@ class ProviderOutSerializer(serializers.Serializer):
     max_concurrency = serializers.IntegerField()
     rpm_limit = serializers.IntegerField()
     max_retries = serializers.IntegerField()
+    structured_output = serializers.CharField(help_text=_STRUCTURED_OUTPUT_HELP)

@@ -24,7 +24,7 @@ from promptlib.providers.services import provider_config_create, provider_config
 PROVIDER_GRANTS = {"POST": MANAGE_PROVIDERS, "PATCH": MANAGE_PROVIDERS}
 PROVIDER_FIELDS = (
     *("id", "name", "kind", "base_url", "models", "api_key_env"),
-    *("timeout_seconds", "max_concurrency", "rpm_limit", "max_retries"),
+    *("timeout_seconds", "max_concurrency", "rpm_limit", "max_retries", "structured_output"),
 )
 
 
