@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Min, QuerySet
 from django.utils import timezone
 
 from promptlib.batches.models import Batch, BatchItem, Dataset
@@ -78,6 +78,26 @@ def batch_progress(*, batch: Batch) -> dict:
         "elapsed_seconds": round(elapsed, 1) if elapsed is not None else None,
         "error": batch.error,
     }
+
+
+def batch_error_summary(*, batch: Batch) -> list[dict]:
+    """The failed calls grouped by kind of error, most first: [{kind, count, example}] (example: one message)."""
+    groups = (
+        BatchItem.objects.filter(batch=batch, status=Status.FAILED)
+        .values("error_kind")
+        .annotate(count=Count("id"), first=Min("id"))
+        .order_by("-count", "error_kind")
+    )
+    groups = list(groups)
+    examples = dict(BatchItem.objects.filter(id__in=[g["first"] for g in groups]).values_list("id", "error"))
+    return [{"kind": g["error_kind"] or "unknown", "count": g["count"], "example": examples.get(g["first"], "")}
+            for g in groups]  # fmt: skip
+
+
+def batch_items_list(*, batch: Batch, status: str = "") -> QuerySet[BatchItem]:
+    """The batch's items in order, with their variant's key; only those of `status` when given."""
+    items = BatchItem.objects.filter(batch=batch).select_related("variant").order_by("id")
+    return items.filter(status=status) if status else items
 
 
 def batch_variant_aggregates(*, batch: Batch) -> dict[int, dict[str, float | int | None]]:
