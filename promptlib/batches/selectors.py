@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Min, QuerySet
+from django.db.models import Count, Min, Q, QuerySet
 from django.utils import timezone
 
 from promptlib.batches.models import Batch, BatchItem, Dataset
@@ -54,15 +54,25 @@ def batch_find(*, project_id: int, pk: int) -> Batch | None:
 
 
 def batch_progress(*, batch: Batch) -> dict:
-    """Counts by status, calls per second since the start, and an estimate of the time left."""
-    counts = dict(BatchItem.objects.filter(batch=batch).values_list("status").annotate(n=Count("id")))
+    """Counts by status, calls per second since the (last) start, and an estimate of the time left.
+
+    A re-run of failed items starts again: its rate counts only the calls finished since then.
+    """
+    since = Q(finished_at__gte=batch.started_at or batch.created_at)
+    rows = list(
+        BatchItem.objects.filter(batch=batch)
+        .values_list("status")
+        .annotate(n=Count("id"), new=Count("id", filter=since))
+    )
+    counts = {status: n for status, n, _ in rows}
     done, failed = counts.get(Status.DONE, 0), counts.get(Status.FAILED, 0)
     finished = done + failed
+    finished_now = sum(new for status, _, new in rows if status in (Status.DONE, Status.FAILED))
     remaining = counts.get(Status.PENDING, 0) + counts.get(Status.RUNNING, 0)
     elapsed = None
     if batch.started_at:
         elapsed = ((batch.finished_at or timezone.now()) - batch.started_at).total_seconds()
-    rate = finished / elapsed if elapsed and finished else 0.0
+    rate = finished_now / elapsed if elapsed and finished_now else 0.0
     return {
         "id": batch.pk,
         "status": batch.status,

@@ -223,7 +223,10 @@ def batch_rerun_failed(*, batch: Batch) -> int:
         )  # fmt: skip
         if not count:
             raise BatchError("This batch has no failed items to re-run.", field="status")
-        Batch.objects.filter(pk=batch.pk).update(status=Status.RUNNING, finished_at=None, error="")
+        # A run of its own: its progress (rate, time left) counts from now, not from the first run.
+        Batch.objects.filter(pk=batch.pk).update(
+            status=Status.RUNNING, started_at=timezone.now(), finished_at=None, error=""
+        )
         _enqueue_pending(batch=batch)
     batch.refresh_from_db()
     return count

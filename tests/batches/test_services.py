@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from promptlib.batches.datasets import CaseData, cases_add, dataset_create
 from promptlib.batches.models import Batch, BatchItem, ScorerConfig
+from promptlib.batches.selectors import batch_progress
 from promptlib.batches.services import (
     BatchError,
     BatchSettings,
@@ -167,6 +168,17 @@ def test_rerunning_failed_items_runs_only_those_and_keeps_one_row_per_key(triage
     assert batch.items.count() == batch.total
     assert not batch.items.filter(status=BatchItem.Status.FAILED).exists()
     assert BatchItem.objects.get(pk=untouched.pk).finished_at == untouched.finished_at
+
+
+def test_a_rerun_counts_its_progress_from_its_own_start(triage_experiment, tickets):
+    batch = batch_run_inline(batch=make_batch(triage_experiment, tickets))
+    first_start = batch.started_at
+    BatchItem.objects.filter(id__in=batch.items.order_by("id").values("id")[:3]).update(status="failed")
+    batch_rerun_failed(batch=batch)
+    assert batch.started_at > first_start
+    progress = batch_progress(batch=batch)
+    assert progress["pending"] == 3 and progress["done"] == batch.total - 3
+    assert progress["calls_per_second"] == 0.0 and progress["eta_seconds"] is None  # none of its calls finished yet
 
 
 def test_rerunning_refuses_a_batch_without_failures(triage_experiment, tickets):
