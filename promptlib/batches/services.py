@@ -212,12 +212,17 @@ def batch_items_close(*, batch_ids: list[int]) -> int:
 
 
 def batch_rerun_failed(*, batch: Batch) -> int:
-    """Run the failed items again (same rows, so each key still has one result); returns how many."""
+    """Run the failed items again (same rows, so each key still has one result); returns how many.
+
+    A failed batch (stopped by its first calls' failures, or unable to run) resumes: the items its
+    failure cancelled run too.
+    """
     with transaction.atomic():
         locked = Batch.objects.select_for_update().get(pk=batch.pk)
         if locked.status in (Status.PENDING, Status.RUNNING):
             raise BatchError("The batch is still running; wait for it to finish.", field="status")
-        count = BatchItem.objects.filter(batch=batch, status=ItemStatus.FAILED).update(
+        again = [ItemStatus.FAILED, ItemStatus.CANCELLED] if locked.status == Status.FAILED else [ItemStatus.FAILED]
+        count = BatchItem.objects.filter(batch=batch, status__in=again).update(
             status=ItemStatus.PENDING, attempts=0, attempt_log=[], error="", error_kind="", success=None,
             finished_at=None, not_before=None, claim_token="",
         )  # fmt: skip

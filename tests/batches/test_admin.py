@@ -8,7 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from promptlib.batches.datasets import CaseData, cases_add
 from promptlib.batches.models import Batch, BatchItem, Review, ScorerConfig
-from promptlib.batches.services import batch_run_inline
+from promptlib.batches.services import batch_run_inline, batch_start
 from tests.batches_support import make_batch
 
 pytestmark = pytest.mark.django_db
@@ -161,3 +161,14 @@ def test_the_answers_list_shows_each_error_and_filters_by_kind(as_bob, triage_ex
     assert [item.error_kind for item in r.context["cl"].result_list] == ["auth", "auth"]
     html = r.content.decode()
     assert "auth: The provider refused the API key (401)." in html and "kind of error" in html
+
+
+def test_a_batch_stopped_early_shows_why_and_offers_to_resume(as_bob, triage_experiment, tickets):
+    from promptlib.batches.runner import batch_fail
+
+    batch = batch_start(batch=make_batch(triage_experiment, tickets))
+    BatchItem.objects.filter(pk=batch.items.first().pk).update(status="failed", error_kind="auth", error="401")
+    batch_fail(batch=batch, error="The provider refused the API key (401).")
+    html = as_bob.get(f"/admin/promptlib/batch/{batch.pk}/change/").content.decode()
+    assert "The provider refused the API key (401)." in html
+    assert f"Re-run 1 failed and {batch.total - 1} stopped" in html
