@@ -33,6 +33,10 @@ BACKOFF_CAP_SECONDS = 60.0
 CACHE_TTL_SECONDS = 7 * 24 * 3600
 MAX_LOGGED_ERROR = 300  # characters of an error kept on an item, after scrubbing (promptlib/core/secrets.py)
 
+# An item's own kinds of error, beside the providers' (promptlib.providers.base.ErrorKind).
+RENDER_ERROR, INTERNAL_ERROR = "render", "internal"
+ITEM_ERROR_KINDS = (RENDER_ERROR, INTERNAL_ERROR)
+
 PriceFn = Callable[[int, int], float]
 
 
@@ -162,7 +166,7 @@ def item_call(*, work: ItemWork, plan: Plan, scorers: list[ScorerSpec], use_cach
     try:
         messages = plan.messages_for(work)
     except PromptError as exc:
-        return _failed(work, attempts, log, f"Rendering failed: {exc.message}", "render")
+        return _failed(work, attempts, log, f"Rendering failed: {exc.message}", RENDER_ERROR)
     version = plan.version
     request = ChatRequest(
         model=plan.endpoint.model,
@@ -195,8 +199,8 @@ def item_call(*, work: ItemWork, plan: Plan, scorers: list[ScorerSpec], use_cach
                 continue
             except Exception as exc:  # an SDK bug must fail one item, not the whole chunk
                 error = plan.endpoint.scrub(f"Unexpected error: {exc!r}")
-                log.append({"n": attempts, "ok": False, "kind": "internal", "error": error})
-                return _failed(work, attempts, log, error, "internal")
+                log.append({"n": attempts, "ok": False, "kind": INTERNAL_ERROR, "error": error})
+                return _failed(work, attempts, log, error, INTERNAL_ERROR)
             log.append({"n": attempts, "ok": True, "ms": response.latency_ms})
             break
         cost = plan.endpoint.price(response.input_tokens, response.output_tokens)

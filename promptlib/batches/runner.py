@@ -16,6 +16,7 @@ come at once, a call costs a fraction of a query.
 
 from __future__ import annotations
 
+import math
 import random
 import time
 import uuid
@@ -46,6 +47,16 @@ _worker_concurrency = 1
 WRITE_EVERY_SECONDS = 0.5
 WRITE_MAX_ROWS = 250
 STATUS_CHECK_SECONDS = 1.0
+# Fail fast: when the first calls of a batch (10, or 5% of it if fewer, but at least 3) all failed for
+# the same reason, one that every further call would meet too, the batch stops with that reason.
+FAIL_FAST_CALLS, FAIL_FAST_SHARE, FAIL_FAST_MIN = 10, 0.05, 3
+FAIL_FAST_REASONS = {
+    "auth": "The provider refused the API key{status}.",
+    "not_found": "The provider does not know this model or address{status}.",
+    "bad_request": "The provider refused the request{status}: {error}",
+    "refused": "The provider's address is not allowed by this server's outbound policy.",
+    "connection": "The provider could not be reached, even after retries.",
+}
 
 
 class BatchSetupError(DomainError):
@@ -155,6 +166,8 @@ def batch_chunk_run(*, batch_id: int, item_ids: list[int]) -> ChunkReport:
     cap = max((p.endpoint.config.max_concurrency for p in plans.values()), default=1)
     run = _ChunkRun(batch=batch, plans=plans, scorers=scorers, threads=threads_for(cap), report=report)
     run.run(item_ids)
+    if report.failed and not report.done:
+        batch_fail_fast(batch=batch)
     return report
 
 
@@ -209,6 +222,8 @@ class _ChunkRun:
                         )
                         last_renew = now
                     if running and now - last_check >= STATUS_CHECK_SECONDS:
+                        if self.report.failed and not self.report.done:
+                            batch_fail_fast(batch=self.batch)
                         running = Batch.objects.filter(id=self.batch.pk, status=Batch.Status.RUNNING).exists()
                         last_check = now
             finally:
@@ -290,3 +305,40 @@ def batch_fail(*, batch: Batch, error: str) -> None:
             status=Batch.Status.FAILED, error=error, finished_at=timezone.now()
         )
         BatchItem.objects.filter(batch=batch, status=BatchItem.Status.PENDING).update(status=BatchItem.Status.CANCELLED)
+
+
+def fail_fast_calls(total: int) -> int:
+    """How many first calls decide: 10, or 5% of the batch if fewer, but at least 3 (or the whole batch)."""
+    return min(total, max(FAIL_FAST_MIN, min(FAIL_FAST_CALLS, math.ceil(total * FAIL_FAST_SHARE))))
+
+
+def fail_fast_reason(*, batch: Batch) -> str:
+    """The sentence that stops the batch when its first calls all failed alike; "" while they did not.
+
+    Alike: the same kind of error, one that the next calls would meet too, and the same HTTP status,
+    over every variant the batch runs (a variant on another provider may work).
+    """
+    items = BatchItem.objects.filter(batch_id=batch.pk)
+    if items.filter(status=BatchItem.Status.DONE).exists():
+        return ""
+    sample = list(items.filter(status=BatchItem.Status.FAILED).order_by("id").values_list(
+        "variant_id", "error_kind", "error", "attempt_log")[: fail_fast_calls(batch.total)])  # fmt: skip
+    if len(sample) < fail_fast_calls(batch.total):
+        return ""
+    reasons = {(kind, (log[-1].get("status") if log else None)) for _, kind, _, log in sample}
+    if len(reasons) != 1:
+        return ""
+    (kind, status), error = reasons.pop(), sample[0][2]
+    if kind not in FAIL_FAST_REASONS:
+        return ""
+    if {variant for variant, *_ in sample} != set(items.order_by().values_list("variant_id", flat=True).distinct()):
+        return ""
+    return FAIL_FAST_REASONS[kind].format(status=f" ({status})" if status else "", error=error)
+
+
+def batch_fail_fast(*, batch: Batch) -> bool:
+    """Stop a running batch whose first calls all failed alike, with the reason in one sentence."""
+    reason = fail_fast_reason(batch=batch)
+    if reason:
+        batch_fail(batch=batch, error=reason)
+    return bool(reason)

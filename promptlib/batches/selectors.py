@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Min, Q, QuerySet
 from django.utils import timezone
 
 from promptlib.batches.models import Batch, BatchItem, Dataset
@@ -54,15 +54,25 @@ def batch_find(*, project_id: int, pk: int) -> Batch | None:
 
 
 def batch_progress(*, batch: Batch) -> dict:
-    """Counts by status, calls per second since the start, and an estimate of the time left."""
-    counts = dict(BatchItem.objects.filter(batch=batch).values_list("status").annotate(n=Count("id")))
+    """Counts by status, calls per second since the (last) start, and an estimate of the time left.
+
+    A re-run of failed items starts again: its rate counts only the calls finished since then.
+    """
+    since = Q(finished_at__gte=batch.started_at or batch.created_at)
+    rows = list(
+        BatchItem.objects.filter(batch=batch)
+        .values_list("status")
+        .annotate(n=Count("id"), new=Count("id", filter=since))
+    )
+    counts = {status: n for status, n, _ in rows}
     done, failed = counts.get(Status.DONE, 0), counts.get(Status.FAILED, 0)
     finished = done + failed
+    finished_now = sum(new for status, _, new in rows if status in (Status.DONE, Status.FAILED))
     remaining = counts.get(Status.PENDING, 0) + counts.get(Status.RUNNING, 0)
     elapsed = None
     if batch.started_at:
         elapsed = ((batch.finished_at or timezone.now()) - batch.started_at).total_seconds()
-    rate = finished / elapsed if elapsed and finished else 0.0
+    rate = finished_now / elapsed if elapsed and finished_now else 0.0
     return {
         "id": batch.pk,
         "status": batch.status,
@@ -78,6 +88,26 @@ def batch_progress(*, batch: Batch) -> dict:
         "elapsed_seconds": round(elapsed, 1) if elapsed is not None else None,
         "error": batch.error,
     }
+
+
+def batch_error_summary(*, batch: Batch) -> list[dict]:
+    """The failed calls grouped by kind of error, most first: [{kind, count, example}] (example: one message)."""
+    groups = (
+        BatchItem.objects.filter(batch=batch, status=Status.FAILED)
+        .values("error_kind")
+        .annotate(count=Count("id"), first=Min("id"))
+        .order_by("-count", "error_kind")
+    )
+    groups = list(groups)
+    examples = dict(BatchItem.objects.filter(id__in=[g["first"] for g in groups]).values_list("id", "error"))
+    return [{"kind": g["error_kind"] or "unknown", "count": g["count"], "example": examples.get(g["first"], "")}
+            for g in groups]  # fmt: skip
+
+
+def batch_items_list(*, batch: Batch, status: str = "") -> QuerySet[BatchItem]:
+    """The batch's items in order, with their variant's key; only those of `status` when given."""
+    items = BatchItem.objects.filter(batch=batch).select_related("variant").order_by("id")
+    return items.filter(status=status) if status else items
 
 
 def batch_variant_aggregates(*, batch: Batch) -> dict[int, dict[str, float | int | None]]:

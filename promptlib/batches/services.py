@@ -195,24 +195,43 @@ def batch_cancel(*, batch: Batch) -> Batch:
             raise BatchError(
                 f"Only a pending or running batch can be cancelled; this one is {batch.status}.", field="status"
             )
-        BatchItem.objects.filter(batch=batch, status=ItemStatus.PENDING).update(status=ItemStatus.CANCELLED)
+        batch_items_close(batch_ids=[batch.pk])
     batch.refresh_from_db()
     return batch
 
 
+def batch_items_close(*, batch_ids: list[int]) -> int:
+    """Cancel the pending items of those of the batches that are stopped; returns how many.
+
+    A call in flight when its batch is cancelled may end in a retry, which writes its item back as
+    pending (waiting for the retry): it is closed here, by the chunk that ran it and by the sweeper.
+    """
+    items = BatchItem.objects.filter(batch_id__in=batch_ids, status=ItemStatus.PENDING)
+    items = items.exclude(batch__status__in=[Status.PENDING, Status.RUNNING])
+    return items.update(status=ItemStatus.CANCELLED, not_before=None, claim_token="")
+
+
 def batch_rerun_failed(*, batch: Batch) -> int:
-    """Run the failed items again (same rows, so each key still has one result); returns how many."""
+    """Run the failed items again (same rows, so each key still has one result); returns how many.
+
+    A failed batch (stopped by its first calls' failures, or unable to run) resumes: the items its
+    failure cancelled run too.
+    """
     with transaction.atomic():
         locked = Batch.objects.select_for_update().get(pk=batch.pk)
         if locked.status in (Status.PENDING, Status.RUNNING):
             raise BatchError("The batch is still running; wait for it to finish.", field="status")
-        count = BatchItem.objects.filter(batch=batch, status=ItemStatus.FAILED).update(
+        again = [ItemStatus.FAILED, ItemStatus.CANCELLED] if locked.status == Status.FAILED else [ItemStatus.FAILED]
+        count = BatchItem.objects.filter(batch=batch, status__in=again).update(
             status=ItemStatus.PENDING, attempts=0, attempt_log=[], error="", error_kind="", success=None,
             finished_at=None, not_before=None, claim_token="",
         )  # fmt: skip
         if not count:
             raise BatchError("This batch has no failed items to re-run.", field="status")
-        Batch.objects.filter(pk=batch.pk).update(status=Status.RUNNING, finished_at=None, error="")
+        # A run of its own: its progress (rate, time left) counts from now, not from the first run.
+        Batch.objects.filter(pk=batch.pk).update(
+            status=Status.RUNNING, started_at=timezone.now(), finished_at=None, error=""
+        )
         _enqueue_pending(batch=batch)
     batch.refresh_from_db()
     return count
@@ -238,6 +257,9 @@ def batch_complete_if_done(*, batch_id: int) -> bool:
 def batch_chunk_execute(*, batch_id: int, item_ids: list[int]) -> None:
     """Run one chunk, re-enqueue the items waiting for a retry, and finish the batch when it is done."""
     report = batch_chunk_run(batch_id=batch_id, item_ids=item_ids)
+    if not Batch.objects.filter(pk=batch_id, status=Status.RUNNING).exists():
+        batch_items_close(batch_ids=[batch_id])  # stopped while calls were in flight: no retry waits
+        return
     for item_id, wait in report.rescheduled or []:
         items_enqueue(batch_id=batch_id, item_ids=[item_id], countdown=wait)
     batch_complete_if_done(batch_id=batch_id)
@@ -260,6 +282,7 @@ def batch_run_inline(*, batch: Batch) -> Batch:
             import time
 
             time.sleep(max(wait for _, wait in report.rescheduled))
+    batch_items_close(batch_ids=[batch.pk])
     batch_complete_if_done(batch_id=batch.pk)
     batch.refresh_from_db()
     return batch
@@ -274,6 +297,11 @@ def batches_sweep() -> dict[str, int]:
     expired = BatchItem.objects.filter(status=ItemStatus.RUNNING, lease_until__lt=now)
     # Items of a stopped batch whose worker died are simply cancelled.
     expired.exclude(batch__status=Status.RUNNING).update(status=ItemStatus.CANCELLED, claim_token="")
+    # A retry written back just after a cancel, by a chunk whose worker then died (the chunk closes its own).
+    stopped = Batch.objects.filter(finished_at__gte=now - timedelta(days=1)).exclude(
+        status__in=[Status.PENDING, Status.RUNNING]
+    )
+    batch_items_close(batch_ids=list(stopped.values_list("id", flat=True)))
     requeue_before = now - timedelta(seconds=settings.PROMPTLIB_BATCH_REQUEUE_SECONDS)
     stale = BatchItem.objects.filter(
         Q(status=ItemStatus.RUNNING, lease_until__lt=now)

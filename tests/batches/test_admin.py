@@ -7,8 +7,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from promptlib.batches.datasets import CaseData, cases_add
-from promptlib.batches.models import Batch, Review, ScorerConfig
-from promptlib.batches.services import batch_run_inline
+from promptlib.batches.models import Batch, BatchItem, Review, ScorerConfig
+from promptlib.batches.services import batch_run_inline, batch_start
 from tests.batches_support import make_batch
 
 pytestmark = pytest.mark.django_db
@@ -127,3 +127,48 @@ def test_a_schedule_interval_past_the_integer_range_is_a_form_error(as_bob, tria
     r = as_bob.post("/admin/promptlib/batchschedule/new/", {"experiment": triage_experiment.pk, "dataset": tickets.pk,
                     "repeats": 1, "name": "often", "every_seconds": 2**40})  # fmt: skip
     assert r.status_code == 200 and "every_seconds" in r.context["form"].errors
+
+
+def _failed_batch(experiment, dataset) -> Batch:
+    batch = batch_run_inline(batch=make_batch(experiment, dataset))
+    first, second, third = batch.items.order_by("id")[:3]
+    BatchItem.objects.filter(pk__in=[first.pk, second.pk]).update(
+        status="failed", error_kind="auth", error="The provider refused the API key (401)."
+    )
+    BatchItem.objects.filter(pk=third.pk).update(status="failed", error_kind="timeout", error="Timed out <slow>.")
+    return batch
+
+
+def test_the_batch_page_shows_its_errors_by_kind_with_counts_and_an_example(as_bob, triage_experiment, tickets):
+    batch = _failed_batch(triage_experiment, tickets)
+    html = as_bob.get(f"/admin/promptlib/batch/{batch.pk}/change/").content.decode()
+    section = html[html.index('id="batch-errors"') :]
+    assert section.index(">auth</a>") < section.index(">timeout</a>")
+    assert "<td>2</td>" in section and "The provider refused the API key (401)." in section
+    assert "Timed out &lt;slow&gt;." in section  # escaped, as every message from a provider
+    assert f"?q={batch.pk}&amp;status__exact=failed&amp;error_kind=auth" in section
+
+
+def test_a_batch_without_failures_shows_no_error_summary(as_bob, triage_experiment, tickets):
+    batch = batch_run_inline(batch=make_batch(triage_experiment, tickets))
+    assert 'id="batch-errors"' not in as_bob.get(f"/admin/promptlib/batch/{batch.pk}/change/").content.decode()
+
+
+def test_the_answers_list_shows_each_error_and_filters_by_kind(as_bob, triage_experiment, tickets):
+    batch = _failed_batch(triage_experiment, tickets)
+    r = as_bob.get(f"/admin/promptlib/batchitem/?q={batch.pk}&error_kind=auth")
+    assert r.status_code == 200
+    assert [item.error_kind for item in r.context["cl"].result_list] == ["auth", "auth"]
+    html = r.content.decode()
+    assert "auth: The provider refused the API key (401)." in html and "kind of error" in html
+
+
+def test_a_batch_stopped_early_shows_why_and_offers_to_resume(as_bob, triage_experiment, tickets):
+    from promptlib.batches.runner import batch_fail
+
+    batch = batch_start(batch=make_batch(triage_experiment, tickets))
+    BatchItem.objects.filter(pk=batch.items.first().pk).update(status="failed", error_kind="auth", error="401")
+    batch_fail(batch=batch, error="The provider refused the API key (401).")
+    html = as_bob.get(f"/admin/promptlib/batch/{batch.pk}/change/").content.decode()
+    assert "The provider refused the API key (401)." in html
+    assert f"Re-run 1 failed and {batch.total - 1} stopped" in html

@@ -215,3 +215,53 @@ def test_the_csv_export_neutralises_spreadsheet_formulas(writer, tickets):
     rows = list(csv.reader(io.StringIO(body)))[1:]
     assert all(not cell or cell[0] not in "=+-@\t\r" for row in rows for cell in row)
     assert [row[1] for row in rows[-3:]] == ["'" + f for f in formulas]
+
+
+def _batch_with_failures(writer, experiment) -> Batch:
+    pk = writer.post(f"{API}/batches", {"experiment": experiment.pk, "dataset": "tickets"}, format="json").json()["id"]
+    batch = batch_run_inline(batch=Batch.objects.get(pk=pk))
+    first, second, third = batch.items.order_by("id")[:3]
+    BatchItem.objects.filter(pk__in=[first.pk, second.pk]).update(
+        status="failed", error_kind="auth", error="The provider refused the API key (401).", attempts=1
+    )
+    BatchItem.objects.filter(pk=third.pk).update(status="failed", error_kind="timeout", error="Timed out.", attempts=4)
+    return batch
+
+
+def test_the_failed_calls_are_listed_with_their_errors(writer, triage_experiment, tickets):
+    batch = _batch_with_failures(writer, triage_experiment)
+    r = writer.get(f"{API}/batches/{batch.pk}/items?status=failed")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["count"] == 3
+    first = batch.items.order_by("id").select_related("variant").first()
+    assert body["results"][0] == {
+        "id": first.pk, "variant": first.variant.key, "case": first.case_id, "repeat": 0, "status": "failed",
+        "attempts": 1, "error_kind": "auth", "error": "The provider refused the API key (401).",
+    }  # fmt: skip
+    assert [row["error_kind"] for row in body["results"]] == ["auth", "auth", "timeout"]
+
+
+def test_the_items_list_is_paginated_like_the_other_lists(writer, triage_experiment, tickets):
+    batch = _batch_with_failures(writer, triage_experiment)
+    body = writer.get(f"{API}/batches/{batch.pk}/items?page_size=5").json()
+    assert body["count"] == batch.total and len(body["results"]) == 5 and body["next"]
+
+
+def test_an_unknown_item_status_names_the_parameter(writer, triage_experiment, tickets):
+    batch = _batch_with_failures(writer, triage_experiment)
+    r = writer.get(f"{API}/batches/{batch.pk}/items?status=broken")
+    assert r.status_code == 400 and r.json()["errors"][0]["field"] == "status"
+
+
+def test_another_projects_key_cannot_list_the_items(api_client, globex_key, writer, triage_experiment, tickets):
+    batch = _batch_with_failures(writer, triage_experiment)
+    assert api_client(globex_key).get(f"{API}/batches/{batch.pk}/items").status_code == 404
+
+
+def test_the_batch_shows_its_errors_by_kind_with_an_example(writer, triage_experiment, tickets):
+    batch = _batch_with_failures(writer, triage_experiment)
+    assert writer.get(f"{API}/batches/{batch.pk}").json()["errors"] == [
+        {"kind": "auth", "count": 2, "example": "The provider refused the API key (401)."},
+        {"kind": "timeout", "count": 1, "example": "Timed out."},
+    ]

@@ -65,3 +65,19 @@ def test_a_dataset_ref_in_other_digits_is_a_name_not_an_id(triage_experiment, ti
 def test_an_experiment_ref_in_other_digits_is_a_name_not_an_id(triage_experiment, tickets):
     with pytest.raises(CommandError, match="No experiment"):
         call_command("run_batch", experiment="١", dataset="tickets")
+
+
+def test_a_batch_stopped_early_says_why_in_one_sentence(triage_experiment, acme, capsys):
+    from promptlib.providers.limits import limiter_for
+    from tests.batches_support import standin_answer, standin_provider, tickets_dataset
+    from tests.standins.server import StandinServer
+
+    tickets_dataset(acme, count=40, name="many")
+    with StandinServer(latency=0.01, answer=standin_answer, record_bodies=False) as server:
+        server.fail_randomly(1.0, status=401)
+        limiter_for(standin_provider(acme, server, name="wrong-key")).reset()
+        with pytest.raises(SystemExit) as exc:
+            call_command("run_batch", experiment="Triage wording", dataset="many", provider="wrong-key",
+                         model="standin", inline=True)  # fmt: skip
+    assert exc.value.code == 2
+    assert "failed. The provider refused the API key (401)." in capsys.readouterr().err

@@ -1,28 +1,37 @@
 """Batch lifecycle: creating every item up front, running, cancelling, re-running failed items."""
 
+import threading
 import time
 
 import pytest
+from django.db import connection
+from django.utils import timezone
 
 from promptlib.batches.datasets import CaseData, cases_add, dataset_create
 from promptlib.batches.models import Batch, BatchItem, ScorerConfig
+from promptlib.batches.selectors import batch_progress
 from promptlib.batches.services import (
     BatchError,
     BatchSettings,
     batch_cancel,
+    batch_chunk_execute,
     batch_complete_if_done,
     batch_create,
     batch_rerun_failed,
     batch_run_inline,
     batch_start,
+    batches_sweep,
     items_enqueue,
 )
 from promptlib.experiments.services import VariantSpec, experiment_create
 from promptlib.prompts.content import VersionContent
 from promptlib.prompts.services import template_create, version_create
+from promptlib.providers.limits import limiter_for
 from promptlib.providers.models import ProviderConfig
 from promptlib.tasks import batch_chunk
-from tests.batches_support import make_batch, tickets_dataset
+from tests.batches_support import make_batch, standin_answer, standin_provider, tickets_dataset
+from tests.e2e_support import wait_for
+from tests.standins.server import StandinServer
 
 pytestmark = pytest.mark.django_db
 
@@ -106,6 +115,42 @@ def test_cancelling_stops_pending_items_and_keeps_finished_ones(triage_experimen
     assert BatchItem.objects.get(pk=first.pk).output == "kept"
 
 
+@pytest.mark.django_db(transaction=True)
+def test_cancelling_closes_items_whose_calls_end_in_a_retry_after_the_cancel(acme, triage_experiment, settings):
+    settings.PROMPTLIB_BATCH_MAX_SLEEP_SECONDS = 0.1  # a Retry-After of 30 s releases the item to wait
+    with StandinServer(latency=0.5, answer=standin_answer, record_bodies=False) as server:
+        provider = standin_provider(acme, server)
+        limiter_for(provider).reset()
+        server.fail_next(4, status=429, retry_after=30)
+        batch = batch_start(batch=make_batch(triage_experiment, tickets_dataset(acme, count=2), provider=provider,
+                                             model="standin"))  # fmt: skip
+        ids = list(batch.items.values_list("id", flat=True))
+
+        def run_chunk():
+            try:
+                batch_chunk_execute(batch_id=batch.pk, item_ids=ids)
+            finally:
+                connection.close()
+
+        chunk = threading.Thread(target=run_chunk)
+        chunk.start()
+        wait_for(lambda: server.stats()["in_flight"] == len(ids), timeout=10, what="every call in flight")
+        batch_cancel(batch=batch)
+        chunk.join(timeout=30)
+    assert not chunk.is_alive()
+    assert server.stats()["requests"] == len(ids)  # each call answered 429 once, and was not tried again
+    statuses = set(BatchItem.objects.filter(batch=batch).values_list("status", flat=True))
+    assert statuses == {BatchItem.Status.CANCELLED}
+
+
+def test_the_sweeper_closes_an_item_left_waiting_for_a_retry_in_a_cancelled_batch(triage_experiment, tickets):
+    batch = batch_cancel(batch=batch_start(batch=make_batch(triage_experiment, tickets)))
+    item = batch.items.first()
+    BatchItem.objects.filter(pk=item.pk).update(status=BatchItem.Status.PENDING, not_before=timezone.now())
+    batches_sweep()
+    assert not batch.items.exclude(status=BatchItem.Status.CANCELLED).exists()
+
+
 def test_it_refuses_to_cancel_a_finished_batch(triage_experiment, tickets):
     batch = batch_run_inline(batch=make_batch(triage_experiment, tickets))
     with pytest.raises(BatchError):
@@ -123,6 +168,17 @@ def test_rerunning_failed_items_runs_only_those_and_keeps_one_row_per_key(triage
     assert batch.items.count() == batch.total
     assert not batch.items.filter(status=BatchItem.Status.FAILED).exists()
     assert BatchItem.objects.get(pk=untouched.pk).finished_at == untouched.finished_at
+
+
+def test_a_rerun_counts_its_progress_from_its_own_start(triage_experiment, tickets):
+    batch = batch_run_inline(batch=make_batch(triage_experiment, tickets))
+    first_start = batch.started_at
+    BatchItem.objects.filter(id__in=batch.items.order_by("id").values("id")[:3]).update(status="failed")
+    batch_rerun_failed(batch=batch)
+    assert batch.started_at > first_start
+    progress = batch_progress(batch=batch)
+    assert progress["pending"] == 3 and progress["done"] == batch.total - 3
+    assert progress["calls_per_second"] == 0.0 and progress["eta_seconds"] is None  # none of its calls finished yet
 
 
 def test_rerunning_refuses_a_batch_without_failures(triage_experiment, tickets):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
@@ -16,18 +18,21 @@ from promptlib.admin.base import ProjectListFilter, ProjectScopedAdmin, form_err
 from promptlib.admin.display import named_values
 from promptlib.batches.admin.forms import BatchSettingsForm, ReviewForm, ScheduleForm, ScorerConfigForm
 from promptlib.batches.admin.present import batch_title, variant_table
+from promptlib.batches.calls import ITEM_ERROR_KINDS
 from promptlib.batches.models import Batch, BatchItem, BatchSchedule, ScorerConfig
 from promptlib.batches.reviews import ReviewError, review_seconds, review_submit, review_timer_start
 from promptlib.batches.schedules import batch_schedule_create, batch_schedule_delete
-from promptlib.batches.selectors import batch_progress, batch_variant_metrics, ref_id
+from promptlib.batches.selectors import batch_error_summary, batch_progress, batch_variant_metrics, ref_id
 from promptlib.batches.services import BatchError, batch_cancel, batch_create, batch_rerun_failed, batch_start
 from promptlib.core.models import Role
+from promptlib.providers.base import ErrorKind
 from promptlib.scorers.registry import SCORER_KINDS
 
 START_INTRO = (
     "A batch is a test run before real users see a change: every case of the dataset is sent to each version "
     "in the experiment, and each answer is scored. Results appear on the batch's page as they come in."
 )
+ERROR_SHOWN = 120  # characters of an item's error in the answers list (all of it on hover)
 SCHEDULE_INTRO = (
     "A schedule starts the same test run again and again, e.g. every night, so you notice when the AI "
     "model starts answering differently. Fill in the test run, then when it should repeat."
@@ -79,6 +84,7 @@ class BatchAdmin(ReadOnlyMixin, ProjectScopedAdmin):
         if batch is not None:
             extra.update(
                 progress=batch_progress(batch=batch),
+                error_summary=batch_error_summary(batch=batch),
                 variant_table=variant_table(batch_variant_metrics(batch=batch)),
                 may_run=user_may(request, Role.EDITOR, batch.project_id),
                 subtitle=batch_title(batch),
@@ -136,14 +142,31 @@ class BatchAdmin(ReadOnlyMixin, ProjectScopedAdmin):
         return TemplateResponse(request, "admin/promptlib/batch/start.html", context)
 
 
+class ErrorKindFilter(admin.SimpleListFilter):
+    """Answers by kind of error: the providers' kinds (auth, timeout, …) and the batch's own (render, internal).
+
+    Listed from code rather than the rows, which would read every answer on each page; any kind
+    still filters when named in the URL (the batch page's error summary links to its kinds).
+    """
+
+    title = "kind of error"
+    parameter_name = "error_kind"
+
+    def lookups(self, request, model_admin):
+        return [(kind, kind) for kind in sorted({*get_args(ErrorKind), *ITEM_ERROR_KINDS})]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(error_kind=self.value()) if self.value() else queryset
+
+
 @admin.register(BatchItem)
 class BatchItemAdmin(ReadOnlyMixin, ProjectScopedAdmin):
     empty_help = "No answers yet: each answer of a batch shows up here while the batch runs."
     project_path = "batch__project"
     list_display = ("id", "batch_column", "variant", "case", "repeat", "status", "success", "attempts", "latency_ms",
-                    "review_link")  # fmt: skip
+                    "error_column", "review_link")  # fmt: skip
     list_select_related = ("batch", "variant", "case", "case__dataset")
-    list_filter = ("status", "success", "schema_passed")
+    list_filter = ("status", ErrorKindFilter, "success", "schema_passed")
     search_fields = ("=batch__id",)
     readonly_fields = [f.name for f in BatchItem._meta.fields]
 
@@ -157,6 +180,13 @@ class BatchItemAdmin(ReadOnlyMixin, ProjectScopedAdmin):
     @admin.display(description="Batch", ordering="batch_id")
     def batch_column(self, obj):
         return f"Batch {obj.batch_id}"
+
+    @admin.display(description="Error", ordering="error_kind")
+    def error_column(self, obj):
+        if not obj.error:
+            return "—"
+        text = obj.error if len(obj.error) <= ERROR_SHOWN else obj.error[: ERROR_SHOWN - 1] + "…"
+        return format_html('<span title="{}">{}: {}</span>', obj.error, obj.error_kind or "error", text)
 
     @admin.display(description="Review")
     def review_link(self, obj):

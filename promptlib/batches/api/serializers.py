@@ -95,3 +95,17 @@ class BatchOutSerializer(BatchProgressSerializer):
     dataset = serializers.IntegerField()
     repeats = serializers.IntegerField()
     variants = serializers.ListField(child=serializers.DictField(), help_text="Per-variant metrics.")
+    errors = serializers.ListField(
+        child=serializers.DictField(), help_text="Failed calls by kind of error: {kind, count, example}, most first."
+    )
+
+
+class BatchItemOutSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    variant = serializers.CharField(help_text="The variant's key.")
+    case = serializers.IntegerField(help_text="The dataset case's id.")
+    repeat = serializers.IntegerField()
+    status = serializers.CharField()
+    attempts = serializers.IntegerField()
+    error_kind = serializers.CharField()
+    error = serializers.CharField()

@@ -15,6 +15,7 @@ from promptlib.api.errors import ApiError, error
 from promptlib.api.permissions import PROJECT_PARAMETER
 from promptlib.batches.api.serializers import (
     BatchInSerializer,
+    BatchItemOutSerializer,
     BatchOutSerializer,
     BatchPatchSerializer,
     BatchProgressSerializer,
@@ -25,10 +26,12 @@ from promptlib.batches.api.serializers import (
     ScorerOutSerializer,
 )
 from promptlib.batches.datasets import cases_export, cases_import, dataset_create
-from promptlib.batches.models import Batch, Dataset, ScorerConfig
+from promptlib.batches.models import Batch, BatchItem, Dataset, ScorerConfig
 from promptlib.batches.scorer_configs import scorer_config_create
 from promptlib.batches.selectors import (
+    batch_error_summary,
     batch_find,
+    batch_items_list,
     batch_progress,
     batch_variant_metrics,
     batches_list,
@@ -182,6 +185,20 @@ def _batch_dict(batch: Batch) -> dict:
         "dataset": batch.dataset_id,
         "repeats": batch.repeats,
         "variants": batch_variant_metrics(batch=batch),
+        "errors": batch_error_summary(batch=batch),
+    }
+
+
+def _item_dict(item: BatchItem) -> dict:
+    return {
+        "id": item.pk,
+        "variant": item.variant.key,
+        "case": item.case_id,
+        "repeat": item.repeat,
+        "status": item.status,
+        "attempts": item.attempts,
+        "error_kind": item.error_kind,
+        "error": item.error,
     }
 
 
@@ -281,6 +298,27 @@ class BatchProgressView(ProjectAPIView):
         return Response(batch_progress(batch=_batch(self.project_id, pk)))
 
 
+class BatchItemListView(ProjectListAPIView):
+    serializer_class = BatchItemOutSerializer
+
+    @extend_schema(
+        tags=["batches"],
+        summary="The batch's calls in order, each with its error (e.g. ?status=failed)",
+        parameters=[
+            PROJECT_PARAMETER,
+            OpenApiParameter("status", str, enum=BatchItem.Status.values, description="Only calls in this state."),
+        ],
+        responses={200: BatchItemOutSerializer(many=True), **error_responses(400)},
+    )
+    def get(self, request, pk: int):
+        batch = _batch(self.project_id, pk)
+        status = request.query_params.get("status", "")
+        if status and status not in BatchItem.Status.values:
+            allowed = ", ".join(BatchItem.Status.values)
+            raise ApiError([error("status", "invalid", f"Unknown status '{status[:40]}'; use one of {allowed}.")])
+        return self.page(batch_items_list(batch=batch, status=status), _item_dict)
+
+
 class BatchRerunView(ProjectAPIView):
     grants = WRITE_GRANTS
 
@@ -305,5 +343,6 @@ urlpatterns_v1 = [
     ("batches", BatchListView, "batch-list"),
     ("batches/<int:pk>", BatchDetailView, "batch-detail"),
     ("batches/<int:pk>/progress", BatchProgressView, "batch-progress"),
+    ("batches/<int:pk>/items", BatchItemListView, "batch-items"),
     ("batches/<int:pk>/reruns", BatchRerunView, "batch-reruns"),
 ]
