@@ -81,3 +81,44 @@ def test_a_batch_stopped_early_says_why_in_one_sentence(triage_experiment, acme,
                          model="standin", inline=True)  # fmt: skip
     assert exc.value.code == 2
     assert "failed. The provider refused the API key (401)." in capsys.readouterr().err
+
+
+@pytest.fixture
+def failing_challenger(triage_experiment, acme):
+    """Variant b's version calls a provider whose key is missing: every b call fails, control's succeed."""
+    import dataclasses
+
+    from promptlib.experiments.services import VariantSpec, experiment_variants_set
+    from promptlib.prompts.services import version_create
+    from promptlib.providers.models import ProviderConfig
+    from tests.batches_support import triage_content
+
+    ProviderConfig.objects.create(project=acme, name="keyless", kind="openai",
+                                  api_key_env="PROMPTLIB_KEY_MISSING_FOR_TEST", models=["gpt-4o-mini"])  # fmt: skip
+    control = triage_experiment.variants.get(key="control").version
+    content = dataclasses.replace(triage_content("Classify it."), provider="keyless", model="gpt-4o-mini")
+    broken, _ = version_create(template=triage_experiment.template, content=content)
+    experiment_variants_set(
+        experiment=triage_experiment,
+        variants=[VariantSpec(key="control", version=control, is_control=True), VariantSpec(key="b", version=broken)],
+    )
+    return triage_experiment
+
+
+def test_a_variant_below_the_minimum_fails_even_when_the_pooled_rate_passes(failing_challenger, tickets, capsys):
+    # b fails every call (0%) while control succeeds: pooled, the rate would pass 1%.
+    with pytest.raises(SystemExit) as exc:
+        call_command("run_batch", experiment="Triage wording", dataset="tickets", inline=True, min_success=0.01)
+    assert exc.value.code == 3
+    assert "b 0.0%" in capsys.readouterr().err
+
+
+def test_min_success_can_check_one_variant(failing_challenger, tickets):
+    call_command(
+        "run_batch", experiment="Triage wording", dataset="tickets", inline=True, min_success=0.01, variant="control"
+    )
+
+
+def test_an_unknown_variant_is_refused(triage_experiment, tickets):
+    with pytest.raises(CommandError, match="no variant 'zzz'"):
+        call_command("run_batch", experiment="Triage wording", dataset="tickets", min_success=0.5, variant="zzz")

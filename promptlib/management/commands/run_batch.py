@@ -1,7 +1,7 @@
 """python manage.py run_batch --experiment ID_or_name --dataset ID_or_name [--repeats N] [--wait] [--min-success 0.8]
 
 Exit status: 0 success; 1 bad input; 2 the batch failed or was cancelled (or --timeout passed);
-3 the task success rate is below --min-success.
+3 a variant's task success rate is below --min-success (each variant on its own, or only --variant).
 """
 
 from __future__ import annotations
@@ -57,7 +57,12 @@ class Command(BaseCommand):
         parser.add_argument("--cache", action="store_true", help="Reuse stored responses of identical calls.")
         parser.add_argument("--wait", action="store_true", help="Wait for the end, printing progress.")
         parser.add_argument("--inline", action="store_true", help="Run in this process instead of on workers.")
-        parser.add_argument("--min-success", type=float, help="Fail (exit 3) below this task success rate, 0–1.")
+        parser.add_argument(
+            "--min-success",
+            type=float,
+            help="Fail (exit 3) when a variant's task success rate is below this, 0–1 (each variant on its own).",
+        )
+        parser.add_argument("--variant", help="With --min-success: check only this variant (e.g. the challenger).")
         parser.add_argument("--timeout", type=float, default=3600, help="Seconds to wait at most (with --wait).")
         parser.add_argument("--interval", type=float, default=2.0, help="Seconds between progress lines.")
 
@@ -65,6 +70,8 @@ class Command(BaseCommand):
         if opts["min_success"] is not None and not 0 <= opts["min_success"] <= 1:
             raise CommandError("--min-success must be between 0 and 1.")
         experiment = _find(Experiment, opts["experiment"], opts["project"], "experiment")
+        if opts["variant"] and not experiment.variants.filter(key=opts["variant"]).exists():
+            raise CommandError(f"variant: no variant '{opts['variant']}' in {experiment.name}.")
         dataset = _find(Dataset, opts["dataset"], experiment.project.slug, "dataset")
         provider = None
         if opts["provider"]:
@@ -93,10 +100,9 @@ class Command(BaseCommand):
             self.stderr.write(f"Batch {batch.pk} {batch.status}. {batch.error}".strip())
             sys.exit(2)
         if opts["min_success"] is not None:
-            rate = self._success_rate(variants)
-            if rate is None or rate < opts["min_success"]:
-                shown = "unknown" if rate is None else f"{rate:.1%}"
-                self.stderr.write(f"Task success rate {shown} is below {opts['min_success']:.1%}.")
+            short = self._below(variants, minimum=opts["min_success"], only=opts["variant"])
+            if short:
+                self.stderr.write(f"Task success rate below {opts['min_success']:.1%}: {', '.join(short)}.")
                 sys.exit(3)
 
     def _wait(self, batch: Batch, *, timeout: float, interval: float) -> Batch:
@@ -119,12 +125,16 @@ class Command(BaseCommand):
         batch.refresh_from_db()
         return batch
 
-    def _success_rate(self, variants: list[dict]) -> float | None:
-        """Over every variant's calls together: successes ÷ calls, unknown when no call has a verdict."""
-        metrics = [row["metrics"] for row in variants]
-        if all(m["task_success_rate"] is None for m in metrics):
-            return None
-        return sum(m["successes"] for m in metrics) / sum(m["calls"] for m in metrics)
+    def _below(self, variants: list[dict], *, minimum: float, only: str | None) -> list[str]:
+        """The variants short of the minimum, each with its rate; pooling would let a good one hide a bad one."""
+        short = []
+        for row in variants:
+            if only and row["variant"] != only:
+                continue
+            rate = row["metrics"]["task_success_rate"]
+            if rate is None or rate < minimum:
+                short.append(f"{row['variant']} {'unknown' if rate is None else f'{rate:.1%}'}")
+        return short
 
     def _report(self, variants: list[dict]) -> None:
         for row in variants:
