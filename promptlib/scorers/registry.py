@@ -139,8 +139,12 @@ def task_success(results: Iterable[tuple[str, Score]]) -> bool | None:
 
 
 def schema_passed(results: Iterable[tuple[str, Score]]) -> bool | None:
-    """The schema check's verdict for one call; None when no schema check ran."""
-    verdicts = [s.passed for kind, s in results if SCORER_KINDS[kind].checks_schema and s.passed is not None]
+    """Whether the output had the required shape: the schema check's verdict, else the valid-JSON check's
+    (an experiment that only asks for JSON still has a schema pass rate); None when neither ran."""
+    results = [(kind, s) for kind, s in results if s.passed is not None]
+    verdicts = [s.passed for kind, s in results if SCORER_KINDS[kind].checks_schema]
+    if not verdicts:
+        verdicts = [s.passed for kind, s in results if kind == "json_valid"]
     return all(verdicts) if verdicts else None
 
 

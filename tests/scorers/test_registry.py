@@ -86,6 +86,12 @@ def test_task_success_ignores_human_review_and_checks_that_did_not_apply():
     assert task_success([("human_review", _s(None))]) is None
 
 
-def test_schema_passed_comes_from_the_schema_check_only():
+def test_schema_passed_comes_from_the_schema_check_when_there_is_one():
     assert schema_passed([("json_valid", _s(False)), ("json_schema", _s(True))]) is True
-    assert schema_passed([("json_valid", _s(True))]) is None
+
+
+def test_schema_passed_comes_from_the_valid_json_check_when_no_schema_check_ran():
+    # Issue 11: an experiment scored only for valid JSON had no schema pass rate at all.
+    assert schema_passed([("json_valid", _s(True))]) is True
+    assert schema_passed([("json_valid", _s(False)), ("regex", _s(True))]) is False
+    assert schema_passed([("regex", _s(True))]) is None
