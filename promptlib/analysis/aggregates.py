@@ -42,6 +42,15 @@ def counted_items(*, experiment_id: int):
     )
 
 
+def cancelled_with_results(*, experiment_id: int) -> int:
+    """Cancelled batches that finished some calls: the report leaves them out, and says so."""
+    return (
+        Batch.objects.filter(experiment_id=experiment_id, status=Batch.Status.CANCELLED, items__status=DONE)
+        .distinct()
+        .count()
+    )
+
+
 def counted_batch_ids(*, experiment_id: int) -> list[int]:
     return list(
         Batch.objects.filter(experiment_id=experiment_id, status__in=COUNTED_BATCHES).values_list("pk", flat=True)

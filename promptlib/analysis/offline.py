@@ -310,4 +310,16 @@ def offline_section(*, experiment: Experiment, variants: list[VariantInfo], roll
         series=_series(experiment, variants, batch_ids, batch_sums, per_batch_pct) if has_data else [],
         has_data=has_data,
         adjusted=adjusted_any,
+        left_out=_left_out(experiment),
+    )
+
+
+def _left_out(experiment: Experiment) -> str:
+    # A cancelled batch stopped part-way through its cases; counting it would weigh some cases twice.
+    cancelled = agg.cancelled_with_results(experiment_id=experiment.pk)
+    if not cancelled:
+        return ""
+    batches = "batch is" if cancelled == 1 else "batches are"
+    return (
+        f"{cancelled} cancelled {batches} left out: a cancelled batch stopped part-way, so its results are not counted."
     )

@@ -79,6 +79,7 @@ class Section:
     series: list[Series] = field(default_factory=list)
     has_data: bool = False
     adjusted: bool = False  # p-values Holm-adjusted across challengers
+    left_out: str = ""  # results not counted, said in plain words (e.g. cancelled batches)
 
 
 @dataclass(frozen=True)

@@ -98,6 +98,18 @@ def test_it_counts_only_running_and_finished_batches(wording_experiment, custome
     assert report.verdict.state == VerdictState.COLLECTING_DATA
 
 
+def test_it_says_when_cancelled_batches_are_left_out(wording_experiment, customers):
+    winner_batch(wording_experiment, customers, status="cancelled")
+    winner_batch(wording_experiment, customers)
+    report = experiment_report(experiment=wording_experiment)
+    assert report.offline.left_out.startswith("1 cancelled batch is left out")
+
+
+def test_it_says_nothing_is_left_out_without_cancelled_batches(wording_experiment, customers):
+    winner_batch(wording_experiment, customers)
+    assert experiment_report(experiment=wording_experiment).offline.left_out == ""
+
+
 def test_it_decides_with_production_outcomes_once_they_have_enough_data(wording_experiment, customers):
     add_batch(wording_experiment, customers, passes={"control": lambda i: i < 55, "b": lambda i: i < 30})
     add_outcomes(
