@@ -220,6 +220,8 @@ PROMPTLIB_BATCH_CHUNK_SIZE = env.int("PROMPTLIB_BATCH_CHUNK_SIZE", default=50)
 # At most this many threads per worker process, whatever the provider's cap: with fast answers a few
 # threads keep a CPU busy, and more only trade the GIL back and forth.
 PROMPTLIB_BATCH_MAX_THREADS = env.int("PROMPTLIB_BATCH_MAX_THREADS", default=64)
+# The most calls one batch may make (cases × repeats × variants); a bigger one is refused with a 400.
+PROMPTLIB_BATCH_MAX_ITEMS = env.int("PROMPTLIB_BATCH_MAX_ITEMS", default=200_000)
 # A claimed item belongs to its worker for this long beyond the provider timeout; after that a
 # worker killed mid-call loses it and the sweeper hands it to another.
 PROMPTLIB_BATCH_LEASE_SECONDS = env.float("PROMPTLIB_BATCH_LEASE_SECONDS", default=60.0)

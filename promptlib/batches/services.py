@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from celery import current_app
-from django.conf import settings
+from django.conf import settings as conf  # "settings" names a batch's BatchSettings below
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -116,6 +116,14 @@ def batch_create(*, settings: BatchSettings, created_by=None, schedule=None) -> 
     if not cases:
         field = "tags" if tags else "dataset"
         raise BatchError("No cases to run: the dataset is empty or no case has these tags.", field=field)
+    total = len(cases) * repeats * len(variants)
+    if total > conf.PROMPTLIB_BATCH_MAX_ITEMS:
+        raise BatchError(
+            f"This batch would make {total:,} calls ({len(cases):,} cases × {repeats} repeats × {len(variants)} "
+            f"variants); at most {conf.PROMPTLIB_BATCH_MAX_ITEMS:,} per batch. Use fewer repeats, "
+            "a tag filter or fewer variants.",
+            field="repeats",
+        )
     batch = Batch.objects.create(
         project_id=experiment.project_id,
         experiment=experiment,
@@ -148,14 +156,14 @@ def items_enqueue(*, batch_id: int, item_ids: list[int], countdown: float | None
         return
     # At least MIN_CHUNKS messages when there are enough items, so that every pool process of a worker
     # gets a share of a small batch (each runs only its share of the provider's cap in threads).
-    size = max(1, min(settings.PROMPTLIB_BATCH_CHUNK_SIZE, -(-len(item_ids) // MIN_CHUNKS)))
+    size = max(1, min(conf.PROMPTLIB_BATCH_CHUNK_SIZE, -(-len(item_ids) // MIN_CHUNKS)))
     chunks = [item_ids[i : i + size] for i in range(0, len(item_ids), size)]
 
     def send() -> None:
         # By name: services never import the task module (it imports them).
         task = current_app.signature(CHUNK_TASK)
         for chunk in chunks:
-            task.apply_async(args=(batch_id, chunk), queue=settings.CELERY_TASK_DEFAULT_QUEUE, countdown=countdown)
+            task.apply_async(args=(batch_id, chunk), queue=conf.CELERY_TASK_DEFAULT_QUEUE, countdown=countdown)
 
     transaction.on_commit(send)
 
@@ -302,7 +310,7 @@ def batches_sweep() -> dict[str, int]:
         status__in=[Status.PENDING, Status.RUNNING]
     )
     batch_items_close(batch_ids=list(stopped.values_list("id", flat=True)))
-    requeue_before = now - timedelta(seconds=settings.PROMPTLIB_BATCH_REQUEUE_SECONDS)
+    requeue_before = now - timedelta(seconds=conf.PROMPTLIB_BATCH_REQUEUE_SECONDS)
     stale = BatchItem.objects.filter(
         Q(status=ItemStatus.RUNNING, lease_until__lt=now)
         | Q(status=ItemStatus.PENDING, enqueued_at__lt=requeue_before)

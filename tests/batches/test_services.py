@@ -254,3 +254,18 @@ def test_a_redos_pattern_on_a_batch_finishes_within_seconds(acme, demo_provider)
     items = list(batch.items.all())
     assert len(items) == 8 and all("a" * 27 + "!" in item.output for item in items)
     assert all([(s["metric"], s["passed"]) for s in item.scores] == [("redos", False)] for item in items)
+
+
+def test_a_batch_over_the_item_cap_is_refused_naming_repeats(triage_experiment, tickets, settings):
+    # 6 cases × 3 repeats × 2 variants = 36 calls, over a cap of 30.
+    settings.PROMPTLIB_BATCH_MAX_ITEMS = 30
+    with pytest.raises(BatchError) as exc:
+        batch_create(settings=BatchSettings(experiment=triage_experiment, dataset=tickets, repeats=3))
+    assert exc.value.field == "repeats" and "36 calls" in exc.value.message and "at most 30" in exc.value.message
+    assert not Batch.objects.exists()
+
+
+def test_a_batch_at_the_item_cap_is_created(triage_experiment, tickets, settings):
+    settings.PROMPTLIB_BATCH_MAX_ITEMS = 36
+    batch = batch_create(settings=BatchSettings(experiment=triage_experiment, dataset=tickets, repeats=3))
+    assert batch.total == 36
