@@ -16,6 +16,7 @@ from promptlib.experiments.services import VariantSpec, experiment_create
 from promptlib.prompts.services import template_create, version_create
 from promptlib.providers.limits import limiter_for
 from promptlib.providers.models import ProviderConfig
+from promptlib.stats import VerdictState
 from tests.batches_support import SCHEMA, make_batch, tickets_dataset, triage_content
 from tests.real_llm_support import LlamaServer, RecordingProxy, require_real_llm
 
@@ -115,7 +116,10 @@ def test_the_report_compares_both_variants_on_real_results(ran_batch, schema_and
     assert report.offline.has_data
     assert report.offline.sample_sizes == {"control": CASES, "plain": CASES}
     metrics = {row.metric: row for row in report.offline.rows}
-    assert {"task_success_rate", "names_a_category"} <= set(metrics)
+    assert {"task_success_rate", "schema_pass_rate", "input_tokens", "output_tokens"} <= set(metrics)
     for row in metrics.values():
         assert [cell.variant for cell in row.cells] == ["control", "plain"]
-    assert report.verdict.state is not None and report.verdict.reason
+    for metric in ("input_tokens", "output_tokens"):
+        assert all(cell.value > 0 for cell in metrics[metric].cells)
+    assert report.verdict.state == VerdictState.COLLECTING_DATA
+    assert f"{CASES} of the 30" in report.verdict.reason
