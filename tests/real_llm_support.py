@@ -80,6 +80,9 @@ class LlamaServer:
         command = [
             sys.executable, "-m", "llama_cpp.server", "--model", str(gguf_path()), "--model_alias", MODEL_ALIAS,
             "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", str(self.n_ctx), "--n_threads", "2",
+            # One token per decode: this llama.cpp build (compiled on the CI machine) segfaults decoding
+            # a batch of more than one token of this model there; one at a time costs well under a second.
+            "--n_batch", "1", "--n_ubatch", "1",
         ]  # fmt: skip
         with self.log.open("wb") as log:
             self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
