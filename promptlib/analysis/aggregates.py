@@ -23,12 +23,7 @@ from django.db.models.functions import TruncDate
 from promptlib.batches import sums
 from promptlib.batches.models import Batch, BatchItem
 from promptlib.batches.rollups import rollup_sources
-from promptlib.batches.sums import CASE_NAMES as CASE_NAMES  # "X as X": re-exported, offline.py reads agg.<name>
 from promptlib.batches.sums import DONE, FAILED, ReviewSums, Sources
-from promptlib.batches.sums import SUM_NAMES as SUM_NAMES
-from promptlib.batches.sums import Z95 as Z95
-from promptlib.batches.sums import call_sums as call_sums
-from promptlib.batches.sums import latency_percentiles as latency_percentiles
 from promptlib.experiments.models import OutcomeEvent
 
 # Batches whose results count: a running batch shows what it has so far.

@@ -21,6 +21,7 @@ from promptlib.analysis.compare import (
 )
 from promptlib.analysis.results import Cell, Guidance, MetricRow, Section, Series, VariantInfo
 from promptlib.batches.models import Batch
+from promptlib.batches.sums import CASE_NAMES, SUM_NAMES, Z95, call_sums, latency_percentiles
 from promptlib.experiments.metrics import METRICS, metrics_from_aggregates
 from promptlib.experiments.models import Experiment
 from promptlib.stats import (
@@ -43,7 +44,7 @@ METHOD = (
     "control case by case (paired tests): McNemar's test for pass/fail results, the Wilcoxon signed-rank "
     "test for numbers and for success shares when cases were repeated."
 )
-COL = {name: i for i, name in enumerate(agg.SUM_NAMES)}
+COL = {name: i for i, name in enumerate(SUM_NAMES)}
 # Metrics whose difference interval comes from the per-case differences (means of calls and rates).
 BOOTSTRAP_BELOW = 500
 PER_CASE_DIFFERENCE = {"task_success_rate", "schema_pass_rate", "retry_rate", "input_tokens", "output_tokens"}
@@ -72,7 +73,7 @@ def _case_values(m: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         }
 
 
-CASE_COL = {name: i for i, name in enumerate(agg.CASE_NAMES)}
+CASE_COL = {name: i for i, name in enumerate(CASE_NAMES)}
 
 
 def _case_matrix(ids: np.ndarray, sums: np.ndarray, variant_ids: list[int]):
@@ -129,7 +130,7 @@ def _cost_per_success(t: dict) -> tuple[float, float | None, float | None]:
     var_y = max(0.0, (successes - successes * successes / n) / (n - 1))
     cov = (t["cost_ok_sum"] - total * successes / n) / (n - 1)
     variance = max(0.0, (var_x - 2 * ratio * cov + ratio * ratio * var_y) / (n * mean_y * mean_y))
-    half = agg.Z95 * math.sqrt(variance)
+    half = Z95 * math.sqrt(variance)
     return ratio, max(0.0, ratio - half), ratio + half
 
 
@@ -249,9 +250,9 @@ def offline_section(*, experiment: Experiment, variants: list[VariantInfo], roll
     """rollups=False: from every item rather than from the finished batches' rollups (the same numbers)."""
     variant_ids = [v.id for v in variants]
     sources = agg.batch_sources(experiment_id=experiment.pk, rollups=rollups)
-    sums = agg.call_sums(sources=sources)
+    sums = call_sums(sources=sources)
     batch_ids, batch_sums, case_ids, case_sums = sums.batch_ids, sums.batch_sums, sums.case_ids, sums.case_sums
-    percentiles, per_batch_pct = agg.latency_percentiles(sources=sources)
+    percentiles, per_batch_pct = latency_percentiles(sources=sources)
     reviews = agg.review_sums(experiment_id=experiment.pk)
     matrix = _case_matrix(case_ids, case_sums, variant_ids) if case_ids.size else None
     case_values = _case_values(matrix) if matrix is not None else {}

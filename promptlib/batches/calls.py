@@ -155,7 +155,7 @@ def response_cache_key(*, endpoint: Endpoint, request: ChatRequest, repeat: int)
     config = endpoint.config
     material = json.dumps(
         [config.kind, config.base_url, config.pk, request.model, request.messages, request.temperature,
-         request.max_tokens, request.json_schema, getattr(config, "structured_output", ""), repeat],
+         request.max_tokens, request.json_schema, config.structured_output, repeat],
         sort_keys=True, default=str,
     )  # fmt: skip
     return "llmresp:v1:" + hashlib.sha256(material.encode()).hexdigest()

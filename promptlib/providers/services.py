@@ -12,17 +12,11 @@ from promptlib.providers.models import ModelPrice, ProviderConfig
 DEMO_PROVIDER_NAME = "demo"
 DEMO_MODELS = ["demo-small"]
 
-_CONFIG_FIELDS = {
-    "kind",
-    "base_url",
-    "models",
-    "api_key_env",
-    "timeout_seconds",
-    "max_concurrency",
-    "rpm_limit",
-    "max_retries",
-    "structured_output",
-}
+# What a provider's settings are, beyond its name (the key is apart: write-only). The API shows these.
+CONFIG_FIELDS = (
+    *("kind", "base_url", "models", "api_key_env"),
+    *("timeout_seconds", "max_concurrency", "rpm_limit", "max_retries", "structured_output"),
+)
 
 
 def provider_config_create(
@@ -35,7 +29,7 @@ def provider_config_create(
     max_concurrency, rpm_limit, max_retries, structured_output. The address and key variable follow
     promptlib/providers/policy.py.
     """
-    unknown = set(fields) - _CONFIG_FIELDS
+    unknown = set(fields) - set(CONFIG_FIELDS)
     if unknown:
         raise TypeError(f"Unknown provider fields: {', '.join(sorted(unknown))}")
     config = ProviderConfig(project=project, name=name, kind=kind, **fields)
@@ -49,7 +43,7 @@ def provider_config_update(
     *, config: ProviderConfig, api_key: str | None = None, api_key_clear: bool = False, **fields
 ) -> ProviderConfig:
     """Change fields; `api_key` replaces the stored key, `api_key_clear` forgets it (None leaves it)."""
-    unknown = set(fields) - _CONFIG_FIELDS
+    unknown = set(fields) - set(CONFIG_FIELDS)
     if unknown:
         raise TypeError(f"Unknown provider fields: {', '.join(sorted(unknown))}")
     for name, value in fields.items():

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from promptlib.api.serializers import MAX_BIGINT, MAX_INT, json_problem
+from promptlib.api.serializers import MAX_BIGINT, MAX_INT
 from promptlib.batches.models import Batch
+from promptlib.core.jsonvalues import json_problem
 from promptlib.scorers import SCORER_KINDS
 
 

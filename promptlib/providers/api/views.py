@@ -19,13 +19,10 @@ from promptlib.core.models import Project
 from promptlib.providers.api.serializers import ProviderChangeSerializer, ProviderInSerializer, ProviderOutSerializer
 from promptlib.providers.models import ProviderConfig
 from promptlib.providers.selectors import provider_config_find, provider_configs_list
-from promptlib.providers.services import provider_config_create, provider_config_update
+from promptlib.providers.services import CONFIG_FIELDS, provider_config_create, provider_config_update
 
 PROVIDER_GRANTS = {"POST": MANAGE_PROVIDERS, "PATCH": MANAGE_PROVIDERS}
-PROVIDER_FIELDS = (
-    *("id", "name", "kind", "base_url", "models", "api_key_env"),
-    *("timeout_seconds", "max_concurrency", "rpm_limit", "max_retries", "structured_output"),
-)
+PROVIDER_FIELDS = ("id", "name", *CONFIG_FIELDS)
 
 
 def _provider_dict(p: ProviderConfig) -> dict:
