@@ -32,14 +32,20 @@ def rate_parse(rate: str) -> tuple[int, int]:
     return int(count), _PERIODS[period.strip()[:1]]
 
 
+def _fixed_window(*, prefix: str, ident: str, period: int) -> tuple[str, int, float, int]:
+    """(counter key, seconds it lives, now, window number) of the current fixed window of `period` seconds."""
+    now = time.time()
+    window = int(now // period)
+    return f"{prefix}:{ident}:{period}:{window}", period + 1, now, window
+
+
 def throttle_window(*, ident: str) -> tuple[str, int, float] | None:
     """(counter key, seconds it lives, now) for this caller's current window; None when no limit is set."""
     rate = api_settings.DEFAULT_THROTTLE_RATES.get("api")
     if not rate:
         return None
-    period = rate_parse(rate)[1]
-    now = time.time()
-    return f"throttle:{ident}:{period}:{int(now // period)}", period + 1, now
+    key, timeout, now, _window = _fixed_window(prefix="throttle", ident=ident, period=rate_parse(rate)[1])
+    return key, timeout, now
 
 
 @dataclass(frozen=True)
@@ -62,13 +68,9 @@ def key_failure_window(*, ip: str) -> FailureWindow | None:
     if not rate:
         return None
     limit, period = rate_parse(rate)
-    now = time.time()
-    window = int(now // period)
+    key, timeout, now, window = _fixed_window(prefix="keyfail", ident=ip, period=period)
     return FailureWindow(
-        key=f"keyfail:{ip}:{period}:{window}",
-        timeout=period + 1,
-        limit=limit,
-        retry_after=max(1, int((window + 1) * period - now) + 1),
+        key=key, timeout=timeout, limit=limit, retry_after=max(1, int((window + 1) * period - now) + 1)
     )
 
 
