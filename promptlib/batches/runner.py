@@ -333,6 +333,9 @@ def fail_fast_reason(*, batch: Batch) -> str:
         return ""
     if {variant for variant, *_ in sample} != set(items.order_by().values_list("variant_id", flat=True).distinct()):
         return ""
+    if kind == "auth" and not status:
+        # No HTTP status: the call never left, the key is missing here (not refused there); say what is missing.
+        return f"No API key was sent: {error.removeprefix('auth: ')}"
     return FAIL_FAST_REASONS[kind].format(status=f" ({status})" if status else "", error=error)
 
 

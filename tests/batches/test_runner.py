@@ -77,6 +77,7 @@ def _first_calls_failed(batch, count: int, *, kind: str = "auth", status: int | 
     ("kind", "status", "reason"),
     [
         ("auth", 401, "The provider refused the API key (401)."),
+        ("auth", None, "No API key was sent: auth error"),
         ("not_found", 404, "The provider does not know this model or address (404)."),
         ("connection", None, "The provider could not be reached, even after retries."),
         ("bad_request", 400, "The provider refused the request (400): bad_request error"),
