@@ -10,7 +10,7 @@ import uuid
 import pytest
 from django.conf import settings
 
-from promptlib.providers import ChatRequest, ProviderError, provider_for
+from promptlib.providers import ChatRequest, ProviderError, limits, provider_for
 from promptlib.providers.limits import FileBackend, ProviderLimiter, RedisBackend, default_backend, limiter_for
 from promptlib.providers.models import ProviderConfig
 from tests.standins import StandinServer
@@ -155,18 +155,19 @@ def test_rpm_tokens_free_up_as_the_window_slides(backend_spec):
 
 
 def _hold_forever(spec, ready):
-    limiter = _limiter(spec, max_concurrency=1, lease_seconds=1)
+    limiter = _limiter(spec, max_concurrency=1, lease_ttl=1)
     limiter.acquire()
     ready.set()
     time.sleep(60)
 
 
-def test_the_slot_of_a_killed_process_frees_itself(backend_spec):
+def test_a_live_process_keeps_its_slot_past_the_lease_ttl_and_a_killed_one_frees_it(backend_spec):
     ready = FORK.Event()
     holder = FORK.Process(target=_hold_forever, args=(backend_spec, ready))
     holder.start()
     assert ready.wait(10)
-    limiter = _limiter(backend_spec, max_concurrency=1, lease_seconds=1, acquire_timeout=0.1)
+    time.sleep(2.5)  # 2.5 leases of 1 s: the holder's heartbeat renewed its lease
+    limiter = _limiter(backend_spec, max_concurrency=1, lease_ttl=1, acquire_timeout=0.1)
     with pytest.raises(ProviderError):
         limiter.acquire()  # the holder is alive: no slot
     os.kill(holder.pid, signal.SIGKILL)
@@ -174,12 +175,12 @@ def test_the_slot_of_a_killed_process_frees_itself(backend_spec):
     limiter.acquire_timeout = 5
     started = time.monotonic()
     limiter.acquire()
-    # Lock files free at once; a Redis lease when it expires (1 s).
-    assert time.monotonic() - started < 3
+    # Lock files free at once; a Redis lease when its TTL runs out (1 s).
+    assert time.monotonic() - started < 2
 
 
 def test_a_rate_limit_halves_the_effective_concurrency(backend_spec):
-    limiter = _limiter(backend_spec, max_concurrency=8, decrease_cooldown=0)
+    limiter = _limiter(backend_spec, max_concurrency=8, decrease_window=0, increase_seconds=3600)
     limiter.release(limiter.acquire(), outcome="rate_limited")
     assert limiter.effective_concurrency() == 4
     limiter.release(limiter.acquire(), outcome="rate_limited")
@@ -187,58 +188,125 @@ def test_a_rate_limit_halves_the_effective_concurrency(backend_spec):
 
 
 def test_the_effective_concurrency_never_drops_below_one(backend_spec):
-    limiter = _limiter(backend_spec, max_concurrency=2, decrease_cooldown=0)
+    limiter = _limiter(backend_spec, max_concurrency=2, decrease_window=0, increase_seconds=3600)
     for _ in range(3):
         limiter.release(limiter.acquire(), outcome="rate_limited")
     assert limiter.effective_concurrency() == 1
 
 
-def test_a_burst_of_rate_limits_halves_only_once_per_cooldown(backend_spec):
-    limiter = _limiter(backend_spec, max_concurrency=8, decrease_cooldown=30)
+def test_a_burst_of_rate_limits_halves_only_once_per_window(backend_spec):
+    limiter = _limiter(backend_spec, max_concurrency=8, decrease_window=30, increase_seconds=3600)
     leases = [limiter.acquire() for _ in range(3)]
     for lease in leases:
         limiter.release(lease, outcome="rate_limited")
     assert limiter.effective_concurrency() == 4
 
 
-def test_successes_raise_the_effective_concurrency_one_at_a_time(backend_spec):
-    limiter = _limiter(backend_spec, max_concurrency=4, decrease_cooldown=0, increase_every=3)
+def test_the_window_between_decreases_is_at_least_the_retry_after(backend_spec):
+    limiter = _limiter(backend_spec, max_concurrency=8, decrease_window=0, increase_seconds=3600)
+    first, second = limiter.acquire(), limiter.acquire()
+    limiter.release(first, outcome="rate_limited", retry_after=0.3)
+    limiter.release(second, outcome="rate_limited", retry_after=0.3)  # within its window: no second halving
+    assert limiter.effective_concurrency() == 4
+    time.sleep(0.35)  # the pause is over, and so is the window
     limiter.release(limiter.acquire(), outcome="rate_limited")
     assert limiter.effective_concurrency() == 2
-    for _ in range(3):
-        limiter.release(limiter.acquire(), outcome="success")
-    assert limiter.effective_concurrency() == 3
-    for _ in range(10):
-        limiter.release(limiter.acquire(), outcome="success")
-    assert limiter.effective_concurrency() == 4  # back to the maximum, not beyond
+
+
+def test_the_limit_grows_back_one_slot_per_increase_period_by_the_clock(backend_spec):
+    limiter = _limiter(backend_spec, max_concurrency=8, decrease_window=0, increase_seconds=0.25)
+    limiter.release(limiter.acquire(), outcome="rate_limited")
+    assert limiter.effective_concurrency() == 4
+    time.sleep(0.6)  # no success needed: two periods passed
+    assert limiter.effective_concurrency() == 6
+    time.sleep(1.0)
+    assert limiter.effective_concurrency() == 8  # back to the maximum, not beyond
 
 
 def test_a_lowered_limit_admits_fewer_calls_in_every_process(backend_spec):
-    first = _limiter(backend_spec, max_concurrency=4, decrease_cooldown=0, acquire_timeout=0.1)
+    first = _limiter(backend_spec, max_concurrency=4, decrease_window=0, increase_seconds=3600, acquire_timeout=0.1)
     for _ in range(2):
         first.release(first.acquire(), outcome="rate_limited")
-    other = _limiter(backend_spec, max_concurrency=4, acquire_timeout=0.1)  # another worker's limiter
+    other = _limiter(backend_spec, max_concurrency=4, increase_seconds=3600, acquire_timeout=0.1)  # another worker's
     assert other.effective_concurrency() == 1
     other.acquire()
     with pytest.raises(ProviderError):
         other.acquire()
 
 
-def test_the_context_manager_reports_a_429_and_a_success(backend_spec):
-    limiter = _limiter(backend_spec, max_concurrency=4, decrease_cooldown=0, increase_every=1)
+def test_a_429_with_retry_after_pauses_every_worker_for_that_long(backend_spec):
+    limiter = _limiter(backend_spec, max_concurrency=4, acquire_timeout=5)
+    limiter.release(limiter.acquire(), outcome="rate_limited", retry_after=0.6)
+    other = _limiter(backend_spec, max_concurrency=4, acquire_timeout=5)  # another worker's limiter
+    started = time.monotonic()
+    other.release(other.acquire())
+    assert 0.5 <= time.monotonic() - started < 2
+
+
+def test_a_429_without_retry_after_does_not_pause(backend_spec):
+    limiter = _limiter(backend_spec, max_concurrency=4, acquire_timeout=0.1)
+    limiter.release(limiter.acquire(), outcome="rate_limited")
+    limiter.release(limiter.acquire())  # no ProviderError: a slot at once
+
+
+def test_the_context_manager_reports_a_429_with_its_retry_after(backend_spec):
+    limiter = _limiter(backend_spec, max_concurrency=4, increase_seconds=3600, acquire_timeout=0.2)
     with pytest.raises(ProviderError), limiter:
-        raise ProviderError("Too many requests", "rate_limit", status=429)
+        raise ProviderError("Too many requests", "rate_limit", status=429, retry_after=5)
     assert limiter.effective_concurrency() == 2
-    with limiter:
-        pass
-    assert limiter.effective_concurrency() == 3
+    with pytest.raises(ProviderError) as caught:
+        limiter.acquire()  # paused for 5 s
+    assert caught.value.kind == "rate_limit"
 
 
 def test_other_errors_leave_the_effective_concurrency_alone(backend_spec):
-    limiter = _limiter(backend_spec, max_concurrency=4, decrease_cooldown=0)
+    limiter = _limiter(backend_spec, max_concurrency=4, decrease_window=0)
     with pytest.raises(ProviderError), limiter:
         raise ProviderError("Server error", "server", status=500)
     assert limiter.effective_concurrency() == 4
+
+
+def test_a_timed_out_call_keeps_its_slot_until_its_timeout_plus_a_margin(backend_spec, monkeypatch):
+    monkeypatch.setattr(limits, "HOLD_MARGIN_SECONDS", 0.5)
+    limiter = _limiter(backend_spec, max_concurrency=1, call_timeout=0.5, acquire_timeout=0.2)
+    started = time.monotonic()
+    with pytest.raises(ProviderError), limiter:
+        raise ProviderError("Timed out", "timeout")  # at once: held until 0.5 + 0.5 s from the start
+    assert limiter.in_use() == 1
+    with pytest.raises(ProviderError):
+        limiter.acquire()
+    limiter.acquire_timeout = 5
+    limiter.acquire()
+    assert 0.9 <= time.monotonic() - started < 2
+
+
+def test_other_failures_free_their_slot_at_once(backend_spec):
+    limiter = _limiter(backend_spec, max_concurrency=1, call_timeout=30, acquire_timeout=0.1)
+    with pytest.raises(ProviderError), limiter:
+        raise ProviderError("Server error", "server", status=500)
+    assert limiter.in_use() == 0
+    limiter.release(limiter.acquire())
+
+
+def test_a_request_counts_against_the_rpm_from_when_its_call_ended(backend_spec):
+    limiter = _limiter(backend_spec, rpm=1, rpm_window=0.5, acquire_timeout=5)
+    started = time.monotonic()
+    lease = limiter.acquire()
+    time.sleep(0.3)  # the provider may have seen the request at any moment of the call
+    limiter.release(lease, outcome="success")
+    limiter.acquire()
+    assert time.monotonic() - started >= 0.78
+
+
+def test_a_long_call_counts_against_the_rpm_from_its_start_plus_the_arrival_margin(backend_spec, monkeypatch):
+    monkeypatch.setattr(limits, "ARRIVAL_MARGIN_SECONDS", 0.1)
+    limiter = _limiter(backend_spec, rpm=1, rpm_window=0.5, acquire_timeout=5)
+    started = time.monotonic()
+    lease = limiter.acquire()
+    time.sleep(0.4)
+    limiter.release(lease, outcome="timeout")
+    limiter.acquire()
+    assert 0.55 <= time.monotonic() - started < 0.8
 
 
 def test_the_default_backend_is_redis_with_a_redis_url(settings):
@@ -256,5 +324,5 @@ def test_the_default_backend_is_lock_files_without_redis(settings, tmp_path):
 def test_limiter_for_applies_the_configs_limits_and_is_shared():
     config = ProviderConfig(pk=42, name="openai", kind="openai", max_concurrency=7, rpm_limit=100, timeout_seconds=20)
     limiter = limiter_for(config)
-    assert (limiter.key, limiter.max_concurrency, limiter.rpm, limiter.lease_seconds) == ("provider-42", 7, 100, 50)
+    assert (limiter.key, limiter.max_concurrency, limiter.rpm, limiter.call_timeout) == ("provider-42", 7, 100, 20)
     assert limiter_for(config) is limiter

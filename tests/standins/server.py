@@ -15,7 +15,12 @@ From another process (benchmarks), `python -m tests.standins.server --port 0 --l
 port on its first line, then serves until killed. `GET /_stats` returns the stats as JSON,
 `POST /_reset` clears them, `POST /_control` takes {"latency": s, "fail_next": {"count": n,
 "status": 429, "retry_after": 1}, "hang_next": {"count": n, "seconds": s}, "refuse_next": n,
-"fail_rate": p, "fail_status": 500, "seed": 1, "response_formats": ["text", "json_object"]}.
+"fail_rate": p, "fail_status": 500, "seed": 1, "response_formats": ["text", "json_object"],
+"fault_mix": [{"rate": 0.1, "status": 429, "retry_after": 1}, {"rate": 0.05, "hang": 30}]}.
+
+`fault_mix` draws one random number per completion and answers with the first fault whose cumulative
+rate it falls under (an HTTP error, or a hang of `hang` seconds before a normal answer); [] (the
+default) turns it off.
 
 `response_formats` lists the response_format types the server takes (None, the default: any); a
 request with another type gets llama-cpp-python's answer to `json_schema`: a 500 whose message says
@@ -82,6 +87,7 @@ class _State:
         self.scripted: deque[Failure] = deque()
         self.fail_rate = 0.0
         self.fail_status = 500
+        self.fault_mix: list[tuple[float, Failure]] = []  # (cumulative rate, failure)
         self.response_formats: frozenset[str] | None = None  # types taken; None: any
         self.random = random.Random(0)  # noqa: S311 — scripted failures, not security
         self.reset()
@@ -118,6 +124,9 @@ class _State:
                 return Failure(status=500, message=_FORMAT_REFUSAL.format(type=response_format.get("type")))
             if self.fail_rate and self.random.random() < self.fail_rate:
                 return Failure(status=self.fail_status, retry_after="1" if self.fail_status == 429 else None)
+            if self.fault_mix:
+                draw = self.random.random()
+                return next((failure for upto, failure in self.fault_mix if draw < upto), None)
             return None
 
     def _format_taken(self, response_format: Any) -> bool:
@@ -152,6 +161,14 @@ class _State:
                 self.fail_rate = float(command["fail_rate"])
             if "fail_status" in command:
                 self.fail_status = int(command["fail_status"])
+            if "fault_mix" in command:
+                self.fault_mix, upto = [], 0.0
+                for fault in command["fault_mix"] or []:
+                    upto += float(fault["rate"])
+                    retry_after = None if fault.get("retry_after") is None else str(fault["retry_after"])
+                    failure = Failure(status=int(fault.get("status", 0)), retry_after=retry_after,
+                                      hang_seconds=float(fault.get("hang", 0)))  # fmt: skip
+                    self.fault_mix.append((upto, failure))
             if "response_formats" in command:
                 taken = command["response_formats"]
                 self.response_formats = None if taken is None else frozenset(taken)
