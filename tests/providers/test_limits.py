@@ -10,7 +10,7 @@ import uuid
 import pytest
 from django.conf import settings
 
-from promptlib.providers import ChatRequest, ProviderError, limits, provider_for
+from promptlib.providers import ChatRequest, ProviderError, provider_for
 from promptlib.providers.limits import FileBackend, ProviderLimiter, RedisBackend, default_backend, limiter_for
 from promptlib.providers.models import ProviderConfig
 from tests.standins import StandinServer
@@ -266,9 +266,8 @@ def test_other_errors_leave_the_effective_concurrency_alone(backend_spec):
     assert limiter.effective_concurrency() == 4
 
 
-def test_a_timed_out_call_keeps_its_slot_until_its_timeout_plus_a_margin(backend_spec, monkeypatch):
-    monkeypatch.setattr(limits, "HOLD_MARGIN_SECONDS", 0.5)
-    limiter = _limiter(backend_spec, max_concurrency=1, call_timeout=0.5, acquire_timeout=0.2)
+def test_a_timed_out_call_keeps_its_slot_until_its_timeout_plus_a_margin(backend_spec):
+    limiter = _limiter(backend_spec, max_concurrency=1, call_timeout=0.5, hold_margin=0.5, acquire_timeout=0.2)
     started = time.monotonic()
     with pytest.raises(ProviderError), limiter:
         raise ProviderError("Timed out", "timeout")  # at once: held until 0.5 + 0.5 s from the start
@@ -298,9 +297,8 @@ def test_a_request_counts_against_the_rpm_from_when_its_call_ended(backend_spec)
     assert time.monotonic() - started >= 0.78
 
 
-def test_a_long_call_counts_against_the_rpm_from_its_start_plus_the_arrival_margin(backend_spec, monkeypatch):
-    monkeypatch.setattr(limits, "ARRIVAL_MARGIN_SECONDS", 0.1)
-    limiter = _limiter(backend_spec, rpm=1, rpm_window=0.5, acquire_timeout=5)
+def test_a_long_call_counts_against_the_rpm_from_its_start_plus_the_arrival_margin(backend_spec):
+    limiter = _limiter(backend_spec, rpm=1, rpm_window=0.5, arrival_margin=0.1, acquire_timeout=5)
     started = time.monotonic()
     lease = limiter.acquire()
     time.sleep(0.4)
