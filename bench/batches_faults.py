@@ -16,6 +16,7 @@ must not exceed the RPM) and in flight at once (which must not exceed the cap).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -96,8 +97,13 @@ def fault_mix(*, calls: int = 240, rpm: int = 120, cap: int = 5, processes: int 
         "ideal_requests": stats["requests"] * 60 / rpm,
         "max_per_minute": max_in_window(arrivals, 60.0),
         "max_in_flight": stats["max_in_flight"],
+        "faults": stats["faults"],
+        # Each hang holds a slot for the provider's timeout (30 s) plus the limiter's margin: a floor
+        # on the wall time however well the rest is scheduled.
+        "hang_floor": stats["faults"].get("hang", 0) * (provider.timeout_seconds + 2) / cap,
         "rpm": rpm,
         "cap": cap,
+        "arrivals": [t - started for t in arrivals],
     }
 
 
@@ -110,6 +116,7 @@ def report(figures: dict) -> str:
         f"    wall {f['wall']:.1f} s   ideal {f['ideal']:.1f} s   ratio {f['ratio']:.2f}×  (target ≤ 1.3×) {verdict}",
         f"    {f['done']} done, {f['failed']} failed; the stand-in saw {f['requests']} requests "
         f"(their RPM-bound ideal {f['ideal_requests']:.1f} s: ratio {f['wall'] / f['ideal_requests']:.2f}×)",
+        f"    faults drawn {f['faults']}: the hangs alone hold the {f['cap']} slots for {f['hang_floor']:.1f} s",
         f"    most requests in any 60 s window {f['max_per_minute']} (RPM {f['rpm']}); "
         f"most in flight {f['max_in_flight']} (cap {f['cap']})",
     ])  # fmt: skip
@@ -122,6 +129,7 @@ def main() -> None:
     parser.add_argument("--cap", type=int, default=5)
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1, help="the stand-in's random seed for the fault mix")
+    parser.add_argument("--dump", help="write the figures, with each request's arrival time, to this JSON file")
     parser.add_argument("--database", default=DB_NAME, help="database to (re)create on DATABASE_URL's server")
     args = parser.parse_args()
     database_url, redis_url = os.environ.get("DATABASE_URL", ""), os.environ.get("REDIS_URL", "")
@@ -134,6 +142,8 @@ def main() -> None:
 
     django.setup()
     figures = fault_mix(calls=args.calls, rpm=args.rpm, cap=args.cap, processes=args.processes, seed_value=args.seed)
+    if args.dump:
+        Path(args.dump).write_text(json.dumps(figures))
     print()
     print(report(figures))
 

@@ -20,7 +20,7 @@ port on its first line, then serves until killed. `GET /_stats` returns the stat
 
 `fault_mix` draws one random number per completion and answers with the first fault whose cumulative
 rate it falls under (an HTTP error, or a hang of `hang` seconds before a normal answer); [] (the
-default) turns it off.
+default) turns it off. The stats count what it drew under "faults" ({"429": n, "hang": n, …}).
 
 `response_formats` lists the response_format types the server takes (None, the default: any); a
 request with another type gets llama-cpp-python's answer to `json_schema`: a 500 whose message says
@@ -101,6 +101,7 @@ class _State:
             self.headers: list[dict[str, str]] = []
             self.paths: list[str] = []
             self.response_formats_seen: list[dict[str, Any] | None] = []
+            self.faults: dict[str, int] = {}  # what fault_mix drew: "429", "500", "hang"…
 
     def arrive(self) -> None:
         """A completion request's first line arrived: in flight until its answer is written out."""
@@ -126,7 +127,11 @@ class _State:
                 return Failure(status=self.fail_status, retry_after="1" if self.fail_status == 429 else None)
             if self.fault_mix:
                 draw = self.random.random()
-                return next((failure for upto, failure in self.fault_mix if draw < upto), None)
+                failure = next((failure for upto, failure in self.fault_mix if draw < upto), None)
+                if failure is not None:
+                    kind = str(failure.status) if failure.status else "hang"
+                    self.faults[kind] = self.faults.get(kind, 0) + 1
+                return failure
             return None
 
     def _format_taken(self, response_format: Any) -> bool:
@@ -149,6 +154,7 @@ class _State:
                 "bodies": list(self.bodies),
                 "headers": list(self.headers),
                 "response_formats": list(self.response_formats_seen),
+                "faults": dict(self.faults),
             }
 
     def control(self, command: dict[str, Any]) -> None:
