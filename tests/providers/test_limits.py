@@ -324,3 +324,52 @@ def test_limiter_for_applies_the_configs_limits_and_is_shared():
     limiter = limiter_for(config)
     assert (limiter.key, limiter.max_concurrency, limiter.rpm, limiter.call_timeout) == ("provider-42", 7, 100, 20)
     assert limiter_for(config) is limiter
+
+
+@pytest.fixture
+def redis_spec(backend_spec):
+    if backend_spec[0] != "redis":
+        pytest.skip("only Redis has round trips to save")
+    return backend_spec
+
+
+def _count_round_trips(limiter) -> list:
+    sent, execute = [], limiter.backend.client.execute_command
+
+    def counted(*args, **options):
+        sent.append(args[0])
+        return execute(*args, **options)
+
+    limiter.backend.client.execute_command = counted
+    return sent
+
+
+def test_a_threads_next_call_takes_one_round_trip_to_redis(redis_spec):
+    limiter = _limiter(redis_spec, max_concurrency=2)
+    with limiter:
+        pass
+    sent = _count_round_trips(limiter)
+    for _ in range(20):
+        with limiter:
+            pass  # a call; its slot is freed by the next one's acquire, in the same script
+    assert len(sent) == 20
+    assert limiter.in_use() == 1  # the last one's, parked for a moment
+
+
+def test_a_parked_slot_is_freed_when_no_call_comes_for_it(redis_spec):
+    limiter = _limiter(redis_spec, max_concurrency=1)
+    with limiter:
+        pass
+    other = _limiter(redis_spec, max_concurrency=1, acquire_timeout=2)  # another worker's limiter
+    started = time.monotonic()
+    other.acquire()
+    assert time.monotonic() - started < 0.5
+
+
+def test_a_parked_slot_does_not_outlive_its_limit(redis_spec):
+    limiter = _limiter(redis_spec, max_concurrency=2, decrease_window=0, increase_seconds=3600, acquire_timeout=0.2)
+    with limiter:
+        pass  # parked
+    limiter.release(limiter.acquire(), outcome="rate_limited")  # the limit drops to 1
+    with limiter:  # swaps the parked slot for one within the new limit
+        assert limiter.in_use() == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import threading
@@ -21,6 +22,7 @@ from promptlib.providers.limits.policy import (
     HOLD_MARGIN_SECONDS,
     INCREASE_SECONDS,
     LEASE_TTL_SECONDS,
+    PARK_SECONDS,
     POLL_SECONDS,
     RPM_WINDOW_SECONDS,
     Lease,
@@ -31,7 +33,12 @@ from promptlib.providers.limits.redis_backend import RedisBackend
 
 @dataclass
 class ProviderLimiter:
-    """Limits for one provider key; a context manager around each call. Safe to share between threads."""
+    """Limits for one provider key; a context manager around each call. Safe to share between threads.
+
+    With a backend that can swap (Redis), the slot of a successful call is parked for PARK_SECONDS:
+    the same thread's next call frees it and takes a slot in one round trip instead of two, and a
+    thread of the limiter's own frees the slots that no call came for in time.
+    """
 
     key: str
     max_concurrency: int
@@ -46,6 +53,9 @@ class ProviderLimiter:
     hold_margin: float = HOLD_MARGIN_SECONDS
     arrival_margin: float = ARRIVAL_MARGIN_SECONDS
     _local: threading.local = field(default_factory=threading.local, repr=False)
+    _parked: dict[int, Lease] = field(default_factory=dict, repr=False)  # thread id → its last call's slot
+    _parking: threading.Condition = field(default_factory=threading.Condition, repr=False)
+    _parking_pid: int = field(default=0, repr=False)
 
     def __post_init__(self) -> None:
         if self.backend is None:
@@ -62,11 +72,17 @@ class ProviderLimiter:
             arrival_margin=self.arrival_margin,
         )
 
-    def acquire(self) -> Lease:
-        """Wait for a slot (and an RPM token); a temporary ProviderError after `acquire_timeout` seconds."""
+    def acquire(self, *, instead_of: Lease | None = None) -> Lease:
+        """Wait for a slot (and an RPM token); a temporary ProviderError after `acquire_timeout` seconds.
+
+        `instead_of`: a parked slot to free (a success) in the same round trip as the first try.
+        """
         deadline = time.monotonic() + self.acquire_timeout
         while True:
-            attempt = self.backend.try_acquire(self.key, self.policy)
+            if instead_of is not None:
+                attempt, instead_of = self.backend.swap(self.key, self.policy, instead_of), None
+            else:
+                attempt = self.backend.try_acquire(self.key, self.policy)
             if attempt.lease is not None:
                 return attempt.lease
             remaining = deadline - time.monotonic()
@@ -100,7 +116,9 @@ class ProviderLimiter:
 
     def __enter__(self) -> ProviderLimiter:
         leases = self._local.__dict__.setdefault("leases", [])
-        leases.append(self.acquire())
+        with self._parking:
+            parked = self._parked.pop(threading.get_ident(), None) if self._parking_pid == os.getpid() else None
+        leases.append(self.acquire(instead_of=parked))
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -112,7 +130,40 @@ class ProviderLimiter:
             outcome, retry_after = "rate_limited", exc.retry_after
         elif isinstance(exc, ProviderError) and exc.kind == "timeout":
             outcome = "timeout"
-        self.release(lease, outcome=outcome, retry_after=retry_after)
+        if outcome == "success" and hasattr(self.backend, "swap"):
+            self._park(lease)
+        else:
+            self.release(lease, outcome=outcome, retry_after=retry_after)
+
+    def _park(self, lease: Lease) -> None:
+        lease.parked_at = time.monotonic()
+        with self._parking:
+            if self._parking_pid != os.getpid():  # new, or forked: the parent's thread and slots are not ours
+                self._parking_pid, self._parked = os.getpid(), {}
+                threading.Thread(target=self._free_parked, name=f"limits-parking-{self.key}", daemon=True).start()
+            earlier = self._parked.pop(threading.get_ident(), None)  # nested calls in one thread
+            self._parked[threading.get_ident()] = lease
+            if len(self._parked) == 1:  # the thread waits without a deadline only when none was parked
+                self._parking.notify()
+        if earlier is not None:
+            self.release(earlier, outcome="success")
+
+    def _free_parked(self) -> None:
+        """The parking's thread: frees the slots that waited PARK_SECONDS for a call in vain."""
+        while True:
+            with self._parking:
+                if not self._parked:
+                    self._parking.wait()
+                    continue
+                now = time.monotonic()
+                due = [thread for thread, lease in self._parked.items() if lease.parked_at + PARK_SECONDS <= now]
+                if not due:
+                    self._parking.wait(min(lease.parked_at for lease in self._parked.values()) + PARK_SECONDS - now)
+                    continue
+                leases = [self._parked.pop(thread) for thread in due]
+            for lease in leases:
+                with contextlib.suppress(Exception):  # Redis away: the lease runs out by itself (lease_ttl)
+                    self.release(lease, outcome="success")
 
 
 _backends: dict[tuple, Any] = {}

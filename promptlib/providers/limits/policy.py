@@ -15,6 +15,7 @@ HOLD_MARGIN_SECONDS = 2.0  # a timed-out call's slot stays taken until its timeo
 ARRIVAL_MARGIN_SECONDS = 2.0  # a request reaches the provider within this of its acquire
 DECREASE_WINDOW_SECONDS = 5.0
 INCREASE_SECONDS = 1.0
+PARK_SECONDS = 0.02  # a successful call's slot waits this long for its thread's next call (RedisBackend.swap)
 POLL_SECONDS = (0.005, 0.05)  # random sleep between attempts, so waiters do not move in lockstep
 WAKE_WAIT_SECONDS = (0.1, 0.3)  # longest wait for a wake-up before looking again (Redis)
 
@@ -25,6 +26,7 @@ class Lease:
     started: float = field(default_factory=time.monotonic)
     handle: Any = None  # the backend's hold on the slot (an open lock file for the file backend)
     slot: int = -1  # which lock file (file backend)
+    parked_at: float = 0.0  # when its call ended, while it waits for its thread's next call
 
 
 @dataclass

@@ -21,6 +21,8 @@ from promptlib.providers.limits.policy import (
     Policy,
 )
 
+# Every script starts with these: the clock, Policy.limit_at written again in Lua, and the steps the
+# scripts share. KEYS, in every script that takes a slot or frees one: leases, rpm, state, wake.
 _LUA_PRELUDE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
@@ -29,51 +31,67 @@ local function limit_at(state, max, step)
     if not floor then return max end
     return math.max(1, math.min(max, math.floor(floor + (now - at) / step)))
 end
-"""
-
-
-class RedisBackend:
-    # KEYS: leases, rpm, state. ARGV: token, max, rpm, ttl, window, increase_seconds.
-    _ACQUIRE = """
+-- Take a slot (and an RPM token): {1, '0'}, or {0, seconds until a token frees or the pause ends}.
+local function take(token, max, rpm, ttl, window, step)
     redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
     local state = redis.call('HMGET', KEYS[3], 'floor', 'decreased_at', 'paused_until')
     local paused = tonumber(state[3])
     if paused and paused > now then return {0, tostring(paused - now)} end
-    local limit = limit_at(state, tonumber(ARGV[2]), tonumber(ARGV[6]))
-    if redis.call('ZCARD', KEYS[1]) >= limit then return {0, '0'} end
-    local rpm = tonumber(ARGV[3])
+    if redis.call('ZCARD', KEYS[1]) >= limit_at(state, max, step) then return {0, '0'} end
     if rpm > 0 then
-        local window = tonumber(ARGV[5])
         redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - window)
         if redis.call('ZCARD', KEYS[2]) >= rpm then
             local oldest = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
             return {0, tostring(tonumber(oldest[2]) + window - now)}
         end
-        redis.call('ZADD', KEYS[2], now, ARGV[1])
+        redis.call('ZADD', KEYS[2], now, token)
         redis.call('EXPIRE', KEYS[2], math.ceil(window) + 60)
     end
-    redis.call('ZADD', KEYS[1], now + tonumber(ARGV[4]), ARGV[1])
+    redis.call('ZADD', KEYS[1], now + ttl, token)
     redis.call('EXPIRE', KEYS[1], 3600)
     return {1, '0'}
+end
+-- A freed slot pushes a wake-up, which one waiter pops (BLPOP) to try at once instead of polling;
+-- the list is trimmed, so wake-ups nobody waited for cost at most a few retries.
+local function wake(max)
+    redis.call('RPUSH', KEYS[4], '1')
+    redis.call('LTRIM', KEYS[4], -max, -1)
+    redis.call('EXPIRE', KEYS[4], 60)
+end
+-- The request reached the provider before now, and within the arrival margin of its acquire.
+local function restamp(token, margin)
+    local sent = redis.call('ZSCORE', KEYS[2], token)
+    if sent then redis.call('ZADD', KEYS[2], 'XX', math.min(now, tonumber(sent) + margin), token) end
+end
+"""
+
+
+class RedisBackend:
+    # ARGV: token, max, rpm, ttl, window, increase_seconds.
+    _ACQUIRE = """
+    return take(ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]))
     """
-    # KEYS: leases, rpm, state, wake. ARGV: token, outcome ("success" | "rate_limited" | "timeout" |
-    # "other"), max, hold, retry_after, increase_seconds, decrease_window, arrival_margin.
-    # A freed slot also pushes a wake-up onto KEYS[4], which one waiter pops (BLPOP) to try at once
-    # instead of polling; the list is trimmed, so wake-ups nobody waited for cost at most a few retries.
+    # A thread's next call: free its last slot (a success) and take one, in one round trip.
+    # ARGV: old token, new token, max, rpm, ttl, window, increase_seconds, arrival_margin.
+    _SWAP = """
+    local max = tonumber(ARGV[3])
+    redis.call('ZREM', KEYS[1], ARGV[1])
+    restamp(ARGV[1], tonumber(ARGV[8]))
+    local taken = take(ARGV[2], max, tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]))
+    if taken[1] == 0 then wake(max) end
+    return taken
+    """
+    # ARGV: token, outcome ("success" | "rate_limited" | "timeout" | "other"), max, hold, retry_after,
+    # increase_seconds, decrease_window, arrival_margin.
     _RELEASE = """
     local token, max, hold = ARGV[1], tonumber(ARGV[3]), tonumber(ARGV[4])
     if hold > 0 then
         redis.call('ZADD', KEYS[1], 'XX', now + hold, token)
     else
         redis.call('ZREM', KEYS[1], token)
-        redis.call('RPUSH', KEYS[4], '1')
-        redis.call('LTRIM', KEYS[4], -max, -1)
-        redis.call('EXPIRE', KEYS[4], 60)
+        wake(max)
     end
-    local sent = redis.call('ZSCORE', KEYS[2], token)
-    if sent then
-        redis.call('ZADD', KEYS[2], 'XX', math.min(now, tonumber(sent) + tonumber(ARGV[8])), token)
-    end
+    restamp(token, tonumber(ARGV[8]))
     local state = redis.call('HMGET', KEYS[3], 'floor', 'decreased_at', 'paused_until', 'decrease_after')
     local limit = limit_at(state, max, tonumber(ARGV[6]))
     if ARGV[2] == 'rate_limited' then
@@ -112,21 +130,33 @@ class RedisBackend:
         self.prefix = prefix
         self._acquire = self.client.register_script(_LUA_PRELUDE + self._ACQUIRE)
         self._release = self.client.register_script(_LUA_PRELUDE + self._RELEASE)
+        self._swap = self.client.register_script(_LUA_PRELUDE + self._SWAP)
         self._renew = self.client.register_script(_LUA_PRELUDE + self._RENEW)
         self._state = self.client.register_script(_LUA_PRELUDE + self._STATE)
         self.heartbeat = _Heartbeat(self._renew_leases)
 
-    def _keys(self, key: str) -> tuple[str, str, str]:
+    def _keys(self, key: str) -> tuple[str, str, str, str]:
         base = f"{self.prefix}:{{{key}}}"  # one hash slot, should this ever run on Redis Cluster
-        return f"{base}:leases", f"{base}:rpm", f"{base}:aimd"
+        return f"{base}:leases", f"{base}:rpm", f"{base}:aimd", f"{base}:wake"
 
     def _wake_key(self, key: str) -> str:
-        return f"{self.prefix}:{{{key}}}:wake"
+        return self._keys(key)[3]
 
     def try_acquire(self, key: str, policy: Policy) -> Attempt:
         token = uuid.uuid4().hex
         args = [token, policy.max_concurrency, policy.rpm, policy.lease_ttl, policy.rpm_window, policy.increase_seconds]
-        ok, wait = self._acquire(keys=self._keys(key), args=args)
+        return self._taken(key, policy, token, self._acquire(keys=self._keys(key), args=args))
+
+    def swap(self, key: str, policy: Policy, old: Lease) -> Attempt:
+        """Free `old` (a success) and try to take a slot, in one round trip."""
+        self.heartbeat.discard((key, policy.lease_ttl), old.token)
+        token = uuid.uuid4().hex
+        args = [old.token, token, policy.max_concurrency, policy.rpm, policy.lease_ttl, policy.rpm_window,
+                policy.increase_seconds, policy.arrival_margin]  # fmt: skip
+        return self._taken(key, policy, token, self._swap(keys=self._keys(key), args=args))
+
+    def _taken(self, key: str, policy: Policy, token: str, answer: list) -> Attempt:
+        ok, wait = answer
         if not int(ok):
             return Attempt(None, float(wait))
         lease = Lease(token)
@@ -137,7 +167,7 @@ class RedisBackend:
         self.heartbeat.discard((key, policy.lease_ttl), lease.token)
         args = [lease.token, outcome, policy.max_concurrency, hold, retry_after, policy.increase_seconds,
                 policy.decrease_window, policy.arrival_margin]  # fmt: skip
-        return int(self._release(keys=[*self._keys(key), self._wake_key(key)], args=args))
+        return int(self._release(keys=self._keys(key), args=args))
 
     def _renew_leases(self, key: tuple[str, float], tokens: list[tuple[str, float]]) -> None:
         name, ttl = key
@@ -158,7 +188,7 @@ class RedisBackend:
         return int(self.client.zcount(leases, f"({seconds + micros / 1e6}", "+inf"))
 
     def reset(self, key: str) -> None:
-        self.client.delete(*self._keys(key), self._wake_key(key))
+        self.client.delete(*self._keys(key))
 
 
 class _Heartbeat:
