@@ -77,6 +77,7 @@ class Batch(BatchSettings):
     project_path = "project"  # ORM path to the owning Project, used for scoping
 
     class Status(models.TextChoices):
+        PREPARING = "preparing", "Preparing"  # its items are being written (promptlib.tasks.batch_prepare)
         PENDING = "pending", "Pending"
         RUNNING = "running", "Running"
         FINISHED = "finished", "Finished"
@@ -86,6 +87,11 @@ class Batch(BatchSettings):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
     schedule = models.ForeignKey(BatchSchedule, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs")
     total = models.PositiveIntegerField(default=0)
+    # Preparing: the variants whose items are written, how many items are written so far, and whether
+    # the batch was asked to start meanwhile (it starts once prepared).
+    variant_ids = models.JSONField(default=list, blank=True)
+    prepared = models.PositiveIntegerField(default=0)
+    start_when_prepared = models.BooleanField(default=False)
     error = models.TextField(blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -131,8 +137,11 @@ class BatchItem(models.Model):
     error_kind = models.CharField(max_length=20, blank=True)
     success = models.BooleanField(null=True)
     schema_passed = models.BooleanField(null=True)
+    # Every call ever made for this item, re-runs included (calls lost with their worker too: "lost" entries).
     attempts = models.PositiveSmallIntegerField(default=0)
     attempt_log = models.JSONField(default=list, blank=True)
+    # attempts when the item was last re-run: the retry budget of the current run counts from here.
+    rerun_from = models.PositiveSmallIntegerField(default=0)
     latency_ms = models.PositiveIntegerField(null=True)
     cost_usd = models.FloatField(default=0.0)
     judge_cost_usd = models.FloatField(default=0.0)
