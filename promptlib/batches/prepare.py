@@ -61,9 +61,9 @@ def items_insert(*, batch_id: int, case_ids: list[int], repeats: int, variant_id
         "ORDER BY c.pos, r.n, v.pos"
     )
     with connection.cursor() as cursor:
-        if connection.in_atomic_block:
-            # A slice and its `prepared` count commit together, so if the server crashed before the
-            # commit reached the disk both are lost and the task resumes before it: no need to wait for it.
+        if connection.in_atomic_block and not connection.savepoint_ids:
+            # The task's own transaction: a slice and its `prepared` count commit together, so if the server
+            # crashed before the commit reached the disk both are lost and the task resumes before it.
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
         cursor.execute(sql, [batch_id, *defaults, list(case_ids), repeats - 1, list(variant_ids)])
         return cursor.rowcount
