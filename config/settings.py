@@ -227,15 +227,18 @@ PROMPTLIB_BATCH_MAX_ITEMS = env.int("PROMPTLIB_BATCH_MAX_ITEMS", default=200_000
 PROMPTLIB_BATCH_LEASE_SECONDS = env.float("PROMPTLIB_BATCH_LEASE_SECONDS", default=60.0)
 # Pending items whose task message has not been picked up for this long are enqueued again.
 PROMPTLIB_BATCH_REQUEUE_SECONDS = env.float("PROMPTLIB_BATCH_REQUEUE_SECONDS", default=600.0)
-# How often celery beat runs the sweeper (expired leases, lost messages, finished batches).
-PROMPTLIB_BATCH_SWEEP_SECONDS = env.float("PROMPTLIB_BATCH_SWEEP_SECONDS", default=30.0)
+# How often the sweeper runs (expired leases, lost messages, finished batches): on a timer thread of the
+# celery beat process (promptlib/batches/sweeper.py), not through the queue, so chunks never delay it.
+# Items of a killed worker run again within lease + this + a few seconds.
+PROMPTLIB_BATCH_SWEEP_SECONDS = env.float("PROMPTLIB_BATCH_SWEEP_SECONDS", default=5.0)
+# Batches of up to this many calls are written while they are created; bigger ones by a task
+# (status "preparing"), in statements of about PROMPTLIB_BATCH_PREPARE_SLICE items, each committed.
+PROMPTLIB_BATCH_PREPARE_INLINE_ITEMS = env.int("PROMPTLIB_BATCH_PREPARE_INLINE_ITEMS", default=5_000)
+PROMPTLIB_BATCH_PREPARE_SLICE = env.int("PROMPTLIB_BATCH_PREPARE_SLICE", default=50_000)
 # A task with idle threads takes on further pending items of its batch for up to this long.
 PROMPTLIB_BATCH_STEAL_SECONDS = env.float("PROMPTLIB_BATCH_STEAL_SECONDS", default=60.0)
 # Retry waits up to this are slept in the worker; longer ones re-schedule the item with a countdown.
 PROMPTLIB_BATCH_MAX_SLEEP_SECONDS = env.float("PROMPTLIB_BATCH_MAX_SLEEP_SECONDS", default=2.0)
-CELERY_BEAT_SCHEDULE = {
-    "promptlib-batches-sweep": {"task": "promptlib.tasks.batches_sweep", "schedule": PROMPTLIB_BATCH_SWEEP_SECONDS},
-}
 
 # --- Provider secrets and outbound calls (issue 10) ------------------------------------------------
 # Fernet keys for provider API keys at rest (promptlib/core/secrets.py), comma-separated: the first

@@ -9,11 +9,18 @@ from __future__ import annotations
 from importlib import import_module
 
 from celery import shared_task
-from celery.signals import worker_init
+from celery.signals import beat_init, worker_init
 
 from promptlib.batches.runner import worker_concurrency_set
 from promptlib.batches.schedules import scheduled_batch_start
-from promptlib.batches.services import batch_chunk_execute, batches_sweep
+from promptlib.batches.services import batch_chunk_execute, batch_prepare, batches_sweep
+from promptlib.batches.sweeper import sweeper_start
+
+
+@beat_init.connect
+def _start_sweeper(**kwargs) -> None:
+    """The batch sweeper runs on a timer in the beat process, not through the queue (promptlib/batches/sweeper.py)."""
+    sweeper_start()
 
 
 @worker_init.connect
@@ -41,8 +48,14 @@ def batch_chunk(batch_id: int, item_ids: list[int]) -> None:
     batch_chunk_execute(batch_id=batch_id, item_ids=item_ids)
 
 
+@shared_task(name="promptlib.tasks.batch_prepare")
+def batch_prepare_task(batch_id: int) -> None:
+    batch_prepare(batch_id=batch_id)
+
+
 @shared_task(name="promptlib.tasks.batches_sweep")
 def batches_sweep_task() -> dict[str, int]:
+    """A sweep on demand (e.g. `celery call`); the regular ones run in the beat process."""
     return batches_sweep()
 
 

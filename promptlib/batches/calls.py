@@ -138,6 +138,7 @@ class ItemWork:
     expected_fields: dict
     attempts: int
     attempt_log: list
+    rerun_from: int = 0  # attempts before the latest re-run: this run's retry budget starts there
 
 
 @dataclass
@@ -189,7 +190,7 @@ def item_call(*, work: ItemWork, plan: Plan, scorers: list[ScorerSpec], use_cach
                 response = plan.endpoint.call(request)
             except ProviderError as exc:
                 log.append(_attempt_entry(attempts, exc, plan.endpoint))
-                retries_left = plan.endpoint.config.max_retries - (attempts - 1)
+                retries_left = plan.endpoint.config.max_retries - (attempts - work.rerun_from - 1)
                 if exc.permanent or retries_left <= 0:
                     return _failed(work, attempts, log, plan.endpoint.scrub(str(exc)), exc.kind)
                 wait = backoff_seconds(attempt=attempts, retry_after=exc.retry_after)

@@ -5,7 +5,9 @@ time (the ORM's bulk_update, a CASE WHEN per row and column, cost more CPU than 
 - a claim is one `UPDATE … RETURNING` (PostgreSQL and SQLite ≥ 3.35): only rows still claimable
   change, and the rows returned are exactly the ones this run now owns;
 - results are one `UPDATE … FROM json_to_recordset(…)` on PostgreSQL (bulk_update elsewhere), filtered on
-  the run's claim token, so a run whose lease was taken over never overwrites the new owner's row.
+  the run's claim token, so a run whose lease was taken over never overwrites the new owner's row;
+- an item taken back from a worker whose lease expired (it died, e.g. SIGKILL) counts one lost call:
+  attempts + 1 and a "lost" entry in its attempt log, in the same statement.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from promptlib.batches.calls import ItemWork, Outcome
-from promptlib.batches.models import BatchItem, DatasetCase
+from promptlib.batches.models import Batch, BatchItem, DatasetCase
 
 RUNNING, PENDING = BatchItem.Status.RUNNING, BatchItem.Status.PENDING
 RESULT_FIELDS = [
@@ -33,9 +35,19 @@ _CLEARED = {
 }  # fmt: skip
 _meta = BatchItem._meta
 _CLAIM_COLUMNS = [
-    "id", "variant", "case", "repeat", "attempts", "attempt_log", "status", "claim_token", "claimed_at",
-    "lease_until", "not_before",
+    "id", "variant", "case", "repeat", "attempts", "attempt_log", "rerun_from", "status", "claim_token",
+    "claimed_at", "lease_until", "not_before", "batch",
 ]  # fmt: skip
+LOST_KIND = "lost"
+# Whether a lost call reached the provider, and what it cost, cannot be known: it costs $0 here, and
+# its entry says so.
+LOST_ENTRY = {
+    "ok": False,
+    "kind": LOST_KIND,
+    "cost_unknown": True,
+    "error": "The worker making this call stopped (killed or crashed) before it answered; "
+    "the call may have reached the provider, at a cost not known here.",
+}
 
 
 def _q(name: str) -> str:
@@ -61,6 +73,42 @@ def cases_load(*, case_ids, known: dict[int, CaseData]) -> dict[int, CaseData]:
     return known
 
 
+def _lost_call(c: dict[str, str]) -> tuple[str, str, list]:
+    """New attempts and attempt_log of an item whose call was lost (a "lost" entry numbered n); the log's parameters."""
+    attempts, log = c["attempts"], c["attempt_log"]
+    if connection.vendor == "postgresql":
+        append = f"{log} || jsonb_build_array(%s::jsonb || jsonb_build_object('n', {attempts} + 1))"
+    else:
+        append = f"json_insert({log}, '$[#]', json_set(json(%s), '$.n', {attempts} + 1))"
+    return f"{attempts} + 1", append, [json.dumps(LOST_ENTRY)]
+
+
+def _columns() -> dict[str, str]:
+    return {name: _q(_meta.get_field(name).column) for name in _CLAIM_COLUMNS}
+
+
+def items_release_expired(*, now) -> list[tuple[int, int]]:
+    """Items whose lease expired (their worker died): pending again, or cancelled if their batch stopped.
+
+    Each counts one lost call. Returns [(item id, batch id)] of those now pending, to enqueue.
+    """
+    table, c = _q(_meta.db_table), _columns()
+    attempts, log, log_params = _lost_call(c)
+    batches = _q(Batch._meta.db_table)
+    # Identifiers come from the models' metadata; every value is a parameter.
+    sql = (
+        f"UPDATE {table} SET {c['attempts']} = {attempts}, {c['attempt_log']} = {log}, "  # noqa: S608
+        f"{c['claim_token']} = '', {c['status']} = CASE WHEN {c['batch']} IN "
+        f"(SELECT id FROM {batches} WHERE status = %s) THEN %s ELSE %s END "
+        f"WHERE {c['status']} = %s AND {c['lease_until']} < %s RETURNING {c['id']}, {c['batch']}, {c['status']}"
+    )
+    params = [*log_params, Batch.Status.RUNNING, PENDING, BatchItem.Status.CANCELLED, RUNNING,
+              _prep("lease_until", now)]  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return sorted((item_id, batch_id) for item_id, batch_id, status in cursor.fetchall() if status == PENDING)
+
+
 def items_claim(
     *, item_ids: list[int], token: str, lease_seconds: float, cases: dict[int, CaseData] | None = None
 ) -> list[ItemWork]:
@@ -68,25 +116,32 @@ def items_claim(
     if not item_ids:
         return []
     now = timezone.now()
-    table = _q(_meta.db_table)
-    c = {name: _q(_meta.get_field(name).column) for name in _CLAIM_COLUMNS}
-    returned = ", ".join(c[name] for name in ["id", "variant", "case", "repeat", "attempts", "attempt_log"])
+    table, c = _q(_meta.db_table), _columns()
+    returned = ", ".join(
+        c[name] for name in ["id", "variant", "case", "repeat", "attempts", "attempt_log", "rerun_from"]
+    )
+    # Taking over an expired lease counts the call its dead worker lost (SET sees the row as it was).
+    attempts, log, log_params = _lost_call(c)
+    was_running = f"{c['status']} = %s"
     # Identifiers come from the model's metadata; every value is a parameter.
     sql = (
-        f"UPDATE {table} SET {c['status']} = %s, {c['claim_token']} = %s, {c['claimed_at']} = %s, "  # noqa: S608
+        f"UPDATE {table} SET {c['attempts']} = CASE WHEN {was_running} THEN {attempts} "  # noqa: S608
+        f"ELSE {c['attempts']} END, {c['attempt_log']} = CASE WHEN {was_running} THEN {log} "
+        f"ELSE {c['attempt_log']} END, "
+        f"{c['status']} = %s, {c['claim_token']} = %s, {c['claimed_at']} = %s, "
         f"{c['lease_until']} = %s WHERE {c['id']} IN ({', '.join(['%s'] * len(item_ids))}) AND ("
         f"({c['status']} = %s AND ({c['not_before']} IS NULL OR {c['not_before']} <= %s)) "
         f"OR ({c['status']} = %s AND {c['lease_until']} < %s)) RETURNING {returned}"
     )
     stamp, lease = _prep("claimed_at", now), _prep("lease_until", now + timedelta(seconds=lease_seconds))
-    params = [RUNNING, token, stamp, lease, *item_ids, PENDING, stamp, RUNNING, stamp]
+    params = [RUNNING, RUNNING, *log_params, RUNNING, token, stamp, lease, *item_ids, PENDING, stamp, RUNNING, stamp]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     log_field = _meta.get_field("attempt_log")
     cases = cases_load(case_ids={row[2] for row in rows}, known={} if cases is None else cases)
     claimed = []
-    for item_id, variant_id, case_id, repeat, attempts, attempt_log in sorted(rows):
+    for item_id, variant_id, case_id, repeat, attempts, attempt_log, rerun_from in sorted(rows):
         case_input, expected_output, expected_fields = cases[case_id]
         log = log_field.from_db_value(attempt_log, None, connection) if isinstance(attempt_log, str) else attempt_log
         claimed.append(
@@ -100,6 +155,7 @@ def items_claim(
                 expected_fields=expected_fields,
                 attempts=attempts,
                 attempt_log=log or [],
+                rerun_from=rerun_from,
             )
         )
     return claimed

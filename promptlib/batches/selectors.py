@@ -73,10 +73,14 @@ def batch_progress(*, batch: Batch) -> dict:
     if batch.started_at:
         elapsed = ((batch.finished_at or timezone.now()) - batch.started_at).total_seconds()
     rate = finished_now / elapsed if elapsed and finished_now else 0.0
+    # Calls written so far: all of them once the batch is no longer preparing.
+    prepared = batch.prepared if batch.status == Batch.Status.PREPARING else batch.total
     return {
         "id": batch.pk,
         "status": batch.status,
         "total": batch.total,
+        "prepared": prepared,
+        "prepared_percent": round(100 * prepared / batch.total, 1) if batch.total else 100.0,
         "done": done,
         "failed": failed,
         "pending": counts.get(Status.PENDING, 0),

@@ -1,8 +1,10 @@
-"""Batches: create (every item up front), start, cancel, re-run failed items, finish, and the sweeper.
+"""Batches: create, prepare (write the items), start, cancel, re-run failed items, finish, and the sweeper.
 
-States: pending → running → finished | failed | cancelled; finished/failed/cancelled → running again
-when failed items are re-run. Work is enqueued after commit in chunks of item ids
-(promptlib.tasks.batch_chunk); promptlib/batches/runner.py runs a chunk.
+States: preparing → pending → running → finished | failed | cancelled; finished/failed/cancelled →
+running again when failed items are re-run. A small batch is prepared while it is created; a big
+one by a task (promptlib.tasks.batch_prepare), so that creating returns at once whatever the size.
+Work is enqueued after commit in chunks of item ids (promptlib.tasks.batch_chunk);
+promptlib/batches/runner.py runs a chunk.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ from datetime import timedelta
 from celery import current_app
 from django.conf import settings as conf  # "settings" names a batch's BatchSettings below
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
+from promptlib.batches.claims import items_release_expired
 from promptlib.batches.models import Batch, BatchItem, BatchSchedule, Dataset
+from promptlib.batches.prepare import batch_items_write, case_ids_for
 from promptlib.batches.rollups import batch_rollup_build
 from promptlib.batches.runner import BatchSetupError, batch_chunk_run, provider_for_version
 from promptlib.core.errors import DomainError
@@ -25,23 +29,17 @@ from promptlib.providers.models import ProviderConfig
 
 Status = Batch.Status
 ItemStatus = BatchItem.Status
+OPEN = (Status.PREPARING, Status.PENDING, Status.RUNNING)  # not stopped yet
 MAX_REPEATS = 100
 BULK_SIZE = 2000
 MIN_CHUNKS = 16
-CHUNK_TASK = "promptlib.tasks.batch_chunk"  # the task that runs a chunk (promptlib/tasks.py)
+# Tasks, sent by name (promptlib/tasks.py): services never import the task module (it imports them).
+CHUNK_TASK = "promptlib.tasks.batch_chunk"
+PREPARE_TASK = "promptlib.tasks.batch_prepare"
 
 
 class BatchError(DomainError):
     pass
-
-
-def _cases(*, dataset: Dataset, tags: list[str]):
-    cases = dataset.cases.order_by("position")
-    if not tags:
-        return list(cases.only("id"))
-    # JSON list membership differs between backends, so filter in Python (cases are few per dataset).
-    wanted = set(tags)
-    return [case for case in cases.only("id", "tags") if wanted & set(case.tags or [])]
 
 
 @dataclass(frozen=True)
@@ -109,17 +107,17 @@ def batch_settings_validate(*, settings: BatchSettings) -> list:
 
 @transaction.atomic
 def batch_create(*, settings: BatchSettings, created_by=None, schedule=None) -> Batch:
-    """A pending batch with one item per (variant, case, repeat), all written now."""
+    """A batch in `preparing` whose items are written now if it is small, else by a task after commit."""
     variants = batch_settings_validate(settings=settings)
     experiment, dataset, repeats, tags = settings.experiment, settings.dataset, settings.repeats, list(settings.tags)
-    cases = _cases(dataset=dataset, tags=tags)
+    cases = len(case_ids_for(dataset=dataset, tags=tags))
     if not cases:
         field = "tags" if tags else "dataset"
         raise BatchError("No cases to run: the dataset is empty or no case has these tags.", field=field)
-    total = len(cases) * repeats * len(variants)
+    total = cases * repeats * len(variants)
     if total > conf.PROMPTLIB_BATCH_MAX_ITEMS:
         raise BatchError(
-            f"This batch would make {total:,} calls ({len(cases):,} cases × {repeats} repeats × {len(variants)} "
+            f"This batch would make {total:,} calls ({cases:,} cases × {repeats} repeats × {len(variants)} "
             f"variants); at most {conf.PROMPTLIB_BATCH_MAX_ITEMS:,} per batch. Use fewer repeats, "
             "a tag filter or fewer variants.",
             field="repeats",
@@ -135,19 +133,58 @@ def batch_create(*, settings: BatchSettings, created_by=None, schedule=None) -> 
         use_cache=settings.use_cache,
         created_by=created_by if created_by is not None and created_by.is_authenticated else None,
         schedule=schedule,
-        total=len(cases) * repeats * len(variants),
+        total=total,
+        status=Status.PREPARING,
+        variant_ids=[variant.pk for variant in variants],
     )
-    # Variants interleaved per case, so that a slow or rate-limited stretch hits every variant alike.
-    BatchItem.objects.bulk_create(
-        (
-            BatchItem(batch=batch, variant=variant, case_id=case.id, repeat=repeat)
-            for case in cases
-            for repeat in range(repeats)
-            for variant in variants
-        ),
-        batch_size=BULK_SIZE,
-    )
+    if total <= conf.PROMPTLIB_BATCH_PREPARE_INLINE_ITEMS:
+        batch_prepare(batch_id=batch.pk)
+    else:
+        transaction.on_commit(
+            lambda: current_app.signature(PREPARE_TASK).apply_async(
+                args=(batch.pk,), queue=conf.CELERY_TASK_DEFAULT_QUEUE
+            )
+        )
+    batch.refresh_from_db()
     return batch
+
+
+def batch_prepare(*, batch_id: int, on_slice=None) -> Batch | None:
+    """Write a preparing batch's items, then make it pending (or running, if asked to start meanwhile).
+
+    Safe to run twice (a redelivered task resumes after the last written slice). A failure leaves no
+    item behind and the batch failed with the reason.
+    """
+    batch = Batch.objects.filter(pk=batch_id, status=Status.PREPARING).select_related("dataset").first()
+    if batch is None:
+        return None  # prepared already, or cancelled
+    case_ids = case_ids_for(dataset=batch.dataset, tags=batch.tags)
+    try:
+        if not batch_items_write(batch=batch, case_ids=case_ids, on_slice=on_slice):
+            batch_items_close(batch_ids=[batch_id])  # cancelled while preparing
+            return batch
+    except Exception as exc:
+        with transaction.atomic():
+            BatchItem.objects.filter(batch_id=batch_id).delete()
+            Batch.objects.filter(pk=batch_id, status=Status.PREPARING).update(
+                status=Status.FAILED, prepared=0, finished_at=timezone.now(),
+                error=f"Preparing the batch's calls failed, so none was written: {exc}"[:2000],
+            )  # fmt: skip
+        raise
+    with transaction.atomic():
+        locked = Batch.objects.select_for_update().get(pk=batch_id)
+        if locked.status != Status.PREPARING:
+            return locked
+        written = BatchItem.objects.filter(batch_id=batch_id).count()
+        start = locked.start_when_prepared
+        Batch.objects.filter(pk=batch_id).update(
+            status=Status.RUNNING if start else Status.PENDING, total=written, prepared=written,
+            started_at=timezone.now() if start else None,
+        )  # fmt: skip
+        if start:
+            _enqueue_pending(batch=locked)
+    locked.refresh_from_db()
+    return locked
 
 
 def items_enqueue(*, batch_id: int, item_ids: list[int], countdown: float | None = None) -> None:
@@ -180,14 +217,17 @@ def _enqueue_pending(*, batch: Batch) -> int:
 
 
 def batch_start(*, batch: Batch) -> Batch:
+    """Start a pending batch; a batch still preparing starts once its items are written."""
     with transaction.atomic():
         changed = Batch.objects.filter(pk=batch.pk, status=Status.PENDING).update(
             status=Status.RUNNING, started_at=timezone.now()
         )
-        if not changed:
+        if changed:
+            _enqueue_pending(batch=batch)
+        # Re-checked by batch_prepare under a row lock, so the flag cannot be missed.
+        elif not Batch.objects.filter(pk=batch.pk, status=Status.PREPARING).update(start_when_prepared=True):
             batch.refresh_from_db(fields=["status"])
             raise BatchError(f"Only a pending batch can start; this one is {batch.status}.", field="status")
-        _enqueue_pending(batch=batch)
     batch.refresh_from_db()
     return batch
 
@@ -195,13 +235,14 @@ def batch_start(*, batch: Batch) -> Batch:
 def batch_cancel(*, batch: Batch) -> Batch:
     """Stop a batch: pending items are cancelled now, calls in flight finish and are kept."""
     with transaction.atomic():
-        changed = Batch.objects.filter(pk=batch.pk, status__in=[Status.PENDING, Status.RUNNING]).update(
+        changed = Batch.objects.filter(pk=batch.pk, status__in=OPEN).update(
             status=Status.CANCELLED, finished_at=timezone.now()
         )
         if not changed:
             batch.refresh_from_db(fields=["status"])
             raise BatchError(
-                f"Only a pending or running batch can be cancelled; this one is {batch.status}.", field="status"
+                f"Only a preparing, pending or running batch can be cancelled; this one is {batch.status}.",
+                field="status",
             )
         batch_items_close(batch_ids=[batch.pk])
     batch.refresh_from_db()
@@ -215,7 +256,7 @@ def batch_items_close(*, batch_ids: list[int]) -> int:
     pending (waiting for the retry): it is closed here, by the chunk that ran it and by the sweeper.
     """
     items = BatchItem.objects.filter(batch_id__in=batch_ids, status=ItemStatus.PENDING)
-    items = items.exclude(batch__status__in=[Status.PENDING, Status.RUNNING])
+    items = items.exclude(batch__status__in=OPEN)
     return items.update(status=ItemStatus.CANCELLED, not_before=None, claim_token="")
 
 
@@ -227,11 +268,12 @@ def batch_rerun_failed(*, batch: Batch) -> int:
     """
     with transaction.atomic():
         locked = Batch.objects.select_for_update().get(pk=batch.pk)
-        if locked.status in (Status.PENDING, Status.RUNNING):
+        if locked.status in OPEN:
             raise BatchError("The batch is still running; wait for it to finish.", field="status")
         again = [ItemStatus.FAILED, ItemStatus.CANCELLED] if locked.status == Status.FAILED else [ItemStatus.FAILED]
+        # The attempts so far stay (the retry rate counts every call); the retry budget counts from here.
         count = BatchItem.objects.filter(batch=batch, status__in=again).update(
-            status=ItemStatus.PENDING, attempts=0, attempt_log=[], error="", error_kind="", success=None,
+            status=ItemStatus.PENDING, rerun_from=F("attempts"), error="", error_kind="", success=None,
             finished_at=None, not_before=None, claim_token="",
         )  # fmt: skip
         if not count:
@@ -274,7 +316,9 @@ def batch_chunk_execute(*, batch_id: int, item_ids: list[int]) -> None:
 
 
 def batch_run_inline(*, batch: Batch) -> Batch:
-    """Start and run a batch in this process (the offline demo, tests); retries wait here too."""
+    """Prepare, start and run a batch in this process (the offline demo, tests); retries wait here too."""
+    if batch.status == Status.PREPARING:
+        batch = batch_prepare(batch_id=batch.pk) or batch
     if batch.status == Status.PENDING:
         Batch.objects.filter(pk=batch.pk).update(status=Status.RUNNING, started_at=timezone.now())
     while True:
@@ -299,41 +343,38 @@ def batch_run_inline(*, batch: Batch) -> Batch:
 def batches_sweep() -> dict[str, int]:
     """The safety net behind broker redelivery: expired leases, lost messages, finished batches.
 
-    Run by celery beat every PROMPTLIB_BATCH_SWEEP_SECONDS (and by `run_batch --wait`).
+    Run every PROMPTLIB_BATCH_SWEEP_SECONDS by a timer in the celery beat process (promptlib/batches/
+    sweeper.py), never through the task queue, so that chunks cannot delay it; and by `run_batch --wait`.
     """
     now = timezone.now()
-    expired = BatchItem.objects.filter(status=ItemStatus.RUNNING, lease_until__lt=now)
-    # Items of a stopped batch whose worker died are simply cancelled.
-    expired.exclude(batch__status=Status.RUNNING).update(status=ItemStatus.CANCELLED, claim_token="")
+    # Items whose worker died: released (counted as a lost call); those of a stopped batch cancelled.
+    released = items_release_expired(now=now)
     # A retry written back just after a cancel, by a chunk whose worker then died (the chunk closes its own).
-    stopped = Batch.objects.filter(finished_at__gte=now - timedelta(days=1)).exclude(
-        status__in=[Status.PENDING, Status.RUNNING]
-    )
+    stopped = Batch.objects.filter(finished_at__gte=now - timedelta(days=1)).exclude(status__in=OPEN)
     batch_items_close(batch_ids=list(stopped.values_list("id", flat=True)))
     requeue_before = now - timedelta(seconds=conf.PROMPTLIB_BATCH_REQUEUE_SECONDS)
     stale = BatchItem.objects.filter(
-        Q(status=ItemStatus.RUNNING, lease_until__lt=now)
-        | Q(status=ItemStatus.PENDING, enqueued_at__lt=requeue_before)
+        Q(status=ItemStatus.PENDING, enqueued_at__lt=requeue_before)
         | Q(status=ItemStatus.PENDING, enqueued_at__isnull=True),
         batch__status=Status.RUNNING,
     ).filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
     by_batch: dict[int, list[int]] = {}
+    for item_id, batch_id in released:
+        by_batch.setdefault(batch_id, []).append(item_id)
     requeued = 0
     with transaction.atomic():
         for item_id, batch_id in stale.values_list("id", "batch_id")[:50_000]:
             by_batch.setdefault(batch_id, []).append(item_id)
         for batch_id, ids in by_batch.items():
-            # The same conditions again: an item claimed or finished meanwhile is left alone.
+            # The same condition again: an item claimed or finished meanwhile is left alone.
             for start in range(0, len(ids), BULK_SIZE):
-                part = ids[start : start + BULK_SIZE]
-                BatchItem.objects.filter(id__in=part, status=ItemStatus.RUNNING, lease_until__lt=now).update(
-                    status=ItemStatus.PENDING, claim_token=""
+                BatchItem.objects.filter(id__in=ids[start : start + BULK_SIZE], status=ItemStatus.PENDING).update(
+                    enqueued_at=now
                 )
-                BatchItem.objects.filter(id__in=part, status=ItemStatus.PENDING).update(enqueued_at=now)
             items_enqueue(batch_id=batch_id, item_ids=ids)
             requeued += len(ids)
     finished = sum(
         batch_complete_if_done(batch_id=batch_id)
         for batch_id in Batch.objects.filter(status=Status.RUNNING).values_list("id", flat=True)
     )
-    return {"requeued": requeued, "finished": finished}
+    return {"requeued": requeued, "released": len(released), "finished": finished}

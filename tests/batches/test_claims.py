@@ -97,3 +97,51 @@ def test_the_sweeper_finishes_a_batch_whose_items_are_all_done(running):
     assert batches_sweep()["finished"] == 1
     running.refresh_from_db()
     assert running.status == Batch.Status.FINISHED
+
+
+# --- calls lost with their worker (SIGKILL) count as attempts ----------------------------------
+
+
+def _claimed_by_a_dead_worker(batch, count: int = 2) -> list[int]:
+    ids = _ids(batch)[:count]
+    items_claim(item_ids=ids, token="a" * 32, lease_seconds=60)
+    BatchItem.objects.filter(id__in=ids).update(lease_until=timezone.now() - timedelta(seconds=1))
+    return ids
+
+
+def test_an_item_the_sweeper_takes_back_from_a_dead_worker_counts_the_lost_call(running):
+    ids = _claimed_by_a_dead_worker(running)
+    batches_sweep()
+    for item in BatchItem.objects.filter(id__in=ids):
+        assert item.status == "pending" and item.attempts == 1
+        assert [(e["n"], e["ok"], e["kind"], e["cost_unknown"]) for e in item.attempt_log] == [(1, False, "lost", True)]
+
+
+def test_a_claim_that_takes_over_an_expired_lease_counts_the_lost_call(running):
+    ids = _claimed_by_a_dead_worker(running, count=1)
+    BatchItem.objects.filter(id=ids[0]).update(attempts=2, attempt_log=[{"n": 1, "ok": False}, {"n": 2, "ok": False}])
+    [work] = items_claim(item_ids=ids, token="b" * 32, lease_seconds=60)
+    assert work.attempts == 3 and [e["n"] for e in work.attempt_log] == [1, 2, 3]
+    assert work.attempt_log[-1]["kind"] == "lost"
+    assert BatchItem.objects.get(id=ids[0]).attempts == 3
+
+
+def test_a_pending_item_claimed_counts_no_lost_call(running):
+    [work] = items_claim(item_ids=_ids(running)[:1], token="a" * 32, lease_seconds=60)
+    assert work.attempts == 0 and work.attempt_log == []
+
+
+def test_a_finished_call_after_a_lost_one_keeps_both_in_the_log(running):
+    [item_id] = _claimed_by_a_dead_worker(running, count=1)
+    batch_chunk_run(batch_id=running.pk, item_ids=[item_id])
+    item = BatchItem.objects.get(id=item_id)
+    assert item.status == "done" and item.attempts == 2
+    assert [(e["n"], e.get("kind")) for e in item.attempt_log] == [(1, "lost"), (2, None)]
+    assert item.cost_usd == 0.0  # the demo provider's calls are free; the lost one adds nothing known
+
+
+def test_an_expired_lease_of_a_cancelled_batch_is_cancelled_and_counted(running):
+    ids = _claimed_by_a_dead_worker(running)
+    Batch.objects.filter(pk=running.pk).update(status=Batch.Status.CANCELLED)
+    assert batches_sweep()["released"] == 0
+    assert set(BatchItem.objects.filter(id__in=ids).values_list("status", "attempts")) == {("cancelled", 1)}

@@ -4,7 +4,7 @@ import pytest
 
 from promptlib.batches.models import BatchItem
 from promptlib.batches.runner import batch_chunk_run, worker_concurrency_set
-from promptlib.batches.services import batch_run_inline, batch_start
+from promptlib.batches.services import batch_rerun_failed, batch_run_inline, batch_start
 from promptlib.providers.limits import limiter_for
 from tests.batches_support import make_batch, standin_answer, standin_provider, tickets_dataset
 from tests.standins.server import StandinServer
@@ -60,6 +60,18 @@ def test_a_case_whose_retries_run_out_is_stored_as_failed(triage_experiment, one
     assert item.attempts == provider.max_retries + 1
     assert "503" in item.error
     assert item.success is False
+
+
+def test_a_rerun_item_gets_a_full_retry_budget_and_keeps_its_history(triage_experiment, one_case, provider, server):
+    server.fail_next(provider.max_retries + 1, status=503)
+    batch = batch_run_inline(batch=_single_item_batch(triage_experiment, one_case, provider))
+    first = provider.max_retries + 1
+    assert batch.items.get().attempts == first
+    server.fail_next(provider.max_retries, status=503)  # every retry of the re-run fails but the last
+    batch_rerun_failed(batch=batch)
+    item = batch_run_inline(batch=batch).items.get()
+    assert item.status == BatchItem.Status.DONE
+    assert item.attempts == 2 * first == len(item.attempt_log)
 
 
 def test_a_permanent_error_is_not_retried(triage_experiment, one_case, provider, server):

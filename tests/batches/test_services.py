@@ -181,6 +181,22 @@ def test_a_rerun_counts_its_progress_from_its_own_start(triage_experiment, ticke
     assert progress["calls_per_second"] == 0.0 and progress["eta_seconds"] is None  # none of its calls finished yet
 
 
+def test_a_rerun_keeps_the_attempt_history(triage_experiment, tickets):
+    batch = batch_run_inline(batch=make_batch(triage_experiment, tickets))
+    failed = list(batch.items.order_by("id").values_list("id", flat=True)[:3])
+    log = [{"n": n, "ok": False, "kind": "server_error", "status": 500} for n in (1, 2, 3)]
+    BatchItem.objects.filter(id__in=failed).update(status="failed", attempts=3, attempt_log=log, error="500")
+    before = sum(batch.items.values_list("attempts", flat=True))
+    batch_rerun_failed(batch=batch)
+    assert set(BatchItem.objects.filter(id__in=failed).values_list("attempts", "rerun_from")) == {(3, 3)}
+    batch = batch_run_inline(batch=batch)
+    for item in BatchItem.objects.filter(id__in=failed):
+        assert item.status == "done" and item.attempts == 4
+        assert [entry["n"] for entry in item.attempt_log] == [1, 2, 3, 4] and item.attempt_log[-1]["ok"]
+    # The retry rate counts every call: a re-run adds calls, it never takes any away.
+    assert sum(batch.items.values_list("attempts", flat=True)) == before + 3
+
+
 def test_rerunning_refuses_a_batch_without_failures(triage_experiment, tickets):
     batch = batch_run_inline(batch=make_batch(triage_experiment, tickets))
     with pytest.raises(BatchError):

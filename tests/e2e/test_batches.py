@@ -143,3 +143,49 @@ def test_a_schedule_starts_a_new_batch_per_run(acme, triage_experiment, demo_pro
     runs = list(schedule.runs.all())
     assert len({run.pk for run in runs}) == len(runs) >= 2
     assert all(run.schedule_id == schedule.pk for run in runs)
+
+
+def _ready(workers: Workers, index: int, timeout: float = 60) -> None:
+    wait_for(lambda: " ready." in workers.logs[index].read_text(), timeout=timeout, what=f"worker {index} to start")
+
+
+def test_a_killed_workers_items_run_again_within_the_lease_while_the_other_workers_are_busy(
+    acme, triage_experiment, server, queue
+):
+    # Lease 3 s and a sweep every second (tests/e2e_support.py); the broker would hand the dead worker's
+    # messages back only after 120 s, so only the sweeper can bring its items back in time.
+    env = {"CELERY_VISIBILITY_TIMEOUT": "120"}
+    victim_pool = Workers(queue=queue, env={**env, "PROMPTLIB_BATCH_MAX_THREADS": "2"})  # leaves the survivor slots
+    survivor_pool = Workers(queue=queue, env=env)
+    config = _provider(acme, server, max_concurrency=8)
+    server.set_latency(0.5)
+    batch = batch_start(batch=make_batch(triage_experiment, tickets_dataset(acme, count=200), provider=config,
+                                         model="standin"))  # fmt: skip
+    try:
+        victim = victim_pool.start(concurrency=1)
+        wait_for(lambda: _counts(batch)["done"] >= 4 and _counts(batch)["running"] > 0, timeout=60,
+                 what=f"calls in flight\n{victim_pool.output()}")  # fmt: skip
+        victim_pool.kill(victim)
+        lost = set(BatchItem.objects.filter(batch=batch, status=BatchItem.Status.RUNNING).values_list("id", flat=True))
+        assert lost
+        # The survivor's two processes run chunks that keep taking pending items until none is left
+        # (about 30 s of work): a sweep sent through the queue would wait for them.
+        survivor_pool.start(beat=True)
+        _ready(survivor_pool, 0)
+        ready_at = time.monotonic()
+        wait_for(
+            lambda: not BatchItem.objects.filter(id__in=lost, status=BatchItem.Status.RUNNING).exists(),
+            timeout=8,
+            what=f"the killed worker's items to be released\n{survivor_pool.output()}",
+        )
+        released_after = time.monotonic() - ready_at
+        assert _counts(batch)["pending"] > 50, "released only at the end of the batch"
+        wait_for(lambda: _finished(batch), timeout=120, what=f"the batch to finish\n{survivor_pool.output()}")
+    finally:
+        victim_pool.stop_all()
+        survivor_pool.stop_all()
+    _assert_exactly_once(batch)
+    # Each call lost with the worker is counted: a "lost" attempt before the one that answered.
+    for item in BatchItem.objects.filter(id__in=lost):
+        assert item.attempts >= 2 and any(entry.get("kind") == "lost" for entry in item.attempt_log), item.attempt_log
+    print(f"released {released_after:.1f} s after the survivor was ready")  # noqa: T201

@@ -62,10 +62,11 @@ class BatchAdmin(ReadOnlyMixin, ProjectScopedAdmin):
     list_filter = (ProjectListFilter, "status")
     search_fields = ("experiment__name", "dataset__name")
     change_form_template = "admin/promptlib/batch/change_form.html"
+    exclude = ("variant_ids", "start_when_prepared")  # preparing's bookkeeping: the progress box says it
     change_list_template = "admin/promptlib/batch/change_list.html"
     readonly_fields = (
         *("experiment", "dataset", "provider", "model", "repeats", "tags", "use_cache", "status", "schedule"),
-        *("total", "error", "created_by", "created_at", "started_at", "finished_at"),
+        *("total", "prepared", "error", "created_by", "created_at", "started_at", "finished_at"),
     )
 
     def get_urls(self):
@@ -135,7 +136,11 @@ class BatchAdmin(ReadOnlyMixin, ProjectScopedAdmin):
             except BatchError as exc:
                 form_error_add(form, exc)
             else:
-                self.message_user(request, f"Batch {batch.pk} started: {batch.total} calls.", messages.SUCCESS)
+                if batch.status == Batch.Status.PREPARING:
+                    text = f"Batch {batch.pk} is writing its {batch.total:,} calls; it starts once they are written."
+                else:
+                    text = f"Batch {batch.pk} started: {batch.total:,} calls."
+                self.message_user(request, text, messages.SUCCESS)
                 return redirect(reverse("admin:promptlib_batch_change", args=[batch.pk]))
         context = {**self.admin_site.each_context(request), "opts": self.model._meta, "form": form,
                    "title": "Start a batch", "intro": START_INTRO}  # fmt: skip

@@ -67,7 +67,9 @@ class BatchInSerializer(serializers.Serializer):
 
 class BatchPatchSerializer(serializers.Serializer):
     # Plain text rather than a choice: an enum named "status" would collide with the experiment's in the schema.
-    status = serializers.CharField(help_text="running = start a pending batch; cancelled = stop it.")
+    status = serializers.CharField(
+        help_text="running = start a pending batch (a preparing one starts once prepared); cancelled = stop it."
+    )
 
     def validate_status(self, value: str) -> str:
         if value not in (Batch.Status.RUNNING, Batch.Status.CANCELLED):
@@ -77,8 +79,10 @@ class BatchPatchSerializer(serializers.Serializer):
 
 class BatchProgressSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    status = serializers.CharField()
+    status = serializers.CharField(help_text="preparing (its calls are being written), pending, running, …")
     total = serializers.IntegerField()
+    prepared = serializers.IntegerField(help_text="Calls written so far (all of them once it is not preparing).")
+    prepared_percent = serializers.FloatField()
     done = serializers.IntegerField()
     failed = serializers.IntegerField()
     pending = serializers.IntegerField()

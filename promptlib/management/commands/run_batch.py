@@ -14,6 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 from promptlib.batches.models import Batch, Dataset
 from promptlib.batches.selectors import batch_progress, batch_variant_metrics, ref_id
 from promptlib.batches.services import (
+    OPEN,
     BatchError,
     BatchSettings,
     batch_create,
@@ -89,7 +90,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Batch {batch.pk}: {batch.total} calls ({experiment.name} × {dataset.name}).")
         if opts["wait"] and not opts["inline"]:
             batch = self._wait(batch, timeout=opts["timeout"], interval=opts["interval"])
-        if batch.status in (Batch.Status.PENDING, Batch.Status.RUNNING):
+        if batch.status in OPEN:
             if opts["wait"]:
                 self.stderr.write(f"Batch {batch.pk} did not finish within {opts['timeout']:g}s.")
                 sys.exit(2)
@@ -112,11 +113,14 @@ class Command(BaseCommand):
             batch.refresh_from_db()
             p = batch_progress(batch=batch)
             eta = f", ETA {p['eta_seconds']}s" if p["eta_seconds"] is not None else ""
-            self.stdout.write(
-                f"  {p['status']}: {p['done']} done, {p['failed']} failed of {p['total']} "
-                f"({p['percent']}%, {p['calls_per_second']} calls/s{eta})"
-            )
-            if batch.status not in (Batch.Status.PENDING, Batch.Status.RUNNING):
+            if batch.status == Batch.Status.PREPARING:
+                self.stdout.write(f"  preparing: {p['prepared']} of {p['total']} calls written")
+            else:
+                self.stdout.write(
+                    f"  {p['status']}: {p['done']} done, {p['failed']} failed of {p['total']} "
+                    f"({p['percent']}%, {p['calls_per_second']} calls/s{eta})"
+                )
+            if batch.status not in OPEN:
                 return batch
             if time.monotonic() - last_sweep >= SWEEP_EVERY_SECONDS:
                 batches_sweep()  # a watchdog too, should celery beat not be running

@@ -4,11 +4,14 @@
   var box = document.getElementById("batch-progress");
   if (!box) return;
   var url = box.getAttribute("data-url");
-  var running = function (status) { return status === "running" || status === "pending"; };
+  var running = function (status) { return status === "running" || status === "pending" || status === "preparing"; };
   function show(p) {
-    document.getElementById("batch-bar").style.width = p.percent + "%";
+    var preparing = p.status === "preparing";
+    document.getElementById("batch-bar").style.width = (preparing ? p.prepared_percent : p.percent) + "%";
     var extra = box.querySelector(".promptlib-while-running");
     if (extra) extra.hidden = p.status !== "running"; // speed and time left mean nothing once it stopped
+    var writing = box.querySelector(".promptlib-while-preparing");
+    if (writing) writing.hidden = !preparing;
     box.querySelectorAll("[data-k]").forEach(function (el) {
       var value = p[el.getAttribute("data-k")];
       el.textContent = value === null || value === undefined ? "—" : value;
