@@ -34,6 +34,8 @@ def spend_refused(request) -> JsonResponse | None:
         f"You have run the model {rate_parse(settings.PROMPTLIB_PLAYGROUND_RATE)[0]} times in a short while: "
         f"try again in {wait} seconds."
     )
-    response = JsonResponse({"ok": False, "errors": [{"field": "", "message": message}]}, status=429)
+    # "verdict" for Test connection's answer, "errors" for the playground's.
+    body = {"ok": False, "verdict": message, "errors": [{"field": "", "message": message}]}
+    response = JsonResponse(body, status=429)
     response["Retry-After"] = str(wait)
     return response
