@@ -59,7 +59,9 @@ def error_sentence(exc: ProviderError, *, config) -> str:
     if exc.kind == "connection":
         return "Nothing answers at this address. Is the server running, and is the address right?"
     if exc.kind == "timeout":
-        return f"The server did not answer in time ({float(config.timeout_seconds):g} seconds or less)."
+        seconds = float(config.timeout_seconds)
+        unit = "second" if seconds == 1 else "seconds"
+        return f"The server did not answer within {seconds:g} {unit} (the provider's timeout)."
     if exc.kind == "not_found" and exc.status:
         return f"The server answered “not found” (404): check the address and the model name. ({exc.message})"
     if exc.kind == "rate_limit":

@@ -52,7 +52,12 @@ def playground_context(model_admin, request, template) -> dict[str, Any]:
         return {}
     latest = template.versions.order_by("-number").first()
     providers = [
-        {"id": p.pk, "name": p.name, "label": f"{p.name} — {p.get_kind_display()}", "models": list(p.models or [])}
+        {
+            "id": p.pk,
+            "name": p.name,
+            "label": p.name + (" (offline demo)" if p.kind == "demo" else ""),
+            "models": list(p.models or []),
+        }
         for p in provider_configs_list(project_id=template.project_id)
     ]
     preferred = latest.provider if latest else ""
