@@ -92,6 +92,7 @@ def test_an_editor_runs_a_draft_sees_it_stream_compares_and_saves_a_case(
         page.set_viewport_size(size)
         panel.scroll_into_view_if_needed()
         _shot(page, f"fit-{size['width']}")
+        panel.screenshot(path=str(ARTIFACTS / f"playground-panel-{size['width']}.png"))
         assert _sideways(page) <= 0, f"the template page scrolls sideways at {size['width']} px"
 
 

@@ -8,6 +8,7 @@ import json
 import time
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.test import override_settings
 
 from promptlib.batches.models import Dataset
@@ -244,3 +245,24 @@ def test_a_datasets_cases_are_offered_to_fill_the_inputs(client, victor, acme, w
     first = dataset.cases.order_by("position").first()
     assert [c["position"] for c in cases] == [1, 2]
     assert cases[0]["values"] == {k: v if isinstance(v, str) else json.dumps(v) for k, v in first.input.items()}
+
+
+def test_make_runs_demo_plays_offline_on_every_shipped_template(db, client, settings, tmp_path, monkeypatch):
+    from promptlib.batches.demo_setup import demo_project_setup
+
+    settings.VAR_DIR = tmp_path / "var"
+    monkeypatch.setenv("DEMO_ADMIN_PASSWORD", "pw-demo-admin")
+    demo = demo_project_setup()
+    client.force_login(get_user_model().objects.get(username=demo.username))
+    for template in demo.project.templates.all():
+        page = client.get(change_url(template)).content.decode()
+        setup = json.loads(page.split('id="pg-setup" type="application/json">')[1].split("</script>")[0])
+        version = template.versions.order_by("-number").first()
+        dataset = next(d for d in setup["datasets"] if d["name"] == template.slug)  # the shipped cases
+        case = client.get(admin_url("template_playground_cases", template.pk), {"dataset": dataset["id"]})
+        values = {f"preview-{name}": value for name, value in case.json()["cases"][0]["values"].items()}
+        response = client.post(
+            admin_url("template_playground_run", template.pk),
+            {"version": str(version.number), "provider": setup["provider"], "model": setup["model"], **values},
+        )
+        assert _events(response)[-1]["type"] == "done", template.slug
