@@ -22,8 +22,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from promptlib.admin.base import ProjectListFilter, ProjectScopedAdmin, ProjectScopedInline, user_may
+from promptlib.admin.spending import spend_refused
 from promptlib.core.models import Role
-from promptlib.prompts.admin.spending import spend_refused
 from promptlib.providers.models import ModelPrice, ProviderConfig
 from promptlib.providers.policy import (
     ProviderPolicyError,

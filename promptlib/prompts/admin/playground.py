@@ -6,7 +6,7 @@
     POST <template>/playground/case/   the same inputs + dataset (or dataset_name) + expected_output
 
 Running spends money, so it takes the editor role (viewers only read) and a per-user budget
-(promptlib/prompts/admin/spending.py). The call itself is the service's (promptlib/prompts/playground.py).
+(promptlib/admin/spending.py). The call itself is the service's (promptlib/prompts/playground.py).
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from django.db import transaction
 from django.http import HttpResponseNotAllowed, JsonResponse, StreamingHttpResponse
 from django.urls import path, reverse
 
+from promptlib.admin.spending import spend_refused
 from promptlib.batches.datasets import DatasetError, case_data_validate, cases_add, dataset_create
 from promptlib.batches.models import Dataset
 from promptlib.core.models import Role
 from promptlib.prompts.admin.forms import VersionContentForm, format_value, friendly_field
-from promptlib.prompts.admin.spending import spend_refused
 from promptlib.prompts.admin.views import _form_errors, _number, _preview_values
 from promptlib.prompts.content import VersionContent
 from promptlib.prompts.playground import playground_request, playground_stream
