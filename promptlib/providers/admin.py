@@ -174,7 +174,7 @@ class ProviderConfigAdmin(ProjectScopedAdmin):
             '<div class="promptlib-probe" id="probe" data-url="{}">'
             '<button type="button" class="button" id="probe-button">Test connection</button> '
             '<span id="probe-verdict" role="status"></span>'
-            '<p id="probe-structured" class="help"></p><div id="probe-models"></div></div>',
+            '<p id="probe-structured"></p><div id="probe-models"></div></div>',
             url,
         )
 

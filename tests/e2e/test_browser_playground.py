@@ -117,3 +117,41 @@ def test_the_answer_of_a_hanging_provider_ends_with_a_plain_message(
     assert time.monotonic() - started < 4
     expect(answer).to_have_class("promptlib-pg-answer failed")
     _shot(page, "5-timeout")
+
+
+@pytest.mark.browser
+def test_a_publisher_sets_up_a_local_server_from_a_preset_and_tests_it(
+    transactional_db, live_server, page, alice, acme, standin
+):
+    standin.take_response_formats("text", "json_object")  # answers json_schema as llama-cpp-python does
+    standin.serve_models("smollm2-135m", "qwen2.5-0.5b")
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", "alice")
+    page.fill("#id_password", "pw-alice")
+    page.click("input[type=submit]")
+    page.goto(f"{live_server.url}/admin/promptlib/providerconfig/add/")
+    page.select_option("#id_project", label="Acme")
+    page.select_option("#id_preset", "llamacpp")
+    expect(page.locator("#id_base_url")).to_have_value("http://localhost:8080/v1")
+    expect(page.locator("#id_name")).to_have_value("llamacpp")
+    expect(page.locator("#preset-help")).to_contain_text("llama-server")
+    page.fill("#id_base_url", standin.openai_base_url)  # this machine's server is on another port
+    page.click("#probe-button")
+    expect(page.locator("#probe-verdict")).to_have_text("Connected: 2 models")
+    expect(page.locator("#probe-structured")).to_contain_text("refused json_schema")
+    expect(page.locator("#id_structured_output")).to_have_value("json_object")
+    page.locator("#probe-models input[value='smollm2-135m']").check()
+    expect(page.locator("#id_models")).to_have_value("smollm2-135m")
+    for size in (DESKTOP, PHONE):
+        page.set_viewport_size(size)
+        _shot(page, f"provider-{size['width']}")
+        assert _sideways(page) <= 0, f"the provider form scrolls sideways at {size['width']} px"
+    page.click("input[name=_save]")
+    config = acme.provider_configs.get(name="llamacpp")
+    assert (config.models, config.structured_output) == (["smollm2-135m"], "json_object")
+
+    # Nothing listens at the preset's own address here: said plainly.
+    page.goto(f"{live_server.url}/admin/promptlib/providerconfig/{config.pk}/change/")
+    page.fill("#id_base_url", "http://127.0.0.1:9/v1")
+    page.click("#probe-button")
+    expect(page.locator("#probe-verdict")).to_contain_text("Nothing answers at this address")

@@ -255,8 +255,7 @@ def test_make_runs_demo_plays_offline_on_every_shipped_template(db, client, sett
     demo = demo_project_setup()
     client.force_login(get_user_model().objects.get(username=demo.username))
     for template in demo.project.templates.all():
-        page = client.get(change_url(template)).content.decode()
-        setup = json.loads(page.split('id="pg-setup" type="application/json">')[1].split("</script>")[0])
+        setup = _setup(client, template)
         version = template.versions.order_by("-number").first()
         dataset = next(d for d in setup["datasets"] if d["name"] == template.slug)  # the shipped cases
         case = client.get(admin_url("template_playground_cases", template.pk), {"dataset": dataset["id"]})
@@ -266,3 +265,17 @@ def test_make_runs_demo_plays_offline_on_every_shipped_template(db, client, sett
             {"version": str(version.number), "provider": setup["provider"], "model": setup["model"], **values},
         )
         assert _events(response)[-1]["type"] == "done", template.slug
+
+
+def test_runs_are_saved_into_the_templates_own_dataset_by_default(client, bob, acme, welcome):
+    client.force_login(bob)
+    tickets_dataset(acme, count=1)  # another template's cases: offered, not preselected
+    setup = _setup(client, welcome)
+    assert (setup["dataset"], setup["new_dataset"]) == (None, "welcome-email-cases")
+    own = tickets_dataset(acme, count=1, name="welcome-email-cases")
+    assert _setup(client, welcome)["dataset"] == own.pk
+
+
+def _setup(client, template) -> dict:
+    page = client.get(change_url(template)).content.decode()
+    return json.loads(page.split('id="pg-setup" type="application/json">')[1].split("</script>")[0])

@@ -63,7 +63,10 @@ def playground_context(model_admin, request, template) -> dict[str, Any]:
     preferred = latest.provider if latest else ""
     default = next((p for p in providers if p["name"] == preferred), None) or next(iter(providers), None)
     default_model = latest.model if latest and default and default["name"] == preferred else ""
-    datasets = Dataset.objects.filter(project_id=template.project_id).order_by("name").values("id", "name")
+    datasets = list(Dataset.objects.filter(project_id=template.project_id).order_by("name").values("id", "name"))
+    new_dataset = f"{template.slug}-cases"[:120]
+    # The template's own cases by name (the demo's and this page's convention); else a new dataset.
+    own = next((d["id"] for d in datasets if d["name"] in (template.slug, new_dataset)), None)
     info = f"{model_admin.opts.app_label}_{model_admin.opts.model_name}"
     return {
         "playground": {
@@ -76,8 +79,9 @@ def playground_context(model_admin, request, template) -> dict[str, Any]:
                 "providers": providers,
                 "provider": default["id"] if default else None,
                 "model": default_model or (default["models"][0] if default and default["models"] else ""),
-                "datasets": list(datasets),
-                "new_dataset": f"{template.slug}-cases"[:120],
+                "datasets": datasets,
+                "dataset": own,
+                "new_dataset": new_dataset,
                 "max_columns": MAX_COLUMNS,
             },
         }

@@ -30,13 +30,13 @@ function pgFillModels(column, wanted) {
   if (!models.length) pgOption(column.model, "", "(no model listed: add one to the provider)");
 }
 
-function pgFillDatasets(column) {
+function pgFillDatasets(column, chosen) {
+  // Offers the project's datasets and a new one; `chosen` is a dataset id, or "" for a new dataset.
   const select = column.saveDataset;
-  const current = select.value;
   select.replaceChildren();
-  pg.setup.datasets.forEach((d) => pgOption(select, String(d.id), d.name, String(d.id) === current));
-  pgOption(select, "", "New dataset…", current === "" && !pg.setup.datasets.length);
-  if (!current && pg.setup.datasets.length) select.value = String(pg.setup.datasets[0].id);
+  pg.setup.datasets.forEach((d) => pgOption(select, String(d.id), d.name));
+  pgOption(select, "", "New dataset…");
+  select.value = chosen;
   column.newDataset.hidden = select.value !== "";
 }
 
@@ -69,7 +69,7 @@ function pgAddColumn() {
   pgFillModels(column, pg.setup.model);
   column.provider.addEventListener("change", () => pgFillModels(column, ""));
   column.saveName.value = pg.setup.new_dataset;
-  pgFillDatasets(column);
+  pgFillDatasets(column, pg.setup.dataset === null ? "" : String(pg.setup.dataset));
   column.saveDataset.addEventListener("change", () => { column.newDataset.hidden = column.saveDataset.value !== ""; });
   node.querySelector(".pg-save-button").addEventListener("click", () => pgSaveCase(column));
   node.querySelector(".pg-remove").addEventListener("click", () => {
@@ -192,12 +192,11 @@ async function pgSaveCase(column) {
     }
     column.saveStatus.textContent = result.message;
     if (!pg.setup.datasets.some((d) => d.id === result.dataset.id)) {
+      // A new dataset: from now on every column saves into it.
       pg.setup.datasets.push(result.dataset);
+      pg.setup.dataset = result.dataset.id;
       pgOption(document.getElementById("pg-dataset"), String(result.dataset.id), result.dataset.name);
-      column.saveDataset.value = "";
-      pg.columns.forEach((c) => pgFillDatasets(c));
-      column.saveDataset.value = String(result.dataset.id);
-      column.newDataset.hidden = true;
+      pg.columns.forEach((c) => pgFillDatasets(c, String(result.dataset.id)));
     }
   } catch (err) {
     column.saveStatus.textContent = `Not saved: ${err.message}`;

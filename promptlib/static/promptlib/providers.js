@@ -11,10 +11,11 @@ function providerApplyPreset(select) {
   const preset = presets.find((p) => p.key === select.value);
   let help = document.getElementById("preset-help");
   if (!help) {
-    help = document.createElement("p");
+    // Under the field's own help text (Django's "id_preset_helptext"), where a reader looks for it.
+    help = document.createElement("div");
     help.id = "preset-help";
-    help.className = "help";
-    select.insertAdjacentElement("afterend", help);
+    const below = document.getElementById("id_preset_helptext");
+    if (below) below.append(help); else select.insertAdjacentElement("afterend", help);
   }
   help.textContent = preset ? preset.help : "";
   if (!preset) return;
