@@ -267,7 +267,7 @@ def test_make_runs_demo_plays_offline_on_every_shipped_template(db, client, sett
         assert _events(response)[-1]["type"] == "done", template.slug
 
 
-def test_runs_are_saved_into_the_templates_own_dataset_by_default(client, bob, acme, welcome):
+def test_runs_are_saved_into_the_templates_own_dataset_by_default(client, bob, acme, welcome, demo_provider):
     client.force_login(bob)
     tickets_dataset(acme, count=1)  # another template's cases: offered, not preselected
     setup = _setup(client, welcome)
@@ -279,3 +279,10 @@ def test_runs_are_saved_into_the_templates_own_dataset_by_default(client, bob, a
 def _setup(client, template) -> dict:
     page = client.get(change_url(template)).content.decode()
     return json.loads(page.split('id="pg-setup" type="application/json">')[1].split("</script>")[0])
+
+
+def test_without_a_provider_the_playground_says_where_to_add_one(client, bob, welcome):
+    client.force_login(bob)
+    page = client.get(change_url(welcome)).content.decode()
+    assert 'id="playground-no-provider"' in page and admin_url("providerconfig_add") in page
+    assert 'id="pg-run"' not in page
