@@ -45,8 +45,8 @@ def stream_bounded(*, config, request: ChatRequest, budget: float | None = None)
     `budget`: seconds for the whole call, waiting for a slot included (default: the provider's timeout).
     """
     budget = float(config.timeout_seconds) if budget is None else budget
-    ends = time.monotonic() + budget
     provider = provider_for(config)  # a missing key fails here, before any thread
+    ends = time.monotonic() + budget  # after: the first use of an SDK in a process imports it (seconds)
     limiter = limiter_bounded(config, wait=budget)
     pieces: queue.Queue = queue.Queue()
     abandoned = threading.Event()

@@ -286,3 +286,15 @@ def test_without_a_provider_the_playground_says_where_to_add_one(client, bob, we
     page = client.get(change_url(welcome)).content.decode()
     assert 'id="playground-no-provider"' in page and admin_url("providerconfig_add") in page
     assert 'id="pg-run"' not in page
+
+
+def test_an_anthropic_provider_streams_through_its_own_wire_format(
+    client, bob, acme, welcome, welcome_content, standin
+):
+    client.force_login(bob)
+    config = standin.provider_config("anthropic", project=acme, name="claude", timeout_seconds=2)
+    config.save()
+    events = _events(_run(client, welcome, _draft(welcome_content, name="Bea"), provider=config))
+    assert len([e for e in events if e["type"] == "delta"]) > 3
+    assert events[-1]["type"] == "done" and events[-1]["output_tokens"] > 0
+    assert standin.stats()["paths"] == ["/v1/messages"] and standin.stats()["bodies"][0]["stream"] is True
