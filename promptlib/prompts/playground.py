@@ -7,7 +7,8 @@
 The same path as a batch call: the version rendered by the code the API uses, the provider made by
 the registry (its key decrypted there), the call inside the provider's shared limiter, the cost
 from the same price list. It differs in one way: a person is waiting, so the whole call is bounded
-by the provider's timeout (promptlib/providers/streaming.py) and is never retried.
+by the provider's timeout, or settings.PROMPTLIB_PLAYGROUND_MAX_SECONDS when shorter (a web worker's
+own limit), through promptlib/providers/streaming.py, and is never retried.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from typing import Any
+
+from django.conf import settings
 
 from promptlib.prompts.content import VersionContent
 from promptlib.prompts.rendering import render
@@ -41,8 +44,10 @@ def playground_stream(*, config, request: ChatRequest) -> Iterator[dict[str, Any
     started = time.perf_counter()
     first_ms = None
     response: ChatResponse | None = None
+    budget = min(float(config.timeout_seconds), settings.PROMPTLIB_PLAYGROUND_MAX_SECONDS)
+    capped = budget < float(config.timeout_seconds)
     try:
-        for piece in stream_bounded(config=config, request=request):
+        for piece in stream_bounded(config=config, request=request, budget=budget):
             if isinstance(piece, ChatResponse):
                 response = piece
                 continue
@@ -50,7 +55,8 @@ def playground_stream(*, config, request: ChatRequest) -> Iterator[dict[str, Any
                 first_ms = _ms(started)
             yield {"type": "delta", "text": piece}
     except ProviderError as exc:
-        yield {"type": "error", "kind": exc.kind, "message": error_sentence(exc, config=config)}
+        message = error_sentence(exc, config=config, seconds=budget if capped else None)
+        yield {"type": "error", "kind": exc.kind, "message": message}
         return
     if response is None:  # the provider ended without its answer: say so rather than show nothing
         yield {"type": "error", "kind": "server", "message": "The provider ended the answer without finishing it."}

@@ -52,16 +52,20 @@ class ProbeResult:
         return asdict(self)
 
 
-def error_sentence(exc: ProviderError, *, config) -> str:
-    """A provider failure as one plain sentence for a person (the probe's and the playground's wording)."""
+def error_sentence(exc: ProviderError, *, config, seconds: float | None = None) -> str:
+    """A provider failure as one plain sentence for a person (the probe's and the playground's wording).
+
+    `seconds`: how long the caller waited, when less than the provider's timeout.
+    """
     if exc.kind == "auth" and exc.status:
         return f"The server refused the API key ({exc.status})."
     if exc.kind == "connection":
         return "Nothing answers at this address. Is the server running, and is the address right?"
     if exc.kind == "timeout":
-        seconds = float(config.timeout_seconds)
-        unit = "second" if seconds == 1 else "seconds"
-        return f"The server did not answer within {seconds:g} {unit} (the provider's timeout)."
+        limit = float(config.timeout_seconds) if seconds is None else seconds
+        unit = "second" if limit == 1 else "seconds"
+        why = "the provider's timeout" if seconds is None else "the longest a run may take here"
+        return f"The server did not answer within {limit:g} {unit} ({why})."
     if exc.kind == "not_found" and exc.status:
         return f"The server answered “not found” (404): check the address and the model name. ({exc.message})"
     if exc.kind == "rate_limit":

@@ -298,3 +298,13 @@ def test_an_anthropic_provider_streams_through_its_own_wire_format(
     assert len([e for e in events if e["type"] == "delta"]) > 3
     assert events[-1]["type"] == "done" and events[-1]["output_tokens"] > 0
     assert standin.stats()["paths"] == ["/v1/messages"] and standin.stats()["bodies"][0]["stream"] is True
+
+
+@override_settings(PROMPTLIB_PLAYGROUND_MAX_SECONDS=1)
+def test_a_run_never_outlasts_the_web_workers_own_limit(client, bob, welcome, welcome_content, openai_standin, standin):
+    client.force_login(bob)
+    standin.stream_slowly(0.3)  # the provider's 2 s timeout would let it go on
+    started = time.monotonic()
+    events = _events(_run(client, welcome, _draft(welcome_content, name="Bea"), provider=openai_standin))
+    assert time.monotonic() - started < 1 + 0.8
+    assert events[-1]["message"] == "The server did not answer within 1 second (the longest a run may take here)."
