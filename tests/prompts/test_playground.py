@@ -308,3 +308,11 @@ def test_a_run_never_outlasts_the_web_workers_own_limit(client, bob, welcome, we
     events = _events(_run(client, welcome, _draft(welcome_content, name="Bea"), provider=openai_standin))
     assert time.monotonic() - started < 1 + 0.8
     assert events[-1]["message"] == "The server did not answer within 1 second (the longest a run may take here)."
+
+
+def test_a_provider_without_a_key_says_where_to_paste_it(client, bob, acme, welcome, welcome_content):
+    client.force_login(bob)
+    keyless = ProviderConfig.objects.create(project=acme, name="openai", kind="openai", models=["gpt-4o-mini"])
+    events = _events(_run(client, welcome, _draft(welcome_content, name="Bea"), provider=keyless, model="gpt-4o-mini"))
+    assert [e["type"] for e in events] == ["error"]
+    assert events[0]["message"].startswith("Provider 'openai' has no API key: paste it")
