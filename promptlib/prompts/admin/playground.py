@@ -23,6 +23,7 @@ from django.urls import path, reverse
 from promptlib.admin.spending import spend_refused
 from promptlib.batches.datasets import DatasetError, case_data_validate, cases_add, dataset_create
 from promptlib.batches.models import Dataset
+from promptlib.batches.selectors import dataset_find, datasets_list
 from promptlib.core.models import Role
 from promptlib.prompts.admin.forms import VersionContentForm, format_value, friendly_field
 from promptlib.prompts.admin.views import _form_errors, _number, _preview_values
@@ -63,7 +64,7 @@ def playground_context(model_admin, request, template) -> dict[str, Any]:
     preferred = latest.provider if latest else ""
     default = next((p for p in providers if p["name"] == preferred), None) or next(iter(providers), None)
     default_model = latest.model if latest and default and default["name"] == preferred else ""
-    datasets = list(Dataset.objects.filter(project_id=template.project_id).order_by("name").values("id", "name"))
+    datasets = [{"id": d.pk, "name": d.name} for d in datasets_list(project_id=template.project_id)]
     new_dataset = f"{template.slug}-cases"[:120]
     # The template's own cases by name (the demo's and this page's convention); else a new dataset.
     own = next((d["id"] for d in datasets if d["name"] in (template.slug, new_dataset)), None)
@@ -181,8 +182,7 @@ def run_view(model_admin):
 def cases_view(model_admin):
     def view(request, object_id):
         template = model_admin.scoped_object_or_404(request, object_id)
-        dataset = Dataset.objects.filter(project_id=template.project_id, pk=_number(request.GET.get("dataset"), 0))
-        dataset = dataset.first()
+        dataset = dataset_find(project_id=template.project_id, ref=request.GET.get("dataset", ""))
         if dataset is None:
             return JsonResponse({"ok": False, "errors": [{"field": "dataset", "message": "No such dataset."}]}, 404)
         cases = [
@@ -227,7 +227,7 @@ def save_case_view(model_admin):
 def _case_save(template, post, case) -> tuple[Dataset, int]:
     """Into the chosen dataset of the project, or a new one: all or nothing. Returns it and its case count."""
     if post.get("dataset"):
-        dataset = Dataset.objects.filter(project_id=template.project_id, pk=_number(post["dataset"], 0)).first()
+        dataset = dataset_find(project_id=template.project_id, ref=post["dataset"])
         if dataset is None:
             raise _RefusedError("Choose one of this project's datasets.", field="dataset")
     else:
