@@ -286,6 +286,12 @@ REST_FRAMEWORK["NUM_PROXIES"] = env.int("PROMPTLIB_PROXY_COUNT", default=0)
 # Bad API keys: after this many failed well-formed keys from one address in the period, every key
 # from it answers 429 (with Retry-After) until the period ends. Empty to turn off.
 PROMPTLIB_API_KEY_FAILURE_RATE = env.str("PROMPTLIB_API_KEY_FAILURE_RATE", default="20/min")
+# Playground runs and Test connection: paid provider calls a person fires from the admin, per user
+# and period (e.g. "30/min"). Empty to turn off.
+PROMPTLIB_PLAYGROUND_RATE = env.str("PROMPTLIB_PLAYGROUND_RATE", default="30/min")
+# The longest a playground run holds a web worker (the provider's own timeout when shorter): below
+# gunicorn's default 30 s worker timeout, which would kill the worker mid-answer.
+PROMPTLIB_PLAYGROUND_MAX_SECONDS = env.float("PROMPTLIB_PLAYGROUND_MAX_SECONDS", default=25.0)
 
 # --- Inputs: JSON errors under /api/ (issue 10) --------------------------------------------------
 # Refuses, under /api/, a body over DATA_UPLOAD_MAX_MEMORY_SIZE (413) and a NUL in the path or

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 import anthropic
+import httpx
 
 from promptlib.providers.base import ChatRequest, ChatResponse, Provider, ProviderError, elapsed_ms, error_from_sdk
 from promptlib.providers.policy import call_check
@@ -55,6 +57,54 @@ class AnthropicProvider(Provider):
             raw_id=message.id or "",
             finish_reason=message.stop_reason or "",
         )
+
+    def stream(self, request: ChatRequest) -> Iterator[str | ChatResponse]:
+        call_check(self.config)
+        started = time.perf_counter()
+        try:
+            events = self.client.messages.create(model=request.model, stream=True, **_options(request))
+        except anthropic.APIError as exc:
+            raise error_from_sdk(exc, anthropic)
+        parts: list[str] = []
+        input_tokens = output_tokens = 0
+        model, raw_id, stop = request.model, "", ""
+        try:
+            with events:  # closing this generator early closes the connection
+                for event in events:
+                    if event.type == "message_start":
+                        message = event.message
+                        model, raw_id = message.model or model, message.id or ""
+                        input_tokens, output_tokens = message.usage.input_tokens, message.usage.output_tokens
+                    elif event.type == "content_block_delta" and event.delta.type == "text_delta":
+                        parts.append(event.delta.text)
+                        yield event.delta.text
+                    elif event.type == "message_delta":
+                        stop = event.delta.stop_reason or stop
+                        output_tokens = event.usage.output_tokens or output_tokens
+        except anthropic.APIError as exc:
+            raise error_from_sdk(exc, anthropic)
+        except httpx.TimeoutException:
+            raise ProviderError("The provider stopped sending its answer (timeout).", "timeout") from None
+        except httpx.HTTPError as exc:
+            raise ProviderError(f"The connection broke while the answer came: {exc}", "connection") from None
+        if stop == "refusal":
+            raise ProviderError("The model refused to answer.", "refusal")
+        yield ChatResponse(
+            text="".join(parts),
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            model=model,
+            latency_ms=elapsed_ms(started),
+            raw_id=raw_id,
+            finish_reason=stop,
+        )
+
+    def models_list(self) -> list[str]:
+        call_check(self.config)
+        try:
+            return [model.id for model in self.client.models.list(limit=100).data]
+        except anthropic.APIError as exc:
+            raise error_from_sdk(exc, anthropic)
 
 
 def _options(request: ChatRequest) -> dict:

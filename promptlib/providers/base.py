@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email.utils
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -119,6 +120,20 @@ class Provider:
     def complete(self, request: ChatRequest) -> ChatResponse:
         """Run one chat completion; raise ProviderError on any failure."""
         raise NotImplementedError
+
+    def stream(self, request: ChatRequest) -> Iterator[str | ChatResponse]:
+        """The answer's text in pieces as they arrive, then the whole ChatResponse last.
+
+        Closing the iterator early ends the call. This default streams nothing: one piece, then the answer.
+        """
+        response = self.complete(request)
+        if response.text:
+            yield response.text
+        yield response
+
+    def models_list(self) -> list[str]:
+        """The model names the server offers (OpenAI-compatible servers: GET /v1/models)."""
+        raise ProviderError("This kind of provider cannot list its models.", "not_found")
 
 
 def error_from_sdk(exc: Exception, sdk: Any) -> ProviderError:

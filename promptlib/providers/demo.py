@@ -12,6 +12,7 @@ import hashlib
 import json
 import re
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from promptlib.providers.base import ChatRequest, ChatResponse, Provider
@@ -19,6 +20,9 @@ from promptlib.providers.base import ChatRequest, ChatResponse, Provider
 DEMO_NOTICE = "Offline demo — not a real model"
 # Simulated latency range in seconds: enough to see a progress bar move, small enough for tests.
 LATENCY_RANGE = (0.005, 0.03)
+# Pause between streamed words (the playground): the answer visibly streams in, within a second.
+STREAM_PAUSE = 0.02
+DEMO_MODELS = ["demo-small"]
 
 _CHOICES = re.compile(
     r"(?:one of|categories|category|labels?|options?|classes|choose from)\s*(?:is|are)?\s*[:\-]\s*([^\n.]+)", re.I
@@ -51,6 +55,16 @@ class DemoProvider(Provider):
             raw_id=f"demo-{seed % 10**12:012d}",
             finish_reason="stop",
         )
+
+    def stream(self, request: ChatRequest) -> Iterator[str | ChatResponse]:
+        response = self.complete(request)
+        for piece in re.findall(r"\S+\s*", response.text):
+            time.sleep(STREAM_PAUSE)
+            yield piece
+        yield response
+
+    def models_list(self) -> list[str]:
+        return list(DEMO_MODELS)
 
 
 def _seed(request: ChatRequest, salt: str = "") -> int:

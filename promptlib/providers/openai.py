@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
+import httpx
 import openai
 
 from promptlib.providers.base import ChatRequest, ChatResponse, Provider, ProviderError, elapsed_ms, error_from_sdk
@@ -15,6 +17,14 @@ from promptlib.providers.registry import cached_client
 # ("Input should be 'text' or 'json_object'" is llama-cpp-python's, answered with a 500).
 _FORMAT_REFUSAL_MARKS = ("response_format", "Input should be 'text' or 'json_object'")
 _FORMAT_REFUSAL_STATUSES = (400, 422)  # and any 5xx
+# How a refused response_format is said (the probe in promptlib/providers/probe.py looks for it).
+FORMAT_REFUSED = "The server refused response_format"
+MAX_MODELS_LISTED = 500
+
+
+def is_format_refusal(exc: ProviderError) -> bool:
+    """Whether a call failed only because the server does not take the response_format it was sent."""
+    return exc.kind == "bad_request" and exc.message.startswith(FORMAT_REFUSED)
 
 
 class OpenAIProvider(Provider):
@@ -64,6 +74,64 @@ class OpenAIProvider(Provider):
             finish_reason=choice.finish_reason or "",
         )
 
+    def stream(self, request: ChatRequest) -> Iterator[str | ChatResponse]:
+        call_check(self.config)
+        started = time.perf_counter()
+        options = {**self._options(request), "stream": True, "stream_options": {"include_usage": True}}
+        try:
+            chunks = self._stream_open(request, options)
+        except openai.APIError as exc:
+            raise self._format_refused(exc, request) or error_from_sdk(exc, openai)
+        parts: list[str] = []
+        usage, model, raw_id, finish, refusal = None, request.model, "", "", ""
+        try:
+            with chunks:  # closing this generator early closes the connection
+                for chunk in chunks:
+                    raw_id, model, usage = chunk.id or raw_id, chunk.model or model, chunk.usage or usage
+                    for choice in chunk.choices[:1]:
+                        refusal += getattr(choice.delta, "refusal", None) or ""
+                        finish = choice.finish_reason or finish
+                        if choice.delta.content:
+                            parts.append(choice.delta.content)
+                            yield choice.delta.content
+        except openai.APIError as exc:
+            raise error_from_sdk(exc, openai)
+        except httpx.TimeoutException:
+            raise ProviderError("The provider stopped sending its answer (timeout).", "timeout") from None
+        except httpx.HTTPError as exc:
+            raise ProviderError(f"The connection broke while the answer came: {exc}", "connection") from None
+        if refusal:
+            raise ProviderError(f"The model refused: {refusal}", "refusal")
+        if finish == "content_filter":
+            raise ProviderError("The provider's content filter blocked the answer.", "refusal")
+        yield ChatResponse(
+            text="".join(parts),
+            input_tokens=usage.prompt_tokens if usage else 0,
+            output_tokens=usage.completion_tokens if usage else 0,
+            model=model,
+            latency_ms=elapsed_ms(started),
+            raw_id=raw_id,
+            finish_reason=finish,
+        )
+
+    def _stream_open(self, request: ChatRequest, options: dict):
+        try:
+            return self.client.chat.completions.create(model=request.model, **options)
+        except openai.APIStatusError as exc:
+            # A server that does not know stream_options (usage at the end) still streams without it.
+            if exc.status_code in (400, 422) and "stream_options" in str(exc):
+                options = {k: v for k, v in options.items() if k != "stream_options"}
+                return self.client.chat.completions.create(model=request.model, **options)
+            raise
+
+    def models_list(self) -> list[str]:
+        call_check(self.config)
+        try:
+            page = self.client.models.list()
+            return [model.id for _, model in zip(range(MAX_MODELS_LISTED), page, strict=False)]
+        except openai.APIError as exc:
+            raise error_from_sdk(exc, openai)
+
     def _options(self, request: ChatRequest) -> dict:
         options: dict = {"messages": request.messages}
         if request.temperature is not None:
@@ -104,8 +172,7 @@ class OpenAIProvider(Provider):
         others = " or ".join(m for m in ProviderConfig.StructuredOutput.values if m != mode)
         said = exc.message if len(exc.message) <= 300 else exc.message[:300] + "…"
         return ProviderError(
-            f"The server refused response_format {mode}; set the provider's structured output to {others}. "
-            f"(The server said: {said})",
+            f"{FORMAT_REFUSED} {mode}; set the provider's structured output to {others}. (The server said: {said})",
             "bad_request",
             status=exc.status_code,
         )

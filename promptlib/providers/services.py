@@ -7,10 +7,10 @@ from decimal import Decimal
 from django.db import transaction
 
 from promptlib.core.models import Project
+from promptlib.providers.demo import DEMO_MODELS
 from promptlib.providers.models import ModelPrice, ProviderConfig
 
 DEMO_PROVIDER_NAME = "demo"
-DEMO_MODELS = ["demo-small"]
 
 # What a provider's settings are, beyond its name (the key is apart: write-only). The API shows these.
 CONFIG_FIELDS = (

@@ -16,11 +16,16 @@ port on its first line, then serves until killed. `GET /_stats` returns the stat
 `POST /_reset` clears them, `POST /_control` takes {"latency": s, "fail_next": {"count": n,
 "status": 429, "retry_after": 1}, "hang_next": {"count": n, "seconds": s}, "refuse_next": n,
 "fail_rate": p, "fail_status": 500, "seed": 1, "response_formats": ["text", "json_object"],
-"fault_mix": [{"rate": 0.1, "status": 429, "retry_after": 1}, {"rate": 0.05, "hang": 30}]}.
+"fault_mix": [{"rate": 0.1, "status": 429, "retry_after": 1}, {"rate": 0.05, "hang": 30}],
+"models": ["a", "b"], "api_key": "sk-…", "stream_delay": s}.
 
 `fault_mix` draws one random number per completion and answers with the first fault whose cumulative
 rate it falls under (an HTTP error, or a hang of `hang` seconds before a normal answer); [] (the
 default) turns it off. The stats count what it drew under "faults" ({"429": n, "hang": n, …}).
+
+`"stream": true` requests get the provider's server-sent events (OpenAI's chunks, Anthropic's
+events), one word per event, `stream_delay` seconds apart. `GET /v1/models` lists `models`. With
+`api_key` set, a request carrying another key (Authorization: Bearer, or x-api-key) gets a 401.
 
 `response_formats` lists the response_format types the server takes (None, the default: any); a
 request with another type gets llama-cpp-python's answer to `json_schema`: a 500 whose message says
@@ -89,6 +94,9 @@ class _State:
         self.fail_status = 500
         self.fault_mix: list[tuple[float, Failure]] = []  # (cumulative rate, failure)
         self.response_formats: frozenset[str] | None = None  # types taken; None: any
+        self.models = ["standin", "standin-large"]  # what GET /v1/models lists
+        self.api_key: str | None = None  # the one key taken; None: any
+        self.stream_delay = 0.0  # seconds between the events of a streamed answer
         self.random = random.Random(0)  # noqa: S311 — scripted failures, not security
         self.reset()
 
@@ -109,6 +117,12 @@ class _State:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
 
+    def key_refused(self, headers: dict[str, str]) -> bool:
+        if self.api_key is None:
+            return False
+        sent = headers.get("x-api-key") or headers.get("authorization", "").removeprefix("Bearer ").strip()
+        return sent != self.api_key
+
     def begin(self, path: str, body: dict[str, Any], headers: dict[str, str]) -> Failure | None:
         with self.lock:
             self.requests += 1
@@ -121,6 +135,8 @@ class _State:
                 self.headers.append(headers)
             if self.scripted:
                 return self.scripted.popleft()
+            if self.key_refused(headers):
+                return Failure(status=401, message="Incorrect API key provided.")
             if not self._format_taken(response_format):
                 return Failure(status=500, message=_FORMAT_REFUSAL.format(type=response_format.get("type")))
             if self.fail_rate and self.random.random() < self.fail_rate:
@@ -178,6 +194,12 @@ class _State:
             if "response_formats" in command:
                 taken = command["response_formats"]
                 self.response_formats = None if taken is None else frozenset(taken)
+            if "models" in command:
+                self.models = list(command["models"])
+            if "api_key" in command:
+                self.api_key = command["api_key"]
+            if "stream_delay" in command:
+                self.stream_delay = float(command["stream_delay"])
         if "fail_next" in command:
             spec = command["fail_next"]
             retry_after = None if spec.get("retry_after") is None else str(spec["retry_after"])
@@ -216,6 +238,7 @@ class _Connection(asyncio.Protocol):
         self.state, self.transports = state, transports
         self.buffer = bytearray()
         self.waiting = False  # an answer is scheduled and not written yet
+        self.streaming = False  # a streamed answer is being written: in flight until its last event
         self.arrived = False  # a completion's head came, its body not yet
         self.transport: asyncio.Transport | None = None
 
@@ -226,6 +249,9 @@ class _Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.transports.discard(self.transport)
         if self.arrived:  # the client left halfway through sending a completion request
+            self.state.end()
+        if self.streaming:  # the client left during a streamed answer
+            self.streaming = False
             self.state.end()
 
     def data_received(self, data: bytes) -> None:
@@ -267,7 +293,7 @@ class _Connection(asyncio.Protocol):
 
     def _dispatch(self, method: str, path: str, headers: dict, body: dict, keep_alive: bool) -> None:
         if method != "POST" or path not in _COMPLETION_PATHS:
-            self._write(*_route(self.state, method, path, body), keep_alive)
+            self._write(*_route(self.state, method, path, body, headers), keep_alive)
             return
         self.arrived = False  # counted in flight since its head came (_process), until _answer
         failure = self.state.begin(path, body, headers)
@@ -284,6 +310,9 @@ class _Connection(asyncio.Protocol):
         self._process()
 
     def _answer(self, path: str, body: dict, failure: Failure | None, keep_alive: bool) -> None:
+        if body.get("stream") and not (failure is not None and failure.status):
+            self._stream(path, body, failure)
+            return
         answer = _completion(self.state, path, body, failure)
         self.state.end()  # before the write: a client that has its answer never sees itself still counted
         self._write(*answer, keep_alive)
@@ -300,8 +329,99 @@ class _Connection(asyncio.Protocol):
         if not keep_alive:
             self.transport.close()
 
+    def _stream(self, path: str, body: dict, failure: Failure | None) -> None:
+        if self.transport.is_closing():
+            self.state.end()
+            return
+        refusal = failure is not None and failure.refusal
+        text = "" if refusal else self.state.answer(body)
+        events = _anthropic_events(body, text) if path == "/v1/messages" else _openai_events(body, text, refusal)
+        head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
+        self.transport.write(head.encode("latin-1"))
+        self.streaming = self.waiting = True
+        self._stream_next(deque(events))
 
-def _route(state: _State, method: str, path: str, body: dict) -> tuple[int, Any, dict[str, str]]:
+    def _stream_next(self, events: deque[bytes]) -> None:
+        if not self.streaming:  # the client went away (connection_lost counted it out)
+            return
+        if self.transport.is_closing() or not events:
+            self.streaming = False
+            self.state.end()
+            self.transport.close()
+            return
+        self.transport.write(events.popleft())
+        loop = asyncio.get_running_loop()
+        if self.state.stream_delay:
+            loop.call_later(self.state.stream_delay, self._stream_next, events)
+        else:
+            loop.call_soon(self._stream_next, events)
+
+
+def _sse(data: dict | str, event: str | None = None) -> bytes:
+    line = data if isinstance(data, str) else json.dumps(data)
+    return ((f"event: {event}\n" if event else "") + f"data: {line}\n\n").encode()
+
+
+def _words(text: str) -> list[str]:
+    words = text.split(" ")
+    return [word + ("" if i == len(words) - 1 else " ") for i, word in enumerate(words)] if text else []
+
+
+def _openai_events(body: dict[str, Any], text: str, refusal: bool) -> list[bytes]:
+    base = {"id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "object": "chat.completion.chunk", "created": int(time.time()),
+            "model": body.get("model", "standin")}  # fmt: skip
+
+    def chunk(delta: dict, finish: str | None = None) -> bytes:
+        return _sse({**base, "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]})
+
+    events = [chunk({"role": "assistant", "content": ""})]
+    if refusal:
+        events.append(chunk({"refusal": "I can't help with that."}))
+    events += [chunk({"content": word}) for word in _words(text)]
+    events.append(chunk({}, "stop"))
+    if (body.get("stream_options") or {}).get("include_usage"):
+        prompt_tokens, completion_tokens = _prompt_tokens(body), _tokens(text)
+        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                 "total_tokens": prompt_tokens + completion_tokens}  # fmt: skip
+        events.append(_sse({**base, "choices": [], "usage": usage}))
+    return [*events, _sse("[DONE]")]
+
+
+def _anthropic_events(body: dict[str, Any], text: str) -> list[bytes]:
+    message = _anthropic_message(body, "", False)
+    message["usage"]["output_tokens"] = 1
+    deltas = [{"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": word}}
+              for word in _words(text)]  # fmt: skip
+    return [
+        _sse({"type": "message_start", "message": message}, "message_start"),
+        _sse(
+            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+            "content_block_start",
+        ),  # fmt: skip
+        *(_sse(delta, "content_block_delta") for delta in deltas),
+        _sse({"type": "content_block_stop", "index": 0}, "content_block_stop"),
+        _sse(
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                "usage": {"output_tokens": _tokens(text)},
+            },
+            "message_delta",
+        ),  # fmt: skip
+        _sse({"type": "message_stop"}, "message_stop"),
+    ]
+
+
+def _route(
+    state: _State, method: str, path: str, body: dict, headers: dict[str, str]
+) -> tuple[int, Any, dict[str, str]]:
+    if method == "GET" and path.split("?")[0] == "/v1/models":
+        if state.key_refused(headers):
+            return 401, {"error": {"message": "Incorrect API key provided.", "type": "invalid_api_key"}}, {}
+        data = [{"id": name, "object": "model", "type": "model", "created": 0, "created_at": "2025-01-01T00:00:00Z",
+                 "owned_by": "standin", "display_name": name} for name in state.models]  # fmt: skip
+        first, last = (data[0]["id"], data[-1]["id"]) if data else (None, None)
+        return 200, {"object": "list", "data": data, "has_more": False, "first_id": first, "last_id": last}, {}
     if method == "GET" and path == "/_stats":
         return 200, state.stats(), {}
     if method == "POST" and path == "/_reset":
@@ -486,6 +606,18 @@ class StandinServer:
     def refuse_next(self, count: int = 1) -> None:
         """The next `count` completions are refusals (OpenAI's refusal field, Anthropic's stop_reason)."""
         self.state.script(count, Failure(refusal=True))
+
+    def serve_models(self, *names: str) -> None:
+        """What GET /v1/models lists."""
+        self.state.control({"models": list(names)})
+
+    def require_key(self, key: str | None) -> None:
+        """Answer 401 to any request without this key (None: take any key)."""
+        self.state.control({"api_key": key})
+
+    def stream_slowly(self, seconds: float) -> None:
+        """Seconds between the events (words) of a streamed answer."""
+        self.state.control({"stream_delay": seconds})
 
     def take_response_formats(self, *types: str) -> None:
         """Take only these response_format types (none given: any), answering others as llama-cpp-python

@@ -13,6 +13,7 @@ from django.utils.html import format_html, format_html_join
 from promptlib.admin.base import ProjectListFilter, ProjectScopedAdmin, ReadOnlyAdminMixin, scope_queryset
 from promptlib.prompts.admin import views as template_views
 from promptlib.prompts.admin.forms import TemplateForm, format_value
+from promptlib.prompts.admin.playground import playground_context, playground_urls
 from promptlib.prompts.content import SECTIONS
 from promptlib.prompts.models import Label, Template, Version
 from promptlib.prompts.services import template_create, version_create
@@ -157,6 +158,7 @@ class TemplateAdmin(ProjectScopedAdmin):
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         context.update(template_views.editor_context(self, request, obj))
+        context.update(playground_context(self, request, obj))
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def get_urls(self):
@@ -167,6 +169,7 @@ class TemplateAdmin(ProjectScopedAdmin):
             path("<path:object_id>/diff/", wrap(template_views.diff_view(self)), name=f"{info}_diff"),
             path("<path:object_id>/preview/", wrap(template_views.preview_view(self)), name=f"{info}_preview"),
             path("<path:object_id>/labels/", wrap(template_views.labels_view(self)), name=f"{info}_labels"),
+            *playground_urls(self),
             *super().get_urls(),
         ]
 
