@@ -10,14 +10,16 @@ batch metric comes from (promptlib.batches.sums, also behind the batch page):
   - latency_percentiles: p50 / p95 per variant (with order-statistic bounds for their 95% intervals)
     and per (batch, variant), exact, from a histogram of latencies grouped in SQL;
   - review_sums: human reviews per variant.
-Production (outcome events): outcome_sums per (variant, metric) and outcome_days per day.
+Production (outcome events): outcome_sums per (variant, metric), summed per subject first, and
+outcome_days per day.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Count, F, Q, Sum
+from django.db import connection
+from django.db.models import Count, Sum
 from django.db.models.functions import TruncDate
 
 from promptlib.batches import sums
@@ -25,6 +27,7 @@ from promptlib.batches.models import Batch, BatchItem
 from promptlib.batches.rollups import rollup_sources
 from promptlib.batches.sums import DONE, FAILED, ReviewSums, Sources
 from promptlib.experiments.models import OutcomeEvent
+from promptlib.stats.ratio import SubjectSums
 
 # Batches whose results count: a running batch shows what it has so far.
 COUNTED_BATCHES = (Batch.Status.RUNNING, Batch.Status.FINISHED)
@@ -66,32 +69,48 @@ def review_sums(*, experiment_id: int) -> dict[int, ReviewSums]:
 
 @dataclass(frozen=True)
 class OutcomeSums:
-    n: int
-    total: float
-    total_sq: float
-    booleans: int
+    """One variant on one metric, summed per subject first (subjects are what is randomised)."""
+
+    sums: SubjectSums
+    booleans: int  # events sent as true/false
+
+    @property
+    def n(self) -> int:
+        """Subjects: the unit every test and sample size counts."""
+        return int(self.sums.subjects)
+
+    @property
+    def events(self) -> int:
+        return int(self.sums.events)
 
     @property
     def is_rate(self) -> bool:
-        return self.n > 0 and self.booleans == self.n
+        return self.events > 0 and self.booleans == self.events
+
+
+# Inner query: one row per (variant, metric, subject); outer: the sums the delta method needs.
+_SUBJECT_SUMS_SQL = """
+SELECT variant_id, metric, COUNT(*), SUM(n), SUM(n * n), SUM(t), SUM(t * t), SUM(t * n), SUM(b)
+FROM (
+    SELECT variant_id, metric, subject, COUNT(*) AS n, SUM(value) AS t,
+           SUM(CASE WHEN is_boolean THEN 1 ELSE 0 END) AS b
+    FROM {table} WHERE experiment_id = %s
+    GROUP BY variant_id, metric, subject
+) per_subject
+GROUP BY variant_id, metric
+"""
 
 
 def outcome_sums(*, experiment_id: int) -> dict[tuple[int, str], OutcomeSums]:
-    """{(variant id, metric): sums} over every outcome event of the experiment."""
-    rows = (
-        OutcomeEvent.objects.filter(experiment_id=experiment_id)
-        .values("variant_id", "metric")
-        .annotate(
-            n=Count("id"),
-            total=Sum("value"),
-            total_sq=Sum(F("value") * F("value")),
-            booleans=Count("id", filter=Q(is_boolean=True)),
-        )
-        .order_by()
-    )
+    """{(variant id, metric): per-subject sums} over every outcome event of the experiment."""
+    with connection.cursor() as cursor:
+        cursor.execute(_SUBJECT_SUMS_SQL.format(table=OutcomeEvent._meta.db_table), [experiment_id])
+        rows = cursor.fetchall()
     return {
-        (r["variant_id"], r["metric"]): OutcomeSums(r["n"], r["total"] or 0.0, r["total_sq"] or 0.0, r["booleans"])
-        for r in rows
+        (vid, metric): OutcomeSums(
+            SubjectSums(int(k), float(n), float(nn), float(t or 0), float(tt or 0), float(tn or 0)), int(b)
+        )
+        for vid, metric, k, n, nn, t, tt, tn, b in rows
     }
 
 
