@@ -233,8 +233,14 @@ PROMPTLIB_BATCH_SWEEP_SECONDS = env.float("PROMPTLIB_BATCH_SWEEP_SECONDS", defau
 PROMPTLIB_BATCH_STEAL_SECONDS = env.float("PROMPTLIB_BATCH_STEAL_SECONDS", default=60.0)
 # Retry waits up to this are slept in the worker; longer ones re-schedule the item with a countdown.
 PROMPTLIB_BATCH_MAX_SLEEP_SECONDS = env.float("PROMPTLIB_BATCH_MAX_SLEEP_SECONDS", default=2.0)
+# How often the exposure counts (renders and users per variant, kept in Redis) are written to the database.
+PROMPTLIB_EXPOSURES_FLUSH_SECONDS = env.float("PROMPTLIB_EXPOSURES_FLUSH_SECONDS", default=60.0)
 CELERY_BEAT_SCHEDULE = {
     "promptlib-batches-sweep": {"task": "promptlib.tasks.batches_sweep", "schedule": PROMPTLIB_BATCH_SWEEP_SECONDS},
+    "promptlib-exposures-flush": {
+        "task": "promptlib.tasks.exposures_flush",
+        "schedule": PROMPTLIB_EXPOSURES_FLUSH_SECONDS,
+    },
 }
 
 # --- Provider secrets and outbound calls (issue 10) ------------------------------------------------

@@ -14,6 +14,7 @@ from celery.signals import worker_init
 from promptlib.batches.runner import worker_concurrency_set
 from promptlib.batches.schedules import scheduled_batch_start
 from promptlib.batches.services import batch_chunk_execute, batches_sweep
+from promptlib.experiments.exposures import exposures_flush
 
 
 @worker_init.connect
@@ -50,3 +51,8 @@ def batches_sweep_task() -> dict[str, int]:
 def scheduled_batch_run(schedule_id: int) -> int | None:
     batch = scheduled_batch_start(schedule_id=schedule_id)
     return batch.pk if batch else None
+
+
+@shared_task(name="promptlib.tasks.exposures_flush")
+def exposures_flush_task() -> int:
+    return exposures_flush()

@@ -6,8 +6,10 @@ counts to ExposureCount rows, which the report reads for the sample-ratio-mismat
 With Redis: one pipelined round trip per render — PFADD the subject to a HyperLogLog for the day
 and one for the whole experiment, INCR the day's renders, SADD the day to the set the flush walks,
 and refresh the keys' expiry. Nothing waits on the database.
-Without Redis: renders and subjects are kept in this process and written in bulk at most every
-BUFFER_SECONDS (or BUFFER_MAX entries), subjects as ExposedSubject rows, so counts stay exact.
+Without Redis: renders and subjects are kept in this process and written in bulk by the render
+that finds the oldest one BUFFER_SECONDS old (or BUFFER_MAX of them), subjects as ExposedSubject
+rows, so counts stay exact. That render pays for a few inserts; a deployment that cares about
+render latency runs Redis.
 """
 
 from __future__ import annotations
@@ -72,6 +74,8 @@ class _Buffer:
     def add(self, experiment_id: int, variant: str, day: str, subject: str) -> None:
         key = (experiment_id, variant, day)
         with self.lock:
+            if not self.size:
+                self.since = time.monotonic()  # the age of the oldest unwritten render
             self.renders[key] = self.renders.get(key, 0) + 1
             self.subjects.setdefault(key, set()).add(subject)
             self.size += 1

@@ -80,8 +80,10 @@ class VariantForm(forms.ModelForm):
 
 class ExperimentForm(forms.ModelForm):
     guardrail_metrics = forms.CharField(required=False, help_text=GUARDRAIL_HELP)
-    # Set by ExperimentAdmin.get_form: the outcome metric names reported in the experiment's project(s).
+    # Set by ExperimentAdmin.get_form: the outcome metric names reported in the experiment's project(s),
+    # and those registered with a direction (offered first).
     outcome_metrics: list[str] = []
+    registered_metrics: list[str] = []
 
     class Meta:
         model = Experiment
@@ -96,7 +98,8 @@ class ExperimentForm(forms.ModelForm):
         if "primary_metric" in self.fields:
             field = self.fields["primary_metric"]
             field.help_text = primary_metric_help(outcome_metrics=self.outcome_metrics)
-            field.widget = MetricNameInput(attrs=field.widget.attrs, names=[*METRICS, *self.outcome_metrics])
+            names = list(dict.fromkeys([*METRICS, *self.registered_metrics, *self.outcome_metrics]))
+            field.widget = MetricNameInput(attrs=field.widget.attrs, names=names)
 
     def clean_guardrail_metrics(self):
         raw = self.cleaned_data.get("guardrail_metrics") or ""
