@@ -160,7 +160,7 @@ def _outcomes(experiment: Experiment) -> None:
                     THEN ((abs(hashtext('c' || e)) %% 1000) < 300 + (u %% 13) * 20 + (u %% 4 = 1)::int * 15)::int
                     ELSE 20 + (u %% 17) * 2 + (abs(hashtext('v' || e)) %% 4000) / 100.0 END,
                 e %% 10 < 7, 'bench-' || e, now() - ((e %% 14) || ' days')::interval
-            FROM (SELECT e, (e * 7919) %% %(users)s AS u FROM generate_series(0, %(events)s - 1) e) g""",  # noqa: S608
+            FROM (SELECT e, (e * 7919) %% %(users)s AS u FROM generate_series(0::bigint, %(events)s - 1) e) g""",  # noqa: S608
             {
                 "project": experiment.project_id, "experiment": experiment.pk, "variants": variants,
                 "users": OUTCOME_USERS, "events": OUTCOME_EVENTS,

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Count, Sum
 from django.db.models.functions import TruncDate
 
@@ -103,7 +103,10 @@ GROUP BY variant_id, metric
 
 def outcome_sums(*, experiment_id: int) -> dict[tuple[int, str], OutcomeSums]:
     """{(variant id, metric): per-subject sums} over every outcome event of the experiment."""
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # Room to group 200,000 users in memory: the default 4 MB sorts on disk (5x slower).
+            cursor.execute("SET LOCAL work_mem = '64MB'")
         cursor.execute(_SUBJECT_SUMS_SQL.format(table=OutcomeEvent._meta.db_table), [experiment_id])
         rows = cursor.fetchall()
     return {

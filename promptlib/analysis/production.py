@@ -23,10 +23,15 @@ from promptlib.stats import (
     Verdict,
     VerdictState,
     more_needed,
-    sample_size_two_means,
-    sample_size_two_proportions,
 )
-from promptlib.stats.ratio import SubjectSums, chance_better, ratio_estimate, ratio_moments, sequential_ratios
+from promptlib.stats.ratio import (
+    SubjectSums,
+    chance_better,
+    ratio_estimate,
+    ratio_moments,
+    sequential_ratios,
+    sequential_sample_size,
+)
 from promptlib.stats.srm import HLL_RELATIVE_ERROR, SRM_ALPHA, srm_check
 
 METHOD = (
@@ -53,21 +58,26 @@ def minimum_effect_for(*, experiment: Experiment, is_rate: bool, registered_effe
 
 
 def _planned_n(control: agg.OutcomeSums | None, *, effect: float | None, is_rate: bool) -> int | None:
-    """Subjects per variant that detect the minimum effect on the primary metric (80% power)."""
+    """Users per variant at which the sequential test detects the minimum effect with 80% power.
+
+    Sized for the mSPRT that decides (promptlib.stats.ratio.sequential_sample_size), with the spread
+    of the per-user metric; before two users a rate assumes the control's rate so far (or 50%).
+    """
     if not effect:
         return None
+    sd = None
+    if control is not None and control.n >= 2:
+        _, linear, _ = (float(v) for v in ratio_moments(control.sums))
+        sd = math.sqrt(linear) if math.isfinite(linear) and linear > 0 else None
+    if sd is None and is_rate:
+        baseline = float(ratio_moments(control.sums)[0]) if control is not None and control.events else 0.5
+        sd = math.sqrt(baseline * (1 - baseline)) or None
+    if sd is None:
+        return None
     try:
-        if control is not None and control.n >= 2:
-            _, linear, _ = (float(v) for v in ratio_moments(control.sums))
-            if math.isfinite(linear) and linear > 0:
-                return sample_size_two_means(sd=math.sqrt(linear), minimum_effect=effect)
-        if is_rate:
-            baseline = float(ratio_moments(control.sums)[0]) if control is not None else 0.5
-            signed = effect if baseline + effect <= 1 else -effect
-            return sample_size_two_proportions(baseline=baseline, minimum_effect=signed)
+        return sequential_sample_size(sd=sd, minimum_effect=effect)
     except StatsInputError:
         return None
-    return None
 
 
 def _cells(
@@ -233,7 +243,8 @@ def _guidance(*, planned: int | None, current: int, has_primary: bool, info: Met
         required=planned,
         current=current,
         more_needed=more,
-        text=f"About {planned:,} users per variant detect the minimum effect (80% power); the smallest "
+        text=f"About {planned:,} users per variant detect the minimum effect (80% power, with a test you may "
+        f"check every day); the smallest "
         f"variant has {current:,}. "
         + (f"About {more:,} more are needed." if more else "The planned number of users is reached."),
     )

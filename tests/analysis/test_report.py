@@ -113,7 +113,7 @@ def test_it_says_nothing_is_left_out_without_cancelled_batches(wording_experimen
 def test_it_decides_with_production_outcomes_once_they_have_enough_data(wording_experiment, customers):
     add_batch(wording_experiment, customers, passes={"control": lambda i: i < 55, "b": lambda i: i < 30})
     add_outcomes(
-        wording_experiment, metric="task_success_rate", counts={"control": (2000, 600), "b": (2000, 900)}, days=3
+        wording_experiment, metric="task_success_rate", counts={"control": (3000, 900), "b": (3000, 1350)}, days=3
     )
     report = experiment_report(experiment=wording_experiment)
     assert report.verdict_source == "production"
