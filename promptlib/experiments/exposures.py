@@ -3,9 +3,10 @@
 The render path only records (`exposure_record`); a periodic task (`exposures_flush`) writes the
 counts to ExposureCount rows, which the report reads for the sample-ratio-mismatch check.
 
-With Redis: one pipelined round trip per render — PFADD the subject to a HyperLogLog for the day
-and one for the whole experiment, INCR the day's renders, SADD the day to the set the flush walks,
-and refresh the keys' expiry. Nothing waits on the database.
+With Redis: one pipelined round trip of three commands per render — PFADD the subject to a
+HyperLogLog for the day and one for the whole experiment, INCR the day's renders. The day's first
+render (INCR answered 1) also lists the day in the set the flush walks and sets the keys' expiry
+(KEY_TTL_SECONDS, renewed daily while renders go on). Nothing waits on the database.
 Without Redis: renders and subjects are kept in this process and written in bulk by the render
 that finds the oldest one BUFFER_SECONDS old (or BUFFER_MAX of them), subjects as ExposedSubject
 rows, so counts stay exact. That render pays for a few inserts; a deployment that cares about
@@ -25,7 +26,7 @@ from django.utils import timezone
 
 from promptlib.experiments.models import ExposedSubject, ExposureCount, Variant
 
-KEY_TTL_SECONDS = 40 * 24 * 3600  # a running experiment's lifetime HLL is refreshed on every render
+KEY_TTL_SECONDS = 40 * 24 * 3600  # renewed by each day's first render: a lifetime HLL lives while renders go on
 BUFFER_SECONDS = 5.0
 BUFFER_MAX = 5_000
 _INDEX = "exposures:v1:index"
@@ -55,10 +56,13 @@ def exposure_record(*, experiment_id: int, variant: str, subject: str) -> None:
     pipe.pfadd(day_subjects, subject)
     pipe.pfadd(all_subjects, subject)
     pipe.incr(renders)
-    pipe.sadd(cache.make_key(_INDEX), f"{experiment_id}:{variant}:{day}")
-    for key in (day_subjects, all_subjects, renders):
-        pipe.expire(key, KEY_TTL_SECONDS)
-    pipe.execute()
+    if pipe.execute()[2] == 1:
+        # The variant's first render today (rare): list the day for the flush and set the expiries.
+        pipe = client.pipeline(transaction=False)
+        pipe.sadd(cache.make_key(_INDEX), f"{experiment_id}:{variant}:{day}")
+        for key in (day_subjects, all_subjects, renders):
+            pipe.expire(key, KEY_TTL_SECONDS)
+        pipe.execute()
 
 
 class _Buffer:
