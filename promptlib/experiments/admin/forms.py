@@ -25,7 +25,8 @@ EXPERIMENT_HELP = {
     "minimum_effect": (
         "The smallest difference worth detecting, in the primary metric's units. For a rate, 0.05 means "
         "5 percentage points (40% → 45%); for a time in ms, 200 means 200 ms. The smaller it is, the more "
-        "test cases and users the experiment needs before it can name a winner."
+        "test cases and users the experiment needs before it can name a winner. For a number your "
+        "application reports (an order value…), leave 0.05 to use the one registered with the metric."
     ),
     "status": (
         "Draft while you set it up; Running: users and batches get the variants; Paused: everyone gets the "
