@@ -105,8 +105,6 @@ class OutcomeEvent(models.Model):
         indexes = [
             models.Index(fields=["experiment", "variant", "metric"], name="outcome_by_variant_metric"),
             models.Index(fields=["experiment", "created_at"], name="outcome_by_experiment_day"),
-            # Per-subject sums (the production report) read the events in this order.
-            models.Index(fields=["experiment", "metric", "variant", "subject"], name="outcome_by_subject"),
         ]
 
     def __str__(self) -> str:
