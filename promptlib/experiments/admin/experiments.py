@@ -150,9 +150,10 @@ class ExperimentAdmin(ProjectScopedAdmin):
         else:
             projects = scope_queryset(Project.objects.all(), request, role=self.edit_role).values("pk")
         form.outcome_metrics = outcome_metric_names(project_ids=projects)
-        form.registered_metrics = list(
-            ApplicationMetric.objects.filter(project_id__in=projects).values_list("name", flat=True).distinct()
-        )
+        form.registered_metrics = {
+            m.name: f"{m.label} ({m.get_direction_display().lower()})"
+            for m in ApplicationMetric.objects.filter(project_id__in=projects).order_by("name")
+        }
         return form
 
     # --- one page for everything about the experiment ----------------------------------------
