@@ -45,7 +45,8 @@ from promptlib.batches.models import Batch, BatchItem, Dataset, DatasetCase  # n
 from promptlib.batches.rollups import batch_rollups_ready  # noqa: E402
 from promptlib.core.models import Project  # noqa: E402
 from promptlib.experiments.app_metrics import application_metric_register  # noqa: E402
-from promptlib.experiments.models import Experiment, ExposureCount, OutcomeEvent  # noqa: E402
+from promptlib.experiments.models import Experiment, ExposureCount, OutcomeEvent, OutcomeSubjectSum  # noqa: E402
+from promptlib.experiments.outcomes import outcome_sums_rebuild  # noqa: E402
 from promptlib.experiments.services import VariantSpec, experiment_create, experiment_start  # noqa: E402
 from promptlib.prompts.content import VersionContent  # noqa: E402
 from promptlib.prompts.services import template_create, version_create  # noqa: E402
@@ -143,6 +144,8 @@ OUTCOME_EVENTS, OUTCOME_USERS = 1_000_000, 200_000
 def _outcomes(experiment: Experiment) -> None:
     """1,000,000 outcome events over 200,000 users, each user in one variant (added once)."""
     if OutcomeEvent.objects.filter(experiment=experiment).count() == OUTCOME_EVENTS:
+        if not OutcomeSubjectSum.objects.filter(experiment=experiment).exists():
+            outcome_sums_rebuild(experiment_id=experiment.pk)
         return
     print(f"Generating {OUTCOME_EVENTS:,} outcome events over {OUTCOME_USERS:,} users…", flush=True)
     started = time.perf_counter()
@@ -167,6 +170,9 @@ def _outcomes(experiment: Experiment) -> None:
             },
         )  # fmt: skip
         cursor.execute(f"ANALYZE {OutcomeEvent._meta.db_table}")  # noqa: S608
+    rollup_started = time.perf_counter()
+    outcome_sums_rebuild(experiment_id=experiment.pk)
+    print(f"  per-user and per-day sums rebuilt from the events: {time.perf_counter() - rollup_started:.1f} s")
     ExposureCount.objects.filter(experiment=experiment).delete()
     ExposureCount.objects.bulk_create(
         ExposureCount(experiment=experiment, variant_id=v, day=None, subjects=OUTCOME_USERS // 4, exact=False)

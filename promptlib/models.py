@@ -20,7 +20,9 @@ from promptlib.experiments.models import (  # noqa: F401
     Experiment,
     ExposedSubject,
     ExposureCount,
+    OutcomeDaySum,
     OutcomeEvent,
+    OutcomeSubjectSum,
     Variant,
 )
 from promptlib.prompts.models import Label, LabelEvent, Template, Version  # noqa: F401

@@ -10,23 +10,21 @@ batch metric comes from (promptlib.batches.sums, also behind the batch page):
   - latency_percentiles: p50 / p95 per variant (with order-statistic bounds for their 95% intervals)
     and per (batch, variant), exact, from a histogram of latencies grouped in SQL;
   - review_sums: human reviews per variant.
-Production (outcome events): outcome_sums per (variant, metric), summed per subject first, and
-outcome_days per day.
+Production (outcome events): outcome_sums per (variant, metric) over the per-subject sums kept as
+events arrive (promptlib.experiments.outcomes), and outcome_days per day.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db import connection, transaction
-from django.db.models import Count, Sum
-from django.db.models.functions import TruncDate
+from django.db import connection
 
 from promptlib.batches import sums
 from promptlib.batches.models import Batch, BatchItem
 from promptlib.batches.rollups import rollup_sources
 from promptlib.batches.sums import DONE, FAILED, ReviewSums, Sources
-from promptlib.experiments.models import OutcomeEvent
+from promptlib.experiments.models import OutcomeDaySum, OutcomeSubjectSum
 from promptlib.stats.ratio import SubjectSums
 
 # Batches whose results count: a running batch shows what it has so far.
@@ -88,26 +86,20 @@ class OutcomeSums:
         return self.events > 0 and self.booleans == self.events
 
 
-# Inner query: one row per (variant, metric, subject); outer: the sums the delta method needs.
+# One row per (variant, metric, subject) is kept as events arrive (OutcomeSubjectSum); these are the
+# sums over subjects the delta method needs.
 _SUBJECT_SUMS_SQL = """
-SELECT variant_id, metric, COUNT(*), SUM(n), SUM(n * n), SUM(t), SUM(t * t), SUM(t * n), SUM(b)
-FROM (
-    SELECT variant_id, metric, subject, COUNT(*) AS n, SUM(value) AS t,
-           SUM(CASE WHEN is_boolean THEN 1 ELSE 0 END) AS b
-    FROM {table} WHERE experiment_id = %s
-    GROUP BY variant_id, metric, subject
-) per_subject
+SELECT variant_id, metric, COUNT(*), SUM(events), SUM(events * events), SUM(total), SUM(total * total),
+       SUM(total * events), SUM(booleans)
+FROM {table} WHERE experiment_id = %s
 GROUP BY variant_id, metric
 """
 
 
 def outcome_sums(*, experiment_id: int) -> dict[tuple[int, str], OutcomeSums]:
     """{(variant id, metric): per-subject sums} over every outcome event of the experiment."""
-    with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # Room to group 200,000 users in memory: the default 4 MB sorts on disk (5x slower).
-            cursor.execute("SET LOCAL work_mem = '64MB'")
-        cursor.execute(_SUBJECT_SUMS_SQL.format(table=OutcomeEvent._meta.db_table), [experiment_id])
+    with connection.cursor() as cursor:
+        cursor.execute(_SUBJECT_SUMS_SQL.format(table=OutcomeSubjectSum._meta.db_table), [experiment_id])
         rows = cursor.fetchall()
     return {
         (vid, metric): OutcomeSums(
@@ -119,11 +111,8 @@ def outcome_sums(*, experiment_id: int) -> dict[tuple[int, str], OutcomeSums]:
 
 def outcome_days(*, experiment_id: int) -> list[tuple]:
     """[(day, variant id, metric, n, total)] in day order."""
-    rows = (
-        OutcomeEvent.objects.filter(experiment_id=experiment_id)
-        .annotate(day=TruncDate("created_at"))
-        .values("day", "variant_id", "metric")
-        .annotate(n=Count("id"), total=Sum("value"))
-        .order_by("day")
-    )
-    return [(r["day"], r["variant_id"], r["metric"], r["n"], r["total"] or 0.0) for r in rows]
+    rows = OutcomeDaySum.objects.filter(experiment_id=experiment_id).order_by("day", "variant_id", "metric")
+    return [
+        (day, vid, metric, n, total)
+        for day, vid, metric, n, total in rows.values_list("day", "variant_id", "metric", "events", "total")
+    ]

@@ -111,6 +111,43 @@ class OutcomeEvent(models.Model):
         return f"{self.metric}={self.value:g} ({self.subject})"
 
 
+class OutcomeSubjectSum(models.Model):
+    """One subject's outcomes on one metric, summed: what the production report reads (not the events).
+
+    Kept up to date by promptlib.experiments.outcomes as events are stored; rebuilt from the events by
+    outcome_sums_rebuild. A million events over 200,000 users become 200,000 rows.
+    """
+
+    experiment = models.ForeignKey("promptlib.Experiment", on_delete=models.CASCADE, related_name="+")
+    variant = models.ForeignKey("promptlib.Variant", on_delete=models.CASCADE, related_name="+")
+    metric = models.CharField(max_length=METRIC_NAME_MAX)
+    subject = models.CharField(max_length=200)
+    events = models.BigIntegerField(default=0)
+    total = models.FloatField(default=0.0)
+    booleans = models.BigIntegerField(default=0)  # events sent as true/false
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["variant", "metric", "subject"], name="uniq_outcome_subject_sum")
+        ]
+        indexes = [models.Index(fields=["experiment"], name="outcome_subject_by_experiment")]
+
+
+class OutcomeDaySum(models.Model):
+    """Events and their sum per variant, metric and day (UTC): the production charts over time."""
+
+    experiment = models.ForeignKey("promptlib.Experiment", on_delete=models.CASCADE, related_name="+")
+    variant = models.ForeignKey("promptlib.Variant", on_delete=models.CASCADE, related_name="+")
+    metric = models.CharField(max_length=METRIC_NAME_MAX)
+    day = models.DateField()
+    events = models.BigIntegerField(default=0)
+    total = models.FloatField(default=0.0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["variant", "metric", "day"], name="uniq_outcome_day_sum")]
+        indexes = [models.Index(fields=["experiment", "day"], name="outcome_day_by_experiment")]
+
+
 class ApplicationMetric(models.Model):
     """A metric an application reports as outcomes, registered with what "better" means for it.
 

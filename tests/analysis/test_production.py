@@ -11,6 +11,7 @@ from promptlib.analysis import aggregates
 from promptlib.analysis.report import experiment_report
 from promptlib.experiments.app_metrics import application_metric_register
 from promptlib.experiments.models import ExposureCount, OutcomeEvent
+from promptlib.experiments.outcomes import outcome_sums_rebuild
 from promptlib.stats import VerdictState
 from promptlib.stats.ratio import ratio_moments, sequential_sample_size, subject_sums
 from tests.analysis_support import add_outcomes, make_experiment
@@ -40,6 +41,7 @@ def _values(experiment, metric, per_variant, *, boolean=False):
         for j, v in enumerate(values)
     ]
     OutcomeEvent.objects.bulk_create(rows)
+    outcome_sums_rebuild(experiment_id=experiment.pk)
 
 
 def _row(section, metric):
