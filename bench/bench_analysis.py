@@ -9,6 +9,10 @@ the machine's load average (1 minute) when it was taken:
   - the time to compute every statistic of the report (experiment_report, no cache), best and median,
     from the rollups and, for comparison, from every item (rollups=False: the path before rollups);
   - the dashboard page's server time, warm (report cached), through Django's test client.
+It also adds (once) 1,000,000 production outcome events over 200,000 users (5 per user: a yes/no
+"converted" and a numeric "order_value") with exposure counts, so the per-user production
+aggregation (promptlib.analysis.aggregates.outcome_sums) is part of every figure, and prints its
+own time. --simulate runs the bigger A/A and power simulation of tests/analysis/test_simulation_production.py.
 Targets: statistics ≤ 1 s, warm page ≤ 300 ms. Another shape (--cases 50000 --repeats 1: a million
 items without repeats, the rollups' worst case) needs a database of its own.
 """
@@ -35,11 +39,14 @@ from django.db import connection, transaction  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.urls import reverse  # noqa: E402
 
-from promptlib.analysis.report import experiment_report  # noqa: E402
+from promptlib.analysis.production import production_section  # noqa: E402
+from promptlib.analysis.report import experiment_report, experiment_variants  # noqa: E402
 from promptlib.batches.models import Batch, BatchItem, Dataset, DatasetCase  # noqa: E402
 from promptlib.batches.rollups import batch_rollups_ready  # noqa: E402
 from promptlib.core.models import Project  # noqa: E402
-from promptlib.experiments.models import Experiment  # noqa: E402
+from promptlib.experiments.app_metrics import application_metric_register  # noqa: E402
+from promptlib.experiments.models import Experiment, ExposureCount, OutcomeEvent, OutcomeSubjectSum  # noqa: E402
+from promptlib.experiments.outcomes import outcome_sums_rebuild  # noqa: E402
 from promptlib.experiments.services import VariantSpec, experiment_create, experiment_start  # noqa: E402
 from promptlib.prompts.content import VersionContent  # noqa: E402
 from promptlib.prompts.services import template_create, version_create  # noqa: E402
@@ -131,6 +138,69 @@ def _experiment(rebuild: bool, cases: int, repeats: int) -> Experiment:
         return _build(cases, repeats)
 
 
+OUTCOME_EVENTS, OUTCOME_USERS = 1_000_000, 200_000
+
+
+def _outcomes(experiment: Experiment) -> None:
+    """1,000,000 outcome events over 200,000 users, each user in one variant (added once)."""
+    if OutcomeEvent.objects.filter(experiment=experiment).count() == OUTCOME_EVENTS:
+        if not OutcomeSubjectSum.objects.filter(experiment=experiment).exists():
+            outcome_sums_rebuild(experiment_id=experiment.pk)
+        return
+    print(f"Generating {OUTCOME_EVENTS:,} outcome events over {OUTCOME_USERS:,} users…", flush=True)
+    started = time.perf_counter()
+    variants = list(experiment.variants.order_by("key").values_list("pk", flat=True))
+    with transaction.atomic(), connection.cursor() as cursor:
+        OutcomeEvent.objects.filter(experiment=experiment).delete()
+        # Event e belongs to user (e · 7919) mod 200,000 (5 events each); a user's variant is user mod 4.
+        # Per user a shared effect makes its events alike, as real users' are.
+        cursor.execute(
+            f"""INSERT INTO {OutcomeEvent._meta.db_table}
+                (project_id, experiment_id, variant_id, subject, metric, value, is_boolean, event_id, created_at)
+            SELECT %(project)s, %(experiment)s, (%(variants)s::bigint[])[1 + u %% 4], 'user-' || u,
+                CASE WHEN e %% 10 < 7 THEN 'converted' ELSE 'order_value' END,
+                CASE WHEN e %% 10 < 7
+                    THEN ((abs(hashtext('c' || e)) %% 1000) < 300 + (u %% 13) * 20 + (u %% 4 = 1)::int * 15)::int
+                    ELSE 20 + (u %% 17) * 2 + (abs(hashtext('v' || e)) %% 4000) / 100.0 END,
+                e %% 10 < 7, 'bench-' || e, now() - ((e %% 14) || ' days')::interval
+            FROM (SELECT e, (e * 7919) %% %(users)s AS u FROM generate_series(0::bigint, %(events)s - 1) e) g""",  # noqa: S608
+            {
+                "project": experiment.project_id, "experiment": experiment.pk, "variants": variants,
+                "users": OUTCOME_USERS, "events": OUTCOME_EVENTS,
+            },
+        )  # fmt: skip
+        cursor.execute(f"ANALYZE {OutcomeEvent._meta.db_table}")  # noqa: S608
+    rollup_started = time.perf_counter()
+    outcome_sums_rebuild(experiment_id=experiment.pk)
+    print(f"  per-user and per-day sums rebuilt from the events: {time.perf_counter() - rollup_started:.1f} s")
+    ExposureCount.objects.filter(experiment=experiment).delete()
+    ExposureCount.objects.bulk_create(
+        ExposureCount(experiment=experiment, variant_id=v, day=None, subjects=OUTCOME_USERS // 4, exact=False)
+        for v in variants
+    )
+    project = experiment.project
+    application_metric_register(project=project, name="converted", label="Converted", direction="higher")
+    application_metric_register(
+        project=project, name="order_value", label="Order value", direction="higher", kind="mean", unit="USD",
+        minimum_effect=1.0,
+    )  # fmt: skip
+    print(f"  {time.perf_counter() - started:.1f} s", flush=True)
+
+
+def _simulate() -> None:
+    from tests.analysis.test_simulation_production import winner_rates
+
+    started = time.perf_counter()
+    per_user, per_event = winner_rates(seed=1, experiments=4000, users=2000, looks=20)
+    print(
+        f"A/A, 4,000 experiments × 2,000 users per arm, 1 + Poisson(4) events per user, correlation 0.3, "
+        f"20 looks: false winners per user {per_user:.2%}, per event (the old way) {per_event:.2%} "
+        f"({time.perf_counter() - started:.1f} s)"
+    )
+    power, _ = winner_rates(seed=2, shift=0.12, experiments=2000, users=1000, looks=20)
+    print(f"Power with a shift of 0.12 at 1,000 users per arm, 20 looks: {power:.1%}")
+
+
 def _timed(function, times: int) -> list[float]:
     results = []
     for _ in range(times):
@@ -154,7 +224,10 @@ def main() -> None:
     parser.add_argument("--times", type=int, default=5)
     parser.add_argument("--cases", type=int, default=CASES, help="another shape: use another database")
     parser.add_argument("--repeats", type=int, default=REPEATS)
+    parser.add_argument("--simulate", action="store_true", help="also run the bigger production A/A simulation")
     args = parser.parse_args()
+    if args.simulate:
+        _simulate()
     if connection.vendor != "postgresql":
         sys.exit("Run with DATABASE_URL=postgres://… (the bench measures PostgreSQL).")
     call_command("migrate", verbosity=0)
@@ -164,6 +237,14 @@ def main() -> None:
         f"Experiment {experiment.pk}: {items:,} batch items, {len(KEYS)} variants, "
         f"{args.cases:,} cases × {args.repeats} repeats × {RUNS} runs"
     )
+
+    _outcomes(experiment)
+    events = OutcomeEvent.objects.filter(experiment=experiment).count()
+    print(f"Production: {events:,} outcome events over {OUTCOME_USERS:,} users")
+    variants = experiment_variants(experiment=experiment)
+    production_section(experiment=experiment, variants=variants)
+    production_times = _timed(lambda: production_section(experiment=experiment, variants=variants), args.times)
+    print(f"Production section alone (per-user sums in SQL, delta method, SRM): {_summary(production_times)}")
 
     batch_ids = list(Batch.objects.filter(experiment=experiment).values_list("pk", flat=True))
     build = _timed(lambda: batch_rollups_ready(batch_ids=batch_ids, rebuild=True), 1)[0]

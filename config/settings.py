@@ -239,6 +239,14 @@ PROMPTLIB_BATCH_PREPARE_SLICE = env.int("PROMPTLIB_BATCH_PREPARE_SLICE", default
 PROMPTLIB_BATCH_STEAL_SECONDS = env.float("PROMPTLIB_BATCH_STEAL_SECONDS", default=60.0)
 # Retry waits up to this are slept in the worker; longer ones re-schedule the item with a countdown.
 PROMPTLIB_BATCH_MAX_SLEEP_SECONDS = env.float("PROMPTLIB_BATCH_MAX_SLEEP_SECONDS", default=2.0)
+# How often the exposure counts (renders and users per variant, kept in Redis) are written to the database.
+PROMPTLIB_EXPOSURES_FLUSH_SECONDS = env.float("PROMPTLIB_EXPOSURES_FLUSH_SECONDS", default=60.0)
+CELERY_BEAT_SCHEDULE = {
+    "promptlib-exposures-flush": {
+        "task": "promptlib.tasks.exposures_flush",
+        "schedule": PROMPTLIB_EXPOSURES_FLUSH_SECONDS,
+    },
+}
 
 # --- Provider secrets and outbound calls (issue 10) ------------------------------------------------
 # Fernet keys for provider API keys at rest (promptlib/core/secrets.py), comma-separated: the first

@@ -15,6 +15,15 @@ from promptlib.batches.models import (  # noqa: F401
     ScorerConfig,
 )
 from promptlib.core.models import ApiKey, Membership, Project, Role  # noqa: F401
-from promptlib.experiments.models import Experiment, OutcomeEvent, Variant  # noqa: F401
+from promptlib.experiments.models import (  # noqa: F401
+    ApplicationMetric,
+    Experiment,
+    ExposedSubject,
+    ExposureCount,
+    OutcomeDaySum,
+    OutcomeEvent,
+    OutcomeSubjectSum,
+    Variant,
+)
 from promptlib.prompts.models import Label, LabelEvent, Template, Version  # noqa: F401
 from promptlib.providers.models import ModelPrice, ProviderConfig  # noqa: F401

@@ -15,6 +15,7 @@ from promptlib.batches.runner import worker_concurrency_set
 from promptlib.batches.schedules import scheduled_batch_start
 from promptlib.batches.services import batch_chunk_execute, batch_prepare, batches_sweep
 from promptlib.batches.sweeper import sweeper_start
+from promptlib.experiments.exposures import exposures_flush
 
 
 @beat_init.connect
@@ -63,3 +64,8 @@ def batches_sweep_task() -> dict[str, int]:
 def scheduled_batch_run(schedule_id: int) -> int | None:
     batch = scheduled_batch_start(schedule_id=schedule_id)
     return batch.pk if batch else None
+
+
+@shared_task(name="promptlib.tasks.exposures_flush")
+def exposures_flush_task() -> int:
+    return exposures_flush()

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from promptlib.batches.models import Batch, BatchItem, Dataset, DatasetCase
 from promptlib.experiments.models import Experiment, OutcomeEvent
+from promptlib.experiments.outcomes import outcome_sums_rebuild
 from promptlib.experiments.services import VariantSpec, experiment_create, experiment_start
 from promptlib.prompts.services import label_move, version_create
 
@@ -116,6 +117,7 @@ def add_outcomes(experiment: Experiment, *, metric: str, counts: dict[str, tuple
                 )  # fmt: skip
             )
     OutcomeEvent.objects.bulk_create(events)
+    outcome_sums_rebuild(experiment_id=experiment.pk)  # what outcomes_record keeps up to date
 
 
 def winner_batch(experiment, dataset, **kwargs) -> Batch:

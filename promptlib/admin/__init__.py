@@ -8,5 +8,6 @@ import promptlib.batches.admin.datasets  # noqa: F401
 import promptlib.core.admin.apikeys  # noqa: F401
 import promptlib.core.admin.projects  # noqa: F401
 import promptlib.experiments.admin.experiments  # noqa: F401
+import promptlib.experiments.admin.metrics  # noqa: F401
 import promptlib.prompts.admin.templates  # noqa: F401
 import promptlib.providers.admin  # noqa: F401

@@ -10,21 +10,22 @@ batch metric comes from (promptlib.batches.sums, also behind the batch page):
   - latency_percentiles: p50 / p95 per variant (with order-statistic bounds for their 95% intervals)
     and per (batch, variant), exact, from a histogram of latencies grouped in SQL;
   - review_sums: human reviews per variant.
-Production (outcome events): outcome_sums per (variant, metric) and outcome_days per day.
+Production (outcome events): outcome_sums per (variant, metric) over the per-subject sums kept as
+events arrive (promptlib.experiments.outcomes), and outcome_days per day.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Count, F, Q, Sum
-from django.db.models.functions import TruncDate
+from django.db import connection
 
 from promptlib.batches import sums
 from promptlib.batches.models import Batch, BatchItem
 from promptlib.batches.rollups import rollup_sources
 from promptlib.batches.sums import DONE, FAILED, ReviewSums, Sources
-from promptlib.experiments.models import OutcomeEvent
+from promptlib.experiments.models import OutcomeDaySum, OutcomeSubjectSum
+from promptlib.stats.ratio import SubjectSums
 
 # Batches whose results count: a running batch shows what it has so far.
 COUNTED_BATCHES = (Batch.Status.RUNNING, Batch.Status.FINISHED)
@@ -66,42 +67,52 @@ def review_sums(*, experiment_id: int) -> dict[int, ReviewSums]:
 
 @dataclass(frozen=True)
 class OutcomeSums:
-    n: int
-    total: float
-    total_sq: float
-    booleans: int
+    """One variant on one metric, summed per subject first (subjects are what is randomised)."""
+
+    sums: SubjectSums
+    booleans: int  # events sent as true/false
+
+    @property
+    def n(self) -> int:
+        """Subjects: the unit every test and sample size counts."""
+        return int(self.sums.subjects)
+
+    @property
+    def events(self) -> int:
+        return int(self.sums.events)
 
     @property
     def is_rate(self) -> bool:
-        return self.n > 0 and self.booleans == self.n
+        return self.events > 0 and self.booleans == self.events
+
+
+# One row per (variant, metric, subject) is kept as events arrive (OutcomeSubjectSum); these are the
+# sums over subjects the delta method needs.
+_SUBJECT_SUMS_SQL = """
+SELECT variant_id, metric, COUNT(*), SUM(events), SUM(events * events), SUM(total), SUM(total * total),
+       SUM(total * events), SUM(booleans)
+FROM {table} WHERE experiment_id = %s
+GROUP BY variant_id, metric
+"""
 
 
 def outcome_sums(*, experiment_id: int) -> dict[tuple[int, str], OutcomeSums]:
-    """{(variant id, metric): sums} over every outcome event of the experiment."""
-    rows = (
-        OutcomeEvent.objects.filter(experiment_id=experiment_id)
-        .values("variant_id", "metric")
-        .annotate(
-            n=Count("id"),
-            total=Sum("value"),
-            total_sq=Sum(F("value") * F("value")),
-            booleans=Count("id", filter=Q(is_boolean=True)),
-        )
-        .order_by()
-    )
+    """{(variant id, metric): per-subject sums} over every outcome event of the experiment."""
+    with connection.cursor() as cursor:
+        cursor.execute(_SUBJECT_SUMS_SQL.format(table=OutcomeSubjectSum._meta.db_table), [experiment_id])
+        rows = cursor.fetchall()
     return {
-        (r["variant_id"], r["metric"]): OutcomeSums(r["n"], r["total"] or 0.0, r["total_sq"] or 0.0, r["booleans"])
-        for r in rows
+        (vid, metric): OutcomeSums(
+            SubjectSums(int(k), float(n), float(nn), float(t or 0), float(tt or 0), float(tn or 0)), int(b)
+        )
+        for vid, metric, k, n, nn, t, tt, tn, b in rows
     }
 
 
 def outcome_days(*, experiment_id: int) -> list[tuple]:
     """[(day, variant id, metric, n, total)] in day order."""
-    rows = (
-        OutcomeEvent.objects.filter(experiment_id=experiment_id)
-        .annotate(day=TruncDate("created_at"))
-        .values("day", "variant_id", "metric")
-        .annotate(n=Count("id"), total=Sum("value"))
-        .order_by("day")
-    )
-    return [(r["day"], r["variant_id"], r["metric"], r["n"], r["total"] or 0.0) for r in rows]
+    rows = OutcomeDaySum.objects.filter(experiment_id=experiment_id).order_by("day", "variant_id", "metric")
+    return [
+        (day, vid, metric, n, total)
+        for day, vid, metric, n, total in rows.values_list("day", "variant_id", "metric", "events", "total")
+    ]

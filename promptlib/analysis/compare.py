@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from promptlib.analysis.results import Cell, MetricRow, VariantInfo
-from promptlib.experiments.metrics import METRICS, MetricInfo
+from promptlib.experiments.metrics import METRICS, MetricInfo, unregistered_metric_info
 from promptlib.stats import MetricComparison, Verdict, VerdictState, holm, verdict_decide
 
 ALPHA = 0.05
 
 
-def metric_info(name: str, *, is_rate: bool) -> MetricInfo:
-    """The known metric's description, or a neutral one for a metric an application reports."""
+def metric_info(name: str, *, is_rate: bool, registered: Mapping[str, MetricInfo] | None = None) -> MetricInfo:
+    """A built-in metric's description, an application metric's as registered, else one with no direction.
+
+    Never assume "higher is better" for a name an application sends: complaints or refunds rising
+    would then read as a win.
+    """
     if name in METRICS:
         return METRICS[name]
-    label = name.replace("_", " ").replace(".", " ").strip().capitalize()
-    return MetricInfo(name, label, True, "rate" if is_rate else "mean", "share" if is_rate else "", ())
+    if registered and name in registered:
+        return registered[name]
+    return unregistered_metric_info(name, is_rate=is_rate)
 
 
 def metric_role(name: str, *, primary: str, guardrails: Sequence[str]) -> str:
@@ -33,8 +38,11 @@ def clean(value) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def adjust_and_mark(cells: list[Cell], *, higher_is_better: bool) -> tuple[list[Cell], bool]:
-    """Holm-adjust the challengers' p-values on one metric; mark significant and better/worse."""
+def adjust_and_mark(cells: list[Cell], *, higher_is_better: bool | None) -> tuple[list[Cell], bool]:
+    """Holm-adjust the challengers' p-values on one metric; mark significant and better/worse.
+
+    With no direction (None) a significant change is neither better nor worse: no colour, no arrow.
+    """
     tested = [i for i, c in enumerate(cells) if c.p_value is not None]
     adjusted = len(tested) > 1
     p_values = holm([cells[i].p_value for i in tested]) if adjusted else [cells[i].p_value for i in tested]
@@ -43,7 +51,8 @@ def adjust_and_mark(cells: list[Cell], *, higher_is_better: bool) -> tuple[list[
         cell = out[i]
         significant = p <= ALPHA and bool(cell.difference)
         good = (cell.difference or 0) > 0 if higher_is_better else (cell.difference or 0) < 0
-        out[i] = replace(cell, p_value=p, significant=significant, better=good if significant else None)
+        known = significant and higher_is_better is not None
+        out[i] = replace(cell, p_value=p, significant=significant, better=good if known else None)
     return out, adjusted
 
 
@@ -67,6 +76,14 @@ def row_comparisons(row: MetricRow, control_key: str) -> list[MetricComparison]:
     ]
 
 
+def _guardrail_comparisons(row: MetricRow, control_key: str) -> list[MetricComparison]:
+    """A guardrail with no direction counts a significant change either way as harm (the cautious reading)."""
+    comparisons = row_comparisons(row, control_key)
+    if row.higher_is_better is not None:
+        return comparisons
+    return [replace(c, higher_is_better=c.difference < 0) for c in comparisons]
+
+
 def _unit(unit: str) -> str:
     return {"ms": " ms", "seconds": " s", "USD": " USD", "tokens": " tokens"}.get(unit, "")
 
@@ -84,12 +101,21 @@ def section_verdict(
     by_metric = {row.metric: row for row in rows}
     primary_row = by_metric.get(primary_metric)
     primary = row_comparisons(primary_row, control) if primary_row else []
+    if primary and primary_row.higher_is_better is None:
+        return Verdict(
+            state=VerdictState.NO_SIGNIFICANT_DIFFERENCE,
+            reason=f"No winner can be named: nobody has said whether a higher or a lower “{primary_row.label}” "
+            "is better. Register it under Application metrics with its direction.",
+            metric=primary_metric,
+        )
     if not primary:
         return Verdict(
             state=VerdictState.COLLECTING_DATA,
             reason=f"Collecting data: no {where} results for the primary metric ({primary_metric}) yet.",
         )
-    guardrail_comparisons = [c for g in guardrails if g in by_metric for c in row_comparisons(by_metric[g], control)]
+    guardrail_comparisons = [
+        c for g in guardrails if g in by_metric for c in _guardrail_comparisons(by_metric[g], control)
+    ]
     return verdict_decide(
         primary=primary,
         guardrails=guardrail_comparisons,

@@ -1,8 +1,10 @@
-"""The production section: outcome events compared with an always-valid sequential test.
+"""The production section: outcome events compared per subject with an always-valid sequential test.
 
-Production data arrive continuously and people look at the page every day; a fixed-sample test
-checked at every look finds false winners far more often than 5% of the time. The mSPRT's p-values
-stay valid however often one looks. Rates also show the Bayesian chance to beat the control.
+Subjects (end users) are what is randomised, so every number is counted in subjects: events are
+summed per subject in SQL and each metric is the mean per event with its noise measured across
+subjects (delta method, promptlib.stats.ratio). People look at the page every day, so the mSPRT's
+p-values, valid however often one looks, decide. Exposures (renders per variant) feed a
+sample-ratio-mismatch check that blocks any winner when subjects were not split as the weights say.
 """
 
 from __future__ import annotations
@@ -11,105 +13,160 @@ import math
 
 from promptlib.analysis import aggregates as agg
 from promptlib.analysis.compare import adjust_and_mark, clean, metric_info, metric_role, ordered_rows, section_verdict
-from promptlib.analysis.results import Cell, Guidance, MetricRow, Section, Series, VariantInfo
+from promptlib.analysis.results import Cell, Exposure, Guidance, MetricRow, SampleRatio, Section, Series, VariantInfo
+from promptlib.experiments.exposures import exposure_totals
+from promptlib.experiments.metrics import MetricInfo, direction_words
 from promptlib.experiments.models import Experiment
+from promptlib.experiments.selectors import application_metrics_registered
 from promptlib.stats import (
     StatsInputError,
-    bayesian_rates,
-    mean_estimate,
+    Verdict,
+    VerdictState,
     more_needed,
-    rate_estimate,
-    sample_size_two_means,
-    sample_size_two_proportions,
-    sequential_means,
-    sequential_rates,
 )
-from promptlib.stats.intervals import mean_and_variance
+from promptlib.stats.ratio import (
+    SubjectSums,
+    chance_better,
+    ratio_estimate,
+    ratio_moments,
+    sequential_ratios,
+    sequential_sample_size,
+)
+from promptlib.stats.srm import HLL_RELATIVE_ERROR, SRM_ALPHA, srm_check
 
 METHOD = (
-    "Production: outcomes reported by your application, compared with a sequential test (mSPRT) whose "
-    "p-values stay valid however often you look at this page; for rates, the chance to beat the control "
-    "is the Bayesian probability that the variant's true rate is higher."
+    "Production: outcomes reported by your application, counted per user (several events of one user "
+    "count as one user), compared with a sequential test (mSPRT) whose p-values stay valid however often "
+    "you look at this page. The chance to beat the control is the probability that the variant is truly better."
 )
+# Experiment.minimum_effect's default: 5 points, which only means something for a rate.
+DEFAULT_RATE_EFFECT = 0.05
 
 
-def _planned_n(experiment: Experiment, sums: dict[str, agg.OutcomeSums], control: VariantInfo) -> int | None:
-    """Per-variant sample size that detects the minimum effect on the primary metric (80% power)."""
-    s = sums.get(control.key)
-    effect = experiment.minimum_effect or 0.05
+def minimum_effect_for(*, experiment: Experiment, is_rate: bool, registered_effect: float | None) -> float | None:
+    """The smallest difference worth detecting on the primary metric, in its own units.
+
+    For a rate the experiment's setting (0.05 = 5 points). For a number, 0.05 of its units is
+    meaningless (0.05 USD, 0.05 items): the experiment's own value when someone changed it, else the
+    metric's registered minimum effect, else none — and then no planned sample is claimed.
+    """
+    if is_rate:
+        return experiment.minimum_effect or DEFAULT_RATE_EFFECT
+    if experiment.minimum_effect and experiment.minimum_effect != DEFAULT_RATE_EFFECT:
+        return experiment.minimum_effect
+    return registered_effect or None
+
+
+def _planned_n(control: agg.OutcomeSums | None, *, effect: float | None, is_rate: bool) -> int | None:
+    """Users per variant at which the sequential test detects the minimum effect with 80% power.
+
+    Sized for the mSPRT that decides (promptlib.stats.ratio.sequential_sample_size), with the spread
+    of the per-user metric; before two users a rate assumes the control's rate so far (or 50%).
+    """
+    if not effect:
+        return None
+    sd = None
+    if control is not None and control.n >= 2:
+        _, linear, _ = (float(v) for v in ratio_moments(control.sums))
+        sd = math.sqrt(linear) if math.isfinite(linear) and linear > 0 else None
+    if sd is None and is_rate:
+        baseline = float(ratio_moments(control.sums)[0]) if control is not None and control.events else 0.5
+        sd = math.sqrt(baseline * (1 - baseline)) or None
+    if sd is None:
+        return None
     try:
-        if s is None or s.is_rate:
-            baseline = s.total / s.n if s else 0.5
-            signed = effect if baseline + effect <= 1 else -effect
-            return sample_size_two_proportions(baseline=baseline, minimum_effect=signed)
-        _, variance = mean_and_variance(n=s.n, total=s.total, total_sq=s.total_sq)
-        if not math.isfinite(float(variance)) or variance <= 0:
-            return None
-        return sample_size_two_means(sd=math.sqrt(float(variance)), minimum_effect=effect)
+        return sequential_sample_size(sd=sd, minimum_effect=effect)
     except StatsInputError:
         return None
 
 
-def _cells(variants: list[VariantInfo], sums: dict[str, agg.OutcomeSums], planned_n: int) -> list[Cell]:
+def _cells(
+    variants: list[VariantInfo], sums: dict[str, agg.OutcomeSums], *, is_rate: bool, info: MetricInfo, planned_n: int
+) -> list[Cell]:
     control = next(v for v in variants if v.is_control)
     c = sums.get(control.key)
-    is_rate = all(s.is_rate for s in sums.values())
-    chances = None
-    if is_rate and c is not None and len(sums) >= 2:
-        arms = [(sums[v.key].n, round(sums[v.key].total)) if v.key in sums else (0, 0) for v in variants]
-        index = next(i for i, v in enumerate(variants) if v.is_control)
-        chances = bayesian_rates(arms=arms, control_index=index).chance_to_beat_control
     cells = []
-    for i, variant in enumerate(variants):
+    for variant in variants:
         s = sums.get(variant.key)
-        if s is None:
+        if s is None or s.n == 0:
             cells.append(Cell(variant=variant.key, value=None))
             continue
-        e = (
-            rate_estimate(n=s.n, successes=round(s.total))
-            if is_rate
-            else mean_estimate(n=s.n, total=s.total, total_sq=s.total_sq)
-        )
+        e = ratio_estimate(s.sums, is_rate=is_rate)
         fields = {"variant": variant.key, "value": clean(e.value), "low": clean(e.low), "high": clean(e.high), "n": s.n}
-        if not variant.is_control and c is not None:
-            if is_rate:
-                comparison = sequential_rates(
-                    control_n=c.n, control_successes=round(c.total), variant_n=s.n, variant_successes=round(s.total),
-                    planned_n=planned_n,
-                )  # fmt: skip
-            else:
-                comparison = sequential_means(
-                    control_n=c.n, control_total=c.total, control_total_sq=c.total_sq,
-                    variant_n=s.n, variant_total=s.total, variant_total_sq=s.total_sq, planned_n=planned_n,
-                )  # fmt: skip
+        if not variant.is_control and c is not None and c.n:
+            comparison = sequential_ratios(control=c.sums, variant=s.sums, planned_n=planned_n)
+            variance = float(ratio_moments(c.sums)[2] + ratio_moments(s.sums)[2])
+            chance = None
+            if info.higher_is_better is not None:
+                chance = chance_better(
+                    difference=comparison.difference, variance=variance, higher_is_better=info.higher_is_better
+                )
             fields.update(
                 difference=clean(comparison.difference), difference_low=clean(comparison.low),
                 difference_high=clean(comparison.high), p_value=clean(comparison.p_value),
-                chance_to_beat_control=chances[i] if chances else None, test="mSPRT", method=comparison.method,
+                chance_to_beat_control=chance, test="mSPRT per user", method=comparison.method,
             )  # fmt: skip
         cells.append(Cell(**fields))
     return cells
 
 
-def _series(variants: list[VariantInfo], days: list[tuple], rates: dict[str, bool]) -> list[Series]:
+def _series(variants: list[VariantInfo], days: list[tuple], infos: dict[str, MetricInfo]) -> list[Series]:
     key_of = {v.id: v.key for v in variants}
     x = sorted({day for day, *_ in days})
     position = {day: i for i, day in enumerate(x)}
     metrics: dict[str, dict[str, list]] = {}
     for day, vid, metric, n, total in days:
-        if vid not in key_of:
+        if vid not in key_of or metric not in infos:
             continue
         values = metrics.setdefault(metric, {v.key: [None] * len(x) for v in variants})
         values[key_of[vid]][position[day]] = total / n if n else None
     labels = [f"{day:%d %b}" for day in x]
     return [
-        Series(name, metric_info(name, is_rate=rates.get(name, False)).label, rates.get(name, False), labels, values)
+        Series(
+            name,
+            f"{infos[name].label} ({direction_words(infos[name].higher_is_better)})",
+            infos[name].kind == "rate",
+            labels,
+            values,
+        )
         for name, values in metrics.items()
     ]
 
 
+def _exposures(experiment: Experiment, variants: list[VariantInfo]) -> tuple[dict[str, Exposure], SampleRatio | None]:
+    totals = exposure_totals(experiment_id=experiment.pk)
+    exposures = {v.key: Exposure(*totals[v.id]) for v in variants if v.id in totals}
+    weights = dict(experiment.variants.values_list("key", "weight"))
+    if len(exposures) < 1 or not any(e.subjects for e in exposures.values()):
+        return exposures, None
+    keys = [v.key for v in variants]
+    observed = [exposures[k].subjects if k in exposures else 0 for k in keys]
+    exact = all(e.exact for e in exposures.values())
+    check = srm_check(
+        observed=observed, weights=[weights[k] for k in keys], relative_error=0.0 if exact else HLL_RELATIVE_ERROR
+    )
+    shares = ", ".join(f"{k} {o:,} (expected {e:,.0f})" for k, o, e in zip(keys, observed, check.expected, strict=True))
+    if check.failed:
+        text = (
+            f"Users were not split as planned: {shares}; a split this uneven happens by chance less than once in "
+            f"{round(1 / SRM_ALPHA):,} experiments (p = {check.p_value:.1g}). Something loses or adds users in one "
+            "variant, so no winner is named until the cause is found."
+        )
+    else:
+        text = f"Users were split as planned: {shares} (sample-ratio check, p = {check.p_value:.2f})."
+    sample_ratio = SampleRatio(
+        dict(zip(keys, observed, strict=True)),
+        dict(zip(keys, check.expected, strict=True)),
+        check.p_value,
+        check.failed,
+        text,
+    )
+    return exposures, sample_ratio
+
+
 def production_section(*, experiment: Experiment, variants: list[VariantInfo]) -> Section:
     raw = agg.outcome_sums(experiment_id=experiment.pk)
+    registered = application_metrics_registered(project_id=experiment.project_id)
     key_of = {v.id: v.key for v in variants}
     by_metric: dict[str, dict[str, agg.OutcomeSums]] = {}
     for (vid, metric), sums in raw.items():
@@ -117,44 +174,77 @@ def production_section(*, experiment: Experiment, variants: list[VariantInfo]) -
             by_metric.setdefault(metric, {})[key_of[vid]] = sums
     control = next(v for v in variants if v.is_control)
     primary = experiment.primary_metric
-    planned = _planned_n(experiment, by_metric.get(primary, {}), control)
-    rows, adjusted_any, rates = [], False, {}
+    infos = {
+        m: metric_info(
+            m, is_rate=all(s.is_rate for s in sums.values()), registered={k: i for k, (i, _) in registered.items()}
+        )
+        for m, sums in by_metric.items()
+    }
+    primary_rate = infos[primary].kind == "rate" if primary in infos else True
+    effect = minimum_effect_for(
+        experiment=experiment, is_rate=primary_rate, registered_effect=registered.get(primary, (None, None))[1]
+    )
+    planned = _planned_n(by_metric.get(primary, {}).get(control.key), effect=effect, is_rate=primary_rate)
+    rows, adjusted_any = [], False
     for metric in sorted(by_metric):
-        sums = by_metric[metric]
-        rates[metric] = all(s.is_rate for s in sums.values())
-        info = metric_info(metric, is_rate=rates[metric])
-        cells = _cells(variants, sums, planned or 1_000)
+        info, is_rate = infos[metric], all(s.is_rate for s in by_metric[metric].values())
+        cells = _cells(variants, by_metric[metric], is_rate=is_rate, info=info, planned_n=planned or 1_000)
         cells, adjusted = adjust_and_mark(cells, higher_is_better=info.higher_is_better)
         adjusted_any |= adjusted
         role = metric_role(metric, primary=primary, guardrails=experiment.guardrail_metrics)
-        rows.append(MetricRow(metric, info.label, info.unit, rates[metric], info.higher_is_better, role, cells))
+        rows.append(MetricRow(metric, info.label, info.unit, is_rate, info.higher_is_better, role, cells))
     rows = ordered_rows(rows)
-    sample_sizes = {v.key: by_metric.get(primary, {}).get(v.key, agg.OutcomeSums(0, 0, 0, 0)).n for v in variants}
+    sample_sizes = {v.key: by_metric.get(primary, {}).get(v.key, _NONE).n for v in variants}
     verdict = section_verdict(
         rows=rows, variants=variants, sample_sizes=sample_sizes, primary_metric=primary,
         guardrails=experiment.guardrail_metrics, where="production",
     )  # fmt: skip
-    guidance = None
-    if planned and primary in by_metric:
-        current = min(sample_sizes.values())
-        more = more_needed(required=planned, current=current)
-        guidance = Guidance(
-            required=planned,
-            current=current,
-            more_needed=more,
-            text=f"About {planned:,} outcomes per variant detect the minimum effect (80% power); the smallest "
-            f"variant has {current:,}. " + (f"About {more:,} more are needed." if more else "That is enough."),
-        )
+    exposures, sample_ratio = _exposures(experiment, variants)
+    if sample_ratio is not None and sample_ratio.failed and verdict.state != VerdictState.COLLECTING_DATA:
+        verdict = Verdict(state=VerdictState.SAMPLE_RATIO_MISMATCH, reason=sample_ratio.text)
+    current = min(sample_sizes.values()) if sample_sizes else 0
+    guidance = _guidance(planned=planned, current=current, has_primary=primary in by_metric, info=infos.get(primary))
     return Section(
         kind="production",
         title="Production",
         method=METHOD,
-        unit_name="outcomes",
+        unit_name="users",
         sample_sizes=sample_sizes,
         rows=rows,
         verdict=verdict,
         guidance=guidance,
-        series=_series(variants, agg.outcome_days(experiment_id=experiment.pk), rates),
+        series=_series(variants, agg.outcome_days(experiment_id=experiment.pk), infos),
         has_data=bool(by_metric),
         adjusted=adjusted_any,
+        planned_n=planned,
+        planned_reached=bool(planned) and current >= planned,
+        exposures=exposures,
+        srm=sample_ratio,
+    )
+
+
+_NONE = agg.OutcomeSums(SubjectSums(0, 0.0, 0.0, 0.0, 0.0, 0.0), 0)
+
+
+def _guidance(*, planned: int | None, current: int, has_primary: bool, info: MetricInfo | None) -> Guidance | None:
+    if not has_primary:
+        return None
+    if planned is None:
+        unit = f" in {info.unit}" if info and info.unit else ""
+        return Guidance(
+            required=None,
+            current=current,
+            more_needed=0,
+            text=f"Set the smallest difference worth detecting{unit} for this metric (its minimum effect) to know "
+            "how many users each variant needs; until then production does not overrule the test batches.",
+        )
+    more = more_needed(required=planned, current=current)
+    return Guidance(
+        required=planned,
+        current=current,
+        more_needed=more,
+        text=f"About {planned:,} users per variant detect the minimum effect (80% power, with a test you may "
+        f"check every day); the smallest "
+        f"variant has {current:,}. "
+        + (f"About {more:,} more are needed." if more else "The planned number of users is reached."),
     )

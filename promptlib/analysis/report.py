@@ -1,7 +1,8 @@
 """experiment_report: both sections and the headline verdict, from SQL aggregates.
 
-Headline: production outcomes are what users actually experienced, so they decide once they have
-enough data (their verdict is past "collecting data"); until then the offline batches decide.
+Headline: production outcomes are what users actually experienced, so they decide once every
+variant has the planned number of users; until then the offline batches decide. Both sections, with
+their own verdicts, are always returned; `verdict_source` and `explanation` say which one decides.
 """
 
 from __future__ import annotations
@@ -25,13 +26,29 @@ def experiment_variants(*, experiment: Experiment) -> list[VariantInfo]:
 
 
 def _headline(offline: Section, production: Section) -> tuple[Section | None, str]:
-    if production.has_data and production.verdict.state != VerdictState.COLLECTING_DATA:
+    """Which section decides, and why in one sentence.
+
+    Production decides only once every variant has the planned number of users (or when it flags a
+    sample-ratio mismatch, which makes any verdict untrustworthy): thirty users per variant must not
+    replace a clear offline result with an underpowered "no significant difference".
+    """
+    if production.srm is not None and production.srm.failed and production.has_data:
+        return production, "The verdict comes from production: users were not split as planned, so no winner is named."
+    if production.has_data and production.planned_reached and production.verdict.state != VerdictState.COLLECTING_DATA:
         return production, (
-            "The verdict comes from production outcomes: they have enough data, and they measure what real "
-            "users experienced."
+            f"The verdict comes from production outcomes: every variant has reached the planned "
+            f"{production.planned_n:,} users, and they measure what real users experienced."
         )
     if offline.has_data:
-        why = "production outcomes are still too few" if production.has_data else "there are no production outcomes yet"
+        if not production.has_data:
+            why = "there are no production outcomes yet"
+        elif production.planned_n:
+            why = (
+                f"production has {min(production.sample_sizes.values(), default=0):,} of the planned "
+                f"{production.planned_n:,} users per variant"
+            )
+        else:
+            why = "production has no planned number of users yet (set the minimum effect)"
         return offline, f"The verdict comes from the offline batches, because {why}."
     if production.has_data:
         return production, "The verdict comes from production outcomes; no batch has run yet."

@@ -42,7 +42,7 @@ class MetricRow:
     label: str
     unit: str
     is_rate: bool
-    higher_is_better: bool
+    higher_is_better: bool | None  # None: direction not registered (never a winner)
     role: str  # "primary", "guardrail" or ""
     cells: list[Cell]
 
@@ -67,6 +67,26 @@ class Series:
 
 
 @dataclass(frozen=True)
+class Exposure:
+    """One variant's exposures: distinct subjects shown it and renders (flushed every minute)."""
+
+    subjects: int
+    renders: int
+    exact: bool  # False: subjects counted by a HyperLogLog (about 0.8% error)
+
+
+@dataclass(frozen=True)
+class SampleRatio:
+    """The sample-ratio-mismatch check: subjects exposed per variant against the configured weights."""
+
+    observed: dict[str, int]
+    expected: dict[str, float]
+    p_value: float
+    failed: bool
+    text: str  # one plain sentence for the page
+
+
+@dataclass(frozen=True)
 class Section:
     kind: str  # "offline" or "production"
     title: str
@@ -80,6 +100,12 @@ class Section:
     has_data: bool = False
     adjusted: bool = False  # p-values Holm-adjusted across challengers
     left_out: str = ""  # results not counted, said in plain words (e.g. cancelled batches)
+    # Production only: the planned sample per variant (subjects), whether every variant reached it,
+    # and the exposure counts with the sample-ratio-mismatch check.
+    planned_n: int | None = None
+    planned_reached: bool = False
+    exposures: dict[str, Exposure] = field(default_factory=dict)
+    srm: SampleRatio | None = None
 
 
 @dataclass(frozen=True)

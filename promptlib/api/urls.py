@@ -6,7 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from promptlib.api import ping
 from promptlib.api.errors import not_found_view
 from promptlib.batches.api.views import urlpatterns_v1 as batch_routes
-from promptlib.experiments.api import experiments, outcomes, render
+from promptlib.experiments.api import experiments, metrics, outcomes, render
 from promptlib.prompts.api import views as templates
 from promptlib.providers.api.views import urlpatterns_v1 as provider_routes
 
@@ -20,6 +20,7 @@ v1 = [
     path("templates/<slug:slug>/labels", templates.LabelListView.as_view(), name="label-list"),
     path("templates/<slug:slug>/labels/<slug:name>", templates.LabelDetailView.as_view(), name="label-detail"),
     path("outcomes", outcomes.OutcomeView.as_view(), name="outcomes"),
+    path("metrics", metrics.ApplicationMetricListView.as_view(), name="metric-list"),
     path("experiments", experiments.ExperimentListView.as_view(), name="experiment-list"),
     path("experiments/<int:pk>", experiments.ExperimentDetailView.as_view(), name="experiment-detail"),
 ]

@@ -58,7 +58,8 @@ class CallRecord:
 class MetricInfo:
     name: str
     label: str  # what a marketer reads on the dashboard
-    higher_is_better: bool
+    # None: nobody has said (an application metric not registered) — shown, but it never names a winner.
+    higher_is_better: bool | None
     kind: Literal["rate", "mean", "median"]  # percentiles count as "median": compare them non-parametrically
     unit: str
     needs: tuple[str, ...]  # the aggregates its formula reads
@@ -98,6 +99,23 @@ METRICS: dict[str, MetricInfo] = {
         ),
     ]
 }
+
+
+def application_metric_info(*, name: str, label: str, direction: str, kind: str, unit: str) -> MetricInfo:
+    """The description of a metric an application reports, as registered (promptlib.experiments.models)."""
+    return MetricInfo(name, label or name, direction == "higher", "rate" if kind == "rate" else "mean", unit or "", ())
+
+
+def unregistered_metric_info(name: str, *, is_rate: bool) -> MetricInfo:
+    """An outcome metric nobody registered: a readable label and no direction."""
+    label = name.replace("_", " ").replace(".", " ").strip().capitalize()
+    return MetricInfo(name, label, None, "rate" if is_rate else "mean", "share" if is_rate else "", ())
+
+
+def direction_words(higher_is_better: bool | None) -> str:
+    if higher_is_better is None:
+        return "direction not set"
+    return "higher is better" if higher_is_better else "lower is better"
 
 
 def percentile(values: Sequence[float], fraction: float) -> float | None:

@@ -109,3 +109,125 @@ class OutcomeEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.metric}={self.value:g} ({self.subject})"
+
+
+class OutcomeSubjectSum(models.Model):
+    """One subject's outcomes on one metric, summed: what the production report reads (not the events).
+
+    Kept up to date by promptlib.experiments.outcomes as events are stored; rebuilt from the events by
+    outcome_sums_rebuild. A million events over 200,000 users become 200,000 rows.
+    """
+
+    experiment = models.ForeignKey("promptlib.Experiment", on_delete=models.CASCADE, related_name="+")
+    variant = models.ForeignKey("promptlib.Variant", on_delete=models.CASCADE, related_name="+")
+    metric = models.CharField(max_length=METRIC_NAME_MAX)
+    subject = models.CharField(max_length=200)
+    events = models.BigIntegerField(default=0)
+    total = models.FloatField(default=0.0)
+    booleans = models.BigIntegerField(default=0)  # events sent as true/false
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["variant", "metric", "subject"], name="uniq_outcome_subject_sum")
+        ]
+        indexes = [models.Index(fields=["experiment"], name="outcome_subject_by_experiment")]
+
+
+class OutcomeDaySum(models.Model):
+    """Events and their sum per variant, metric and day (UTC): the production charts over time."""
+
+    experiment = models.ForeignKey("promptlib.Experiment", on_delete=models.CASCADE, related_name="+")
+    variant = models.ForeignKey("promptlib.Variant", on_delete=models.CASCADE, related_name="+")
+    metric = models.CharField(max_length=METRIC_NAME_MAX)
+    day = models.DateField()
+    events = models.BigIntegerField(default=0)
+    total = models.FloatField(default=0.0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["variant", "metric", "day"], name="uniq_outcome_day_sum")]
+        indexes = [models.Index(fields=["experiment", "day"], name="outcome_day_by_experiment")]
+
+
+class ApplicationMetric(models.Model):
+    """A metric an application reports as outcomes, registered with what "better" means for it.
+
+    An outcome metric nobody registered has no direction: it is shown, but it never names a winner.
+    """
+
+    project_path = "project"  # ORM path to the owning Project, used for scoping
+
+    class Direction(models.TextChoices):
+        HIGHER = "higher", "Higher is better"
+        LOWER = "lower", "Lower is better"
+
+    class Kind(models.TextChoices):
+        RATE = "rate", "Yes/no (a share of users or events)"
+        MEAN = "mean", "A number (averaged)"
+
+    project = models.ForeignKey("promptlib.Project", on_delete=models.CASCADE, related_name="application_metrics")
+    name = models.CharField(
+        max_length=METRIC_NAME_MAX, help_text="The name your application sends with each outcome, e.g. converted."
+    )
+    label = models.CharField(max_length=120, help_text="What people read on the experiment page, e.g. Complaints.")
+    direction = models.CharField(
+        max_length=6,
+        choices=Direction.choices,
+        help_text="Whether a rise is good news (sign-ups) or bad news (complaints, refunds).",
+    )
+    kind = models.CharField(max_length=4, choices=Kind.choices, default=Kind.RATE)
+    unit = models.CharField(
+        max_length=30,
+        blank=True,
+        help_text="For numbers: what one unit is, e.g. USD, seconds, items. Empty for yes/no.",
+    )
+    # In the metric's own units; used when an experiment's primary metric is this number.
+    minimum_effect = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="For numbers: the smallest change worth detecting, in the unit above (e.g. 2 for 2 USD).",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project", "name"]
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="uniq_application_metric_name")]
+
+    def __str__(self) -> str:
+        return self.label or self.name
+
+
+class ExposureCount(models.Model):
+    """Renders and distinct subjects of one variant, per day, and (day empty) over the whole experiment.
+
+    Written by the exposure flush (promptlib.experiments.exposures), never on the render path.
+    `exact` is False when subjects were counted by a Redis HyperLogLog (about 0.8% standard error).
+    """
+
+    experiment = models.ForeignKey("promptlib.Experiment", on_delete=models.CASCADE, related_name="exposures")
+    variant = models.ForeignKey("promptlib.Variant", on_delete=models.CASCADE, related_name="exposures")
+    day = models.DateField(null=True, blank=True)
+    renders = models.BigIntegerField(default=0)
+    subjects = models.BigIntegerField(default=0)
+    exact = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["variant", "day"], name="uniq_exposure_variant_day"),
+            models.UniqueConstraint(
+                fields=["variant"], condition=models.Q(day__isnull=True), name="uniq_exposure_variant_total"
+            ),
+        ]
+        indexes = [models.Index(fields=["experiment", "day"], name="exposure_by_experiment_day")]
+
+
+class ExposedSubject(models.Model):
+    """Without Redis: each subject a variant was shown to, once (exact counts; Redis uses a HyperLogLog)."""
+
+    variant = models.ForeignKey("promptlib.Variant", on_delete=models.CASCADE, related_name="+")
+    subject = models.CharField(max_length=200)
+    day = models.DateField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["variant", "day", "subject"], name="uniq_exposed_subject_day"),
+        ]

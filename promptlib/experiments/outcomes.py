@@ -1,15 +1,22 @@
-"""Outcome events: resolved to an experiment variant, stored at most once per (project, event_id)."""
+"""Outcome events: resolved to an experiment variant, stored at most once per (project, event_id).
+
+The events stored by a call are also added to the per-subject and per-day sums the production
+report reads (OutcomeSubjectSum, OutcomeDaySum), in the same transaction, so the report never
+scans the events themselves. outcome_sums_rebuild recomputes both from the events.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from promptlib.experiments.assignment import render_id_read, variant_pick
-from promptlib.experiments.models import Experiment, OutcomeEvent
+from promptlib.experiments.models import Experiment, OutcomeDaySum, OutcomeEvent, OutcomeSubjectSum
 
 
 @dataclass
@@ -99,8 +106,90 @@ def outcomes_record(*, project_id: int, events: list[tuple[int, dict[str, Any]]]
     if rows:
         with transaction.atomic():
             OutcomeEvent.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
-            report.stored = OutcomeEvent.objects.filter(
+            stored = OutcomeEvent.objects.filter(
                 experiment_id__in={row.experiment_id for row in rows}, created_at=now, project_id=project_id
-            ).count()
+            )
+            report.stored = _sums_add(stored, day=now.date())
         report.duplicates = len(rows) - report.stored
     return report
+
+
+def _per_subject(events):
+    return (
+        events.values("experiment_id", "variant_id", "metric", "subject")
+        .annotate(n=Count("id"), t=Sum("value"), b=Count("id", filter=Q(is_boolean=True)))
+        .order_by("variant_id", "metric", "subject")  # one lock order for concurrent upserts
+    )
+
+
+_UPSERT = """
+INSERT INTO {table} (experiment_id, variant_id, metric, {key}, events, total{booleans_column})
+VALUES (%s, %s, %s, %s, %s, %s{booleans_value})
+ON CONFLICT (variant_id, metric, {key}) DO UPDATE SET
+    events = {table}.events + EXCLUDED.events, total = {table}.total + EXCLUDED.total{booleans_update}
+"""
+
+
+def _upsert(model, key: str, rows: list[tuple], *, booleans: bool) -> None:
+    sql = _UPSERT.format(
+        table=model._meta.db_table,
+        key=key,
+        booleans_column=", booleans" if booleans else "",
+        booleans_value=", %s" if booleans else "",
+        booleans_update=f", booleans = {model._meta.db_table}.booleans + EXCLUDED.booleans" if booleans else "",
+    )
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
+
+
+def _sums_add(events, *, day) -> int:
+    """Add just-stored events (all of one day) to the sums; returns how many events that was."""
+    per_subject = [
+        (r["experiment_id"], r["variant_id"], r["metric"], r["subject"], r["n"], r["t"] or 0.0, r["b"])
+        for r in _per_subject(events)
+    ]
+    per_day: dict[tuple, list] = {}
+    for experiment_id, variant_id, metric, _, n, total, _ in per_subject:
+        entry = per_day.setdefault((experiment_id, variant_id, metric), [0, 0.0])
+        entry[0] += n
+        entry[1] += total
+    _upsert(OutcomeSubjectSum, "subject", per_subject, booleans=True)
+    _upsert(
+        OutcomeDaySum, "day", [(e, v, m, day, n, t) for (e, v, m), (n, t) in sorted(per_day.items())], booleans=False
+    )
+    return sum(row[4] for row in per_subject)
+
+
+def outcome_sums_rebuild(*, experiment_id: int) -> None:
+    """Recompute an experiment's per-subject and per-day sums from its events (after a bulk import)."""
+    events = OutcomeEvent.objects.filter(experiment_id=experiment_id)
+    with transaction.atomic():
+        OutcomeSubjectSum.objects.filter(experiment_id=experiment_id).delete()
+        OutcomeDaySum.objects.filter(experiment_id=experiment_id).delete()
+        table = OutcomeSubjectSum._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""INSERT INTO {table} (experiment_id, variant_id, metric, subject, events, total, booleans)
+                SELECT experiment_id, variant_id, metric, subject, COUNT(*), SUM(value),
+                       SUM(CASE WHEN is_boolean THEN 1 ELSE 0 END)
+                FROM {OutcomeEvent._meta.db_table} WHERE experiment_id = %s
+                GROUP BY experiment_id, variant_id, metric, subject""",  # noqa: S608
+                [experiment_id],
+            )
+        days = (
+            events.annotate(day=TruncDate("created_at"))
+            .values("variant_id", "metric", "day")
+            .annotate(n=Count("id"), t=Sum("value"))
+            .order_by()
+        )
+        OutcomeDaySum.objects.bulk_create(
+            OutcomeDaySum(
+                experiment_id=experiment_id,
+                variant_id=r["variant_id"],
+                metric=r["metric"],
+                day=r["day"],
+                events=r["n"],
+                total=r["t"] or 0.0,
+            )  # fmt: skip
+            for r in days
+        )

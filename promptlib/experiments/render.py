@@ -14,6 +14,7 @@ from django.core.cache import cache
 
 from promptlib.core.caching import TEMPLATE_TTL_SECONDS, template_key
 from promptlib.experiments.assignment import RenderRef, render_id_make, variant_pick
+from promptlib.experiments.exposures import exposure_record
 from promptlib.experiments.models import Experiment
 from promptlib.prompts.content import VersionContent
 from promptlib.prompts.models import Label, Template, Version
@@ -114,7 +115,8 @@ def prompt_render(
 
     An explicit version is rendered as is. Otherwise a running experiment decides for callers that
     name a subject (it overrides the label), and the label (production by default; "latest" for
-    the newest version) for the rest.
+    the newest version) for the rest. Each experiment render is counted as an exposure (one
+    pipelined Redis round trip; see promptlib.experiments.exposures) after the template rendered.
     """
     experiment = snapshot["experiment"]
     chosen: dict[str, Any] | None = None
@@ -137,6 +139,8 @@ def prompt_render(
             raise RenderLookupError(f"Template '{snapshot['slug']}' has no label '{label}'.", field="label")
     content = VersionContent.from_dict(_version_content(project_id=project_id, snapshot=snapshot, number=version))
     prompt = render(content, variables)
+    if chosen is not None:
+        exposure_record(experiment_id=experiment["id"], variant=chosen["variant"]["key"], subject=subject)
     return RenderResult(
         template=snapshot["slug"],
         version=version,

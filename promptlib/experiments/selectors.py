@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.db.models import Avg, Count, Prefetch, QuerySet, Sum
 
-from promptlib.experiments.models import Experiment, OutcomeEvent, Variant
+from promptlib.experiments.metrics import MetricInfo, application_metric_info
+from promptlib.experiments.models import ApplicationMetric, Experiment, OutcomeEvent, Variant
 from promptlib.experiments.services import VariantSpec
 
 
@@ -53,3 +54,15 @@ def experiment_counts(*, experiment: Experiment) -> dict[int, dict]:
             "sum": row["sum"],
         }
     return counts
+
+
+def application_metrics_registered(*, project_id: int) -> dict[str, tuple[MetricInfo, float | None]]:
+    """{name: (description with its direction and unit, minimum effect in its units)} of a project's metrics."""
+    rows = ApplicationMetric.objects.filter(project_id=project_id)
+    return {
+        m.name: (
+            application_metric_info(name=m.name, label=m.label, direction=m.direction, kind=m.kind, unit=m.unit),
+            m.minimum_effect,
+        )
+        for m in rows
+    }

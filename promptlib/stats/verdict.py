@@ -23,6 +23,8 @@ class VerdictState(StrEnum):
     NO_SIGNIFICANT_DIFFERENCE = "no_significant_difference"
     GUARDRAIL_FAILED = "guardrail_failed"
     CHALLENGER_WORSE = "challenger_worse"
+    # Subjects were not split as the weights say: no comparison can be trusted (production only).
+    SAMPLE_RATIO_MISMATCH = "sample_ratio_mismatch"
 
 
 @dataclass(frozen=True)

@@ -113,12 +113,12 @@ def test_it_says_nothing_is_left_out_without_cancelled_batches(wording_experimen
 def test_it_decides_with_production_outcomes_once_they_have_enough_data(wording_experiment, customers):
     add_batch(wording_experiment, customers, passes={"control": lambda i: i < 55, "b": lambda i: i < 30})
     add_outcomes(
-        wording_experiment, metric="task_success_rate", counts={"control": (2000, 600), "b": (2000, 900)}, days=3
+        wording_experiment, metric="task_success_rate", counts={"control": (3000, 900), "b": (3000, 1350)}, days=3
     )
     report = experiment_report(experiment=wording_experiment)
     assert report.verdict_source == "production"
     assert report.verdict.state == VerdictState.WINNER
-    assert report.production.rows[0].cells[1].test == "mSPRT"
+    assert report.production.rows[0].cells[1].test == "mSPRT per user"
     assert report.production.rows[0].cells[1].chance_to_beat_control > 0.99
     assert len(report.production.series[0].x) == 3
 
@@ -129,7 +129,7 @@ def test_it_keeps_the_offline_verdict_while_production_is_collecting(wording_exp
     report = experiment_report(experiment=wording_experiment)
     assert report.verdict_source == "offline"
     assert report.production.verdict.state == VerdictState.COLLECTING_DATA
-    assert "still too few" in report.explanation
+    assert "production has 10 of the planned" in report.explanation
 
 
 def test_it_gives_sample_size_guidance_for_the_primary_metric(wording_experiment, acme):

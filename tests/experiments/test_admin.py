@@ -16,7 +16,7 @@ def _form(template, variants, **fields):
         "name": "Shorter welcome",
         "description": "",
         "primary_metric": "converted",
-        "guardrail_metrics": "cost_usd",
+        "guardrail_metrics": ["cost_per_success_usd"],
         "minimum_effect": "0.05",
         "variants-TOTAL_FORMS": len(variants),
         "variants-INITIAL_FORMS": 0,
@@ -58,7 +58,7 @@ def test_an_editor_creates_an_experiment_with_its_variants(welcome, welcome_v2, 
     assert (experiment.status, experiment.project_id, experiment.guardrail_metrics) == (
         "draft",
         welcome.project_id,
-        ["cost_usd"],
+        ["cost_per_success_usd"],
     )
     assert sorted(experiment.variants.values_list("key", "weight")) == [("control", 1), ("short", 1)]
 

@@ -22,6 +22,7 @@ STATE_TEXT = {
     VerdictState.NO_SIGNIFICANT_DIFFERENCE: "No significant difference",
     VerdictState.GUARDRAIL_FAILED: "Guardrail failed",
     VerdictState.CHALLENGER_WORSE: "Challenger is worse",
+    VerdictState.SAMPLE_RATIO_MISMATCH: "Users were not split as planned",
 }
 FILTER_CACHE_SECONDS = 10
 SHOW = {

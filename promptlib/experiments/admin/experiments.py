@@ -21,7 +21,7 @@ from promptlib.admin.base import ProjectListFilter, ProjectScopedAdmin, ProjectS
 from promptlib.batches.selectors_experiment import experiment_related, outcome_metric_names
 from promptlib.core.models import Project, Role
 from promptlib.experiments.admin.forms import ExperimentForm, VariantForm
-from promptlib.experiments.models import Experiment, Variant
+from promptlib.experiments.models import ApplicationMetric, Experiment, Variant
 from promptlib.experiments.services import (
     TRANSITIONS,
     ExperimentError,
@@ -150,6 +150,10 @@ class ExperimentAdmin(ProjectScopedAdmin):
         else:
             projects = scope_queryset(Project.objects.all(), request, role=self.edit_role).values("pk")
         form.outcome_metrics = outcome_metric_names(project_ids=projects)
+        form.registered_metrics = {
+            m.name: f"{m.label} ({m.get_direction_display().lower()})"
+            for m in ApplicationMetric.objects.filter(project_id__in=projects).order_by("name")
+        }
         return form
 
     # --- one page for everything about the experiment ----------------------------------------

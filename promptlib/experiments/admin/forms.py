@@ -9,13 +9,14 @@ from django import forms
 from django.utils.html import escape, format_html, format_html_join
 
 from promptlib.admin.base import form_error_add
-from promptlib.experiments.metrics import METRICS
+from promptlib.experiments.metrics import METRICS, direction_words
 from promptlib.experiments.models import Experiment, Variant
 from promptlib.experiments.services import ExperimentError, metrics_validate
 
 GUARDRAIL_HELP = (
-    "Metrics that must not get worse while the primary one improves, separated by commas, e.g. "
-    "cost_per_success_usd, latency_p95_ms. Same names as for the primary metric."
+    "Metrics that must not get worse while the primary one improves: tick them. The list holds the test "
+    "batches' metrics, the application metrics registered in Experiments → Application metrics, and any "
+    "other outcome your application has reported."
 )
 EXPERIMENT_HELP = {
     "template": "The prompt whose versions compete. It cannot change once the experiment exists.",
@@ -25,7 +26,8 @@ EXPERIMENT_HELP = {
     "minimum_effect": (
         "The smallest difference worth detecting, in the primary metric's units. For a rate, 0.05 means "
         "5 percentage points (40% → 45%); for a time in ms, 200 means 200 ms. The smaller it is, the more "
-        "test cases and users the experiment needs before it can name a winner."
+        "test cases and users the experiment needs before it can name a winner. For a number your "
+        "application reports (an order value…), leave 0.05 to use the one registered with the metric."
     ),
     "status": (
         "Draft while you set it up; Running: users and batches get the variants; Paused: everyone gets the "
@@ -78,10 +80,23 @@ class VariantForm(forms.ModelForm):
         help_texts = VARIANT_HELP
 
 
+def metric_choices(*, registered: dict[str, str], reported: list[str], current: list[str]) -> list[tuple[str, str]]:
+    """(name, what a marketer reads) for every metric an experiment can watch, each with its direction."""
+    choices = {m.name: f"{m.label} ({direction_words(m.higher_is_better)})" for m in METRICS.values()}
+    choices |= {name: label for name, label in registered.items() if name not in choices}
+    for name in [*reported, *current]:
+        choices.setdefault(name, f"{name} (reported; direction not set)")
+    return list(choices.items())
+
+
 class ExperimentForm(forms.ModelForm):
-    guardrail_metrics = forms.CharField(required=False, help_text=GUARDRAIL_HELP)
-    # Set by ExperimentAdmin.get_form: the outcome metric names reported in the experiment's project(s).
+    guardrail_metrics = forms.MultipleChoiceField(
+        required=False, help_text=GUARDRAIL_HELP, widget=forms.CheckboxSelectMultiple
+    )
+    # Set by ExperimentAdmin.get_form: the outcome metric names reported in the experiment's project(s),
+    # and those registered with a direction (offered first).
     outcome_metrics: list[str] = []
+    registered_metrics: dict[str, str] = {}  # name → "Complaints (lower is better)"
 
     class Meta:
         model = Experiment
@@ -91,16 +106,20 @@ class ExperimentForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if self.instance.pk and "guardrail_metrics" in self.fields:
-            self.initial["guardrail_metrics"] = ", ".join(self.instance.guardrail_metrics or [])
+        if "guardrail_metrics" in self.fields:
+            current = list(self.instance.guardrail_metrics or []) if self.instance.pk else []
+            self.fields["guardrail_metrics"].choices = metric_choices(
+                registered=self.registered_metrics, reported=self.outcome_metrics, current=current
+            )
+            self.initial["guardrail_metrics"] = current
         if "primary_metric" in self.fields:
             field = self.fields["primary_metric"]
             field.help_text = primary_metric_help(outcome_metrics=self.outcome_metrics)
-            field.widget = MetricNameInput(attrs=field.widget.attrs, names=[*METRICS, *self.outcome_metrics])
+            names = list(dict.fromkeys([*METRICS, *self.registered_metrics, *self.outcome_metrics]))
+            field.widget = MetricNameInput(attrs=field.widget.attrs, names=names)
 
     def clean_guardrail_metrics(self):
-        raw = self.cleaned_data.get("guardrail_metrics") or ""
-        return [name.strip() for name in raw.split(",") if name.strip()]
+        return list(self.cleaned_data.get("guardrail_metrics") or [])
 
     def clean(self):
         cleaned = super().clean()
