@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('promptlib', '0010_provider_structured_output'),
+        ('promptlib', '0011_batch_preparing'),
     ]
 
     operations = [
