@@ -1,49 +1,84 @@
 """The offline section: batch results compared with paired tests, case by case.
 
 Every variant answers the same cases, so each challenger is compared with the control on the same
-cases: McNemar's test on pass/fail per case, or — with repeats, where per-case success shares are no
-longer 0/1 — the Wilcoxon signed-rank test on per-case differences, as for numeric metrics.
+cases, and each quantity is tested as it is reported:
+  - pass/fail per case (one call per case): McNemar's test with the interval that inverts it (exact
+    binomial with Clopper–Pearson below 25 disagreeing cases, Tango's score interval above);
+  - success shares per case (repeated cases): the paired t-test on the shares, whose mean difference
+    is the difference of the rates shown;
+  - numbers (tokens, retries): the Wilcoxon signed-rank test with its Hodges–Lehmann estimate (the
+    typical per-case difference), or on 500 cases and more the paired t-test with the mean;
+  - latency p50 / p95: the difference of the percentiles by a paired bootstrap over cases;
+  - cost per successful answer: the difference of the two ratios by the delta method over cases.
+Per-variant intervals treat the case as the unit (repeats of one case are not independent).
+
+Guardrails are non-inferiority tests: a challenger passes one only when shown to stay within the
+guardrail's margin (promptlib.analysis.guardrails), Holm-corrected over its guardrails.
+
+Repeated looks: a batch still running gives provisional numbers and no verdict; each finished batch
+is a look at the combined results, tested at alpha spent across runs (promptlib.stats.looks).
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 
 from promptlib.analysis import aggregates as agg
 from promptlib.analysis.compare import (
+    ALPHA,
     adjust_and_mark,
     clean,
+    guardrail_holm,
     metric_role,
     ordered_rows,
     section_verdict,
 )
+from promptlib.analysis.guardrails import Margin, guardrail_margin
 from promptlib.analysis.results import Cell, Guidance, MetricRow, Section, Series, VariantInfo
 from promptlib.batches.models import Batch
-from promptlib.batches.sums import CASE_NAMES, SUM_NAMES, Z95, call_sums, latency_percentiles
+from promptlib.batches.sums import CASE_NAMES, SUM_NAMES, call_sums, latency_percentiles
 from promptlib.experiments.metrics import METRICS, metrics_from_aggregates
 from promptlib.experiments.models import Experiment
 from promptlib.stats import (
+    MarginTest,
     PairedComparison,
     StatsInputError,
+    Verdict,
+    VerdictState,
+    clustered_mean,
+    clustered_rate,
     discordant_counts,
-    mean_estimate,
+    look_alpha,
+    margin_from_z,
+    margin_means,
+    margin_pass_fail,
     median_estimate,
     more_needed,
     paired_numeric,
     paired_pass_fail,
+    paired_ratio,
+    paired_t,
+    quantile_difference,
+    quantile_draws,
+    quantile_margin_p,
     rate_estimate,
     sample_size_paired_means,
     sample_size_paired_rates,
-    wilcoxon,
 )
+from promptlib.stats.paired import SIGNED_RANK_BELOW
+from promptlib.stats.quantiles import QuantileDraws, minimum_cases
 
 METHOD = (
     "Offline batches: every variant answers the same test cases, so each challenger is compared with the "
-    "control case by case (paired tests): McNemar's test for pass/fail results, the Wilcoxon signed-rank "
-    "test for numbers and for success shares when cases were repeated."
+    "control case by case (paired tests), each figure tested as it is shown: McNemar's test for pass/fail "
+    "results, the Wilcoxon signed-rank test (with the typical per-case difference) for numbers, a paired "
+    "bootstrap for response-time percentiles and the delta method for cost per successful answer."
 )
+QUANTILES = {"latency_p50_ms": 0.5, "latency_p95_ms": 0.95}
+# The Wilcoxon test needs about 1 / 0.955 as many cases as the t-test for the same power (normal data).
+SIGNED_RANK_EFFICIENCY = 0.955
+# Advice to grow a dataset beyond this many times its size is advice it cannot follow.
+DATASET_REACH = 4
 COL = {name: i for i, name in enumerate(SUM_NAMES)}
 # Metrics whose difference interval comes from the per-case differences (means of calls and rates).
 BOOTSTRAP_BELOW = 500
@@ -55,7 +90,11 @@ def _totals(sums: np.ndarray) -> dict[str, float]:
 
 
 def _case_values(m: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Per-case metric values, [variant, case]; nan where a case has no value for a variant."""
+    """Per-case metric values, [variant, case]; nan where a case has no value for a variant.
+
+    Cost per success has none: a case without a success has no cost per success, so it is compared
+    as a ratio of per-case totals (`_cost_comparison`).
+    """
     with np.errstate(divide="ignore", invalid="ignore"):
         n = m["calls"]
         latency = np.where(m["latency_n"] > 0, m["latency_sum"] / m["latency_n"], np.nan)
@@ -65,8 +104,6 @@ def _case_values(m: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
             "retry_rate": m["attempts_sum"] / n - 1,
             "latency_p50_ms": latency,
             "latency_p95_ms": latency,
-            # Per call: a case without a success has no cost per success.
-            "cost_per_success_usd": (m["cost_sum"] + m["judge_cost_sum"]) / n,
             "input_tokens": m["input_tokens_sum"] / n,
             "output_tokens": m["output_tokens_sum"] / n,
             "consistency": np.where(n >= 2, (m["successes"] == n).astype(float), np.nan),
@@ -87,102 +124,191 @@ def _case_matrix(ids: np.ndarray, sums: np.ndarray, variant_ids: list[int]):
     return {name: matrix[:, :, i] for name, i in CASE_COL.items()}
 
 
-def _estimate(metric: str, t: dict, values: dict, pct, reviews) -> tuple[float | None, float | None, float | None, int]:
-    """(value, low, high, n) of one variant on one metric."""
-    calls = int(t["calls"])
+def _estimate(
+    metric: str, t: dict, values: dict, pct, reviews, cases
+) -> tuple[float | None, float | None, float | None, int]:
+    """(value, low, high, n) of one variant on one metric; n is what the estimate used (cases, when
+    the case is the unit: repeats of a case are one case's worth of evidence)."""
+    ran = cases is not None and np.isfinite(cases["calls"]) & (np.nan_to_num(cases["calls"]) > 0)
+
+    def per_case(name: str) -> np.ndarray:
+        return cases[name][ran]
+
     try:
-        if metric == "task_success_rate" and t["verdicts"]:
-            e = rate_estimate(n=calls, successes=int(t["successes"]))
-        elif metric == "schema_pass_rate" and t["schema_checked"]:
-            e = rate_estimate(n=int(t["schema_checked"]), successes=int(t["schema_passes"]))
-        elif metric == "retry_rate" and calls:
-            sq = t["attempts_sq"] - 2 * t["attempts_sum"] + calls  # Σ (attempts - 1)²
-            e = mean_estimate(n=calls, total=t["attempts_sum"] - calls, total_sq=sq)
-        elif metric in ("input_tokens", "output_tokens") and calls:
-            e = mean_estimate(n=calls, total=t[f"{metric}_sum"], total_sq=t[f"{metric}_sq"])
-        elif metric in ("latency_p50_ms", "latency_p95_ms") and pct is not None:
+        if metric in ("latency_p50_ms", "latency_p95_ms") and pct is not None:
             q = "p50" if metric == "latency_p50_ms" else "p95"
             return getattr(pct, q), getattr(pct, f"{q}_low"), getattr(pct, f"{q}_high"), pct.n
-        elif metric == "cost_per_success_usd" and t["successes"]:
-            return (*_cost_per_success(t), calls)
-        elif metric == "consistency" and t["repeated_cases"]:
-            e = rate_estimate(n=int(t["repeated_cases"]), successes=int(t["consistent_cases"]))
-        elif metric == "review_edit_share" and reviews and reviews.edit_known:
+        if metric == "review_edit_share" and reviews and reviews.edit_known:
             e = rate_estimate(n=reviews.edit_known, successes=reviews.edits)
         elif metric == "review_seconds_median" and reviews and reviews.seconds:
             e = median_estimate(reviews.seconds)
+        elif cases is None or not ran.any():
+            return clean(values.get(metric)), None, None, 0
+        elif metric == "task_success_rate" and t["verdicts"]:
+            e = clustered_rate(successes=per_case("successes"), n=per_case("calls"))
+        elif metric == "schema_pass_rate" and t["schema_checked"]:
+            e = clustered_rate(successes=per_case("schema_passes"), n=per_case("schema_checked"))
+        elif metric == "retry_rate":
+            e = clustered_mean(y=per_case("attempts_sum") - per_case("calls"), n=per_case("calls"))
+        elif metric in ("input_tokens", "output_tokens"):
+            e = clustered_mean(y=per_case(f"{metric}_sum"), n=per_case("calls"))
+        elif metric == "cost_per_success_usd" and t["successes"]:
+            e = clustered_mean(y=per_case("cost_sum") + per_case("judge_cost_sum"), n=per_case("successes"))
+        elif metric == "consistency" and t["repeated_cases"]:
+            e = rate_estimate(n=int(t["repeated_cases"]), successes=int(t["consistent_cases"]))
         else:
             return clean(values.get(metric)), None, None, 0
     except StatsInputError:
         return clean(values.get(metric)), None, None, 0
-    return clean(e.value), clean(e.low), clean(e.high), e.n
+    low = max(0.0, e.low) if metric == "cost_per_success_usd" else e.low
+    return clean(e.value), clean(low), clean(e.high), e.n
 
 
-def _cost_per_success(t: dict) -> tuple[float, float | None, float | None]:
-    """Σ cost ÷ Σ successes with a delta-method interval for a ratio of means."""
-    n, successes = t["calls"], t["successes"]
-    total = t["cost_sum"] + t["judge_cost_sum"]
-    ratio = total / successes
-    if n < 2:
-        return ratio, None, None
-    mean_y = successes / n
-    var_x = max(0.0, (t["cost_sq"] - total * total / n) / (n - 1))
-    var_y = max(0.0, (successes - successes * successes / n) / (n - 1))
-    cov = (t["cost_ok_sum"] - total * successes / n) / (n - 1)
-    variance = max(0.0, (var_x - 2 * ratio * cov + ratio * ratio * var_y) / (n * mean_y * mean_y))
-    half = Z95 * math.sqrt(variance)
-    return ratio, max(0.0, ratio - half), ratio + half
+def _both(control: np.ndarray, challenger: np.ndarray) -> np.ndarray:
+    return np.isfinite(control) & np.isfinite(challenger)
 
 
-def _compare(metric: str, control: np.ndarray, challenger: np.ndarray):
-    both = np.isfinite(control) & np.isfinite(challenger)
-    if not both.any():
-        return None, 0
+def _is_pass_fail(c: np.ndarray, v: np.ndarray) -> bool:
+    return bool(np.isin(c, (0, 1)).all() and np.isin(v, (0, 1)).all())
+
+
+def _compare(metric: str, control: np.ndarray, challenger: np.ndarray) -> PairedComparison | None:
+    """The paired test of one per-case metric; None when there is nothing to test."""
+    both = _both(control, challenger)
     c, v = control[both], challenger[both]
-    if METRICS[metric].kind == "rate" and np.isin(c, (0, 1)).all() and np.isin(v, (0, 1)).all():
-        b, c_, n = discordant_counts(control=c, challenger=v)
-        return paired_pass_fail(b=b, c=c_, n=n), n
-    return _paired_numeric(v - c), int(both.sum())
+    if c.size < 2:
+        return None
+    if METRICS[metric].kind == "rate":
+        if _is_pass_fail(c, v):
+            b, c_, n = discordant_counts(control=c, challenger=v)
+            return paired_pass_fail(b=b, c=c_, n=n)
+        # Shares of repeats: their mean difference is the difference of the rates shown.
+        return paired_t(v - c)
+    return paired_numeric(v - c)
 
 
-def _paired_numeric(d: np.ndarray) -> PairedComparison:
-    """Wilcoxon with a bootstrap interval; on many cases a t interval (the same by the central limit
-    theorem, and 2,000 resamples of thousands of cases would cost most of the page's time)."""
-    if d.size < BOOTSTRAP_BELOW:
-        return paired_numeric(d)
-    statistic, p_value, method = wilcoxon(d)
-    e = mean_estimate(n=int(d.size), total=float(d.sum()), total_sq=float(np.dot(d, d)))
+def _cost_comparison(cases: dict, control_i: int, i: int, *, margin: float = 0.0):
+    """(comparison of cost per success, z of the excess over the margin) over the cases both ran."""
+    both = _both(cases["calls"][control_i], cases["calls"][i])
+    cost = cases["cost_sum"] + cases["judge_cost_sum"]
+    try:
+        result, z = paired_ratio(
+            control_y=cost[control_i][both], control_n=cases["successes"][control_i][both],
+            variant_y=cost[i][both], variant_n=cases["successes"][i][both], margin=margin,
+        )  # fmt: skip
+    except StatsInputError:
+        return None, None
+    comparison = PairedComparison(
+        difference=result.difference, low=result.low, high=result.high, p_value=result.p_value, statistic=0.0,
+        test="delta method (ratio)", method="Σ cost ÷ Σ successes per variant over the same cases", n=result.n,
+    )  # fmt: skip
+    return comparison, z
+
+
+def _latency_draws(case_values: dict, variants) -> tuple[dict[str, QuantileDraws], int]:
+    """Bootstrap draws of p50 and p95 over the cases every variant answered, and their number."""
+    latency = case_values.get("latency_p50_ms")
+    if latency is None:
+        return {}, 0
+    common = np.isfinite(latency).all(axis=0)
+    n = int(common.sum())
+    if n < 2:
+        return {}, n
+    draws = quantile_draws(latency[:, common], fractions=tuple(QUANTILES.values()))
+    return dict(zip(QUANTILES, draws, strict=True)), n
+
+
+def _quantile_comparison(metric: str, draws: dict, n: int, control_i: int, i: int) -> PairedComparison | None:
+    if metric not in draws or n < minimum_cases(QUANTILES[metric]):
+        return None
+    q = quantile_difference(draws[metric], control=control_i, challenger=i)
     return PairedComparison(
-        difference=e.value, low=e.low, high=e.high, p_value=p_value, statistic=statistic,
-        test="Wilcoxon signed-rank test", method=f"{method}; t interval of the mean difference", n=int(d.size),
+        difference=q.difference, low=q.low, high=q.high, p_value=q.p_value, statistic=0.0,
+        test="paired bootstrap", method=f"percentile difference, cases resampled together ({n:,} cases)", n=n,
     )  # fmt: skip
 
 
-def _cells(metric, variants, estimates, case_values) -> list[Cell]:
+def _margin_test(metric: str, margin: Margin, *, case_values, cases, draws, n_draws, control_i, i) -> MarginTest | None:
+    """Is the challenger shown to stay within the margin on this guardrail (and is it shown beyond)?"""
+    info = METRICS[metric]
+    if metric in QUANTILES:
+        if metric not in draws or n_draws < minimum_cases(QUANTILES[metric]):
+            return MarginTest(p_safe=1.0, p_harm=1.0)  # too few cases to show either
+        return MarginTest(*quantile_margin_p(draws[metric], control=control_i, challenger=i, margin=margin.value))
+    if metric == "cost_per_success_usd":
+        _, z = _cost_comparison(cases, control_i, i, margin=margin.value)
+        return None if z is None else margin_from_z(z)
+    if metric not in case_values:
+        return None
+    control, challenger = case_values[metric][control_i], case_values[metric][i]
+    both = _both(control, challenger)
+    c, v = control[both], challenger[both]
+    if c.size < 2:
+        return None
+    if info.kind == "rate" and not margin.relative and _is_pass_fail(c, v):
+        b, c_, n = discordant_counts(control=c, challenger=v)
+        return margin_pass_fail(b=b, c=c_, n=n, margin=margin.value, higher_is_better=info.higher_is_better)
+    return margin_means(c, v, margin=margin.value, relative=margin.relative, higher_is_better=info.higher_is_better)
+
+
+def _cells(metric, variants, estimates, case_values, cases, draws, n_draws, margin: Margin | None) -> list[Cell]:
     control_i = next(i for i, v in enumerate(variants) if v.is_control)
     control_value = estimates[control_i][0]
     cells = []
     for i, variant in enumerate(variants):
         value, low, high, n = estimates[i]
         cell = Cell(variant=variant.key, value=value, low=low, high=high, n=n)
-        if i != control_i and value is not None and control_value is not None and metric in case_values:
-            comparison, _ = _compare(metric, case_values[metric][control_i], case_values[metric][i])
-            if comparison is not None:
-                per_case = metric in PER_CASE_DIFFERENCE
-                cell = Cell(
-                    variant=variant.key, value=value, low=low, high=high, n=n,
-                    difference=value - control_value,
-                    difference_low=clean(comparison.low) if per_case else None,
-                    difference_high=clean(comparison.high) if per_case else None,
-                    p_value=clean(comparison.p_value), test=comparison.test, method=comparison.method,
-                )  # fmt: skip
+        if i == control_i or value is None or control_value is None:
+            cells.append(cell)
+            continue
+        if metric in QUANTILES:
+            comparison = _quantile_comparison(metric, draws, n_draws, control_i, i)
+        elif metric == "cost_per_success_usd":
+            comparison = _cost_comparison(cases, control_i, i)[0] if cases is not None else None
+        elif metric in case_values:
+            comparison = _compare(metric, case_values[metric][control_i], case_values[metric][i])
+        else:
+            comparison = None
+        margin_test = None
+        if margin is not None and cases is not None:
+            margin_test = _margin_test(
+                metric, margin, case_values=case_values, cases=cases, draws=draws, n_draws=n_draws,
+                control_i=control_i, i=i,
+            )  # fmt: skip
+        if comparison is not None:
+            cell = Cell(
+                variant=variant.key, value=value, low=low, high=high, n=n,
+                difference=clean(comparison.difference),
+                difference_low=clean(comparison.low), difference_high=clean(comparison.high),
+                p_value=clean(comparison.p_value), test=comparison.test, method=comparison.method,
+            )  # fmt: skip
+        if margin_test is not None:
+            cell = Cell(
+                **{**cell.__dict__, "p_safe": margin_test.p_safe, "p_harm": margin_test.p_harm, "margin": margin.text}
+            )
         cells.append(cell)
     return cells
 
 
-def _guidance(experiment: Experiment, variants, case_values, sample_sizes) -> Guidance | None:
+def _required_cases(metric: str, d: np.ndarray, control: np.ndarray, effect: float, alpha: float) -> int | None:
+    """Cases per variant the paired test of `metric` needs to detect `effect` with 80% power at `alpha`."""
+    if METRICS[metric].kind == "rate" and _is_pass_fail(control, control + d):
+        baseline = float(np.mean(control)) if control.size else 0.5
+        signed = effect if baseline + effect <= 1 else -effect
+        share = float(np.mean(d != 0)) if d.size else None
+        return sample_size_paired_rates(baseline=baseline, minimum_effect=signed, discordant_share=share, alpha=alpha)
+    if d.size > 1 and np.std(d, ddof=1) > 0:
+        n = sample_size_paired_means(sd_difference=float(np.std(d, ddof=1)), minimum_effect=effect, alpha=alpha)
+        # Numbers are tested with the signed-rank test below SIGNED_RANK_BELOW cases: slightly less efficient.
+        is_signed_rank = METRICS[metric].kind != "rate" and n < SIGNED_RANK_BELOW
+        return int(np.ceil(n / SIGNED_RANK_EFFICIENCY)) if is_signed_rank else n
+    return None
+
+
+def _guidance(experiment: Experiment, variants, case_values, sample_sizes, verdict: Verdict, alpha: float):
+    """How many cases would detect the minimum effect, said so that it agrees with the verdict."""
     metric = experiment.primary_metric
-    if metric not in case_values or not sample_sizes:
+    if metric not in case_values or not sample_sizes or metric in QUANTILES:
         return None
     control_i = next(i for i, v in enumerate(variants) if v.is_control)
     control = case_values[metric][control_i]
@@ -191,31 +317,41 @@ def _guidance(experiment: Experiment, variants, case_values, sample_sizes) -> Gu
     for i in range(len(variants)):
         if i == control_i:
             continue
-        both = np.isfinite(control) & np.isfinite(case_values[metric][i])
-        d = case_values[metric][i][both] - control[both]
+        both = _both(control, case_values[metric][i])
         try:
-            if METRICS[metric].kind == "rate":
-                baseline = float(np.mean(control[both])) if both.any() else 0.5
-                signed = effect if baseline + effect <= 1 else -effect
-                share = float(np.mean(d != 0)) if both.any() else None
-                needed = sample_size_paired_rates(baseline=baseline, minimum_effect=signed, discordant_share=share)
-            elif d.size > 1 and np.std(d, ddof=1) > 0:
-                needed = sample_size_paired_means(sd_difference=float(np.std(d, ddof=1)), minimum_effect=effect)
-            else:
-                continue
+            needed = _required_cases(metric, case_values[metric][i][both] - control[both], control[both], effect, alpha)
         except StatsInputError:
             continue
-        required = max(required, needed)
+        required = max(required, needed or 0)
     if not required:
         return None
     current = min(sample_sizes.values())
     more = more_needed(required=required, current=current)
-    size = f"{effect:.0%}".replace("%", " points") if METRICS[metric].kind == "rate" else f"{effect:g}"
-    text = (
-        f"About {required:,} cases per variant detect a change of {size} in {METRICS[metric].label.lower()} "
-        f"(80% power); there are {current:,}. " + (f"Add about {more:,} more cases." if more else "That is enough.")
+    size = f"{effect * 100:g} points" if METRICS[metric].kind == "rate" else f"{effect:g}"
+    label = METRICS[metric].label.lower()
+    if verdict.state == VerdictState.WINNER:
+        text = f"The difference is shown with {current:,} cases per variant."
+    elif verdict.state == VerdictState.COLLECTING_DATA:
+        text = f"About {required:,} cases per variant would detect a change of {size} in {label} (80% of the time)."
+    elif more == 0:
+        text = (
+            f"With {current:,} cases per variant a change of {size} in {label} would very likely (80%) have been "
+            f"detected: the difference, if any, is probably smaller than that."
+        )
+    elif required > DATASET_REACH * current:
+        text = (
+            f"A change of {size} in {label} is too small to detect with this dataset: it would take about "
+            f"{required:,} cases per variant, and it has {current:,}. Decide on other grounds, or look for a "
+            "larger change."
+        )
+    else:
+        text = (
+            f"Add about {more:,} more cases to the dataset (about {required:,} per variant in all) and run again "
+            f"for an 80% chance of detecting a change of {size} in {label}, if there is one."
+        )
+    return Guidance(
+        required=required, current=current, more_needed=more if verdict.state != VerdictState.WINNER else 0, text=text
     )
-    return Guidance(required=required, current=current, more_needed=more, text=text)
 
 
 def _series(experiment: Experiment, variants, batch_ids, sums, per_batch_pct) -> list[Series]:
@@ -246,6 +382,20 @@ def _series(experiment: Experiment, variants, batch_ids, sums, per_batch_pct) ->
     return series
 
 
+def _looks_note(*, runs: int, alpha: float, provisional: bool) -> str:
+    first = ", ".join(f"{look_alpha(alpha=ALPHA, look=k):.2g}" for k in (1, 2, 3))
+    note = (
+        "Each finished batch run is a look at all results so far. So that re-running batches cannot produce a "
+        f"winner by chance, the 5% risk of a false winner is shared out over the runs: a winner needs p below "
+        f"{first}… at runs 1, 2, 3…"
+    )
+    if runs:
+        note += f" This is run {runs}: a winner needs p below {alpha:.2g}."
+    if provisional:
+        note += " A batch still running is not a look: its numbers are provisional and no winner is drawn from them."
+    return note
+
+
 def offline_section(*, experiment: Experiment, variants: list[VariantInfo], rollups: bool = True) -> Section:
     """rollups=False: from every item rather than from the finished batches' rollups (the same numbers)."""
     variant_ids = [v.id for v in variants]
@@ -256,6 +406,13 @@ def offline_section(*, experiment: Experiment, variants: list[VariantInfo], roll
     reviews = agg.review_sums(experiment_id=experiment.pk)
     matrix = _case_matrix(case_ids, case_sums, variant_ids) if case_ids.size else None
     case_values = _case_values(matrix) if matrix is not None else {}
+    draws, n_draws = _latency_draws(case_values, variants)
+
+    # Looks: each finished batch with results is one; a running one with results makes the numbers provisional.
+    with_results = {int(b) for b in batch_ids[:, 0]} if batch_ids.size else set()
+    provisional = bool(with_results & set(sources.live))
+    runs = len(with_results - set(sources.live))
+    alpha = look_alpha(alpha=ALPHA, look=max(1, runs))
 
     estimates: dict[str, list] = {name: [] for name in METRICS}
     sample_sizes: dict[str, int] = {}
@@ -265,6 +422,7 @@ def offline_section(*, experiment: Experiment, variants: list[VariantInfo], roll
             if batch_ids.size
             else _totals(np.zeros(len(COL)))
         )
+        cases = {name: values[i] for name, values in matrix.items()} if matrix is not None else None
         if matrix is not None:
             n = matrix["calls"][i]
             t["repeated_cases"] = float(np.sum(n >= 2))
@@ -279,26 +437,44 @@ def offline_section(*, experiment: Experiment, variants: list[VariantInfo], roll
             "edit_known": review.edit_known if review else 0, "edits": review.edits if review else 0,
         })  # fmt: skip
         for name in METRICS:
-            estimates[name].append(_estimate(name, t, values, percentiles.get(variant.id), review))
+            estimates[name].append(_estimate(name, t, values, percentiles.get(variant.id), review, cases))
         primary = case_values.get(experiment.primary_metric)
         sample_sizes[variant.key] = int(np.isfinite(primary[i]).sum()) if primary is not None else 0
 
-    rows, adjusted_any = [], False
+    guardrails = list(experiment.guardrail_metrics or [])
+    cells_by_metric, adjusted_any = {}, False
     for name, info in METRICS.items():
         if all(e[0] is None for e in estimates[name]):
             continue
-        cells, adjusted = adjust_and_mark(
-            _cells(name, variants, estimates[name], case_values), higher_is_better=info.higher_is_better
-        )
+        margin = guardrail_margin(experiment=experiment, metric=name) if name in guardrails else None
+        cells = _cells(name, variants, estimates[name], case_values, matrix, draws, n_draws, margin)
+        cells_by_metric[name], adjusted = adjust_and_mark(cells, higher_is_better=info.higher_is_better, alpha=alpha)
         adjusted_any |= adjusted
-        role = metric_role(name, primary=experiment.primary_metric, guardrails=experiment.guardrail_metrics)
-        rows.append(MetricRow(name, info.label, info.unit, info.kind == "rate", info.higher_is_better, role, cells))
-    rows = ordered_rows(rows)
+    cells_by_metric = guardrail_holm(cells_by_metric, alpha=alpha)
+    rows = ordered_rows([
+        MetricRow(
+            name, info.label, info.unit, info.kind == "rate", info.higher_is_better,
+            metric_role(name, primary=experiment.primary_metric, guardrails=guardrails), cells_by_metric[name],
+        )
+        for name, info in METRICS.items()
+        if name in cells_by_metric
+    ])  # fmt: skip
     has_data = bool(batch_ids.size)
-    verdict = section_verdict(
-        rows=rows, variants=variants, sample_sizes=sample_sizes, primary_metric=experiment.primary_metric,
-        guardrails=experiment.guardrail_metrics, where="offline batch",
-    )  # fmt: skip
+    if provisional:
+        live_results = int(sum(batch_sums[np.isin(batch_ids[:, 0], sources.live), COL["calls"]]))
+        verdict = Verdict(
+            state=VerdictState.COLLECTING_DATA,
+            reason=(
+                f"A batch is still running ({live_results:,} results so far): the numbers below are provisional, "
+                "and the verdict waits until it finishes."
+            ),
+        )
+    else:
+        verdict = section_verdict(
+            rows=rows, variants=variants, sample_sizes=sample_sizes, primary_metric=experiment.primary_metric,
+            guardrails=guardrails, where="offline batch", alpha=alpha, of_what="of test cases",
+        )  # fmt: skip
+    next_alpha = look_alpha(alpha=ALPHA, look=runs + 1) if runs and not provisional else alpha
     return Section(
         kind="offline",
         title="Offline batches",
@@ -307,11 +483,14 @@ def offline_section(*, experiment: Experiment, variants: list[VariantInfo], roll
         sample_sizes=sample_sizes,
         rows=rows,
         verdict=verdict,
-        guidance=_guidance(experiment, variants, case_values, sample_sizes) if has_data else None,
+        guidance=_guidance(experiment, variants, case_values, sample_sizes, verdict, next_alpha) if has_data else None,
         series=_series(experiment, variants, batch_ids, batch_sums, per_batch_pct) if has_data else [],
         has_data=has_data,
         adjusted=adjusted_any,
         left_out=_left_out(experiment),
+        alpha=alpha,
+        decision_note=_looks_note(runs=runs, alpha=alpha, provisional=provisional) if has_data else "",
+        provisional=provisional,
     )
 
 

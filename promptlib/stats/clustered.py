@@ -18,7 +18,7 @@ from promptlib.stats.intervals import Estimate, require
 def _totals(y, n) -> tuple[np.ndarray, np.ndarray]:
     y, n = np.asarray(y, dtype=float), np.asarray(n, dtype=float)
     require(y.shape == n.shape and y.ndim == 1, "n", "must have one total per case, like y")
-    keep = n > 0
+    keep = (n > 0) | (y != 0)  # a case that cost money without a success still counts
     return y[keep], n[keep]
 
 
@@ -36,7 +36,7 @@ def ratio_variance(y, n) -> tuple[float, float]:
 def clustered_mean(*, y, n, confidence: float = 0.95) -> Estimate:
     """Mean per call (Σy / Σn) with a t interval on k - 1 degrees of freedom (k cases)."""
     ratio, variance = ratio_variance(y, n)
-    k = int(np.sum(np.asarray(n) > 0))
+    k = _totals(y, n)[0].size
     if not np.isfinite(variance):
         return Estimate(ratio, float("-inf"), float("inf"), k, "t interval, clustered by case")
     half = float(stats.t.isf((1 - confidence) / 2, k - 1) * np.sqrt(variance))
