@@ -382,6 +382,14 @@ def _series(experiment: Experiment, variants, batch_ids, sums, per_batch_pct) ->
     return series
 
 
+def offline_alpha(*, runs: int, provisional: bool) -> float | None:
+    """The p-value a winner needs now: None while a batch runs (its numbers are provisional), else the
+    share of the 5% error budget of run `runs` (the first finished batch is run 1)."""
+    if provisional:
+        return None
+    return look_alpha(alpha=ALPHA, look=max(1, runs))
+
+
 def _looks_note(*, runs: int, alpha: float, provisional: bool) -> str:
     first = ", ".join(f"{look_alpha(alpha=ALPHA, look=k):.2g}" for k in (1, 2, 3))
     note = (
@@ -412,7 +420,8 @@ def offline_section(*, experiment: Experiment, variants: list[VariantInfo], roll
     with_results = {int(b) for b in batch_ids[:, 0]} if batch_ids.size else set()
     provisional = bool(with_results & set(sources.live))
     runs = len(with_results - set(sources.live))
-    alpha = look_alpha(alpha=ALPHA, look=max(1, runs))
+    # While a batch runs, the table is read at the level that batch will be tested at when it finishes.
+    alpha = offline_alpha(runs=runs + 1 if provisional else runs, provisional=False)
 
     estimates: dict[str, list] = {name: [] for name in METRICS}
     sample_sizes: dict[str, int] = {}
@@ -474,7 +483,8 @@ def offline_section(*, experiment: Experiment, variants: list[VariantInfo], roll
             rows=rows, variants=variants, sample_sizes=sample_sizes, primary_metric=experiment.primary_metric,
             guardrails=guardrails, where="offline batch", alpha=alpha, of_what="of test cases",
         )  # fmt: skip
-    next_alpha = look_alpha(alpha=ALPHA, look=runs + 1) if runs and not provisional else alpha
+    # Advice is for the next decision: the batch running now, or the next run after this one.
+    next_alpha = offline_alpha(runs=runs + 1, provisional=False)
     return Section(
         kind="offline",
         title="Offline batches",
