@@ -29,7 +29,7 @@ def test_it_sends_anonymous_visitors_to_the_login(client, wording_experiment):
     [
         (30, 55, 60, "We have a winner"),
         (55, 30, 60, "Challenger is worse"),
-        (30, 31, 60, "No significant difference"),
+        (30, 31, 60, "No clear difference yet"),
         (3, 5, 10, "Collecting data"),
     ],
 )
