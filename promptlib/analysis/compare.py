@@ -72,7 +72,7 @@ def row_comparisons(row: MetricRow, control_key: str, *, of_what: str = "") -> l
             metric=row.metric,
             control_value=control.value,
             variant_value=c.value,
-            p_value=c.p_value,
+            p_value=c.p_value if c.p_value is not None else 1.0,
             test=c.test,
             higher_is_better=row.higher_is_better,
             is_rate=row.is_rate,
@@ -89,7 +89,8 @@ def row_comparisons(row: MetricRow, control_key: str, *, of_what: str = "") -> l
             of_what=of_what if row.is_rate else "",
         )
         for c in row.cells
-        if c.p_value is not None and c.value is not None and control.value is not None
+        # A guardrail too small to test still counts: it is not yet shown within its margin.
+        if (c.p_value is not None or c.p_safe is not None) and c.value is not None and control.value is not None
     ]
 
 

@@ -305,11 +305,9 @@ def _required_cases(metric: str, d: np.ndarray, control: np.ndarray, effect: flo
     return None
 
 
-def _guidance(experiment: Experiment, variants, case_values, sample_sizes, verdict: Verdict, alpha: float):
-    """How many cases would detect the minimum effect, said so that it agrees with the verdict."""
+def _required(experiment: Experiment, variants, case_values, alpha: float) -> int:
+    """Cases per variant the primary metric's test needs at `alpha` for the minimum effect (0: unknown)."""
     metric = experiment.primary_metric
-    if metric not in case_values or not sample_sizes or metric in QUANTILES:
-        return None
     control_i = next(i for i, v in enumerate(variants) if v.is_control)
     control = case_values[metric][control_i]
     effect = experiment.minimum_effect or 0.05
@@ -323,17 +321,29 @@ def _guidance(experiment: Experiment, variants, case_values, sample_sizes, verdi
         except StatsInputError:
             continue
         required = max(required, needed or 0)
+    return required
+
+
+def _guidance(experiment: Experiment, variants, case_values, sample_sizes, verdict: Verdict, *, alpha, next_alpha):
+    """How many cases would detect the minimum effect, said so that it agrees with the verdict: judged at
+    the level this run was tested at (`alpha`), advised for the next run (`next_alpha`)."""
+    metric = experiment.primary_metric
+    if metric not in case_values or not sample_sizes or metric in QUANTILES:
+        return None
+    required = _required(experiment, variants, case_values, next_alpha)
     if not required:
         return None
     current = min(sample_sizes.values())
-    more = more_needed(required=required, current=current)
+    effect = experiment.minimum_effect or 0.05
     size = f"{effect * 100:g} points" if METRICS[metric].kind == "rate" else f"{effect:g}"
     label = METRICS[metric].label.lower()
+    more = more_needed(required=required, current=current)
     if verdict.state == VerdictState.WINNER:
-        text = f"The difference is shown with {current:,} cases per variant."
+        more, text = 0, f"The difference is shown with {current:,} cases per variant."
     elif verdict.state == VerdictState.COLLECTING_DATA:
         text = f"About {required:,} cases per variant would detect a change of {size} in {label} (80% of the time)."
-    elif more == 0:
+    elif _required(experiment, variants, case_values, alpha) <= current:
+        more = 0
         text = (
             f"With {current:,} cases per variant a change of {size} in {label} would very likely (80%) have been "
             f"detected: the difference, if any, is probably smaller than that."
@@ -349,9 +359,7 @@ def _guidance(experiment: Experiment, variants, case_values, sample_sizes, verdi
             f"Add about {more:,} more cases to the dataset (about {required:,} per variant in all) and run again "
             f"for an 80% chance of detecting a change of {size} in {label}, if there is one."
         )
-    return Guidance(
-        required=required, current=current, more_needed=more if verdict.state != VerdictState.WINNER else 0, text=text
-    )
+    return Guidance(required=required, current=current, more_needed=more, text=text)
 
 
 def _series(experiment: Experiment, variants, batch_ids, sums, per_batch_pct) -> list[Series]:
@@ -493,7 +501,9 @@ def offline_section(*, experiment: Experiment, variants: list[VariantInfo], roll
         sample_sizes=sample_sizes,
         rows=rows,
         verdict=verdict,
-        guidance=_guidance(experiment, variants, case_values, sample_sizes, verdict, next_alpha) if has_data else None,
+        guidance=_guidance(experiment, variants, case_values, sample_sizes, verdict, alpha=alpha, next_alpha=next_alpha)
+        if has_data
+        else None,
         series=_series(experiment, variants, batch_ids, batch_sums, per_batch_pct) if has_data else [],
         has_data=has_data,
         adjusted=adjusted_any,

@@ -67,14 +67,18 @@ def sample_size_paired_rates(
 
         n = (z_(alpha/2) sqrt(psi) + z_power sqrt(psi - effect^2))^2 / effect^2
 
-    psi is the share of cases where the variants disagree, (b + c) / n so far. Before any data, or
-    when psi is too small to contain the effect, the unpaired two-proportion size is returned — an
-    overestimate, since pairing only removes noise.
+    psi is the share of cases where the variants disagree, (b + c) / n so far. Before any data the
+    unpaired two-proportion size is returned — an overestimate, since pairing only removes noise. When
+    psi is too small to contain the effect (variants that agree on almost every case), a change of
+    `effect` would make at least that share disagree: planned with twice the effect, so that some
+    cases may move the other way.
     """
     require(minimum_effect != 0, "minimum_effect", "must not be zero")
     effect = abs(minimum_effect)
-    if discordant_share is None or discordant_share <= effect:
+    if discordant_share is None:
         return sample_size_two_proportions(baseline=baseline, minimum_effect=minimum_effect, alpha=alpha, power=power)
+    if discordant_share <= effect:
+        discordant_share = min(1.0, 2 * effect)
     require(discordant_share <= 1, "discordant_share", "must be a share between 0 and 1")
     z_alpha, z_power = stats.norm.isf(alpha / 2), stats.norm.isf(1 - power)
     root = z_alpha * math.sqrt(discordant_share) + z_power * math.sqrt(discordant_share - effect**2)

@@ -66,3 +66,9 @@ def test_sample_size_rejects_an_effect_beyond_100_percent():
 def test_more_needed_is_never_negative():
     assert more_needed(required=388, current=120) == 268
     assert more_needed(required=388, current=500) == 0
+
+
+def test_paired_rates_when_variants_agree_on_every_case_plans_with_twice_the_effect_disagreeing():
+    assert sample_size_paired_rates(baseline=0.5, minimum_effect=0.05, discordant_share=0.0) == (
+        sample_size_paired_rates(baseline=0.5, minimum_effect=0.05, discordant_share=0.1)
+    )
