@@ -107,7 +107,9 @@ def paired_ratio(*, control_y, control_n, variant_y, variant_n, margin: float = 
     p_value = float(2 * stats.norm.sf(abs(difference) / se)) if se > 0 else float(difference == 0)
     comparison = RatioComparison(ra, rb, difference, difference - z * se, difference + z * se, p_value, parts.shape[0])
     shifted, se_m = spread(1.0 + margin)
-    z_margin = shifted / se_m if se_m > 0 else float(np.sign(shifted) * np.inf)
+    # With no spread at all, the sign decides.
+    no_spread = 0.0 if shifted == 0 else float(np.copysign(np.inf, shifted))
+    z_margin = shifted / se_m if se_m > 0 else no_spread
     return comparison, float(z_margin)
 
 
