@@ -13,7 +13,7 @@ cases, and each quantity is tested as it is reported:
 Per-variant intervals treat the case as the unit (repeats of one case are not independent).
 
 Guardrails are non-inferiority tests: a challenger passes one only when shown to stay within the
-guardrail's margin (promptlib.analysis.guardrails), Holm-corrected over its guardrails.
+guardrail's margin (promptlib.experiments.margins), Holm-corrected over its guardrails.
 
 Repeated looks: a batch still running gives provisional numbers and no verdict; each finished batch
 is a look at the combined results, tested at alpha spent across runs (promptlib.stats.looks).
@@ -33,10 +33,10 @@ from promptlib.analysis.compare import (
     ordered_rows,
     section_verdict,
 )
-from promptlib.analysis.guardrails import Margin, guardrail_margin
 from promptlib.analysis.results import Cell, Guidance, MetricRow, Section, Series, VariantInfo
 from promptlib.batches.models import Batch
 from promptlib.batches.sums import CASE_NAMES, SUM_NAMES, call_sums, latency_percentiles
+from promptlib.experiments.margins import Margin, guardrail_margin
 from promptlib.experiments.metrics import METRICS, metrics_from_aggregates
 from promptlib.experiments.models import Experiment
 from promptlib.stats import (

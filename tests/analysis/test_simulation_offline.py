@@ -7,7 +7,6 @@ bench/sim_offline.py runs the same rules at larger sizes.
 
 import numpy as np
 
-from promptlib.analysis.guardrails import Margin
 from promptlib.analysis.offline import (
     _compare,
     _latency_draws,
@@ -17,6 +16,7 @@ from promptlib.analysis.offline import (
     offline_alpha,
 )
 from promptlib.analysis.results import VariantInfo
+from promptlib.experiments.margins import Margin
 from promptlib.stats import look_alpha
 
 VARIANTS = [VariantInfo(1, "control", 1, 1, True), VariantInfo(2, "b", 2, 2, False)]

@@ -22,11 +22,11 @@ from promptlib.analysis.admin.glossary import GLOSSARY
 from promptlib.analysis.admin.present import STATE_TEXT, chart_payload, present_section, side_by_side
 from promptlib.analysis.aggregates import COUNTED_BATCHES
 from promptlib.analysis.exports import finetune_jsonl, results_csv
-from promptlib.analysis.guardrails import guardrail_margin
 from promptlib.analysis.promotion import PromotionError, experiment_promote_winner
 from promptlib.analysis.report import experiment_report_cached
 from promptlib.batches.models import Batch, BatchItem
 from promptlib.core.models import Role
+from promptlib.experiments.margins import guardrail_margin
 from promptlib.experiments.metrics import METRICS
 from promptlib.experiments.models import Experiment
 

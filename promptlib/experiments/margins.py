@@ -1,5 +1,7 @@
 """Guardrail margins: how much worse a challenger may be on a guardrail metric and still pass.
 
+Here, in the experiments wing, because the experiment form offers them; the analysis tests them.
+
 A margin is either a share of the control's value (latency, cost, tokens: +10% means "at most 10%
 slower") or points of a rate (success, format: 2 points means "at most 2 points lower"). Each
 experiment may pick its own per metric (Experiment.guardrail_margins); otherwise the default here.
@@ -10,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from promptlib.experiments.models import Experiment
+from promptlib.experiments.services import ExperimentError
 
 # Metrics whose margin is in points of a rate; every other margin is a share of the control's value.
 POINTS = {"task_success_rate", "schema_pass_rate", "consistency", "review_edit_share"}
@@ -62,3 +65,24 @@ def guardrail_margin(*, experiment: Experiment, metric: str) -> Margin:
     if value is None:
         value = DEFAULT_MARGINS.get(metric, RELATIVE_DEFAULT)
     return Margin(value, metric not in POINTS)
+
+
+def experiment_margins_set(*, experiment: Experiment, margins: dict[str, float | None]) -> Experiment:
+    """Store the margins a marketer picked ({metric: value}; None = the default), only among the offered ones,
+    and only while the experiment is a draft: moving a margin once results are in would pick the verdict."""
+    chosen = {}
+    for metric, value in margins.items():
+        if value is None:
+            continue
+        if value not in dict(margin_choices(metric)):
+            raise ExperimentError(f"Pick one of the offered margins for {metric}.", field=f"margin_{metric}")
+        chosen[metric] = value
+    if chosen == (experiment.guardrail_margins or {}):
+        return experiment
+    if experiment.status != Experiment.Status.DRAFT:
+        raise ExperimentError(
+            "Guardrail margins can only change while the experiment is a draft.", field="status", code="frozen"
+        )
+    experiment.guardrail_margins = chosen
+    experiment.save(update_fields=["guardrail_margins"])
+    return experiment
