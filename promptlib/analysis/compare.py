@@ -128,6 +128,7 @@ def section_verdict(
     where: str,
     alpha: float = ALPHA,
     of_what: str = "",
+    unit: str = "results",
 ) -> Verdict:
     """The section's verdict at `alpha`, the variants named by their version ("Version 3")."""
     control = next(v.key for v in variants if v.is_control)
@@ -147,6 +148,7 @@ def section_verdict(
         control=control,
         alpha=alpha,
         names=variant_names(variants),
+        unit=unit,
     )
 
 

@@ -489,7 +489,7 @@ def offline_section(*, experiment: Experiment, variants: list[VariantInfo], roll
     else:
         verdict = section_verdict(
             rows=rows, variants=variants, sample_sizes=sample_sizes, primary_metric=experiment.primary_metric,
-            guardrails=guardrails, where="offline batch", alpha=alpha, of_what="of test cases",
+            guardrails=guardrails, where="offline batch", alpha=alpha, of_what="of test cases", unit="test cases",
         )  # fmt: skip
     # Advice is for the next decision: the batch running now, or the next run after this one.
     next_alpha = offline_alpha(runs=runs + 1, provisional=False)

@@ -100,10 +100,11 @@ def verdict_decide(
     minimum_sample: int = DEFAULT_MINIMUM_SAMPLE,
     alpha: float = 0.05,
     names: Mapping[str, str] | None = None,
+    unit: str = "results",
 ) -> Verdict:
     """`primary` has one comparison per challenger; `sample_sizes` maps every variant key, control
-    included, to its number of results (or cases); `control` is the control's key; `names` what the
-    page calls each variant ("Version 3"), by key."""
+    included, to its number of `unit` (results, test cases); `control` is the control's key; `names`
+    what the page calls each variant ("Version 3"), by key."""
     require(len(primary) >= 1, "primary", "needs a comparison for at least one challenger")
     name = _namer(names)
     short = {key: n for key, n in sample_sizes.items() if n < minimum_sample}
@@ -112,7 +113,7 @@ def verdict_decide(
         who = "the control" if key == control else name(key)
         return Verdict(
             state=VerdictState.COLLECTING_DATA,
-            reason=f"Collecting data: {who} has {n} of the {minimum_sample} results needed per variant.",
+            reason=f"Collecting data: {who} has {n} of the {minimum_sample} {unit} needed per variant.",
             variant=key,
         )
     better = sorted(

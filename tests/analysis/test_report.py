@@ -18,7 +18,7 @@ def test_it_says_collecting_data_with_too_few_cases(wording_experiment, acme):
     )
     report = experiment_report(experiment=wording_experiment)
     assert report.verdict.state == VerdictState.COLLECTING_DATA
-    assert "10 of the 30" in report.verdict.reason
+    assert "the control has 10 of the 30 test cases needed per variant" in report.verdict.reason
 
 
 def test_it_names_the_winner_when_the_challenger_passes_significantly_more_cases(wording_experiment, customers):
