@@ -26,7 +26,7 @@ GLOSSARY = {
     ),
     "paired t-test": "Compares the average per-case difference between the versions on the same cases.",
     "paired bootstrap": (
-        "Re-draws the test cases a thousand times to see how much a percentile (such as the slowest 5%) moves by "
+        "Re-draws the test cases hundreds of times to see how much a percentile (such as the slowest 5%) moves by "
         "chance."
     ),
     "delta method (ratio)": "Compares a ratio (total cost ÷ successful answers) with the uncertainty of both parts.",
