@@ -27,20 +27,16 @@ import django  # noqa: E402
 
 django.setup()
 
-from promptlib.analysis.offline import (  # noqa: E402
-    _compare,
-    _latency_draws,
-    _quantile_comparison,
-    _required_cases,
-    offline_alpha,
-)
+from promptlib.analysis.offline import offline_alpha  # noqa: E402
+from promptlib.analysis.offline_advice import required_cases  # noqa: E402
+from promptlib.analysis.offline_tests import latency_draws, paired_compare, quantile_comparison  # noqa: E402
 from promptlib.analysis.results import VariantInfo  # noqa: E402
 
 VARIANTS = [VariantInfo(1, "control", 1, 1, True), VariantInfo(2, "b", 2, 2, False)]
 
 
 def _significant(a, b, alpha):
-    c = _compare("task_success_rate", a, b)
+    c = paired_compare("task_success_rate", a, b)
     return c is not None and c.p_value <= alpha and c.difference != 0
 
 
@@ -71,8 +67,8 @@ def p95_regression(runs: int, rng) -> float:
         base = rng.lognormal(np.log(800), 0.35, size=400)
         control = base * np.exp(rng.normal(0, 0.05, size=400))
         challenger = base * np.exp(rng.normal(0, 0.05, size=400)) - 60 + (base > np.quantile(base, 0.9)) * 400
-        draws, n = _latency_draws({"latency_p50_ms": np.vstack([control, challenger])}, VARIANTS)
-        q = _quantile_comparison("latency_p95_ms", draws, n, 0, 1)
+        draws, n = latency_draws({"latency_p50_ms": np.vstack([control, challenger])}, VARIANTS)
+        q = quantile_comparison("latency_p95_ms", draws, n, 0, 1)
         found += q.difference > 0 and q.p_value <= offline_alpha(runs=1, provisional=False)
     return found / runs
 
@@ -82,8 +78,8 @@ def p95_a_a(runs: int, rng) -> float:
     for _ in range(runs):
         base = rng.lognormal(np.log(800), 0.35, size=150)
         latency = np.vstack([base * np.exp(rng.normal(0, 0.1, size=150)) for _ in range(2)])
-        draws, n = _latency_draws({"latency_p50_ms": latency}, VARIANTS)
-        false += _quantile_comparison("latency_p95_ms", draws, n, 0, 1).p_value <= 0.05
+        draws, n = latency_draws({"latency_p50_ms": latency}, VARIANTS)
+        false += quantile_comparison("latency_p95_ms", draws, n, 0, 1).p_value <= 0.05
     return false / runs
 
 
@@ -96,9 +92,9 @@ def power_at_advice(runs: int, rng) -> tuple[int, float]:
 
     alpha = offline_alpha(runs=1, provisional=False)
     control, challenger = draw(20_000)
-    advised = _required_cases("task_success_rate", challenger - control, control, 0.10, alpha)
+    advised = required_cases("task_success_rate", challenger - control, control, 0.10, alpha)
     wins = sum(
-        (lambda c: c.p_value <= alpha and c.difference > 0)(_compare("task_success_rate", *draw(advised)))
+        (lambda c: c.p_value <= alpha and c.difference > 0)(paired_compare("task_success_rate", *draw(advised)))
         for _ in range(runs)
     )
     return advised, wins / runs

@@ -33,40 +33,31 @@ from promptlib.analysis.compare import (
     ordered_rows,
     section_verdict,
 )
-from promptlib.analysis.results import Cell, Guidance, MetricRow, Section, Series, VariantInfo
+from promptlib.analysis.offline_advice import offline_guidance
+from promptlib.analysis.offline_tests import (
+    QUANTILES,
+    cost_comparison,
+    latency_draws,
+    margin_test,
+    paired_compare,
+    quantile_comparison,
+)
+from promptlib.analysis.results import Cell, MetricRow, Section, Series, VariantInfo
 from promptlib.batches.models import Batch
 from promptlib.batches.sums import CASE_NAMES, SUM_NAMES, call_sums, latency_percentiles
 from promptlib.experiments.margins import Margin, guardrail_margin
 from promptlib.experiments.metrics import METRICS, metrics_from_aggregates
 from promptlib.experiments.models import Experiment
 from promptlib.stats import (
-    MarginTest,
-    PairedComparison,
     StatsInputError,
     Verdict,
     VerdictState,
     clustered_mean,
     clustered_rate,
-    discordant_counts,
     look_alpha,
-    margin_from_z,
-    margin_means,
-    margin_pass_fail,
     median_estimate,
-    more_needed,
-    paired_numeric,
-    paired_pass_fail,
-    paired_ratio,
-    paired_t,
-    quantile_difference,
-    quantile_draws,
-    quantile_margin_p,
     rate_estimate,
-    sample_size_paired_means,
-    sample_size_paired_rates,
 )
-from promptlib.stats.paired import SIGNED_RANK_BELOW
-from promptlib.stats.quantiles import QuantileDraws, minimum_cases
 
 METHOD = (
     "Offline batches: every variant answers the same test cases, so each challenger is compared with the "
@@ -74,15 +65,7 @@ METHOD = (
     "results, the Wilcoxon signed-rank test (with the typical per-case difference) for numbers, a paired "
     "bootstrap for response-time percentiles and the delta method for cost per successful answer."
 )
-QUANTILES = {"latency_p50_ms": 0.5, "latency_p95_ms": 0.95}
-# The Wilcoxon test needs about 1 / 0.955 as many cases as the t-test for the same power (normal data).
-SIGNED_RANK_EFFICIENCY = 0.955
-# Advice to grow a dataset beyond this many times its size is advice it cannot follow.
-DATASET_REACH = 4
 COL = {name: i for i, name in enumerate(SUM_NAMES)}
-# Metrics whose difference interval comes from the per-case differences (means of calls and rates).
-BOOTSTRAP_BELOW = 500
-PER_CASE_DIFFERENCE = {"task_success_rate", "schema_pass_rate", "retry_rate", "input_tokens", "output_tokens"}
 
 
 def _totals(sums: np.ndarray) -> dict[str, float]:
@@ -164,93 +147,6 @@ def _estimate(
     return clean(e.value), clean(low), clean(e.high), e.n
 
 
-def _both(control: np.ndarray, challenger: np.ndarray) -> np.ndarray:
-    return np.isfinite(control) & np.isfinite(challenger)
-
-
-def _is_pass_fail(c: np.ndarray, v: np.ndarray) -> bool:
-    return bool(np.isin(c, (0, 1)).all() and np.isin(v, (0, 1)).all())
-
-
-def _compare(metric: str, control: np.ndarray, challenger: np.ndarray) -> PairedComparison | None:
-    """The paired test of one per-case metric; None when there is nothing to test."""
-    both = _both(control, challenger)
-    c, v = control[both], challenger[both]
-    if c.size < 2:
-        return None
-    if METRICS[metric].kind == "rate":
-        if _is_pass_fail(c, v):
-            b, c_, n = discordant_counts(control=c, challenger=v)
-            return paired_pass_fail(b=b, c=c_, n=n)
-        # Shares of repeats: their mean difference is the difference of the rates shown.
-        return paired_t(v - c)
-    return paired_numeric(v - c)
-
-
-def _cost_comparison(cases: dict, control_i: int, i: int, *, margin: float = 0.0):
-    """(comparison of cost per success, z of the excess over the margin) over the cases both ran."""
-    both = _both(cases["calls"][control_i], cases["calls"][i])
-    cost = cases["cost_sum"] + cases["judge_cost_sum"]
-    try:
-        result, z = paired_ratio(
-            control_y=cost[control_i][both], control_n=cases["successes"][control_i][both],
-            variant_y=cost[i][both], variant_n=cases["successes"][i][both], margin=margin,
-        )  # fmt: skip
-    except StatsInputError:
-        return None, None
-    comparison = PairedComparison(
-        difference=result.difference, low=result.low, high=result.high, p_value=result.p_value, statistic=0.0,
-        test="delta method (ratio)", method="Σ cost ÷ Σ successes per variant over the same cases", n=result.n,
-    )  # fmt: skip
-    return comparison, z
-
-
-def _latency_draws(case_values: dict, variants) -> tuple[dict[str, QuantileDraws], int]:
-    """Bootstrap draws of p50 and p95 over the cases every variant answered, and their number."""
-    latency = case_values.get("latency_p50_ms")
-    if latency is None:
-        return {}, 0
-    common = np.isfinite(latency).all(axis=0)
-    n = int(common.sum())
-    if n < 2:
-        return {}, n
-    draws = quantile_draws(latency[:, common], fractions=tuple(QUANTILES.values()))
-    return dict(zip(QUANTILES, draws, strict=True)), n
-
-
-def _quantile_comparison(metric: str, draws: dict, n: int, control_i: int, i: int) -> PairedComparison | None:
-    if metric not in draws or n < minimum_cases(QUANTILES[metric]):
-        return None
-    q = quantile_difference(draws[metric], control=control_i, challenger=i)
-    return PairedComparison(
-        difference=q.difference, low=q.low, high=q.high, p_value=q.p_value, statistic=0.0,
-        test="paired bootstrap", method=f"percentile difference, cases resampled together ({n:,} cases)", n=n,
-    )  # fmt: skip
-
-
-def _margin_test(metric: str, margin: Margin, *, case_values, cases, draws, n_draws, control_i, i) -> MarginTest | None:
-    """Is the challenger shown to stay within the margin on this guardrail (and is it shown beyond)?"""
-    info = METRICS[metric]
-    if metric in QUANTILES:
-        if metric not in draws or n_draws < minimum_cases(QUANTILES[metric]):
-            return MarginTest(p_safe=1.0, p_harm=1.0)  # too few cases to show either
-        return MarginTest(*quantile_margin_p(draws[metric], control=control_i, challenger=i, margin=margin.value))
-    if metric == "cost_per_success_usd":
-        _, z = _cost_comparison(cases, control_i, i, margin=margin.value)
-        return None if z is None else margin_from_z(z)
-    if metric not in case_values:
-        return None
-    control, challenger = case_values[metric][control_i], case_values[metric][i]
-    both = _both(control, challenger)
-    c, v = control[both], challenger[both]
-    if c.size < 2:
-        return None
-    if info.kind == "rate" and not margin.relative and _is_pass_fail(c, v):
-        b, c_, n = discordant_counts(control=c, challenger=v)
-        return margin_pass_fail(b=b, c=c_, n=n, margin=margin.value, higher_is_better=info.higher_is_better)
-    return margin_means(c, v, margin=margin.value, relative=margin.relative, higher_is_better=info.higher_is_better)
-
-
 def _cells(metric, variants, estimates, case_values, cases, draws, n_draws, margin: Margin | None) -> list[Cell]:
     control_i = next(i for i, v in enumerate(variants) if v.is_control)
     control_value = estimates[control_i][0]
@@ -262,16 +158,16 @@ def _cells(metric, variants, estimates, case_values, cases, draws, n_draws, marg
             cells.append(cell)
             continue
         if metric in QUANTILES:
-            comparison = _quantile_comparison(metric, draws, n_draws, control_i, i)
+            comparison = quantile_comparison(metric, draws, n_draws, control_i, i)
         elif metric == "cost_per_success_usd":
-            comparison = _cost_comparison(cases, control_i, i)[0] if cases is not None else None
+            comparison = cost_comparison(cases, control_i, i)[0] if cases is not None else None
         elif metric in case_values:
-            comparison = _compare(metric, case_values[metric][control_i], case_values[metric][i])
+            comparison = paired_compare(metric, case_values[metric][control_i], case_values[metric][i])
         else:
             comparison = None
-        margin_test = None
+        within = None
         if margin is not None and cases is not None:
-            margin_test = _margin_test(
+            within = margin_test(
                 metric, margin, case_values=case_values, cases=cases, draws=draws, n_draws=n_draws,
                 control_i=control_i, i=i,
             )  # fmt: skip
@@ -282,84 +178,10 @@ def _cells(metric, variants, estimates, case_values, cases, draws, n_draws, marg
                 difference_low=clean(comparison.low), difference_high=clean(comparison.high),
                 p_value=clean(comparison.p_value), test=comparison.test, method=comparison.method,
             )  # fmt: skip
-        if margin_test is not None:
-            cell = Cell(
-                **{**cell.__dict__, "p_safe": margin_test.p_safe, "p_harm": margin_test.p_harm, "margin": margin.text}
-            )
+        if within is not None:
+            cell = Cell(**{**cell.__dict__, "p_safe": within.p_safe, "p_harm": within.p_harm, "margin": margin.text})
         cells.append(cell)
     return cells
-
-
-def _required_cases(metric: str, d: np.ndarray, control: np.ndarray, effect: float, alpha: float) -> int | None:
-    """Cases per variant the paired test of `metric` needs to detect `effect` with 80% power at `alpha`."""
-    if METRICS[metric].kind == "rate" and _is_pass_fail(control, control + d):
-        baseline = float(np.mean(control)) if control.size else 0.5
-        signed = effect if baseline + effect <= 1 else -effect
-        share = float(np.mean(d != 0)) if d.size else None
-        return sample_size_paired_rates(baseline=baseline, minimum_effect=signed, discordant_share=share, alpha=alpha)
-    if d.size > 1 and np.std(d, ddof=1) > 0:
-        n = sample_size_paired_means(sd_difference=float(np.std(d, ddof=1)), minimum_effect=effect, alpha=alpha)
-        # Numbers are tested with the signed-rank test below SIGNED_RANK_BELOW cases: slightly less efficient.
-        is_signed_rank = METRICS[metric].kind != "rate" and n < SIGNED_RANK_BELOW
-        return int(np.ceil(n / SIGNED_RANK_EFFICIENCY)) if is_signed_rank else n
-    return None
-
-
-def _required(experiment: Experiment, variants, case_values, alpha: float) -> int:
-    """Cases per variant the primary metric's test needs at `alpha` for the minimum effect (0: unknown)."""
-    metric = experiment.primary_metric
-    control_i = next(i for i, v in enumerate(variants) if v.is_control)
-    control = case_values[metric][control_i]
-    effect = experiment.minimum_effect or 0.05
-    required = 0
-    for i in range(len(variants)):
-        if i == control_i:
-            continue
-        both = _both(control, case_values[metric][i])
-        try:
-            needed = _required_cases(metric, case_values[metric][i][both] - control[both], control[both], effect, alpha)
-        except StatsInputError:
-            continue
-        required = max(required, needed or 0)
-    return required
-
-
-def _guidance(experiment: Experiment, variants, case_values, sample_sizes, verdict: Verdict, *, alpha, next_alpha):
-    """How many cases would detect the minimum effect, said so that it agrees with the verdict: judged at
-    the level this run was tested at (`alpha`), advised for the next run (`next_alpha`)."""
-    metric = experiment.primary_metric
-    if metric not in case_values or not sample_sizes or metric in QUANTILES:
-        return None
-    required = _required(experiment, variants, case_values, next_alpha)
-    if not required:
-        return None
-    current = min(sample_sizes.values())
-    effect = experiment.minimum_effect or 0.05
-    size = f"{effect * 100:g} points" if METRICS[metric].kind == "rate" else f"{effect:g}"
-    label = METRICS[metric].label.lower()
-    more = more_needed(required=required, current=current)
-    if verdict.state == VerdictState.WINNER:
-        more, text = 0, f"The difference is shown with {current:,} cases per variant."
-    elif verdict.state == VerdictState.COLLECTING_DATA:
-        text = f"About {required:,} cases per variant would detect a change of {size} in {label} (80% of the time)."
-    elif _required(experiment, variants, case_values, alpha) <= current:
-        more = 0
-        text = (
-            f"With {current:,} cases per variant a change of {size} in {label} would very likely (80%) have been "
-            f"detected: the difference, if any, is probably smaller than that."
-        )
-    elif required > DATASET_REACH * current:
-        text = (
-            f"A change of {size} in {label} is too small to detect with this dataset: it would take about "
-            f"{required:,} cases per variant, and it has {current:,}. Decide on other grounds, or look for a "
-            "larger change."
-        )
-    else:
-        text = (
-            f"Add about {more:,} more cases to the dataset (about {required:,} per variant in all) and run again "
-            f"for an 80% chance of detecting a change of {size} in {label}, if there is one."
-        )
-    return Guidance(required=required, current=current, more_needed=more, text=text)
 
 
 def _series(experiment: Experiment, variants, batch_ids, sums, per_batch_pct) -> list[Series]:
@@ -422,7 +244,7 @@ def offline_section(*, experiment: Experiment, variants: list[VariantInfo], roll
     reviews = agg.review_sums(experiment_id=experiment.pk)
     matrix = _case_matrix(case_ids, case_sums, variant_ids) if case_ids.size else None
     case_values = _case_values(matrix) if matrix is not None else {}
-    draws, n_draws = _latency_draws(case_values, variants)
+    draws, n_draws = latency_draws(case_values, variants)
 
     # Looks: each finished batch with results is one; a running one with results makes the numbers provisional.
     with_results = {int(b) for b in batch_ids[:, 0]} if batch_ids.size else set()
@@ -501,7 +323,15 @@ def offline_section(*, experiment: Experiment, variants: list[VariantInfo], roll
         sample_sizes=sample_sizes,
         rows=rows,
         verdict=verdict,
-        guidance=_guidance(experiment, variants, case_values, sample_sizes, verdict, alpha=alpha, next_alpha=next_alpha)
+        guidance=offline_guidance(
+            experiment=experiment,
+            variants=variants,
+            case_values=case_values,
+            sample_sizes=sample_sizes,
+            verdict=verdict,
+            alpha=alpha,
+            next_alpha=next_alpha,
+        )
         if has_data
         else None,
         series=_series(experiment, variants, batch_ids, batch_sums, per_batch_pct) if has_data else [],

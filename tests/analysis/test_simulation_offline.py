@@ -7,14 +7,9 @@ bench/sim_offline.py runs the same rules at larger sizes.
 
 import numpy as np
 
-from promptlib.analysis.offline import (
-    _compare,
-    _latency_draws,
-    _margin_test,
-    _quantile_comparison,
-    _required_cases,
-    offline_alpha,
-)
+from promptlib.analysis.offline import offline_alpha
+from promptlib.analysis.offline_advice import required_cases
+from promptlib.analysis.offline_tests import latency_draws, margin_test, paired_compare, quantile_comparison
 from promptlib.analysis.results import VariantInfo
 from promptlib.experiments.margins import Margin
 from promptlib.stats import look_alpha
@@ -25,7 +20,7 @@ VARIANTS = [VariantInfo(1, "control", 1, 1, True), VariantInfo(2, "b", 2, 2, Fal
 def _winner(control: np.ndarray, challenger: np.ndarray, *, runs: int, provisional: bool = False) -> bool:
     """Would the offline section declare a significant difference (either way) on this look?"""
     alpha = offline_alpha(runs=runs, provisional=provisional)
-    comparison = _compare("task_success_rate", control, challenger)
+    comparison = paired_compare("task_success_rate", control, challenger)
     return alpha is not None and comparison is not None and comparison.p_value <= alpha and comparison.difference != 0
 
 
@@ -74,7 +69,7 @@ def test_a_challenger_whose_cost_per_success_doubles_fails_its_guardrail():
     failed = 0
     for _ in range(100):
         cases = _cost_cases(rng, 100, challenger_cost_factor=2.0)
-        test = _margin_test(
+        test = margin_test(
             "cost_per_success_usd", margin, case_values={}, cases=cases, draws={}, n_draws=0, control_i=0, i=1
         )
         failed += test.p_harm <= 0.05
@@ -87,7 +82,7 @@ def test_an_unchanged_cost_is_not_called_a_failure():
     failed = 0
     for _ in range(200):
         cases = _cost_cases(rng, 200, challenger_cost_factor=1.0)
-        test = _margin_test(
+        test = margin_test(
             "cost_per_success_usd", margin, case_values={}, cases=cases, draws={}, n_draws=0, control_i=0, i=1
         )
         failed += test.p_harm <= 0.05
@@ -109,8 +104,8 @@ def test_a_p95_only_regression_is_detected_with_400_cases():
     for _ in range(simulations):
         latency = _latencies(rng, 400)
         assert latency[1].mean() < latency[0].mean() + 5  # on average no slower: a mean test cannot see it
-        draws, n = _latency_draws({"latency_p50_ms": latency}, VARIANTS)
-        p95 = _quantile_comparison("latency_p95_ms", draws, n, 0, 1)
+        draws, n = latency_draws({"latency_p50_ms": latency}, VARIANTS)
+        p95 = quantile_comparison("latency_p95_ms", draws, n, 0, 1)
         detected += p95.difference > 0 and p95.p_value <= look_alpha(alpha=0.05, look=1)
     assert detected / simulations >= 0.8
 
@@ -122,8 +117,8 @@ def test_percentiles_of_an_a_a_test_are_rarely_called_different():
     for _ in range(simulations):
         base = rng.lognormal(np.log(800), 0.35, size=150)
         latency = np.vstack([base * np.exp(rng.normal(0, 0.1, size=150)) for _ in range(2)])
-        draws, n = _latency_draws({"latency_p50_ms": latency}, VARIANTS)
-        false += _quantile_comparison("latency_p95_ms", draws, n, 0, 1).p_value <= 0.05
+        draws, n = latency_draws({"latency_p50_ms": latency}, VARIANTS)
+        false += quantile_comparison("latency_p95_ms", draws, n, 0, 1).p_value <= 0.05
     assert false / simulations <= 0.05
 
 
@@ -138,10 +133,10 @@ def test_pass_fail_power_at_the_advised_number_of_cases_is_at_least_78_percent()
 
     alpha = offline_alpha(runs=1, provisional=False)
     control, challenger = draw(2_000)  # a large pilot stands for what the page sees
-    advised = _required_cases("task_success_rate", challenger - control, control, 0.10, alpha)
+    advised = required_cases("task_success_rate", challenger - control, control, 0.10, alpha)
     assert 150 < advised < 400
     wins = sum(
-        (lambda c: c.p_value <= alpha and c.difference > 0)(_compare("task_success_rate", *draw(advised)))
+        (lambda c: c.p_value <= alpha and c.difference > 0)(paired_compare("task_success_rate", *draw(advised)))
         for _ in range(500)
     )
     assert wins / 500 >= 0.78
@@ -151,10 +146,10 @@ def test_numeric_power_at_the_advised_number_of_cases_is_at_least_78_percent():
     rng = np.random.default_rng(8)
     alpha = offline_alpha(runs=1, provisional=False)
     pilot = rng.normal(0.2, 1.0, size=2_000)
-    advised = _required_cases("output_tokens", pilot, np.zeros(2_000), 0.2, alpha)
+    advised = required_cases("output_tokens", pilot, np.zeros(2_000), 0.2, alpha)
     wins = 0
     for _ in range(300):
         d = rng.normal(0.2, 1.0, size=advised)
-        c = _compare("output_tokens", np.zeros(advised), d)
+        c = paired_compare("output_tokens", np.zeros(advised), d)
         wins += c.p_value <= alpha and c.difference > 0
     assert wins / 300 >= 0.78
