@@ -74,8 +74,21 @@ def offline_guidance(
     size = f"{effect * 100:g} points" if METRICS[metric].kind == "rate" else f"{effect:g}"
     label = METRICS[metric].label.lower()
     more = more_needed(required=required, current=current)
-    if verdict.state == VerdictState.WINNER:
+    if verdict.state in (VerdictState.WINNER, VerdictState.CHALLENGER_WORSE):
         more, text = 0, f"The difference is shown with {current:,} cases per variant."
+    elif verdict.state == VerdictState.GUARDRAIL_NOT_SHOWN_SAFE:
+        more, text = (
+            0,
+            (
+                f"The gain in {label} is shown with {current:,} cases per variant; more cases would show whether the "
+                "guardrail stays within its margin."
+            ),
+        )
+    elif verdict.state == VerdictState.GUARDRAIL_FAILED:
+        more, text = (
+            0,
+            f"The gain in {label} is shown, but a guardrail is worse than allowed: more cases will not change that.",
+        )
     elif verdict.state == VerdictState.COLLECTING_DATA:
         text = f"About {required:,} cases per variant would detect a change of {size} in {label} (80% of the time)."
     elif cases_required(experiment=experiment, variants=variants, case_values=case_values, alpha=alpha) <= current:

@@ -79,6 +79,7 @@ def test_a_p95_guardrail_on_too_few_cases_is_not_yet_shown_safe(welcome, welcome
     assert report.verdict.state == VerdictState.GUARDRAIL_NOT_SHOWN_SAFE
     assert report.winner is None
     assert "not yet shown that its response time (slowest 5%) stays within +10% of Version 1's" in report.verdict.reason
+    assert report.offline.guidance.text.endswith("more cases would show whether the guardrail stays within its margin.")
 
 
 def test_the_margin_a_marketer_picked_is_the_one_tested(welcome, welcome_content, customers):
