@@ -248,8 +248,11 @@ def offline_section(*, experiment: Experiment, variants: list[VariantInfo], roll
 
     # Looks: each finished batch with results is one; a running one with results makes the numbers provisional.
     with_results = {int(b) for b in batch_ids[:, 0]} if batch_ids.size else set()
-    provisional = bool(with_results & set(sources.live))
-    runs = len(with_results - set(sources.live))
+    running = set(
+        Batch.objects.filter(experiment_id=experiment.pk, status=Batch.Status.RUNNING).values_list("pk", flat=True)
+    )
+    provisional = bool(with_results & running)
+    runs = len(with_results - running)
     # While a batch runs, the table is read at the level that batch will be tested at when it finishes.
     alpha = offline_alpha(runs=runs + 1 if provisional else runs, provisional=False)
 
@@ -300,7 +303,7 @@ def offline_section(*, experiment: Experiment, variants: list[VariantInfo], roll
     ])  # fmt: skip
     has_data = bool(batch_ids.size)
     if provisional:
-        live_results = int(sum(batch_sums[np.isin(batch_ids[:, 0], sources.live), COL["calls"]]))
+        live_results = int(sum(batch_sums[np.isin(batch_ids[:, 0], list(running)), COL["calls"]]))
         verdict = Verdict(
             state=VerdictState.COLLECTING_DATA,
             reason=(
