@@ -21,6 +21,8 @@ is a look at the combined results, tested at alpha spent across runs (promptlib.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from promptlib.analysis import aggregates as agg
@@ -58,6 +60,7 @@ from promptlib.stats import (
     median_estimate,
     rate_estimate,
 )
+from promptlib.stats.quantiles import minimum_cases
 
 METHOD = (
     "Offline batches: every variant answers the same test cases, so each challenger is compared with the "
@@ -154,6 +157,9 @@ def _cells(metric, variants, estimates, case_values, cases, draws, n_draws, marg
     for i, variant in enumerate(variants):
         value, low, high, n = estimates[i]
         cell = Cell(variant=variant.key, value=value, low=low, high=high, n=n)
+        if metric in QUANTILES and i != control_i and n_draws < minimum_cases(QUANTILES[metric]):
+            # Say why there is no p-value: a percentile's bootstrap is unreliable on fewer cases.
+            cell = replace(cell, test=f"not tested: needs {minimum_cases(QUANTILES[metric])} cases")
         if i == control_i or value is None or control_value is None:
             cells.append(cell)
             continue
@@ -179,7 +185,7 @@ def _cells(metric, variants, estimates, case_values, cases, draws, n_draws, marg
                 p_value=clean(comparison.p_value), test=comparison.test, method=comparison.method,
             )  # fmt: skip
         if within is not None:
-            cell = Cell(**{**cell.__dict__, "p_safe": within.p_safe, "p_harm": within.p_harm, "margin": margin.text})
+            cell = replace(cell, p_safe=within.p_safe, p_harm=within.p_harm, margin=margin.text)
         cells.append(cell)
     return cells
 

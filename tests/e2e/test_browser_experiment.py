@@ -50,6 +50,8 @@ def test_a_marketer_reads_the_verdict_in_one_plain_sentence_on_a_desktop_and_a_p
         expect(page.locator("#offline-looks")).to_contain_text("This is run 1")
         page.screenshot(path=str(ARTIFACTS / f"experiment-verdict-{size['width']}-first-screen.png"))
         page.screenshot(path=str(ARTIFACTS / f"experiment-verdict-{size['width']}.png"), full_page=True)
+        section = page.locator("#section-offline .pl-table")
+        section.screenshot(path=str(ARTIFACTS / f"experiment-offline-table-{size['width']}.png"))
         sideways = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert sideways <= 0, f"the experiment page scrolls sideways at {size['width']} px"
     assert not errors, errors
