@@ -123,6 +123,8 @@ def _estimate(
     try:
         if metric in ("latency_p50_ms", "latency_p95_ms") and pct is not None:
             q = "p50" if metric == "latency_p50_ms" else "p95"
+            if pct.n < minimum_cases(QUANTILES[metric]):  # too few calls for a trustworthy interval: none shown
+                return getattr(pct, q), None, None, pct.n
             return getattr(pct, q), getattr(pct, f"{q}_low"), getattr(pct, f"{q}_high"), pct.n
         if metric == "review_edit_share" and reviews and reviews.edit_known:
             e = rate_estimate(n=reviews.edit_known, successes=reviews.edits)

@@ -137,3 +137,12 @@ def test_per_variant_intervals_widen_when_repeats_agree(wording_experiment, cust
 
     independent = rate_estimate(n=180, successes=90)
     assert cell.high - cell.low > 1.5 * (independent.high - independent.low)
+
+
+def test_a_95th_percentile_of_too_few_calls_shows_no_interval(wording_experiment, customers):
+    winner_batch(wording_experiment, customers)  # 60 calls per variant
+    section = experiment_report(experiment=wording_experiment).offline
+    p95, p50 = _row(section, "latency_p95_ms").cells[0], _row(section, "latency_p50_ms").cells[0]
+    assert p95.value is not None and (p95.low, p95.high) == (None, None)
+    assert p50.low is not None
+    assert _row(section, "latency_p95_ms").cells[1].test == "not tested: needs 100 cases"
