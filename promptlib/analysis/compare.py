@@ -21,6 +21,16 @@ def metric_info(name: str, *, is_rate: bool) -> MetricInfo:
     return MetricInfo(name, label, True, "rate" if is_rate else "mean", "share" if is_rate else "", ())
 
 
+def is_higher_better(info) -> bool:
+    """A metric's direction, read defensively: `higher_is_better`, or a `direction` ("higher"/"lower",
+    or an enum with such a value) where the metric definition declares it that way."""
+    flag = getattr(info, "higher_is_better", None)
+    if flag is not None:
+        return bool(flag)
+    direction = getattr(info, "direction", "higher")
+    return str(getattr(direction, "value", direction)).lower().startswith(("higher", "up", "increase"))
+
+
 def metric_role(name: str, *, primary: str, guardrails: Sequence[str]) -> str:
     return "primary" if name == primary else "guardrail" if name in guardrails else ""
 

@@ -31,6 +31,7 @@ from promptlib.analysis.compare import (
     adjust_and_mark,
     clean,
     guardrail_holm,
+    is_higher_better,
     metric_role,
     ordered_rows,
     section_verdict,
@@ -298,12 +299,12 @@ def offline_section(*, experiment: Experiment, variants: list[VariantInfo], roll
             continue
         margin = guardrail_margin(experiment=experiment, metric=name) if name in guardrails else None
         cells = _cells(name, variants, estimates[name], case_values, matrix, draws, n_draws, margin)
-        cells_by_metric[name], adjusted = adjust_and_mark(cells, higher_is_better=info.higher_is_better, alpha=alpha)
+        cells_by_metric[name], adjusted = adjust_and_mark(cells, higher_is_better=is_higher_better(info), alpha=alpha)
         adjusted_any |= adjusted
     cells_by_metric = guardrail_holm(cells_by_metric, alpha=alpha)
     rows = ordered_rows([
         MetricRow(
-            name, info.label, info.unit, info.kind == "rate", info.higher_is_better,
+            name, info.label, info.unit, info.kind == "rate", is_higher_better(info),
             metric_role(name, primary=experiment.primary_metric, guardrails=guardrails), cells_by_metric[name],
         )
         for name, info in METRICS.items()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from promptlib.analysis.compare import is_higher_better
 from promptlib.experiments.margins import Margin
 from promptlib.experiments.metrics import METRICS
 from promptlib.stats import (
@@ -114,5 +115,5 @@ def margin_test(metric: str, margin: Margin, *, case_values, cases, draws, n_dra
         return None
     if info.kind == "rate" and not margin.relative and is_pass_fail(c, v):
         b, c_, n = discordant_counts(control=c, challenger=v)
-        return margin_pass_fail(b=b, c=c_, n=n, margin=margin.value, higher_is_better=info.higher_is_better)
-    return margin_means(c, v, margin=margin.value, relative=margin.relative, higher_is_better=info.higher_is_better)
+        return margin_pass_fail(b=b, c=c_, n=n, margin=margin.value, higher_is_better=is_higher_better(info))
+    return margin_means(c, v, margin=margin.value, relative=margin.relative, higher_is_better=is_higher_better(info))

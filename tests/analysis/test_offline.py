@@ -146,3 +146,13 @@ def test_a_95th_percentile_of_too_few_calls_shows_no_interval(wording_experiment
     assert p95.value is not None and (p95.low, p95.high) == (None, None)
     assert p50.low is not None
     assert _row(section, "latency_p95_ms").cells[1].test == "not tested: needs 100 cases"
+
+
+def test_a_metric_direction_is_read_from_either_declaration():
+    from types import SimpleNamespace
+
+    from promptlib.analysis.compare import is_higher_better
+
+    assert is_higher_better(SimpleNamespace(higher_is_better=False)) is False
+    assert is_higher_better(SimpleNamespace(direction="lower")) is False
+    assert is_higher_better(SimpleNamespace(direction="higher")) is True
