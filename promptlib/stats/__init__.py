@@ -15,7 +15,14 @@ from promptlib.stats.intervals import (
     rate_estimate,
 )
 from promptlib.stats.looks import look_alpha
-from promptlib.stats.margins import MarginTest, margin_from_z, margin_means, margin_pass_fail
+from promptlib.stats.margins import (
+    MarginTest,
+    margin_from_z,
+    margin_means,
+    margin_pass_fail,
+    margin_two_means,
+    margin_two_rates,
+)
 from promptlib.stats.paired import (
     PairedComparison,
     case_means,
@@ -51,6 +58,8 @@ __all__ = [
     "margin_from_z",
     "margin_means",
     "margin_pass_fail",
+    "margin_two_means",
+    "margin_two_rates",
     "paired_ratio",
     "paired_t",
     "quantile_difference",
