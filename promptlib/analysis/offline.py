@@ -1,53 +1,75 @@
 """The offline section: batch results compared with paired tests, case by case.
 
 Every variant answers the same cases, so each challenger is compared with the control on the same
-cases: McNemar's test on pass/fail per case, or — with repeats, where per-case success shares are no
-longer 0/1 — the Wilcoxon signed-rank test on per-case differences, as for numeric metrics.
+cases, and each quantity is tested as it is reported:
+  - pass/fail per case (one call per case): McNemar's test with the interval that inverts it (exact
+    binomial with Clopper–Pearson below 25 disagreeing cases, Tango's score interval above);
+  - success shares per case (repeated cases): the paired t-test on the shares, whose mean difference
+    is the difference of the rates shown;
+  - numbers (tokens, retries): the Wilcoxon signed-rank test with its Hodges–Lehmann estimate (the
+    typical per-case difference), or on 500 cases and more the paired t-test with the mean;
+  - latency p50 / p95: the difference of the percentiles by a paired bootstrap over cases;
+  - cost per successful answer: the difference of the two ratios by the delta method over cases.
+Per-variant intervals treat the case as the unit (repeats of one case are not independent).
+
+Guardrails are non-inferiority tests: a challenger passes one only when shown to stay within the
+guardrail's margin (promptlib.experiments.margins), Holm-corrected over its guardrails.
+
+Repeated looks: a batch still running gives provisional numbers and no verdict; each finished batch
+is a look at the combined results, tested at alpha spent across runs (promptlib.stats.looks).
 """
 
 from __future__ import annotations
 
-import math
+from dataclasses import replace
 
 import numpy as np
 
 from promptlib.analysis import aggregates as agg
 from promptlib.analysis.compare import (
+    ALPHA,
     adjust_and_mark,
     clean,
+    guardrail_holm,
+    is_higher_better,
     metric_role,
     ordered_rows,
     section_verdict,
 )
-from promptlib.analysis.results import Cell, Guidance, MetricRow, Section, Series, VariantInfo
+from promptlib.analysis.offline_advice import offline_guidance
+from promptlib.analysis.offline_tests import (
+    QUANTILES,
+    cost_comparison,
+    latency_draws,
+    margin_test,
+    paired_compare,
+    quantile_comparison,
+)
+from promptlib.analysis.results import Cell, MetricRow, Section, Series, VariantInfo
 from promptlib.batches.models import Batch
-from promptlib.batches.sums import CASE_NAMES, SUM_NAMES, Z95, call_sums, latency_percentiles
+from promptlib.batches.sums import CASE_NAMES, SUM_NAMES, call_sums, latency_percentiles
+from promptlib.experiments.margins import Margin, guardrail_margin
 from promptlib.experiments.metrics import METRICS, metrics_from_aggregates
 from promptlib.experiments.models import Experiment
 from promptlib.stats import (
-    PairedComparison,
     StatsInputError,
-    discordant_counts,
-    mean_estimate,
+    Verdict,
+    VerdictState,
+    clustered_mean,
+    clustered_rate,
+    look_alpha,
     median_estimate,
-    more_needed,
-    paired_numeric,
-    paired_pass_fail,
     rate_estimate,
-    sample_size_paired_means,
-    sample_size_paired_rates,
-    wilcoxon,
 )
+from promptlib.stats.quantiles import minimum_cases
 
 METHOD = (
     "Offline batches: every variant answers the same test cases, so each challenger is compared with the "
-    "control case by case (paired tests): McNemar's test for pass/fail results, the Wilcoxon signed-rank "
-    "test for numbers and for success shares when cases were repeated."
+    "control case by case (paired tests), each figure tested as it is shown: McNemar's test for pass/fail "
+    "results, the Wilcoxon signed-rank test (with the typical per-case difference) for numbers, a paired "
+    "bootstrap for response-time percentiles and the delta method for cost per successful answer."
 )
 COL = {name: i for i, name in enumerate(SUM_NAMES)}
-# Metrics whose difference interval comes from the per-case differences (means of calls and rates).
-BOOTSTRAP_BELOW = 500
-PER_CASE_DIFFERENCE = {"task_success_rate", "schema_pass_rate", "retry_rate", "input_tokens", "output_tokens"}
 
 
 def _totals(sums: np.ndarray) -> dict[str, float]:
@@ -55,7 +77,11 @@ def _totals(sums: np.ndarray) -> dict[str, float]:
 
 
 def _case_values(m: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Per-case metric values, [variant, case]; nan where a case has no value for a variant."""
+    """Per-case metric values, [variant, case]; nan where a case has no value for a variant.
+
+    Cost per success has none: a case without a success has no cost per success, so it is compared
+    as a ratio of per-case totals (`_cost_comparison`).
+    """
     with np.errstate(divide="ignore", invalid="ignore"):
         n = m["calls"]
         latency = np.where(m["latency_n"] > 0, m["latency_sum"] / m["latency_n"], np.nan)
@@ -65,8 +91,6 @@ def _case_values(m: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
             "retry_rate": m["attempts_sum"] / n - 1,
             "latency_p50_ms": latency,
             "latency_p95_ms": latency,
-            # Per call: a case without a success has no cost per success.
-            "cost_per_success_usd": (m["cost_sum"] + m["judge_cost_sum"]) / n,
             "input_tokens": m["input_tokens_sum"] / n,
             "output_tokens": m["output_tokens_sum"] / n,
             "consistency": np.where(n >= 2, (m["successes"] == n).astype(float), np.nan),
@@ -87,135 +111,86 @@ def _case_matrix(ids: np.ndarray, sums: np.ndarray, variant_ids: list[int]):
     return {name: matrix[:, :, i] for name, i in CASE_COL.items()}
 
 
-def _estimate(metric: str, t: dict, values: dict, pct, reviews) -> tuple[float | None, float | None, float | None, int]:
-    """(value, low, high, n) of one variant on one metric."""
-    calls = int(t["calls"])
+def _estimate(
+    metric: str, t: dict, values: dict, pct, reviews, cases
+) -> tuple[float | None, float | None, float | None, int]:
+    """(value, low, high, n) of one variant on one metric; n is what the estimate used (cases, when
+    the case is the unit: repeats of a case are one case's worth of evidence)."""
+    ran = cases is not None and np.isfinite(cases["calls"]) & (np.nan_to_num(cases["calls"]) > 0)
+
+    def per_case(name: str) -> np.ndarray:
+        return cases[name][ran]
+
     try:
-        if metric == "task_success_rate" and t["verdicts"]:
-            e = rate_estimate(n=calls, successes=int(t["successes"]))
-        elif metric == "schema_pass_rate" and t["schema_checked"]:
-            e = rate_estimate(n=int(t["schema_checked"]), successes=int(t["schema_passes"]))
-        elif metric == "retry_rate" and calls:
-            sq = t["attempts_sq"] - 2 * t["attempts_sum"] + calls  # Σ (attempts - 1)²
-            e = mean_estimate(n=calls, total=t["attempts_sum"] - calls, total_sq=sq)
-        elif metric in ("input_tokens", "output_tokens") and calls:
-            e = mean_estimate(n=calls, total=t[f"{metric}_sum"], total_sq=t[f"{metric}_sq"])
-        elif metric in ("latency_p50_ms", "latency_p95_ms") and pct is not None:
+        if metric in ("latency_p50_ms", "latency_p95_ms") and pct is not None:
             q = "p50" if metric == "latency_p50_ms" else "p95"
+            if pct.n < minimum_cases(QUANTILES[metric]):  # too few calls for a trustworthy interval: none shown
+                return getattr(pct, q), None, None, pct.n
             return getattr(pct, q), getattr(pct, f"{q}_low"), getattr(pct, f"{q}_high"), pct.n
-        elif metric == "cost_per_success_usd" and t["successes"]:
-            return (*_cost_per_success(t), calls)
-        elif metric == "consistency" and t["repeated_cases"]:
-            e = rate_estimate(n=int(t["repeated_cases"]), successes=int(t["consistent_cases"]))
-        elif metric == "review_edit_share" and reviews and reviews.edit_known:
+        if metric == "review_edit_share" and reviews and reviews.edit_known:
             e = rate_estimate(n=reviews.edit_known, successes=reviews.edits)
         elif metric == "review_seconds_median" and reviews and reviews.seconds:
             e = median_estimate(reviews.seconds)
+        elif cases is None or not ran.any():
+            return clean(values.get(metric)), None, None, 0
+        elif metric == "task_success_rate" and t["verdicts"]:
+            e = clustered_rate(successes=per_case("successes"), n=per_case("calls"))
+        elif metric == "schema_pass_rate" and t["schema_checked"]:
+            e = clustered_rate(successes=per_case("schema_passes"), n=per_case("schema_checked"))
+        elif metric == "retry_rate":
+            e = clustered_mean(y=per_case("attempts_sum") - per_case("calls"), n=per_case("calls"))
+        elif metric in ("input_tokens", "output_tokens"):
+            e = clustered_mean(y=per_case(f"{metric}_sum"), n=per_case("calls"))
+        elif metric == "cost_per_success_usd" and t["successes"]:
+            e = clustered_mean(y=per_case("cost_sum") + per_case("judge_cost_sum"), n=per_case("successes"))
+        elif metric == "consistency" and t["repeated_cases"]:
+            e = rate_estimate(n=int(t["repeated_cases"]), successes=int(t["consistent_cases"]))
         else:
             return clean(values.get(metric)), None, None, 0
     except StatsInputError:
         return clean(values.get(metric)), None, None, 0
-    return clean(e.value), clean(e.low), clean(e.high), e.n
+    low = max(0.0, e.low) if metric == "cost_per_success_usd" else e.low
+    return clean(e.value), clean(low), clean(e.high), e.n
 
 
-def _cost_per_success(t: dict) -> tuple[float, float | None, float | None]:
-    """Σ cost ÷ Σ successes with a delta-method interval for a ratio of means."""
-    n, successes = t["calls"], t["successes"]
-    total = t["cost_sum"] + t["judge_cost_sum"]
-    ratio = total / successes
-    if n < 2:
-        return ratio, None, None
-    mean_y = successes / n
-    var_x = max(0.0, (t["cost_sq"] - total * total / n) / (n - 1))
-    var_y = max(0.0, (successes - successes * successes / n) / (n - 1))
-    cov = (t["cost_ok_sum"] - total * successes / n) / (n - 1)
-    variance = max(0.0, (var_x - 2 * ratio * cov + ratio * ratio * var_y) / (n * mean_y * mean_y))
-    half = Z95 * math.sqrt(variance)
-    return ratio, max(0.0, ratio - half), ratio + half
-
-
-def _compare(metric: str, control: np.ndarray, challenger: np.ndarray):
-    both = np.isfinite(control) & np.isfinite(challenger)
-    if not both.any():
-        return None, 0
-    c, v = control[both], challenger[both]
-    if METRICS[metric].kind == "rate" and np.isin(c, (0, 1)).all() and np.isin(v, (0, 1)).all():
-        b, c_, n = discordant_counts(control=c, challenger=v)
-        return paired_pass_fail(b=b, c=c_, n=n), n
-    return _paired_numeric(v - c), int(both.sum())
-
-
-def _paired_numeric(d: np.ndarray) -> PairedComparison:
-    """Wilcoxon with a bootstrap interval; on many cases a t interval (the same by the central limit
-    theorem, and 2,000 resamples of thousands of cases would cost most of the page's time)."""
-    if d.size < BOOTSTRAP_BELOW:
-        return paired_numeric(d)
-    statistic, p_value, method = wilcoxon(d)
-    e = mean_estimate(n=int(d.size), total=float(d.sum()), total_sq=float(np.dot(d, d)))
-    return PairedComparison(
-        difference=e.value, low=e.low, high=e.high, p_value=p_value, statistic=statistic,
-        test="Wilcoxon signed-rank test", method=f"{method}; t interval of the mean difference", n=int(d.size),
-    )  # fmt: skip
-
-
-def _cells(metric, variants, estimates, case_values) -> list[Cell]:
+def _cells(metric, variants, estimates, case_values, cases, draws, n_draws, margin: Margin | None) -> list[Cell]:
     control_i = next(i for i, v in enumerate(variants) if v.is_control)
     control_value = estimates[control_i][0]
     cells = []
     for i, variant in enumerate(variants):
         value, low, high, n = estimates[i]
         cell = Cell(variant=variant.key, value=value, low=low, high=high, n=n)
-        if i != control_i and value is not None and control_value is not None and metric in case_values:
-            comparison, _ = _compare(metric, case_values[metric][control_i], case_values[metric][i])
-            if comparison is not None:
-                per_case = metric in PER_CASE_DIFFERENCE
-                cell = Cell(
-                    variant=variant.key, value=value, low=low, high=high, n=n,
-                    difference=value - control_value,
-                    difference_low=clean(comparison.low) if per_case else None,
-                    difference_high=clean(comparison.high) if per_case else None,
-                    p_value=clean(comparison.p_value), test=comparison.test, method=comparison.method,
-                )  # fmt: skip
+        if metric in QUANTILES and i != control_i and n_draws < minimum_cases(QUANTILES[metric]):
+            # Say why there is no p-value: a percentile's bootstrap is unreliable on fewer cases.
+            cell = replace(cell, test=f"not tested: needs {minimum_cases(QUANTILES[metric])} cases")
+        if i == control_i or value is None or control_value is None:
+            cells.append(cell)
+            continue
+        if metric in QUANTILES:
+            comparison = quantile_comparison(metric, draws, n_draws, control_i, i)
+        elif metric == "cost_per_success_usd":
+            comparison = cost_comparison(cases, control_i, i)[0] if cases is not None else None
+        elif metric in case_values:
+            comparison = paired_compare(metric, case_values[metric][control_i], case_values[metric][i])
+        else:
+            comparison = None
+        within = None
+        if margin is not None and cases is not None:
+            within = margin_test(
+                metric, margin, case_values=case_values, cases=cases, draws=draws, n_draws=n_draws,
+                control_i=control_i, i=i,
+            )  # fmt: skip
+        if comparison is not None:
+            cell = Cell(
+                variant=variant.key, value=value, low=low, high=high, n=n,
+                difference=clean(comparison.difference),
+                difference_low=clean(comparison.low), difference_high=clean(comparison.high),
+                p_value=clean(comparison.p_value), test=comparison.test, method=comparison.method,
+            )  # fmt: skip
+        if within is not None:
+            cell = replace(cell, p_safe=within.p_safe, p_harm=within.p_harm, margin=margin.text)
         cells.append(cell)
     return cells
-
-
-def _guidance(experiment: Experiment, variants, case_values, sample_sizes) -> Guidance | None:
-    metric = experiment.primary_metric
-    if metric not in case_values or not sample_sizes:
-        return None
-    control_i = next(i for i, v in enumerate(variants) if v.is_control)
-    control = case_values[metric][control_i]
-    effect = experiment.minimum_effect or 0.05
-    required = 0
-    for i in range(len(variants)):
-        if i == control_i:
-            continue
-        both = np.isfinite(control) & np.isfinite(case_values[metric][i])
-        d = case_values[metric][i][both] - control[both]
-        try:
-            if METRICS[metric].kind == "rate":
-                baseline = float(np.mean(control[both])) if both.any() else 0.5
-                signed = effect if baseline + effect <= 1 else -effect
-                share = float(np.mean(d != 0)) if both.any() else None
-                needed = sample_size_paired_rates(baseline=baseline, minimum_effect=signed, discordant_share=share)
-            elif d.size > 1 and np.std(d, ddof=1) > 0:
-                needed = sample_size_paired_means(sd_difference=float(np.std(d, ddof=1)), minimum_effect=effect)
-            else:
-                continue
-        except StatsInputError:
-            continue
-        required = max(required, needed)
-    if not required:
-        return None
-    current = min(sample_sizes.values())
-    more = more_needed(required=required, current=current)
-    size = f"{effect:.0%}".replace("%", " points") if METRICS[metric].kind == "rate" else f"{effect:g}"
-    text = (
-        f"About {required:,} cases per variant detect a change of {size} in {METRICS[metric].label.lower()} "
-        f"(80% power); there are {current:,}. " + (f"Add about {more:,} more cases." if more else "That is enough.")
-    )
-    return Guidance(required=required, current=current, more_needed=more, text=text)
 
 
 def _series(experiment: Experiment, variants, batch_ids, sums, per_batch_pct) -> list[Series]:
@@ -246,6 +221,28 @@ def _series(experiment: Experiment, variants, batch_ids, sums, per_batch_pct) ->
     return series
 
 
+def offline_alpha(*, runs: int, provisional: bool) -> float | None:
+    """The p-value a winner needs now: None while a batch runs (its numbers are provisional), else the
+    share of the 5% error budget of run `runs` (the first finished batch is run 1)."""
+    if provisional:
+        return None
+    return look_alpha(alpha=ALPHA, look=max(1, runs))
+
+
+def _looks_note(*, runs: int, alpha: float, provisional: bool) -> str:
+    first = ", ".join(f"{look_alpha(alpha=ALPHA, look=k):.2g}" for k in (1, 2, 3))
+    note = (
+        "Each finished batch run is a look at all results so far. So that re-running batches cannot produce a "
+        f"winner by chance, the 5% risk of a false winner is shared out over the runs: a winner needs p below "
+        f"{first}… at runs 1, 2, 3…"
+    )
+    if runs:
+        note += f" This is run {runs}: a winner needs p below {alpha:.2g}."
+    if provisional:
+        note += " A batch still running is not a look: its numbers are provisional and no winner is drawn from them."
+    return note
+
+
 def offline_section(*, experiment: Experiment, variants: list[VariantInfo], rollups: bool = True) -> Section:
     """rollups=False: from every item rather than from the finished batches' rollups (the same numbers)."""
     variant_ids = [v.id for v in variants]
@@ -256,6 +253,17 @@ def offline_section(*, experiment: Experiment, variants: list[VariantInfo], roll
     reviews = agg.review_sums(experiment_id=experiment.pk)
     matrix = _case_matrix(case_ids, case_sums, variant_ids) if case_ids.size else None
     case_values = _case_values(matrix) if matrix is not None else {}
+    draws, n_draws = latency_draws(case_values, variants)
+
+    # Looks: each finished batch with results is one; a running one with results makes the numbers provisional.
+    with_results = {int(b) for b in batch_ids[:, 0]} if batch_ids.size else set()
+    running = set(
+        Batch.objects.filter(experiment_id=experiment.pk, status=Batch.Status.RUNNING).values_list("pk", flat=True)
+    )
+    provisional = bool(with_results & running)
+    runs = len(with_results - running)
+    # While a batch runs, the table is read at the level that batch will be tested at when it finishes.
+    alpha = offline_alpha(runs=runs + 1 if provisional else runs, provisional=False)
 
     estimates: dict[str, list] = {name: [] for name in METRICS}
     sample_sizes: dict[str, int] = {}
@@ -265,6 +273,7 @@ def offline_section(*, experiment: Experiment, variants: list[VariantInfo], roll
             if batch_ids.size
             else _totals(np.zeros(len(COL)))
         )
+        cases = {name: values[i] for name, values in matrix.items()} if matrix is not None else None
         if matrix is not None:
             n = matrix["calls"][i]
             t["repeated_cases"] = float(np.sum(n >= 2))
@@ -279,26 +288,45 @@ def offline_section(*, experiment: Experiment, variants: list[VariantInfo], roll
             "edit_known": review.edit_known if review else 0, "edits": review.edits if review else 0,
         })  # fmt: skip
         for name in METRICS:
-            estimates[name].append(_estimate(name, t, values, percentiles.get(variant.id), review))
+            estimates[name].append(_estimate(name, t, values, percentiles.get(variant.id), review, cases))
         primary = case_values.get(experiment.primary_metric)
         sample_sizes[variant.key] = int(np.isfinite(primary[i]).sum()) if primary is not None else 0
 
-    rows, adjusted_any = [], False
+    guardrails = list(experiment.guardrail_metrics or [])
+    cells_by_metric, adjusted_any = {}, False
     for name, info in METRICS.items():
         if all(e[0] is None for e in estimates[name]):
             continue
-        cells, adjusted = adjust_and_mark(
-            _cells(name, variants, estimates[name], case_values), higher_is_better=info.higher_is_better
-        )
+        margin = guardrail_margin(experiment=experiment, metric=name) if name in guardrails else None
+        cells = _cells(name, variants, estimates[name], case_values, matrix, draws, n_draws, margin)
+        cells_by_metric[name], adjusted = adjust_and_mark(cells, higher_is_better=is_higher_better(info), alpha=alpha)
         adjusted_any |= adjusted
-        role = metric_role(name, primary=experiment.primary_metric, guardrails=experiment.guardrail_metrics)
-        rows.append(MetricRow(name, info.label, info.unit, info.kind == "rate", info.higher_is_better, role, cells))
-    rows = ordered_rows(rows)
+    cells_by_metric = guardrail_holm(cells_by_metric, alpha=alpha)
+    rows = ordered_rows([
+        MetricRow(
+            name, info.label, info.unit, info.kind == "rate", is_higher_better(info),
+            metric_role(name, primary=experiment.primary_metric, guardrails=guardrails), cells_by_metric[name],
+        )
+        for name, info in METRICS.items()
+        if name in cells_by_metric
+    ])  # fmt: skip
     has_data = bool(batch_ids.size)
-    verdict = section_verdict(
-        rows=rows, variants=variants, sample_sizes=sample_sizes, primary_metric=experiment.primary_metric,
-        guardrails=experiment.guardrail_metrics, where="offline batch",
-    )  # fmt: skip
+    if provisional:
+        live_results = int(sum(batch_sums[np.isin(batch_ids[:, 0], list(running)), COL["calls"]]))
+        verdict = Verdict(
+            state=VerdictState.COLLECTING_DATA,
+            reason=(
+                f"A batch is still running ({live_results:,} results so far): the numbers below are provisional, "
+                "and the verdict waits until it finishes."
+            ),
+        )
+    else:
+        verdict = section_verdict(
+            rows=rows, variants=variants, sample_sizes=sample_sizes, primary_metric=experiment.primary_metric,
+            guardrails=guardrails, where="offline batch", alpha=alpha, of_what="of test cases", unit="test cases",
+        )  # fmt: skip
+    # Advice is for the next decision: the batch running now, or the next run after this one.
+    next_alpha = offline_alpha(runs=runs + 1, provisional=False)
     return Section(
         kind="offline",
         title="Offline batches",
@@ -307,11 +335,24 @@ def offline_section(*, experiment: Experiment, variants: list[VariantInfo], roll
         sample_sizes=sample_sizes,
         rows=rows,
         verdict=verdict,
-        guidance=_guidance(experiment, variants, case_values, sample_sizes) if has_data else None,
+        guidance=offline_guidance(
+            experiment=experiment,
+            variants=variants,
+            case_values=case_values,
+            sample_sizes=sample_sizes,
+            verdict=verdict,
+            alpha=alpha,
+            next_alpha=next_alpha,
+        )
+        if has_data
+        else None,
         series=_series(experiment, variants, batch_ids, batch_sums, per_batch_pct) if has_data else [],
         has_data=has_data,
         adjusted=adjusted_any,
         left_out=_left_out(experiment),
+        alpha=alpha,
+        decision_note=_looks_note(runs=runs, alpha=alpha, provisional=provisional) if has_data else "",
+        provisional=provisional,
     )
 
 

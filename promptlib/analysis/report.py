@@ -77,7 +77,7 @@ def experiment_report(*, experiment: Experiment, rollups: bool = True) -> Experi
 
 
 def _cache_key(experiment_id: int) -> str:
-    return f"promptlib:report:v1:{experiment_id}"
+    return f"promptlib:report:v2:{experiment_id}"  # v2: the report gained guardrail and look fields
 
 
 def experiment_report_cached(*, experiment: Experiment) -> ExperimentReport:

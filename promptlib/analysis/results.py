@@ -34,6 +34,12 @@ class Cell:
     method: str = ""
     significant: bool = False
     better: bool | None = None  # significant and in the good direction (False: significantly worse)
+    # Guardrails: one-sided p-values (Holm-adjusted over the challenger's guardrails) that the harm is
+    # within / beyond the margin, the margin in words, and the outcome ("safe", "failed", "not_shown_safe").
+    p_safe: float | None = None
+    p_harm: float | None = None
+    margin: str = ""
+    guardrail: str = ""
 
 
 @dataclass(frozen=True)
@@ -106,6 +112,9 @@ class Section:
     planned_reached: bool = False
     exposures: dict[str, Exposure] = field(default_factory=dict)
     srm: SampleRatio | None = None
+    alpha: float = 0.05  # the p-value a winner needs in this section now (offline: spent across runs)
+    decision_note: str = ""  # how repeated looks are accounted for, in plain words
+    provisional: bool = False  # a batch is still running: numbers shown, no verdict drawn
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,9 @@ class Experiment(models.Model):
     salt = models.CharField(max_length=32, default=_new_salt, editable=False)
     primary_metric = models.CharField(max_length=METRIC_NAME_MAX, default="task_success_rate")
     guardrail_metrics = models.JSONField(default=list, blank=True)
+    # Per guardrail, how much worse the challenger may be and still pass: {metric: margin}, a share of
+    # the control's value (0.10 = +10%) or points of a rate (0.02 = 2 points); missing = the default.
+    guardrail_margins = models.JSONField(default=dict, blank=True)
     # The smallest difference worth detecting, in the primary metric's units (0.05 = 5 points).
     minimum_effect = models.FloatField(default=0.05)
     created_by = models.ForeignKey(

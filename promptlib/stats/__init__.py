@@ -5,6 +5,7 @@ template renders directly.
 """
 
 from promptlib.stats.bayes import BayesianRates, bayesian_rates
+from promptlib.stats.clustered import RatioComparison, clustered_mean, clustered_rate, paired_ratio
 from promptlib.stats.intervals import (
     Estimate,
     StatsInputError,
@@ -13,26 +14,59 @@ from promptlib.stats.intervals import (
     median_estimate,
     rate_estimate,
 )
+from promptlib.stats.looks import look_alpha
+from promptlib.stats.margins import (
+    MarginTest,
+    margin_from_z,
+    margin_means,
+    margin_pass_fail,
+    margin_two_means,
+    margin_two_rates,
+)
 from promptlib.stats.paired import (
     PairedComparison,
     case_means,
     discordant_counts,
+    hodges_lehmann,
     mcnemar,
     paired_numeric,
     paired_pass_fail,
+    paired_t,
+    tango_interval,
     wilcoxon,
 )
 from promptlib.stats.power import (
     more_needed,
     sample_size_paired_means,
     sample_size_paired_rates,
+    sample_size_sequential,
     sample_size_two_means,
     sample_size_two_proportions,
 )
+from promptlib.stats.quantiles import QuantileDraws, quantile_difference, quantile_draws, quantile_margin_p
 from promptlib.stats.sequential import SequentialComparison, sequential_means, sequential_rates
 from promptlib.stats.verdict import MetricComparison, Verdict, VerdictState, holm, verdict_decide
 
 __all__ = [
+    "MarginTest",
+    "QuantileDraws",
+    "RatioComparison",
+    "clustered_mean",
+    "clustered_rate",
+    "hodges_lehmann",
+    "look_alpha",
+    "margin_from_z",
+    "margin_means",
+    "margin_pass_fail",
+    "margin_two_means",
+    "margin_two_rates",
+    "paired_ratio",
+    "paired_t",
+    "quantile_difference",
+    "quantile_draws",
+    "quantile_margin_p",
+    "sample_size_sequential",
+    "tango_interval",
     "BayesianRates",
     "Estimate",
     "MetricComparison",

@@ -29,7 +29,7 @@ def test_it_sends_anonymous_visitors_to_the_login(client, wording_experiment):
     [
         (30, 55, 60, "We have a winner"),
         (55, 30, 60, "Challenger is worse"),
-        (30, 31, 60, "No significant difference"),
+        (30, 31, 60, "No clear difference yet"),
         (3, 5, 10, "Collecting data"),
     ],
 )
@@ -112,7 +112,7 @@ def test_promotion_without_a_winner_shows_the_reason(client, wording_experiment,
     add_batch(wording_experiment, customers, passes={"control": lambda i: i < 30, "b": lambda i: i < 31})
     client.force_login(alice)
     response = client.post(_url(wording_experiment, "promote"), follow=True)
-    assert "Not promoted: No significant difference" in response.content.decode()
+    assert "Not promoted: No clear difference yet" in response.content.decode()
 
 
 def test_it_downloads_the_results_csv(client, wording_experiment, customers, victor):

@@ -35,7 +35,7 @@ def test_it_records_the_promotion_in_the_label_history(wording_experiment, custo
 
 def test_it_refuses_without_a_winner(wording_experiment, customers, alice):
     add_batch(wording_experiment, customers, passes={"control": lambda i: i < 30, "b": lambda i: i < 31})
-    with pytest.raises(PromotionError, match="No significant difference"):
+    with pytest.raises(PromotionError, match="No clear difference yet"):
         experiment_promote_winner(experiment=wording_experiment, actor=alice)
     assert _production(wording_experiment.template) == 1
     assert Experiment.objects.get(pk=wording_experiment.pk).status == Experiment.Status.RUNNING

@@ -18,7 +18,7 @@ def test_it_says_collecting_data_with_too_few_cases(wording_experiment, acme):
     )
     report = experiment_report(experiment=wording_experiment)
     assert report.verdict.state == VerdictState.COLLECTING_DATA
-    assert "10 of the 30" in report.verdict.reason
+    assert "the control has 10 of the 30 test cases needed per variant" in report.verdict.reason
 
 
 def test_it_names_the_winner_when_the_challenger_passes_significantly_more_cases(wording_experiment, customers):
@@ -37,7 +37,7 @@ def test_it_uses_mcnemar_on_cases_run_once(wording_experiment, customers):
     assert cell.p_value < 0.001
 
 
-def test_it_uses_wilcoxon_on_success_shares_when_cases_are_repeated(wording_experiment, customers):
+def test_it_uses_the_paired_t_test_on_success_shares_when_cases_are_repeated(wording_experiment, customers):
     # Call k = case × 2 + repeat: b passes both repeats of cases 0–49 and one repeat of the others.
     add_batch(
         wording_experiment,
@@ -46,7 +46,10 @@ def test_it_uses_wilcoxon_on_success_shares_when_cases_are_repeated(wording_expe
         repeats=2,
     )
     cell = _row(experiment_report(experiment=wording_experiment).offline, "task_success_rate").cells[1]
-    assert cell.test == "Wilcoxon signed-rank test"
+    assert cell.test == "paired t-test"
+    # The tested mean difference of per-case shares is the difference of the rates shown: 110/120 - 60/120.
+    assert cell.difference == pytest.approx(50 / 120)
+    assert cell.n == 60  # cases, the unit the interval and the test use
 
 
 def test_it_reports_no_significant_difference_for_equal_variants(wording_experiment, customers):
@@ -86,8 +89,8 @@ def test_it_adjusts_p_values_with_holm_for_two_challengers(welcome, welcome_cont
     report = experiment_report(experiment=experiment)
     assert report.offline.adjusted
     b_cell = _row(report.offline, "task_success_rate").cells[1]
-    # McNemar for b: 25 discordant pairs, chi-square (|0 - 25| - 1)² / 25; the smaller of two p-values doubles.
-    assert b_cell.p_value == pytest.approx(2 * stats.chi2.sf(24**2 / 25, 1))
+    # McNemar for b: 25 discordant pairs, chi-square (0 - 25)² / 25; the smaller of two p-values doubles.
+    assert b_cell.p_value == pytest.approx(2 * stats.chi2.sf(25**2 / 25, 1))
     assert report.winner.key == "b"
 
 

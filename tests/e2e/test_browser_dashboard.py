@@ -2,6 +2,7 @@
 
 import pytest
 
+from promptlib.analysis.report import experiment_report_invalidate
 from promptlib.batches.models import Batch, BatchItem
 from promptlib.prompts.models import Label
 from tests.analysis_support import add_batch, add_outcomes, make_dataset, winner_batch
@@ -51,6 +52,15 @@ def test_a_marketer_watches_a_batch_and_promotes_the_winner(
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "experiment-dashboard.png"), full_page=True)
 
+    # While the batch runs with results, its numbers are provisional and no winner is drawn; once it finishes,
+    # the combined results decide again.
+    experiment_report_invalidate(experiment_id=experiment.pk)  # the page caches its report a few seconds
+    page.reload()
+    expect(page.locator("#verdict-reason")).to_contain_text("A batch is still running")
+    Batch.objects.filter(pk=running.pk).update(status=Batch.Status.FINISHED)
+    experiment_report_invalidate(experiment_id=experiment.pk)
+    page.reload()
+    expect(page.locator("#verdict-state")).to_contain_text("We have a winner")
     page.click("#promote-button")
     expect(page.locator(".messagelist")).to_contain_text("now points at version 2")
     assert Label.objects.get(template=welcome, name="production").version.number == 2

@@ -11,9 +11,12 @@ from promptlib.stats import (
     more_needed,
     sample_size_paired_means,
     sample_size_paired_rates,
+    sample_size_sequential,
     sample_size_two_means,
     sample_size_two_proportions,
+    sequential_rates,
 )
+from promptlib.stats.power import sequential_critical_z
 
 
 @pytest.mark.parametrize(("baseline", "effect"), [(0.5, 0.1), (0.71, 0.05), (0.1, 0.02), (0.3, -0.05), (0.9, 0.05)])
@@ -66,3 +69,36 @@ def test_sample_size_rejects_an_effect_beyond_100_percent():
 def test_more_needed_is_never_negative():
     assert more_needed(required=388, current=120) == 268
     assert more_needed(required=388, current=500) == 0
+
+
+def test_paired_rates_when_variants_agree_on_every_case_plans_with_twice_the_effect_disagreeing():
+    assert sample_size_paired_rates(baseline=0.5, minimum_effect=0.05, discordant_share=0.0) == (
+        sample_size_paired_rates(baseline=0.5, minimum_effect=0.05, discordant_share=0.1)
+    )
+
+
+def test_the_sequential_critical_value_is_the_mixture_boundary_at_the_planned_n():
+    from promptlib.stats.sequential import _mixture_test
+
+    variance = 0.01
+    _, radius = _mixture_test(0.0, variance, variance, 0.05, 1.0)
+    assert sequential_critical_z(alpha=0.05) == pytest.approx(float(radius) / np.sqrt(variance))
+
+
+def test_sequential_power_at_the_advised_n_is_at_least_78_percent_while_looking_20_times():
+    control_rate, effect = 0.5, 0.05
+    variance = control_rate * (1 - control_rate) + (control_rate + effect) * (1 - control_rate - effect)
+    n = sample_size_sequential(variance=variance, minimum_effect=effect)
+    rng = np.random.default_rng(43)
+    runs, looks = 4_000, 20
+    step = n // looks
+    control = np.cumsum(rng.binomial(step, control_rate, size=(runs, looks)), axis=1)
+    variant = np.cumsum(rng.binomial(step, control_rate + effect, size=(runs, looks)), axis=1)
+    sizes = step * np.arange(1, looks + 1)
+    result = sequential_rates(
+        control_n=sizes, control_successes=control, variant_n=sizes, variant_successes=variant, planned_n=n
+    )
+    found = np.any((result.p_value <= 0.05) & (result.difference > 0), axis=1)
+    assert found.mean() >= 0.78
+    fixed = sample_size_two_proportions(baseline=control_rate, minimum_effect=effect)
+    assert 1.6 < n / fixed < 2.2  # the price of looking at any time

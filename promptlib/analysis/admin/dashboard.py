@@ -18,6 +18,7 @@ from django.utils.text import slugify
 from django.views.decorators.http import require_GET
 
 from promptlib.admin.base import scope_queryset, user_may
+from promptlib.analysis.admin.glossary import GLOSSARY
 from promptlib.analysis.admin.present import STATE_TEXT, chart_payload, present_section, side_by_side
 from promptlib.analysis.aggregates import COUNTED_BATCHES
 from promptlib.analysis.exports import finetune_jsonl, results_csv
@@ -25,6 +26,7 @@ from promptlib.analysis.promotion import PromotionError, experiment_promote_winn
 from promptlib.analysis.report import experiment_report_cached
 from promptlib.batches.models import Batch, BatchItem
 from promptlib.core.models import Role
+from promptlib.experiments.margins import guardrail_margin
 from promptlib.experiments.metrics import METRICS
 from promptlib.experiments.models import Experiment
 
@@ -73,6 +75,11 @@ def dashboard_view(request, pk: int):
         **admin.site.each_context(request),
         "title": f"Which version wins: {experiment.name}",
         "primary_metric_label": metric_label(experiment.primary_metric),
+        "guardrail_labels": [
+            f"{metric_label(g)} (at most {guardrail_margin(experiment=experiment, metric=g).text} worse)"
+            for g in experiment.guardrail_metrics or []
+        ],
+        "glossary": GLOSSARY,
         "opts": Experiment._meta,
         "experiment": experiment,
         "report": report,

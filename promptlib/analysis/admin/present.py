@@ -6,6 +6,7 @@ from django.core.cache import cache
 from django.db.models import Count, Q
 
 from promptlib.admin.display import metric_value_text, named_values
+from promptlib.analysis.admin.glossary import GLOSSARY, explain
 from promptlib.analysis.aggregates import COUNTED_BATCHES, counted_items
 from promptlib.analysis.results import Cell, ExperimentReport, MetricRow, Section
 from promptlib.batches.models import Batch, BatchItem, DatasetCase, ScorerConfig
@@ -19,10 +20,16 @@ CONTROL_COLOUR = "#8a8a8a"
 STATE_TEXT = {
     VerdictState.WINNER: "We have a winner",
     VerdictState.COLLECTING_DATA: "Collecting data",
-    VerdictState.NO_SIGNIFICANT_DIFFERENCE: "No significant difference",
+    VerdictState.NO_SIGNIFICANT_DIFFERENCE: "No clear difference yet",
     VerdictState.GUARDRAIL_FAILED: "Guardrail failed",
+    VerdictState.GUARDRAIL_NOT_SHOWN_SAFE: "Guardrail not yet shown safe",
     VerdictState.CHALLENGER_WORSE: "Challenger is worse",
     VerdictState.SAMPLE_RATIO_MISMATCH: "Users were not split as planned",
+}
+GUARDRAIL_TEXT = {
+    "safe": "shown within {margin}",
+    "failed": "beyond {margin}: guardrail failed",
+    "not_shown_safe": "not yet shown within {margin}",
 }
 FILTER_CACHE_SECONDS = 10
 SHOW = {
@@ -67,7 +74,10 @@ def _cell(cell: Cell, row: MetricRow, winner: str | None) -> dict:
         "p": fmt_p(cell.p_value),
         "chance": f"{cell.chance_to_beat_control:.0%}" if cell.chance_to_beat_control is not None else "",
         "test": cell.test,
+        "test_help": explain(cell.test),
         "method": cell.method,
+        "guardrail": cell.guardrail,
+        "guardrail_text": GUARDRAIL_TEXT[cell.guardrail].format(margin=cell.margin) if cell.guardrail else "",
         "better": cell.better,
         "is_winner": winner == cell.variant,
     }
@@ -77,7 +87,8 @@ def present_section(section: Section, report: ExperimentReport) -> dict:
     winner = section.verdict.winner if section.verdict.state == VerdictState.WINNER else None
     return {
         "section": section,
-        "state_text": STATE_TEXT[section.verdict.state],
+        "state_text": "Provisional" if section.provisional else STATE_TEXT[section.verdict.state],
+        "glossary": GLOSSARY,
         "is_headline": report.verdict_source == section.kind,
         "rows": [
             {"row": row, "cells": [_cell(c, row, winner) for c in row.cells], "id": f"{section.kind}-{row.metric}"}

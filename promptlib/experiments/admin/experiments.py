@@ -20,7 +20,8 @@ from django.views.decorators.http import require_POST
 from promptlib.admin.base import ProjectListFilter, ProjectScopedAdmin, ProjectScopedInline, scope_queryset, user_may
 from promptlib.batches.selectors_experiment import experiment_related, outcome_metric_names
 from promptlib.core.models import Project, Role
-from promptlib.experiments.admin.forms import ExperimentForm, VariantForm
+from promptlib.experiments.admin.forms import MARGIN_FIELDS, MARGINS_HELP, ExperimentForm, VariantForm
+from promptlib.experiments.margins import experiment_margins_set
 from promptlib.experiments.models import ApplicationMetric, Experiment, Variant
 from promptlib.experiments.services import (
     TRANSITIONS,
@@ -190,11 +191,14 @@ class ExperimentAdmin(ProjectScopedAdmin):
 
     def get_fieldsets(self, request, obj=None):
         main = ("template", "name", "description", "primary_metric", "guardrail_metrics", "minimum_effect")
+        # Margins are picked while a draft only: moving one once results are in would pick the verdict.
+        margins = ("Guardrails: how much worse may each get?", {"fields": MARGIN_FIELDS, "description": MARGINS_HELP})
         if obj is None:
-            return [(None, {"fields": main})]
+            return [(None, {"fields": main}), margins]
         # The bookkeeping a marketer rarely needs, folded away under the form.
         details = ("status", "started_at", "finished_at", "created_by", "salt")
-        return [(None, {"fields": main}), ("Details", {"fields": details, "classes": ["collapse"]})]
+        editable = [margins] if obj.status == Experiment.Status.DRAFT else []
+        return [(None, {"fields": main}), *editable, ("Details", {"fields": details, "classes": ["collapse"]})]
 
     def get_readonly_fields(self, request, obj=None):
         fixed = ("status", "salt", "started_at", "finished_at", "created_by")
@@ -236,6 +240,8 @@ class ExperimentAdmin(ProjectScopedAdmin):
                 guardrail_metrics=data.get("guardrail_metrics"),
                 minimum_effect=data.get("minimum_effect"),
             )
+            if obj.status == Experiment.Status.DRAFT:
+                experiment_margins_set(experiment=obj, margins=form.margins)
         # A new experiment is created in save_related, once its variants are known.
 
     def save_related(self, request, form, formsets, change):
@@ -254,6 +260,7 @@ class ExperimentAdmin(ProjectScopedAdmin):
                 variants=specs,
                 created_by=request.user,
             )
+            experiment_margins_set(experiment=created, margins=form.margins)
             # The admin goes on with the object it built (log entry, redirect): give it the row's identity.
             obj.pk, obj.project_id, obj.salt, obj.created_at = (
                 created.pk,

@@ -9,10 +9,16 @@ from django import forms
 from django.utils.html import escape, format_html, format_html_join
 
 from promptlib.admin.base import form_error_add
+from promptlib.experiments.margins import DEFAULT_MARGINS, margin_choices, margin_text
 from promptlib.experiments.metrics import METRICS, direction_words
 from promptlib.experiments.models import Experiment, Variant
 from promptlib.experiments.services import ExperimentError, metrics_validate
 
+MARGIN_PREFIX = "margin_"
+MARGINS_HELP = (
+    "A version wins only when every guardrail is shown to stay within its allowed worsening; pick how much "
+    "worse each may get. Only the guardrails you chose above are used."
+)
 GUARDRAIL_HELP = (
     "Metrics that must not get worse while the primary one improves: tick them. The list holds the test "
     "batches' metrics, the application metrics registered in Experiments → Application metrics, and any "
@@ -73,6 +79,21 @@ class MetricNameInput(forms.TextInput):
         return format_html('{}<datalist id="{}">{}</datalist>', html, list_id, options)
 
 
+MARGIN_METRICS = tuple(DEFAULT_MARGINS)
+MARGIN_FIELDS = tuple(f"{MARGIN_PREFIX}{m}" for m in MARGIN_METRICS)
+
+
+def _margin_field(metric: str) -> forms.ChoiceField:
+    default = margin_text(metric=metric, value=DEFAULT_MARGINS[metric])
+    return forms.ChoiceField(
+        label=f"{METRICS[metric].label}: allowed worsening",
+        choices=[("", f"Default ({default})"), *((str(v), text) for v, text in margin_choices(metric))],
+        required=False,
+        help_text=f"Used when {METRICS[metric].label.lower()} is a guardrail: a version may be this much worse "
+        "than the control and still win, once shown to stay within it.",
+    )
+
+
 class VariantForm(forms.ModelForm):
     class Meta:
         model = Variant
@@ -89,7 +110,11 @@ def metric_choices(*, registered: dict[str, str], reported: list[str], current: 
     return list(choices.items())
 
 
-class ExperimentForm(forms.ModelForm):
+# One choice field per metric a guardrail may watch, declared on a base so the admin's fieldsets know them.
+MarginFields = type("MarginFields", (forms.Form,), {f"{MARGIN_PREFIX}{m}": _margin_field(m) for m in MARGIN_METRICS})
+
+
+class ExperimentForm(MarginFields, forms.ModelForm):
     guardrail_metrics = forms.MultipleChoiceField(
         required=False, help_text=GUARDRAIL_HELP, widget=forms.CheckboxSelectMultiple
     )
@@ -106,6 +131,8 @@ class ExperimentForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        for metric, value in (self.instance.guardrail_margins or {}).items():
+            self.initial[f"{MARGIN_PREFIX}{metric}"] = str(value)
         if "guardrail_metrics" in self.fields:
             current = list(self.instance.guardrail_metrics or []) if self.instance.pk else []
             self.fields["guardrail_metrics"].choices = metric_choices(
@@ -117,6 +144,12 @@ class ExperimentForm(forms.ModelForm):
             field.help_text = primary_metric_help(outcome_metrics=self.outcome_metrics)
             names = list(dict.fromkeys([*METRICS, *self.registered_metrics, *self.outcome_metrics]))
             field.widget = MetricNameInput(attrs=field.widget.attrs, names=names)
+
+    @property
+    def margins(self) -> dict[str, float | None]:
+        """{metric: the picked margin, or None for the default} from the cleaned form."""
+        picked = {m: self.cleaned_data.get(f"{MARGIN_PREFIX}{m}") for m in MARGIN_METRICS}
+        return {m: float(v) if v else None for m, v in picked.items()}
 
     def clean_guardrail_metrics(self):
         return list(self.cleaned_data.get("guardrail_metrics") or [])
