@@ -134,7 +134,8 @@ def main() -> None:
                 f"round {round_}: POST {r['post_seconds'] * 1000:.0f} ms (answered '{r['status_in_post']}'); "
                 f"{r['items']:,} items written {r['prepare_seconds']:.2f} s after it: "
                 f"{r['items_per_second']:,.0f} items/s (target ≥ 50,000/s); "
-                f"progress seen while preparing: {', '.join(f'{n:,}' for n in r['progress'])}"
+                f"progress seen while preparing: {', '.join(f'{n:,}' for n in r['progress'])}; "
+                f"load {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs"
             )
     finally:
         workers.stop()
