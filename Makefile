@@ -16,7 +16,8 @@ $(BIN)/activate: requirements.txt
 venv: $(BIN)/activate
 
 # Creates the venv, installs, migrates, imports templates_store/ into a demo project, prints a
-# demo admin login, then runs the web server, a Celery worker and Celery beat until Ctrl-C.
+# demo admin login, then runs the web server, a Celery worker and Celery beat (schedules, and the batch
+# sweeper on a timer of its own: promptlib/batches/sweeper.py) until Ctrl-C.
 run: venv
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --no-input
 	DEBUG=$${DEBUG:-true} PORT=$(PORT) $(BIN)/python manage.py demo_setup

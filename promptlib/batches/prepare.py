@@ -75,24 +75,26 @@ def cases_per_slice(*, repeats: int, variants: int) -> int:
 
 
 def batch_items_write(*, batch: Batch, case_ids: list[int], on_slice=None) -> bool:
-    """Write the batch's items from where a previous attempt stopped; False if it stopped being prepared.
+    """Write the batch's items from where the last committed slice ended; False if it stopped being prepared.
 
-    Each slice commits with the new `prepared` count, and only while the batch is still preparing.
-    `on_slice` is called after each slice (tests use it to fail mid-way).
+    Each slice reads the `prepared` count under the batch's row lock and commits with the new count,
+    so a second task preparing the same batch (a redelivered or re-sent message) takes turns with the
+    first instead of writing a slice twice. `on_slice` is called after each slice (tests fail there).
     """
     per_item = batch.repeats * len(batch.variant_ids)
     step = cases_per_slice(repeats=batch.repeats, variants=len(batch.variant_ids))
-    start = batch.prepared // per_item if per_item else 0
-    for first in range(start, len(case_ids), step):
-        part = case_ids[first : first + step]
+    while True:
         with transaction.atomic():
-            if not Batch.objects.select_for_update().filter(pk=batch.pk, status=Batch.Status.PREPARING).exists():
-                return False  # cancelled meanwhile
-            written = items_insert(
-                batch_id=batch.pk, case_ids=part, repeats=batch.repeats, variant_ids=list(batch.variant_ids)
-            )
-            batch.prepared += written
+            row = Batch.objects.select_for_update().filter(pk=batch.pk, status=Batch.Status.PREPARING)
+            prepared = row.values_list("prepared", flat=True).first()
+            if prepared is None:
+                return False  # cancelled meanwhile (or prepared by another task)
+            first = prepared // per_item if per_item else len(case_ids)
+            if first >= len(case_ids):
+                return True
+            written = items_insert(batch_id=batch.pk, case_ids=case_ids[first : first + step],
+                                   repeats=batch.repeats, variant_ids=list(batch.variant_ids))  # fmt: skip
+            batch.prepared = prepared + written
             Batch.objects.filter(pk=batch.pk).update(prepared=batch.prepared)
         if on_slice is not None:
             on_slice(batch)
-    return True

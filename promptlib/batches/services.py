@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from celery import current_app
 from django.conf import settings as conf  # "settings" names a batch's BatchSettings below
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -140,11 +141,7 @@ def batch_create(*, settings: BatchSettings, created_by=None, schedule=None) -> 
     if total <= conf.PROMPTLIB_BATCH_PREPARE_INLINE_ITEMS:
         batch_prepare(batch_id=batch.pk)
     else:
-        transaction.on_commit(
-            lambda: current_app.signature(PREPARE_TASK).apply_async(
-                args=(batch.pk,), queue=conf.CELERY_TASK_DEFAULT_QUEUE
-            )
-        )
+        transaction.on_commit(lambda: _send_prepare(batch.pk))
     batch.refresh_from_db()
     return batch
 
@@ -161,7 +158,7 @@ def batch_prepare(*, batch_id: int, on_slice=None) -> Batch | None:
     case_ids = case_ids_for(dataset=batch.dataset, tags=batch.tags)
     try:
         if not batch_items_write(batch=batch, case_ids=case_ids, on_slice=on_slice):
-            batch_items_close(batch_ids=[batch_id])  # cancelled while preparing
+            batch_items_close(batch_ids=[batch_id])  # cancelled while preparing (or prepared by another task)
             return batch
     except Exception as exc:
         with transaction.atomic():
@@ -377,4 +374,24 @@ def batches_sweep() -> dict[str, int]:
         batch_complete_if_done(batch_id=batch_id)
         for batch_id in Batch.objects.filter(status=Status.RUNNING).values_list("id", flat=True)
     )
-    return {"requeued": requeued, "released": len(released), "finished": finished}
+    return {"requeued": requeued, "released": len(released), "finished": finished, "prepare_resent": _resend_prepare()}
+
+
+def _resend_prepare() -> int:
+    """Send the prepare task again for batches preparing for long (its message lost with a dead worker).
+
+    Once per PROMPTLIB_BATCH_REQUEUE_SECONDS per batch; a second task on a batch still being prepared
+    waits for the first one's slices (promptlib/batches/prepare.py), so a needless one costs nothing.
+    """
+    period = conf.PROMPTLIB_BATCH_REQUEUE_SECONDS
+    old = Batch.objects.filter(status=Status.PREPARING, created_at__lt=timezone.now() - timedelta(seconds=period))
+    sent = 0
+    for batch_id in old.values_list("id", flat=True):
+        if cache.add(f"promptlib:batch-prepare-resent:{batch_id}", 1, timeout=max(1, int(period))):
+            _send_prepare(batch_id)
+            sent += 1
+    return sent
+
+
+def _send_prepare(batch_id: int) -> None:
+    current_app.signature(PREPARE_TASK).apply_async(args=(batch_id,), queue=conf.CELERY_TASK_DEFAULT_QUEUE)

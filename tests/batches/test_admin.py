@@ -28,6 +28,19 @@ def test_an_editor_starts_a_batch_from_the_admin(as_bob, triage_experiment, tick
     assert batch.status == Batch.Status.RUNNING
 
 
+def test_a_big_batch_started_from_the_admin_is_written_by_a_task_and_starts_once_written(
+    as_bob, triage_experiment, tickets, settings
+):
+    settings.PROMPTLIB_BATCH_PREPARE_INLINE_ITEMS = 10
+    r = as_bob.post("/admin/promptlib/batch/start/", {"experiment": triage_experiment.pk, "dataset": tickets.pk,
+                                                      "repeats": 1}, follow=True)  # fmt: skip
+    batch = Batch.objects.get()
+    assert batch.status == Batch.Status.PREPARING and batch.start_when_prepared and not batch.items.exists()
+    html = r.content.decode()
+    assert "writing its 12 calls" in html
+    assert 'writing the calls: <span data-k="prepared">0</span> of 12' in html
+
+
 def test_the_progress_endpoint_answers_json(as_bob, triage_experiment, tickets):
     batch = batch_run_inline(batch=make_batch(triage_experiment, tickets))
     body = as_bob.get(f"/admin/promptlib/batch/{batch.pk}/progress.json").json()

@@ -16,6 +16,13 @@ def test_it_runs_a_batch_inline_and_prints_each_variant(triage_experiment, ticke
     assert Batch.objects.get().status == Batch.Status.FINISHED
 
 
+def test_it_runs_a_batch_too_big_to_write_at_once_inline(triage_experiment, tickets, settings):
+    settings.PROMPTLIB_BATCH_PREPARE_INLINE_ITEMS = 10
+    call_command("run_batch", experiment=str(triage_experiment.pk), dataset="tickets", inline=True)
+    batch = Batch.objects.get()
+    assert batch.status == Batch.Status.FINISHED and batch.items.filter(status="done").count() == 12
+
+
 def test_it_finds_the_experiment_by_name(triage_experiment, tickets):
     call_command("run_batch", experiment="Triage wording", dataset="tickets", inline=True, repeats=2)
     assert Batch.objects.get().total == 24

@@ -190,3 +190,43 @@ def test_items_insert_writes_the_product_in_order(triage_experiment, tickets):
     assert rows == [(c, r, v) for c in cases for r in range(2) for v in variants]
     item = BatchItem.objects.filter(batch=batch).first()
     assert (item.status, item.attempts, item.attempt_log, item.claim_token) == ("pending", 0, [], "")
+
+
+def test_two_tasks_preparing_one_batch_write_each_slice_once(
+    big, triage_experiment, tickets, django_capture_on_commit_callbacks
+):
+    batch, _ = _prepared_later(django_capture_on_commit_callbacks, triage_experiment, tickets, repeats=3)
+
+    def die(b):
+        raise SystemExit("SIGKILL")
+
+    def second_task_writes_one_slice(b):
+        if b.prepared == 12:  # a second task (a re-sent message) writes the next slice meanwhile, then dies
+            with pytest.raises(SystemExit):
+                batch_prepare(batch_id=batch.pk, on_slice=die)
+
+    batch_prepare(batch_id=batch.pk, on_slice=second_task_writes_one_slice)
+    batch.refresh_from_db()
+    assert batch.status == Batch.Status.PENDING
+    assert batch.items.count() == 36 == len(set(batch.items.values_list("variant_id", "case_id", "repeat")))
+
+
+def test_the_sweeper_resends_the_prepare_task_of_a_batch_preparing_for_long(
+    big, triage_experiment, tickets, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from django.core.cache import cache
+    from django.utils import timezone
+
+    from promptlib.batches.services import batches_sweep
+
+    batch, _ = _prepared_later(django_capture_on_commit_callbacks, triage_experiment, tickets, repeats=3)
+    cache.delete(f"promptlib:batch-prepare-resent:{batch.pk}")
+    sent = []
+    monkeypatch.setattr(batch_prepare_task, "apply_async", lambda args, kwargs=None, **o: sent.append(tuple(args)))
+    assert batches_sweep()["prepare_resent"] == 0  # young: its task is on its way
+    Batch.objects.filter(pk=batch.pk).update(created_at=timezone.now() - timedelta(seconds=3600))
+    assert batches_sweep()["prepare_resent"] == 1 and sent == [(batch.pk,)]
+    assert batches_sweep()["prepare_resent"] == 0  # once per period
+    cache.delete(f"promptlib:batch-prepare-resent:{batch.pk}")

@@ -189,3 +189,15 @@ def test_a_killed_workers_items_run_again_within_the_lease_while_the_other_worke
     for item in BatchItem.objects.filter(id__in=lost):
         assert item.attempts >= 2 and any(entry.get("kind") == "lost" for entry in item.attempt_log), item.attempt_log
     print(f"released {released_after:.1f} s after the survivor was ready")  # noqa: T201
+
+
+def test_a_big_batch_is_prepared_by_a_worker_and_runs_once_written(acme, triage_experiment, demo_provider, workers,
+                                                                   settings):  # fmt: skip
+    settings.PROMPTLIB_BATCH_PREPARE_INLINE_ITEMS = 10
+    workers.extra_env["PROMPTLIB_BATCH_PREPARE_SLICE"] = "20"  # several slices, each committed
+    batch = batch_start(batch=make_batch(triage_experiment, tickets_dataset(acme, count=30), repeats=2))
+    assert batch.status == Batch.Status.PREPARING and not batch.items.exists()
+    workers.start()
+    wait_for(lambda: _finished(batch), timeout=90, what=f"the batch to be prepared and run\n{workers.output()}")
+    _assert_exactly_once(batch)
+    assert Batch.objects.get(pk=batch.pk).total == 120
