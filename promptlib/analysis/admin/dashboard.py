@@ -25,12 +25,13 @@ from promptlib.analysis.exports import finetune_jsonl, results_csv
 from promptlib.analysis.promotion import PromotionError, experiment_promote_winner
 from promptlib.analysis.report import experiment_report_cached
 from promptlib.batches.models import Batch, BatchItem
+from promptlib.batches.services import OPEN
 from promptlib.core.models import Role
 from promptlib.experiments.margins import guardrail_margin
 from promptlib.experiments.metrics import METRICS
 from promptlib.experiments.models import Experiment
 
-ACTIVE = (Batch.Status.PENDING, Batch.Status.RUNNING)
+ACTIVE = OPEN  # a batch still writing its calls (preparing) is active too
 ENDED_ITEMS = (BatchItem.Status.DONE, BatchItem.Status.FAILED, BatchItem.Status.CANCELLED)
 
 
