@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 from promptlib.admin.base import ProjectListFilter, ProjectScopedAdmin, ProjectScopedInline, scope_queryset, user_may
 from promptlib.batches.selectors_experiment import experiment_related, outcome_metric_names
 from promptlib.core.models import Project, Role
+from promptlib.experiments.admin.compare import compare_view, template_id_asked
 from promptlib.experiments.admin.forms import ExperimentForm, VariantForm
 from promptlib.experiments.models import Experiment, Variant
 from promptlib.experiments.services import (
@@ -107,10 +108,11 @@ class VariantInline(ProjectScopedInline):
 
     def get_formset(self, request, obj=None, **kwargs):
         formset = super().get_formset(request, obj, **kwargs)
-        if obj is not None and "version" in formset.form.base_fields:
+        template_id = obj.template_id if obj is not None else template_id_asked(request)
+        if template_id is not None and "version" in formset.form.base_fields:
             # Only this template's versions are offered; the service checks it in any case.
             field = formset.form.base_fields["version"]
-            field.queryset = Version.objects.filter(template_id=obj.template_id).select_related("template")
+            field.queryset = Version.objects.filter(template_id=template_id).select_related("template")
         return formset
 
     def _frozen(self, obj) -> bool:
@@ -156,7 +158,8 @@ class ExperimentAdmin(ProjectScopedAdmin):
     def get_urls(self):
         wrap = self.admin_site.admin_view
         status = path("<int:pk>/status/", wrap(require_POST(self.status_view)), name="promptlib_experiment_status")
-        return [status, *super().get_urls()]
+        compare = path("compare/", wrap(functools.partial(compare_view, self)), name="promptlib_experiment_compare")
+        return [status, compare, *super().get_urls()]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         experiment = self.get_object(request, object_id)
