@@ -1,7 +1,8 @@
 """Datasets: create, import cases from CSV or JSONL (all rows or none), export them the same way.
 
 CSV: a header row; the columns `input` (a JSON object of variables), `expected_output`,
-`expected_fields` (a JSON object) and `tags` (comma-separated, or a JSON list) are special; every
+`expected_fields` (a JSON object; or one column per field, `expected.category`) and `tags`
+(comma-separated, or a JSON list) are special; every
 other column is one input variable. A dataset with a template (or its own declaration) types those
 columns from the declared variables (promptlib.batches.dataset_types) and checks every row against
 the declaration, naming the line and column of each problem; without one, a cell is kept as text.
@@ -40,6 +41,7 @@ from promptlib.prompts.models import Template
 MAX_CASES = 50_000
 FORMATS = ("csv", "jsonl")
 CASE_KEYS = ("input", "expected_output", "expected_fields", "tags")
+EXPECTED_PREFIX = "expected."  # a CSV column `expected.category` holds that expected field
 
 
 class DatasetError(DomainError):
@@ -152,7 +154,11 @@ def _csv_row(row: dict[str, str], types: dict[str, str]) -> tuple[dict[str, Any]
             elif column == "expected_output":
                 data["expected_output"] = csv_unsafe(value)
             elif column == "expected_fields":
-                data["expected_fields"] = _json_cell(value, column, kind=dict) if value.strip() else {}
+                if value.strip():
+                    data.setdefault("expected_fields", {}).update(_json_cell(value, column, kind=dict))
+            elif column.startswith(EXPECTED_PREFIX) and len(column) > len(EXPECTED_PREFIX):
+                if value.strip():  # one expected field per column: no JSON to type in a spreadsheet
+                    data.setdefault("expected_fields", {})[column[len(EXPECTED_PREFIX) :]] = csv_unsafe(value.strip())
             elif column == "tags":
                 stripped = csv_unsafe(value.strip())
                 if stripped.startswith("["):
@@ -219,7 +225,11 @@ def cases_parse(*, content: str | bytes, fmt: str, variables: list[dict] | None 
         try:
             if not reader.fieldnames:
                 raise DatasetError("The CSV file has no header row.", field="file")
-            unknown = [c for c in reader.fieldnames if declared and c and c not in types and c not in CASE_KEYS]
+            unknown = [
+                c
+                for c in reader.fieldnames
+                if declared and c and c not in types and c not in CASE_KEYS and not c.startswith(EXPECTED_PREFIX)
+            ]
             for column in unknown:  # once, on the header, rather than on every row
                 errors.append({"line": 1, "field": column, "message": _unknown_column(column, types)})
             for row in reader:

@@ -289,3 +289,11 @@ def test_a_template_of_another_project_is_refused(acme, offer_template):
     with pytest.raises(DatasetError) as exc:
         dataset_create(project=other, name="x", template=offer_template)
     assert exc.value.field == "template"
+
+
+def test_an_expected_field_has_a_column_of_its_own_so_no_json_is_typed(offers):
+    content = "product,benefits,expected.category,expected.tone\nShoes,light,footwear,warm\nHats,warm,,\n"
+    cases_import(dataset=offers, content=content, fmt="csv")
+    assert [c.expected_fields for c in offers.cases.order_by("position")] == [
+        {"category": "footwear", "tone": "warm"}, {}
+    ]  # fmt: skip
