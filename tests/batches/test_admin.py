@@ -268,3 +268,12 @@ def test_the_dataset_list_shows_each_dataset_once_not_its_kept_versions(as_bob, 
     as_bob.post(f"/admin/promptlib/dataset/{tickets.pk}/import/", {"file": SimpleUploadedFile("c.csv", b"ticket\nx\n")})
     r = as_bob.get("/admin/promptlib/dataset/")
     assert [d.pk for d in r.context["cl"].result_list] == [tickets.pk]
+
+
+def test_a_kept_version_shows_its_cases_read_only_and_offers_no_import(as_bob, tickets):
+    as_bob.post(f"/admin/promptlib/dataset/{tickets.pk}/import/", {"file": SimpleUploadedFile("c.csv", b"ticket\nx\n")})
+    kept = tickets.earlier_versions.get()
+    page = as_bob.get(f"/admin/promptlib/dataset/{kept.pk}/change/")
+    html = page.content.decode()
+    assert 'id="kept-version"' in html and 'id="import-cases-link"' not in html
+    assert 'name="cases-0-input"' not in html  # shown, not editable

@@ -182,3 +182,29 @@ def _version_pk(project, number: int) -> int:
     from promptlib.prompts.models import Version
 
     return Version.objects.get(template__project=project, template__slug="ticket-triage", number=number).pk
+
+
+@pytest.mark.browser
+def test_the_pages_of_the_journey_fit_a_phone_and_a_desktop(
+    transactional_db, live_server, page, alice, triage_experiment, tickets
+):
+    from promptlib.batches.models import Dataset
+
+    Dataset.objects.filter(pk=tickets.pk).update(template=triage_experiment.template)
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", "alice")
+    page.fill("#id_password", "pw-alice")
+    page.click("input[type=submit]")
+    pages = {
+        "compare": f"/admin/promptlib/experiment/compare/?template={triage_experiment.template_id}",
+        "import": f"/admin/promptlib/dataset/{tickets.pk}/import/",
+        "dataset": f"/admin/promptlib/dataset/{tickets.pk}/change/",
+        "start": f"/admin/promptlib/batch/start/?experiment={triage_experiment.pk}",
+    }
+    for width, height in ((390, 844), (1280, 800)):
+        page.set_viewport_size({"width": width, "height": height})
+        for name, path in pages.items():
+            page.goto(live_server.url + path)
+            page.screenshot(path=str(ARTIFACTS / f"journey-fit-{name}-{width}.png"), full_page=True)
+            sideways = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            assert sideways <= 0, f"the {name} page scrolls sideways by {sideways} px at {width} px"

@@ -49,6 +49,13 @@ class CaseInline(ProjectScopedInline):
         models.TextField: {"widget": forms.Textarea(attrs={"rows": 3, "cols": 30})},
     }
 
+    def has_change_permission(self, request, obj=None):
+        # A kept version is what its batches ran: read-only, so their results keep meaning what they say.
+        return not (obj is not None and obj.version_of_id) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return not (obj is not None and obj.version_of_id) and super().has_delete_permission(request, obj)
+
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         field = super().formfield_for_dbfield(db_field, request, **kwargs)
         if field is not None and db_field.name in CASE_LABELS:
