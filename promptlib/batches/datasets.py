@@ -212,6 +212,7 @@ def cases_parse(*, content: str | bytes, fmt: str, variables: list[dict] | None 
     types = {var["name"]: var.get("type", "string") for var in declared}
     rows: list[tuple[int, Any]] = []
     errors: list[dict] = []
+    unknown: list[str] = []  # CSV columns that are no variable: named once, on the header
     if fmt == "jsonl":
         for number, line in enumerate(content.splitlines(), start=1):
             if not line.strip():
@@ -251,8 +252,8 @@ def cases_parse(*, content: str | bytes, fmt: str, variables: list[dict] | None 
             continue
         problems = input_problems(declared, case.input) if declared else []
         for field, message in problems:
-            if fmt == "csv" and field not in types:
-                continue  # an unknown column, already named on the header
+            if field in unknown:
+                continue  # already named on the header
             errors.append({"line": number, "field": field, "message": message})
         cases.append(case)
     if errors:

@@ -297,3 +297,10 @@ def test_an_expected_field_has_a_column_of_its_own_so_no_json_is_typed(offers):
     assert [c.expected_fields for c in offers.cases.order_by("position")] == [
         {"category": "footwear", "tone": "warm"}, {}
     ]  # fmt: skip
+
+
+def test_an_unknown_variable_in_a_csv_input_column_is_refused_on_its_row(offers):
+    content = 'product,benefits,input\nShoes,light,"{""colour"": ""red""}"\n'
+    with pytest.raises(DatasetError) as exc:
+        cases_import(dataset=offers, content=content, fmt="csv")
+    assert [(e["line"], e["field"]) for e in exc.value.rows] == [(2, "colour")]
