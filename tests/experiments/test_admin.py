@@ -349,3 +349,13 @@ def test_a_running_experiments_read_only_metrics_keep_their_help(welcome_experim
     page = _page(client, alice, welcome_experiment).content.decode()
     assert "The smallest difference worth detecting" in page
     assert "The one number that decides which version wins" in page
+
+
+def test_every_problem_of_the_variants_is_shown_at_once(welcome, welcome_v2, alice, client):
+    client.force_login(alice)
+    v1 = welcome.versions.get(number=1)
+    response = client.post(ADD, _form(welcome, [("a", v1, 0, True), ("b", welcome_v2, 1, True)]))
+    page = response.content.decode()
+    assert "Exactly one variant must be the control; 2 are marked." in page
+    assert "Variant &#x27;a&#x27;: the weight must be a positive whole number." in page
+    assert not Experiment.objects.exists()

@@ -93,7 +93,7 @@ class VariantFormSet(BaseInlineFormSet):
         try:
             variants_validate(template=experiment.template, variants=_specs(self))
         except ExperimentError as exc:
-            raise ValidationError(exc.message) from exc
+            raise ValidationError([e.message for e in exc.errors or [exc]]) from exc  # every problem at once
 
 
 class VariantInline(ProjectScopedInline):
