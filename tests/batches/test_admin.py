@@ -276,4 +276,4 @@ def test_a_kept_version_shows_its_cases_read_only_and_offers_no_import(as_bob, t
     page = as_bob.get(f"/admin/promptlib/dataset/{kept.pk}/change/")
     html = page.content.decode()
     assert 'id="kept-version"' in html and 'id="import-cases-link"' not in html
-    assert 'name="cases-0-input"' not in html  # shown, not editable
+    assert 'name="cases-0-input"' not in html and 'name="name"' not in html  # shown, not editable

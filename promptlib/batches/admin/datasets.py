@@ -122,6 +122,10 @@ class DatasetAdmin(ProjectScopedAdmin):
             return None
         return scope_queryset(Template.objects.all(), request, role=Role.EDITOR).filter(pk=int(ref)).first()
 
+    def has_change_permission(self, request, obj=None):
+        # A kept version stays as its batches saw it; the dataset itself is edited on its newest version.
+        return not (obj is not None and obj.version_of_id) and super().has_change_permission(request, obj)
+
     def save_model(self, request, obj, form, change):
         if obj.template_id and obj.template.project_id != obj.project_id:
             raise PermissionDenied  # refused by the form's clean first; never saved across projects
