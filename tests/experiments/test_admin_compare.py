@@ -96,3 +96,11 @@ def test_the_template_page_links_to_the_compare_page(client, bob, triage):
     client.force_login(bob)
     page = client.get(reverse("admin:promptlib_template_change", args=[triage.pk])).content.decode()
     assert f"{COMPARE}?template={triage.pk}" in page and "Compare versions in a test" in page
+
+
+def test_the_experiment_list_leads_to_the_compare_page_which_asks_for_the_prompt_first(client, bob, triage, acme):
+    template_create(project=acme, slug="one-version", title="One version")  # nothing to compare yet
+    client.force_login(bob)
+    assert COMPARE in client.get(reverse("admin:promptlib_experiment_changelist")).content.decode()
+    r = client.get(COMPARE)
+    assert [t.title for t in r.context["templates"]] == ["Triage"]

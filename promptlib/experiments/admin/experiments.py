@@ -132,8 +132,9 @@ class VariantInline(ProjectScopedInline):
 class ExperimentAdmin(ProjectScopedAdmin):
     empty_help = (
         "No experiments yet. To find out which of two versions of a prompt works better, save a second "
-        "version of a template, then click “Add experiment”."
+        "version of a template, then click “Compare two versions”."
     )
+    change_list_template = "admin/promptlib/experiment/change_list.html"
     form = ExperimentForm
     inlines = (VariantInline,)
     list_display = ("name", "template", "project", "status", "variant_summary", "started_at", "created_at")
