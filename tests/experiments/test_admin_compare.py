@@ -104,3 +104,9 @@ def test_the_experiment_list_leads_to_the_compare_page_which_asks_for_the_prompt
     assert COMPARE in client.get(reverse("admin:promptlib_experiment_changelist")).content.decode()
     r = client.get(COMPARE)
     assert [t.title for t in r.context["templates"]] == ["Triage"]
+
+
+def test_a_prompt_with_one_version_is_told_to_save_a_second(client, bob, acme):
+    template = template_create(project=acme, slug="solo", title="Solo")
+    version_create(template=template, content=triage_content("Classify."))
+    assert 'id="one-version"' in _page(client, bob, template).content.decode()

@@ -82,7 +82,7 @@ def compare_view(model_admin, request):
             start = reverse("admin:promptlib_batch_start")
             return redirect(f"{start}?experiment={experiment.pk}&dataset={plan.dataset.pk}")
     context.update(
-        template=template, form=form, subtitle=template.title,
+        template=template, form=form, subtitle=template.title, one_version=suggestion.control is None,
         add_dataset_url=reverse("admin:promptlib_dataset_add") + f"?template={template.pk}",
         advanced_url=reverse("admin:promptlib_experiment_add") + f"?template={template.pk}",
     )  # fmt: skip
