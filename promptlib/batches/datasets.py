@@ -6,6 +6,7 @@ CSV: a header row; the columns `input` (a JSON object of variables), `expected_o
 other column is one input variable. A dataset with a template (or its own declaration) types those
 columns from the declared variables (promptlib.batches.dataset_types) and checks every row against
 the declaration, naming the line and column of each problem; without one, a cell is kept as text.
+A declared variable named like a special column (e.g. `tags`) takes that column.
 
 Versions: each import into a dataset that already has cases makes its next version. The cases of
 the version before are moved, with the batches that ran on them, to a kept copy of the dataset row
@@ -148,7 +149,10 @@ def _csv_row(row: dict[str, str], types: dict[str, str]) -> tuple[dict[str, Any]
             continue
         value = value or ""
         try:
-            if column == "input":
+            if column in types:  # a declared variable wins over a special column of the same name
+                if value.strip():  # an empty cell: the variable's default, or "required"
+                    variables[column] = cell_value(types[column], value)
+            elif column == "input":
                 if value.strip():
                     variables.update(_json_cell(value, "input", kind=dict))
             elif column == "expected_output":
@@ -165,9 +169,6 @@ def _csv_row(row: dict[str, str], types: dict[str, str]) -> tuple[dict[str, Any]
                     data["tags"] = _json_cell(stripped, column, kind=list)
                 else:
                     data["tags"] = [t.strip() for t in stripped.split(",") if t.strip()]
-            elif column in types:
-                if value.strip():  # an empty cell: the variable's default, or "required"
-                    variables[column] = cell_value(types[column], value)
             elif column:
                 variables[column] = value
         except DatasetError as exc:

@@ -284,3 +284,13 @@ def test_a_dataset_of_a_template_types_its_csv_and_each_import_is_a_new_version(
 def test_an_unknown_template_for_a_dataset_is_a_400_naming_it(writer, acme):
     r = writer.post(f"{API}/datasets", {"name": "x", "template": "nope"}, format="json")
     assert r.status_code == 400 and r.json()["errors"][0]["field"] == "template"
+
+
+def test_a_dataset_without_a_template_may_declare_its_variables(writer, acme):
+    declared = [{"name": "tags", "type": "list"}, {"name": "n", "type": "integer", "required": True}]
+    assert writer.post(f"{API}/datasets", {"name": "own", "variables": declared}, format="json").status_code == 201
+    r = writer.post(f"{API}/datasets/own/cases", {"format": "csv", "content": "tags,n\na; b,3\n"}, format="json")
+    assert r.status_code == 201
+    assert Dataset.objects.get(name="own").cases.get().input == {"tags": ["a", "b"], "n": 3}
+    bad = writer.post(f"{API}/datasets", {"name": "bad", "variables": [{"name": "x", "type": "date"}]}, format="json")
+    assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "variables"

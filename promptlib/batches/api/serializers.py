@@ -17,6 +17,10 @@ class DatasetInSerializer(serializers.Serializer):
         max_length=120, required=False, allow_blank=True, default="",
         help_text="The slug of the template whose variables the cases fill: imports are typed and checked.",
     )  # fmt: skip
+    variables = serializers.ListField(
+        child=serializers.DictField(), required=False, default=list, max_length=200,
+        help_text='Without a template: the variables the cases fill, e.g. [{"name": "tags", "type": "list"}].',
+    )  # fmt: skip
 
 
 class DatasetOutSerializer(serializers.Serializer):
