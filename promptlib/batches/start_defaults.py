@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from promptlib.batches.dataset_types import input_problems
 from promptlib.batches.models import Dataset
 from promptlib.batches.selectors import dataset_for_template
 from promptlib.experiments.models import Experiment
@@ -57,3 +58,24 @@ def batch_defaults(*, experiment: Experiment) -> BatchDefaults:
     elif not dataset.cases.exists():
         missing.append(("dataset", f"Import test cases into “{dataset.name}” first: it is empty."))
     return BatchDefaults(dataset=dataset, provider=provider, model=model, missing=missing)
+
+
+CASES_CHECKED = 2000  # a batch's cases are few; beyond this many, the first ones tell
+
+
+def dataset_fit_problems(*, experiment: Experiment, dataset: Dataset, shown: int = 3) -> list[str]:
+    """Why cases of the dataset would fail to render in the experiment's versions: the first few, in words.
+
+    The same rule as the import's (dataset_types.input_problems) and the renderer's, checked before a
+    batch makes calls that would all fail (e.g. a list variable filled with text by an older import).
+    """
+    declarations = {v.version.number: v.version.variables for v in experiment.variants.select_related("version")}
+    problems: list[str] = []
+    cases = dataset.cases.order_by("position").values_list("position", "input")[:CASES_CHECKED]
+    for position, given in cases:
+        for number, declared in sorted(declarations.items()):
+            for _name, problem in input_problems(declared, given or {}):
+                problems.append(f"Case {position}, version {number}: {problem}")
+                if len(problems) >= shown:
+                    return problems
+    return problems

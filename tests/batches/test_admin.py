@@ -277,3 +277,17 @@ def test_a_kept_version_shows_its_cases_read_only_and_offers_no_import(as_bob, t
     html = page.content.decode()
     assert 'id="kept-version"' in html and 'id="import-cases-link"' not in html
     assert 'name="cases-0-input"' not in html and 'name="name"' not in html  # shown, not editable
+
+
+def test_cases_that_would_fail_every_call_are_refused_before_the_batch(as_bob, acme, triage_experiment):
+    from promptlib.batches.datasets import dataset_create
+
+    legacy = dataset_create(project=acme, name="legacy")  # no template: an older import kept text as it was
+    cases_add(dataset=legacy, cases=[CaseData(input={"ticket": 42}), CaseData(input={"tickett": "typo"})])
+    r = as_bob.post("/admin/promptlib/batch/start/", {"experiment": triage_experiment.pk, "dataset": legacy.pk,
+                                                      "repeats": 1})  # fmt: skip
+    error = str(r.context["form"].errors["dataset"])
+    assert "Case 1, version 1: &#x27;ticket&#x27; must be of type string, got int" in error
+    assert "Case 2, version 1: &#x27;tickett&#x27; is not a variable" in error
+    assert f"/admin/promptlib/dataset/{legacy.pk}/import/" in error
+    assert not Batch.objects.exists()

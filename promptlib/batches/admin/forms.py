@@ -10,7 +10,7 @@ from django.utils.html import format_html, format_html_join
 from promptlib.admin.base import form_error_add
 from promptlib.batches.models import Dataset, ScorerConfig
 from promptlib.batches.services import BatchSettings
-from promptlib.batches.start_defaults import batch_defaults
+from promptlib.batches.start_defaults import batch_defaults, dataset_fit_problems
 from promptlib.core.jsonvalues import MAX_INT
 from promptlib.experiments.models import Experiment
 from promptlib.providers.models import ProviderConfig
@@ -97,6 +97,19 @@ class BatchSettingsForm(forms.Form):
             ),
         }
         self.missing = [(sentence, links[what]) for what, sentence in defaults.missing]
+
+    def clean(self):
+        data = super().clean()
+        experiment, dataset = data.get("experiment"), data.get("dataset")
+        if experiment is not None and dataset is not None:
+            problems = dataset_fit_problems(experiment=experiment, dataset=dataset)
+            if problems:  # every call would fail on these cases: say so now, not after the batch
+                link = reverse("admin:promptlib_dataset_import", args=[dataset.pk])
+                self.add_error("dataset", format_html(
+                    "These test cases do not fit the prompt: {}. <a href=\"{}\">Import a corrected file</a> "
+                    "(it becomes the dataset's next version).", "; ".join(problems), link,
+                ))  # fmt: skip
+        return data
 
     def settings(self) -> BatchSettings:
         data = self.cleaned_data
