@@ -1,11 +1,20 @@
 """Datasets: create, import cases from CSV or JSONL (all rows or none), export them the same way.
 
 CSV: a header row; the columns `input` (a JSON object of variables), `expected_output`,
-`expected_fields` (a JSON object) and `tags` (comma-separated, or a JSON list) are special; every
-other column is one input variable with its text value. JSONL: one object per line with the keys
-input, expected_output, expected_fields and tags. Exports use the `input` JSON column, so that typed
-values (numbers, lists) survive a round trip, and neutralise spreadsheet formulas (core.csv), which
-the import undoes.
+`expected_fields` (a JSON object; or one column per field, `expected.category`) and `tags`
+(comma-separated, or a JSON list) are special; every
+other column is one input variable. A dataset with a template (or its own declaration) types those
+columns from the declared variables (promptlib.batches.dataset_types) and checks every row against
+the declaration, naming the line and column of each problem; without one, a cell is kept as text.
+A declared variable named like a special column (e.g. `tags`) takes that column.
+
+Versions: each import into a dataset that already has cases makes its next version. The cases of
+the version before are moved, with the batches that ran on them, to a kept copy of the dataset row
+(`version_of`), so the dataset keeps its name and every batch keeps the cases it ran.
+
+JSONL: one object per line with the keys input, expected_output, expected_fields and tags.
+Exports use the `input` JSON column, so that typed values (numbers, lists) survive a round trip,
+and neutralise spreadsheet formulas (core.csv), which the import undoes.
 
 An import refuses, line by line and before anything is stored, what the database or the parser
 would fail on: NUL characters, NaN/Infinity/1e999, lone surrogates, deep nesting, CSV cells over
@@ -21,17 +30,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Max
 
-from promptlib.batches.models import BatchItem, Dataset, DatasetCase
+from promptlib.batches.dataset_types import cell_value, input_problems, variables_declared, variables_validate
+from promptlib.batches.models import Batch, Dataset, DatasetCase
 from promptlib.core.csv import csv_line, csv_unsafe
 from promptlib.core.errors import DomainError
 from promptlib.core.jsonvalues import json_parse_storable, json_problem
 from promptlib.core.models import Project
+from promptlib.prompts.models import Template
 
 MAX_CASES = 50_000
 FORMATS = ("csv", "jsonl")
 CASE_KEYS = ("input", "expected_output", "expected_fields", "tags")
+EXPECTED_PREFIX = "expected."  # a CSV column `expected.category` holds that expected field
 
 
 class DatasetError(DomainError):
@@ -56,15 +67,36 @@ class CaseData:
     tags: tuple[str, ...] = ()
 
 
-def dataset_create(*, project: Project, name: str, description: str = "") -> Dataset:
+def dataset_create(
+    *,
+    project: Project,
+    name: str,
+    description: str = "",
+    template: Template | None = None,
+    variables: list[dict] | None = None,
+) -> Dataset:
+    """A new, empty dataset; with a template (or declared variables) its imports are typed and checked."""
     taken = f"A dataset named '{name}' already exists in this project."
-    if Dataset.objects.filter(project=project, name=name).exists():
+    if template is not None and template.project_id != project.pk:
+        raise DatasetError("The template belongs to another project.", field="template")
+    try:
+        declared = variables_validate(variables or [])
+    except ValueError as exc:
+        raise DatasetError(str(exc), field="variables") from exc
+    if Dataset.objects.current().filter(project=project, name=name).exists():
         raise DatasetError(taken, field="name")
     try:
         with transaction.atomic():
-            return Dataset.objects.create(project=project, name=name, description=description)
+            return Dataset.objects.create(
+                project=project, name=name, description=description, template=template, variables=declared
+            )
     except IntegrityError as exc:  # created by a concurrent request since the check above
         raise DatasetError(taken, field="name", status=409) from exc
+
+
+def dataset_variables(*, dataset: Dataset) -> list[dict]:
+    """The variables the dataset's cases fill, with their types ([] when nothing is declared)."""
+    return variables_declared(template=dataset.template, variables=dataset.variables)
 
 
 def case_data_validate(data: Any) -> CaseData:
@@ -106,30 +138,45 @@ def _json_cell(value: str, field: str, *, kind: type) -> Any:
     return parsed
 
 
-def _csv_row(row: dict[str, str]) -> dict[str, Any]:
+def _csv_row(row: dict[str, str], types: dict[str, str]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """A CSV row as case data, and (column, problem) for each cell that could not be read."""
     data: dict[str, Any] = {}
     variables: dict[str, Any] = {}
+    problems: list[tuple[str, str]] = []
     for column, value in row.items():
         if column is None:
-            raise DatasetError("This row has more cells than the header has columns.", field="row")
+            problems.append(("row", "This row has more cells than the header has columns."))
+            continue
         value = value or ""
-        if column == "input":
-            if value.strip():
-                variables.update(_json_cell(value, "input", kind=dict))
-        elif column == "expected_output":
-            data["expected_output"] = csv_unsafe(value)
-        elif column == "expected_fields":
-            data["expected_fields"] = _json_cell(value, column, kind=dict) if value.strip() else {}
-        elif column == "tags":
-            stripped = csv_unsafe(value.strip())
-            if stripped.startswith("["):
-                data["tags"] = _json_cell(stripped, column, kind=list)
-            else:
-                data["tags"] = [t.strip() for t in stripped.split(",") if t.strip()]
-        elif column:
-            variables[column] = value
+        try:
+            if column in types:  # a declared variable wins over a special column of the same name
+                if value.strip():  # an empty cell: the variable's default, or "required"
+                    variables[column] = cell_value(types[column], value)
+            elif column == "input":
+                if value.strip():
+                    variables.update(_json_cell(value, "input", kind=dict))
+            elif column == "expected_output":
+                data["expected_output"] = csv_unsafe(value)
+            elif column == "expected_fields":
+                if value.strip():
+                    data.setdefault("expected_fields", {}).update(_json_cell(value, column, kind=dict))
+            elif column.startswith(EXPECTED_PREFIX) and len(column) > len(EXPECTED_PREFIX):
+                if value.strip():  # one expected field per column: no JSON to type in a spreadsheet
+                    data.setdefault("expected_fields", {})[column[len(EXPECTED_PREFIX) :]] = csv_unsafe(value.strip())
+            elif column == "tags":
+                stripped = csv_unsafe(value.strip())
+                if stripped.startswith("["):
+                    data["tags"] = _json_cell(stripped, column, kind=list)
+                else:
+                    data["tags"] = [t.strip() for t in stripped.split(",") if t.strip()]
+            elif column:
+                variables[column] = value
+        except DatasetError as exc:
+            problems.append((exc.field, exc.message))
+        except ValueError as exc:
+            problems.append((column, f"Column '{column}': {exc}"))
     data["input"] = variables
-    return data
+    return data, problems
 
 
 def _text(content: str | bytes) -> str:
@@ -154,13 +201,19 @@ def _csv_reason(exc: csv.Error) -> str:
     return text
 
 
-def cases_parse(*, content: str | bytes, fmt: str) -> list[CaseData]:
-    """Parse a whole file; raises DatasetError listing every bad row by its line number."""
+def cases_parse(*, content: str | bytes, fmt: str, variables: list[dict] | None = None) -> list[CaseData]:
+    """Parse a whole file; raises DatasetError listing every problem by line and column.
+
+    `variables`: the declaration the cases must fit (dataset_variables); None or [] checks nothing.
+    """
     if fmt not in FORMATS:
         raise DatasetError(f"Unknown format '{fmt}'; use csv or jsonl.", field="format")
     content = _text(content)
+    declared = variables or []
+    types = {var["name"]: var.get("type", "string") for var in declared}
     rows: list[tuple[int, Any]] = []
     errors: list[dict] = []
+    unknown: list[str] = []  # CSV columns that are no variable: named once, on the header
     if fmt == "jsonl":
         for number, line in enumerate(content.splitlines(), start=1):
             if not line.strip():
@@ -174,11 +227,19 @@ def cases_parse(*, content: str | bytes, fmt: str) -> list[CaseData]:
         try:
             if not reader.fieldnames:
                 raise DatasetError("The CSV file has no header row.", field="file")
+            unknown = [
+                c
+                for c in reader.fieldnames
+                if declared and c and c not in types and c not in CASE_KEYS and not c.startswith(EXPECTED_PREFIX)
+            ]
+            for column in unknown:  # once, on the header, rather than on every row
+                errors.append({"line": 1, "field": column, "message": _unknown_column(column, types)})
             for row in reader:
-                try:
-                    rows.append((reader.line_num, _csv_row(row)))
-                except DatasetError as exc:
-                    errors.append({"line": reader.line_num, "field": exc.field, "message": exc.message})
+                data, problems = _csv_row({k: v for k, v in row.items() if k not in unknown}, types)
+                for field, message in problems:
+                    errors.append({"line": reader.line_num, "field": field, "message": message})
+                if not problems:
+                    rows.append((reader.line_num, data))
         except csv.Error as exc:
             # The reader cannot go on after this (e.g. a cell over csv.field_size_limit(), 131,072 characters).
             line = reader.reader.line_num  # DictReader's own line_num lags until a row is returned
@@ -186,14 +247,21 @@ def cases_parse(*, content: str | bytes, fmt: str) -> list[CaseData]:
     cases = []
     for number, data in rows:
         try:
-            cases.append(case_data_validate(data))
+            case = case_data_validate(data)
         except DatasetError as exc:
             errors.append({"line": number, "field": exc.field, "message": exc.message})
+            continue
+        problems = input_problems(declared, case.input) if declared else []
+        for field, message in problems:
+            if field in unknown:
+                continue  # already named on the header
+            errors.append({"line": number, "field": field, "message": message})
+        cases.append(case)
     if errors:
         errors.sort(key=lambda e: e["line"])
         first = errors[0]
         raise DatasetError(
-            f"{len(errors)} bad row(s); nothing was imported. Line {first['line']}: {first['message']}",
+            f"{len(errors)} problem(s); nothing was imported. Line {first['line']}: {first['message']}",
             field="file",
             rows=errors,
         )
@@ -204,38 +272,72 @@ def cases_parse(*, content: str | bytes, fmt: str) -> list[CaseData]:
     return cases
 
 
+def _unknown_column(column: str, types: dict[str, str]) -> str:
+    return (
+        f"Column '{column}' is not a variable of this prompt; its variables are {', '.join(sorted(types))} "
+        f"(and the optional columns {', '.join(CASE_KEYS[1:])})."
+    )
+
+
+def _version_keep(dataset: Dataset) -> Dataset:
+    """Move the dataset's cases, and the batches that ran on them, to a kept copy: its earlier version."""
+    kept = Dataset.objects.create(
+        project_id=dataset.project_id,
+        name=dataset.name,
+        description=dataset.description,
+        template_id=dataset.template_id,
+        variables=dataset.variables,
+        version=dataset.version,
+        version_of=dataset,
+    )
+    dataset.cases.update(dataset=kept)
+    Batch.objects.filter(dataset=dataset).update(dataset=kept)  # schedules stay: they run the newest
+    return kept
+
+
 @transaction.atomic
 def cases_add(*, dataset: Dataset, cases: list[CaseData], replace: bool = False) -> int:
-    """Append cases (or replace all of them); all or nothing. Returns how many were added."""
-    if replace:
-        if BatchItem.objects.filter(case__dataset=dataset).exists():
-            raise DatasetError(
-                "Batches have run on these cases, so they cannot be replaced; import into a new dataset.",
-                field="replace",
-            )
-        dataset.cases.all().delete()
-    Dataset.objects.select_for_update().filter(pk=dataset.pk).first()  # serialise position numbering
-    start = (dataset.cases.aggregate(n=Max("position"))["n"] or 0) + 1
+    """Make the dataset's next version: its cases so far (none with replace) plus these. All or nothing.
+
+    The first import into an empty dataset fills version 1. Returns how many cases were added.
+    """
+    locked = Dataset.objects.select_for_update().get(pk=dataset.pk)  # one import at a time
+    if locked.version_of_id is not None:
+        raise DatasetError(
+            f"This is version {locked.version} of '{locked.name}', kept as it was; import into the dataset itself.",
+            field="dataset",
+            status=409,
+        )
+    earlier = list(locked.cases.order_by("position"))
+    if earlier:
+        _version_keep(locked)
+        locked.version += 1
+    carried = [] if replace else [
+        CaseData(c.input, c.expected_output, c.expected_fields or {}, tuple(c.tags or [])) for c in earlier
+    ]  # fmt: skip
     DatasetCase.objects.bulk_create(
         [
             DatasetCase(
-                dataset=dataset,
-                position=start + index,
+                dataset=locked,
+                position=index,
                 input=case.input,
                 expected_output=case.expected_output,
                 expected_fields=case.expected_fields or {},
                 tags=list(case.tags),
             )
-            for index, case in enumerate(cases)
+            for index, case in enumerate([*carried, *cases], start=1)
         ],
         batch_size=2000,
     )
-    dataset.save(update_fields=["updated_at"])
+    locked.save(update_fields=["version", "updated_at"])
+    dataset.version, dataset.updated_at = locked.version, locked.updated_at
     return len(cases)
 
 
 def cases_import(*, dataset: Dataset, content: str | bytes, fmt: str, replace: bool = False) -> int:
-    return cases_add(dataset=dataset, cases=cases_parse(content=content, fmt=fmt), replace=replace)
+    """Parse the file against the dataset's variables, then add its cases as the next version."""
+    cases = cases_parse(content=content, fmt=fmt, variables=dataset_variables(dataset=dataset))
+    return cases_add(dataset=dataset, cases=cases, replace=replace)
 
 
 def _case_dict(case: DatasetCase) -> dict[str, Any]:

@@ -32,9 +32,12 @@ CHALLENGER_NOTE = "Demo challenger: states the ask-first rule in the task."
 def demo_datasets_import(*, project: Project, folder: Path) -> list[Dataset]:
     datasets = []
     for path in sorted(folder.glob("*.jsonl")):
-        dataset = Dataset.objects.filter(project=project, name=path.stem).first()
+        dataset = Dataset.objects.current().filter(project=project, name=path.stem).first()
         if dataset is None:
-            dataset = dataset_create(project=project, name=path.stem, description=f"Demo cases for {path.stem}.")
+            template = Template.objects.filter(project=project, slug=path.stem).first()  # the prompt it tests
+            dataset = dataset_create(
+                project=project, name=path.stem, description=f"Demo cases for {path.stem}.", template=template
+            )
             cases_import(dataset=dataset, content=path.read_text(encoding="utf-8"), fmt="jsonl")
         datasets.append(dataset)
     return datasets

@@ -195,23 +195,56 @@ class Review(models.Model):
         return f"review of {self.result_id}: {'approved' if self.approved else 'rejected'}"
 
 
+class DatasetQuerySet(models.QuerySet):
+    def current(self):
+        """The datasets people pick and import into: not the kept copies of their earlier versions."""
+        return self.filter(version_of__isnull=True)
+
+
 class Dataset(models.Model):
-    """A named set of test cases (inputs and what a good answer looks like) in one project."""
+    """A named set of test cases (inputs and what a good answer looks like) in one project.
+
+    Versioned: an import makes version n + 1 of the same dataset (same row, same name). The cases of
+    version n are kept on a copy of this row (`version_of` set) together with the batches that ran on
+    them, so a batch always points at the cases it ran. Its variables come from its template (the
+    latest version's declaration), or from `variables` when it has no template.
+    """
 
     project_path = "project"  # ORM path to the owning Project, used for scoping
 
     project = models.ForeignKey("promptlib.Project", on_delete=models.CASCADE, related_name="datasets")
     name = models.SlugField(max_length=120, help_text="A short name, e.g. support-tickets.")
     description = models.TextField(blank=True)
+    template = models.ForeignKey(
+        "promptlib.Template",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="datasets",
+        help_text="The prompt these cases test: its variables become the columns of the file you import.",
+    )
+    # [{"name", "type"}, ...] as a version declares them; used when there is no template.
+    variables = models.JSONField(default=list, blank=True)
+    version = models.PositiveIntegerField(default=1)
+    version_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="earlier_versions", editable=False
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = DatasetQuerySet.as_manager()
+
     class Meta:
-        ordering = ["project__name", "name"]
-        constraints = [models.UniqueConstraint(fields=["project", "name"], name="uniq_dataset_name_per_project")]
+        ordering = ["project__name", "name", "-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "name"], condition=Q(version_of__isnull=True), name="uniq_dataset_name_per_project"
+            ),
+            models.UniqueConstraint(fields=["version_of", "version"], name="uniq_dataset_version"),
+        ]
 
     def __str__(self) -> str:
-        return self.name
+        return self.name if self.version_of_id is None else f"{self.name} (version {self.version})"
 
 
 class DatasetCase(models.Model):

@@ -16,8 +16,9 @@ NAME_MAX = Dataset._meta.get_field("name").max_length
 
 
 def datasets_list(*, project_id: int) -> QuerySet[Dataset]:
-    """The project's datasets by name, each with its number of cases as case_total."""
-    return Dataset.objects.filter(project_id=project_id).annotate(case_total=Count("cases")).order_by("name")
+    """The project's datasets (their newest versions) by name, each with its number of cases as case_total."""
+    rows = Dataset.objects.current().filter(project_id=project_id).select_related("template")
+    return rows.annotate(case_total=Count("cases")).order_by("name")
 
 
 def ref_id(ref: str | int) -> int | None:
@@ -42,7 +43,12 @@ def dataset_find(*, project_id: int, ref: str | int) -> Dataset | None:
     name = str(ref)
     if "\x00" in name or len(name) > NAME_MAX:  # no stored name has them; PostgreSQL refuses a NUL
         return None
-    return rows.filter(name=name).first()
+    return rows.current().filter(name=name).first()  # a name means the newest version
+
+
+def dataset_for_template(*, template_id: int) -> Dataset | None:
+    """The template's dataset (the one most recently changed, if it has several)."""
+    return Dataset.objects.current().filter(template_id=template_id).order_by("-updated_at", "-pk").first()
 
 
 def batches_list(*, project_id: int) -> QuerySet[Batch]:

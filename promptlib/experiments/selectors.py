@@ -66,3 +66,9 @@ def application_metrics_registered(*, project_id: int) -> dict[str, tuple[Metric
         )
         for m in rows
     }
+
+
+def application_metric_labels(*, project_ids) -> dict[str, str]:
+    """{name: "Complaints (lower is better)"}: the registered metrics as a marketer picks them."""
+    rows = ApplicationMetric.objects.filter(project_id__in=project_ids).order_by("name")
+    return {m.name: f"{m.label} ({m.get_direction_display().lower()})" for m in rows}

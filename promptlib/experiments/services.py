@@ -48,32 +48,50 @@ class VariantSpec:
 
 
 def variants_validate(*, template: Template, variants: list[VariantSpec]) -> None:
-    """Refuse a bad configuration with a message naming the problem."""
+    """Refuse a bad configuration, naming every problem (the first one is the error's own message)."""
+    problems: list[ExperimentError] = []
     if len(variants) < 2:
-        raise ExperimentError(
-            "An experiment needs at least two variants: a control and a challenger.", field="variants"
+        problems.append(
+            ExperimentError("An experiment needs at least two variants: a control and a challenger.", field="variants")
         )
     controls = [spec for spec in variants if spec.is_control]
-    if len(controls) != 1:
-        raise ExperimentError(f"Exactly one variant must be the control; {len(controls)} are marked.", field="variants")
+    if variants and len(controls) != 1:
+        problems.append(
+            ExperimentError(f"Exactly one variant must be the control; {len(controls)} are marked.", field="variants")
+        )
     seen: set[str] = set()
     for spec in variants:
         if not _KEY.fullmatch(spec.key or ""):
-            raise ExperimentError(
-                f"Variant key {spec.key!r} must be 1–40 letters, digits, - or _.", field="variants.key"
+            problems.append(
+                ExperimentError(f"Variant key {spec.key!r} must be 1–40 letters, digits, - or _.", field="variants.key")
             )
-        if spec.key in seen:
-            raise ExperimentError(f"Two variants share the key {spec.key!r}.", field="variants.key")
+        elif spec.key in seen:
+            problems.append(ExperimentError(f"Two variants share the key {spec.key!r}.", field="variants.key"))
         seen.add(spec.key)
         if spec.version.template_id != template.pk:
-            raise ExperimentError(
-                f"Variant {spec.key!r}: version {spec.version.number} is not a version of template '{template.slug}'.",
-                field="variants.version",
+            problems.append(
+                ExperimentError(
+                    f"Variant {spec.key!r}: version {spec.version.number} is not a version of template "
+                    f"'{template.slug}'.",
+                    field="variants.version",
+                )
             )
         if not isinstance(spec.weight, int) or spec.weight <= 0:
-            raise ExperimentError(
-                f"Variant {spec.key!r}: the weight must be a positive whole number.", field="variants.weight"
+            problems.append(
+                ExperimentError(
+                    f"Variant {spec.key!r}: the weight must be a positive whole number.", field="variants.weight"
+                )
             )
+    _raise_all(problems)
+
+
+def _raise_all(problems: list[ExperimentError]) -> None:
+    """One error carrying every problem: its own message and field are the first one's."""
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        first = problems[0]
+        raise ExperimentError(first.message, field=first.field, code=first.code, errors=problems)
 
 
 def metrics_validate(*, primary_metric: str, guardrail_metrics: list[str]) -> None:
@@ -99,10 +117,16 @@ def experiment_create(
 ) -> Experiment:
     """Create a draft experiment with its variants; nothing is written if anything is wrong."""
     guardrails = list(guardrail_metrics or [])
-    if not (name or "").strip():
-        raise ExperimentError("An experiment needs a name.", field="name")
-    metrics_validate(primary_metric=primary_metric, guardrail_metrics=guardrails)
-    variants_validate(template=template, variants=variants)
+    problems = [] if (name or "").strip() else [ExperimentError("An experiment needs a name.", field="name")]
+    for check in (
+        lambda: metrics_validate(primary_metric=primary_metric, guardrail_metrics=guardrails),
+        lambda: variants_validate(template=template, variants=variants),
+    ):
+        try:
+            check()
+        except ExperimentError as exc:
+            problems.extend(exc.errors or [exc])
+    _raise_all(problems)
     with transaction.atomic():
         experiment = Experiment.objects.create(
             project_id=template.project_id,

@@ -118,7 +118,7 @@ def test_the_template_page_lists_its_experiments(client, bob, triage_experiment)
 
 def test_the_template_page_offers_a_new_experiment_with_this_template(client, bob, welcome):
     page = _page(client, bob, reverse("admin:promptlib_template_change", args=[welcome.pk]))
-    assert reverse("admin:promptlib_experiment_add") + f"?template={welcome.pk}" in page
+    assert reverse("admin:promptlib_experiment_compare") + f"?template={welcome.pk}" in page
 
 
 def test_a_viewer_is_not_offered_a_new_experiment(client, victor, welcome):

@@ -185,3 +185,122 @@ def test_a_batch_stopped_early_shows_why_and_offers_to_resume(as_bob, triage_exp
     html = as_bob.get(f"/admin/promptlib/batch/{batch.pk}/change/").content.decode()
     assert "The provider refused the API key (401)." in html
     assert f"Re-run 1 failed and {batch.total - 1} stopped" in html
+
+
+# --- starting a batch: defaults that run, or what to set up first -----------------------------------
+
+
+def _openai_experiment(acme):
+    """An experiment whose versions name provider 'openai', which the project lacks."""
+    from dataclasses import replace
+
+    from promptlib.experiments.services import VariantSpec, experiment_create
+    from promptlib.prompts.services import template_create, version_create
+    from tests.batches_support import triage_content
+
+    template = template_create(project=acme, slug="triage-openai", title="Triage (OpenAI)")
+    v1, _ = version_create(template=template, content=replace(triage_content("Classify."), provider="openai",
+                                                              model="gpt-4o-mini"))  # fmt: skip
+    v2, _ = version_create(template=template, content=replace(triage_content("Classify it."), provider="openai",
+                                                              model="gpt-4o-mini"))  # fmt: skip
+    return experiment_create(
+        template=template, name="OpenAI wording",
+        variants=[VariantSpec(key="control", version=v1, is_control=True), VariantSpec(key="b", version=v2)],
+    )  # fmt: skip
+
+
+def test_the_start_page_preselects_the_template_dataset_and_a_provider_that_exists(as_bob, acme, demo_provider):
+    from promptlib.batches.datasets import dataset_create
+
+    experiment = _openai_experiment(acme)
+    dataset_create(project=acme, name="unrelated")
+    own = dataset_create(project=acme, name="triage-cases", template=experiment.template)
+    cases_add(dataset=own, cases=[CaseData(input={"ticket": "My card was charged twice"})])
+
+    form = as_bob.get(f"/admin/promptlib/batch/start/?experiment={experiment.pk}").context["form"]
+
+    assert form.initial["dataset"] == own.pk and form.initial["provider"] == demo_provider.pk
+    assert form.initial["model"] == "demo-model" and form.fields["repeats"].initial == 1
+    assert not form.missing
+    # What the page offers runs as it is: posting its preselected values starts a batch.
+    posted = {"experiment": experiment.pk, "dataset": own.pk, "provider": demo_provider.pk, "model": "demo-model",
+              "repeats": form.fields["repeats"].initial}  # fmt: skip
+    r = as_bob.post("/admin/promptlib/batch/start/", posted)
+    assert r.status_code == 302, r.context["form"].errors if r.context else r
+    assert Batch.objects.get().total == 2
+
+
+def test_the_start_page_says_what_to_set_up_when_nothing_can_run(as_bob, acme):
+    experiment = _openai_experiment(acme)
+    html = as_bob.get(f"/admin/promptlib/batch/start/?experiment={experiment.pk}").content.decode()
+    assert "Set up an AI provider first" in html and "“openai”" in html
+    assert "/admin/promptlib/providerconfig/add/" in html
+    assert "has no dataset yet" in html and f"/admin/promptlib/dataset/add/?template={experiment.template_id}" in html
+
+
+def test_the_dataset_list_of_the_start_page_has_this_template_datasets_only(as_bob, acme, triage_experiment):
+    from promptlib.batches.datasets import dataset_create
+    from promptlib.prompts.services import template_create
+
+    other = template_create(project=acme, slug="welcome", title="Welcome")
+    mine = dataset_create(project=acme, name="mine", template=triage_experiment.template)
+    dataset_create(project=acme, name="theirs", template=other)
+    form = as_bob.get(f"/admin/promptlib/batch/start/?experiment={triage_experiment.pk}").context["form"]
+    assert [d.name for d in form.fields["dataset"].queryset] == ["mine"] and form.initial["dataset"] == mine.pk
+
+
+# --- datasets of a template in the admin --------------------------------------------------------------
+
+
+def test_a_csv_with_a_list_column_imports_typed_and_a_fix_is_a_new_version(as_bob, acme, triage_experiment):
+    from promptlib.batches.datasets import dataset_create
+    from promptlib.prompts.content import VersionContent
+    from promptlib.prompts.services import template_create, version_create
+
+    template = template_create(project=acme, slug="offer", title="Offer")
+    variables = [{"name": "product", "type": "string"}, {"name": "benefits", "type": "list"}]
+    version_create(template=template, content=VersionContent(task="Sell {{ product }}.", variables=variables))
+    dataset = dataset_create(project=acme, name="offers", template=template)
+    url = f"/admin/promptlib/dataset/{dataset.pk}/import/"
+
+    page = as_bob.get(url).content.decode()
+    assert "<code>benefits</code>" in page and "separated by" in page  # the columns and how to write a list
+    bad = as_bob.post(url, {"file": SimpleUploadedFile("o.csv", b"product,benefits,colour\nShoes,a;b,red\n")})
+    assert [(p["line"], p["field"]) for p in bad.context["problems"]] == [(1, "colour")]
+
+    as_bob.post(url, {"file": SimpleUploadedFile("o.csv", b'product,benefits\nShoes,"[""light"",""cheap""]"\n')})
+    r = as_bob.post(url, {"file": SimpleUploadedFile("o.csv", b"product,benefits\nHats,warm; soft\n"), "replace": "1"},
+                    follow=True)  # fmt: skip
+    dataset.refresh_from_db()
+    assert dataset.version == 2 and [c.input["benefits"] for c in dataset.cases.all()] == [["warm", "soft"]]
+    assert "version 2 of offers has 1 case" in r.content.decode()
+    assert 'id="dataset-versions"' in as_bob.get(f"/admin/promptlib/dataset/{dataset.pk}/change/").content.decode()
+
+
+def test_the_dataset_list_shows_each_dataset_once_not_its_kept_versions(as_bob, tickets):
+    as_bob.post(f"/admin/promptlib/dataset/{tickets.pk}/import/", {"file": SimpleUploadedFile("c.csv", b"ticket\nx\n")})
+    r = as_bob.get("/admin/promptlib/dataset/")
+    assert [d.pk for d in r.context["cl"].result_list] == [tickets.pk]
+
+
+def test_a_kept_version_shows_its_cases_read_only_and_offers_no_import(as_bob, tickets):
+    as_bob.post(f"/admin/promptlib/dataset/{tickets.pk}/import/", {"file": SimpleUploadedFile("c.csv", b"ticket\nx\n")})
+    kept = tickets.earlier_versions.get()
+    page = as_bob.get(f"/admin/promptlib/dataset/{kept.pk}/change/")
+    html = page.content.decode()
+    assert 'id="kept-version"' in html and 'id="import-cases-link"' not in html
+    assert 'name="cases-0-input"' not in html and 'name="name"' not in html  # shown, not editable
+
+
+def test_cases_that_would_fail_every_call_are_refused_before_the_batch(as_bob, acme, triage_experiment):
+    from promptlib.batches.datasets import dataset_create
+
+    legacy = dataset_create(project=acme, name="legacy")  # no template: an older import kept text as it was
+    cases_add(dataset=legacy, cases=[CaseData(input={"ticket": 42}), CaseData(input={"tickett": "typo"})])
+    r = as_bob.post("/admin/promptlib/batch/start/", {"experiment": triage_experiment.pk, "dataset": legacy.pk,
+                                                      "repeats": 1})  # fmt: skip
+    error = str(r.context["form"].errors["dataset"])
+    assert "Case 1, version 1: &#x27;ticket&#x27; must be of type string, got int" in error
+    assert "Case 2, version 1: &#x27;tickett&#x27; is not a variable" in error
+    assert f"/admin/promptlib/dataset/{legacy.pk}/import/" in error
+    assert not Batch.objects.exists()

@@ -265,3 +265,32 @@ def test_the_batch_shows_its_errors_by_kind_with_an_example(writer, triage_exper
         {"kind": "auth", "count": 2, "example": "The provider refused the API key (401)."},
         {"kind": "timeout", "count": 1, "example": "Timed out."},
     ]
+
+
+def test_a_dataset_of_a_template_types_its_csv_and_each_import_is_a_new_version(writer, triage_experiment):
+    r = writer.post(f"{API}/datasets", {"name": "triage", "template": "triage"}, format="json")
+    assert r.status_code == 201 and (r.json()["template"], r.json()["version"]) == ("triage", 1)
+    r = writer.post(f"{API}/datasets/triage/cases", {"format": "csv", "content": "ticket,colour\nx,red\n"},
+                    format="json")  # fmt: skip
+    assert r.status_code == 400 and r.json()["errors"][0]["field"] == "colour"
+    for content in ("ticket\nRefund please\n", "ticket\nRefund please\nLogin fails\n"):
+        r = writer.post(f"{API}/datasets/triage/cases", {"format": "csv", "content": content, "replace": True},
+                        format="json")  # fmt: skip
+        assert r.status_code == 201
+    assert (r.json()["version"], r.json()["cases"]) == (2, 2)
+    assert [d["name"] for d in writer.get(f"{API}/datasets").json()["results"]] == ["triage"]
+
+
+def test_an_unknown_template_for_a_dataset_is_a_400_naming_it(writer, acme):
+    r = writer.post(f"{API}/datasets", {"name": "x", "template": "nope"}, format="json")
+    assert r.status_code == 400 and r.json()["errors"][0]["field"] == "template"
+
+
+def test_a_dataset_without_a_template_may_declare_its_variables(writer, acme):
+    declared = [{"name": "tags", "type": "list"}, {"name": "n", "type": "integer", "required": True}]
+    assert writer.post(f"{API}/datasets", {"name": "own", "variables": declared}, format="json").status_code == 201
+    r = writer.post(f"{API}/datasets/own/cases", {"format": "csv", "content": "tags,n\na; b,3\n"}, format="json")
+    assert r.status_code == 201
+    assert Dataset.objects.get(name="own").cases.get().input == {"tags": ["a", "b"], "n": 3}
+    bad = writer.post(f"{API}/datasets", {"name": "bad", "variables": [{"name": "x", "type": "date"}]}, format="json")
+    assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "variables"

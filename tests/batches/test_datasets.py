@@ -192,3 +192,115 @@ def test_concurrent_creates_of_one_name_give_one_dataset_and_conflicts(acme):
     created = [o for o in outcomes if not isinstance(o, int)]
     assert len(created) == 1 and all(o in (400, 409) for o in outcomes if isinstance(o, int)), outcomes
     assert Dataset.objects.filter(name="race").count() == 1
+
+
+# --- datasets of a template: typed columns, every row checked, versions --------------------------------
+
+
+@pytest.fixture
+def offer_template(acme):
+    from promptlib.prompts.content import VersionContent
+    from promptlib.prompts.services import template_create, version_create
+
+    template = template_create(project=acme, slug="offer", title="Offer")
+    variables = [
+        {"name": "product", "type": "string", "required": True},
+        {"name": "benefits", "type": "list", "required": True},
+        {"name": "discount", "type": "integer"},
+        {"name": "vip", "type": "boolean"},
+    ]
+    version_create(template=template, content=VersionContent(task="Sell {{ product }}.", variables=variables))
+    return template
+
+
+@pytest.fixture
+def offers(acme, offer_template):
+    return dataset_create(project=acme, name="offers", template=offer_template)
+
+
+def test_a_list_column_is_read_as_json_or_as_words_separated_by_semicolons(offers):
+    content = 'product,benefits,discount,vip\nShoes,"[""light"", ""cheap""]",10,yes\nHats,warm; soft ;,,no\n'
+    assert cases_import(dataset=offers, content=content, fmt="csv") == 2
+    assert [c.input for c in offers.cases.order_by("position")] == [
+        {"product": "Shoes", "benefits": ["light", "cheap"], "discount": 10, "vip": True},
+        {"product": "Hats", "benefits": ["warm", "soft"], "vip": False},
+    ]
+
+
+def test_every_bad_cell_is_named_by_line_and_column_and_nothing_is_imported(offers):
+    content = 'product,benefits,discount,colour\nShoes,"[""a""",ten,red\n,a,,blue\nHats,a,3,green\n'
+    with pytest.raises(DatasetError) as exc:
+        cases_import(dataset=offers, content=content, fmt="csv")
+    assert [(e["line"], e["field"]) for e in exc.value.rows] == [
+        (1, "colour"), (2, "benefits"), (2, "discount"), (3, "product")
+    ]  # fmt: skip
+    assert "ten" in exc.value.rows[2]["message"] and "whole number" in exc.value.rows[2]["message"]
+    assert not DatasetCase.objects.exists()
+
+
+def test_a_jsonl_value_of_the_wrong_type_is_refused_before_any_call_would_fail(offers):
+    content = '{"input": {"product": "Shoes", "benefits": "[\\"a\\",\\"b\\"]"}}\n'
+    with pytest.raises(DatasetError) as exc:
+        cases_import(dataset=offers, content=content, fmt="jsonl")
+    assert exc.value.rows[0]["field"] == "benefits" and "must be of type list, got str" in exc.value.rows[0]["message"]
+
+
+def test_a_reimport_makes_a_new_version_and_batches_keep_the_cases_they_ran(acme, triage_experiment):
+    from tests.batches_support import make_batch
+
+    tickets = dataset_create(project=acme, name="tickets", template=triage_experiment.template)
+    cases_import(dataset=tickets, content="ticket\nMy card was charged twice\n", fmt="csv")
+    batch = make_batch(triage_experiment, tickets)
+    ran = set(batch.items.values_list("case_id", flat=True))
+
+    cases_import(dataset=tickets, content="ticket\nI cannot log in\nWhere is my parcel\n", fmt="csv", replace=True)
+
+    tickets.refresh_from_db()
+    batch.refresh_from_db()
+    assert tickets.version == 2 and tickets.name == "tickets"
+    assert [c.input["ticket"] for c in tickets.cases.all()] == ["I cannot log in", "Where is my parcel"]
+    kept = batch.dataset
+    assert kept.version_of == tickets and kept.version == 1
+    assert set(kept.cases.values_list("id", flat=True)) == ran
+    assert Dataset.objects.current().filter(name="tickets").get() == tickets
+
+
+def test_adding_cases_carries_the_earlier_ones_into_the_new_version(offers):
+    cases_import(dataset=offers, content="product,benefits\nShoes,light\n", fmt="csv")
+    cases_import(dataset=offers, content="product,benefits\nHats,warm\n", fmt="csv")
+    offers.refresh_from_db()
+    assert offers.version == 2
+    assert [c.input["product"] for c in offers.cases.all()] == ["Shoes", "Hats"]
+    assert offers.earlier_versions.get().cases.count() == 1
+
+
+def test_a_kept_version_cannot_be_imported_into(offers):
+    cases_import(dataset=offers, content="product,benefits\nShoes,light\n", fmt="csv")
+    cases_import(dataset=offers, content="product,benefits\nHats,warm\n", fmt="csv")
+    with pytest.raises(DatasetError) as exc:
+        cases_import(dataset=offers.earlier_versions.get(), content="product,benefits\nX,y\n", fmt="csv")
+    assert exc.value.status == 409
+
+
+def test_a_template_of_another_project_is_refused(acme, offer_template):
+    from promptlib.core.models import Project
+
+    other = Project.objects.create(name="Other", slug="other")
+    with pytest.raises(DatasetError) as exc:
+        dataset_create(project=other, name="x", template=offer_template)
+    assert exc.value.field == "template"
+
+
+def test_an_expected_field_has_a_column_of_its_own_so_no_json_is_typed(offers):
+    content = "product,benefits,expected.category,expected.tone\nShoes,light,footwear,warm\nHats,warm,,\n"
+    cases_import(dataset=offers, content=content, fmt="csv")
+    assert [c.expected_fields for c in offers.cases.order_by("position")] == [
+        {"category": "footwear", "tone": "warm"}, {}
+    ]  # fmt: skip
+
+
+def test_an_unknown_variable_in_a_csv_input_column_is_refused_on_its_row(offers):
+    content = 'product,benefits,input\nShoes,light,"{""colour"": ""red""}"\n'
+    with pytest.raises(DatasetError) as exc:
+        cases_import(dataset=offers, content=content, fmt="csv")
+    assert [(e["line"], e["field"]) for e in exc.value.rows] == [(2, "colour")]

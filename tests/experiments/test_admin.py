@@ -70,7 +70,8 @@ def test_a_version_of_another_template_is_refused_with_a_message(acme, welcome, 
     v1 = welcome.versions.get(number=1)
     response = client.post(ADD, _form(welcome, [("control", v1, 1, True), ("b", foreign, 1, False)]))
     assert response.status_code == 200
-    assert "is not a version of template" in response.content.decode()
+    # The version list offers only the chosen template's versions, so another's is not a choice.
+    assert "Select a valid choice" in response.content.decode()
     assert not Experiment.objects.exists()
 
 
@@ -348,3 +349,13 @@ def test_a_running_experiments_read_only_metrics_keep_their_help(welcome_experim
     page = _page(client, alice, welcome_experiment).content.decode()
     assert "The smallest difference worth detecting" in page
     assert "The one number that decides which version wins" in page
+
+
+def test_every_problem_of_the_variants_is_shown_at_once(welcome, welcome_v2, alice, client):
+    client.force_login(alice)
+    v1 = welcome.versions.get(number=1)
+    response = client.post(ADD, _form(welcome, [("a", v1, 0, True), ("b", welcome_v2, 1, True)]))
+    page = response.content.decode()
+    assert "Exactly one variant must be the control; 2 are marked." in page
+    assert "Variant &#x27;a&#x27;: the weight must be a positive whole number." in page
+    assert not Experiment.objects.exists()

@@ -6,13 +6,15 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import models
+from django.db.models import Count, Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from promptlib.admin.base import ProjectListFilter, ProjectScopedAdmin, ProjectScopedInline, user_may
-from promptlib.batches.datasets import FORMATS, DatasetError, cases_export, cases_import
+from promptlib.admin.base import ProjectListFilter, ProjectScopedAdmin, ProjectScopedInline, scope_queryset, user_may
+from promptlib.batches.dataset_types import HOW_TO_WRITE
+from promptlib.batches.datasets import FORMATS, DatasetError, cases_export, cases_import, dataset_variables
 from promptlib.batches.models import Dataset, DatasetCase
 from promptlib.core.models import Role
 
@@ -47,6 +49,13 @@ class CaseInline(ProjectScopedInline):
         models.TextField: {"widget": forms.Textarea(attrs={"rows": 3, "cols": 30})},
     }
 
+    def has_change_permission(self, request, obj=None):
+        # A kept version is what its batches ran: read-only, so their results keep meaning what they say.
+        return not (obj is not None and obj.version_of_id) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return not (obj is not None and obj.version_of_id) and super().has_delete_permission(request, obj)
+
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         field = super().formfield_for_dbfield(db_field, request, **kwargs)
         if field is not None and db_field.name in CASE_LABELS:
@@ -57,9 +66,25 @@ class CaseInline(ProjectScopedInline):
 class ImportForm(forms.Form):
     file = forms.FileField(help_text="CSV with a header row, or JSON Lines (one case per line).")
     format = forms.ChoiceField(choices=[("", "From the file name"), *[(f, f.upper()) for f in FORMATS]], required=False)
-    replace = forms.BooleanField(
-        required=False, help_text="Delete the current cases first (only if no batch used them)."
+    replace = forms.TypedChoiceField(
+        choices=[("", "Add these cases to the current ones"), ("1", "Replace the current cases with these")],
+        coerce=bool,
+        empty_value=False,
+        required=False,
+        initial="",
+        widget=forms.RadioSelect,
+        label="The cases already here",
+        help_text="Either way this makes a new version of the dataset; batches that ran keep the cases they ran.",
     )
+
+
+def column_guide(variables: list[dict]) -> list[dict[str, str]]:
+    """One row per variable for the import page: its column name and how to write a value."""
+    return [
+        {"name": v["name"], "how": HOW_TO_WRITE.get(v.get("type", "string"), "any text"),
+         "required": "required" if v.get("required") and v.get("default") is None else "optional"}
+        for v in variables
+    ]  # fmt: skip
 
 
 @admin.register(Dataset)
@@ -68,16 +93,70 @@ class DatasetAdmin(ProjectScopedAdmin):
         "No datasets yet. A dataset holds test cases (sample inputs and the answers you expect). Click "
         "“Add dataset”, save it, then import its cases from a spreadsheet (CSV) file."
     )
-    list_display = ("name", "project", "case_count", "updated_at")
+    list_display = ("name", "template", "project", "version", "case_count", "updated_at")
     list_filter = (ProjectListFilter,)
     search_fields = ("name", "description")
+    fields = ("project", "name", "template", "description", "version")
+    readonly_fields = ("version",)
     inlines = (CaseInline,)
     change_form_template = "admin/promptlib/dataset/change_form.html"
 
     def get_queryset(self, request):
-        from django.db.models import Count
+        rows = super().get_queryset(request).select_related("project", "template").annotate(case_total=Count("cases"))
+        if request.resolver_match and request.resolver_match.url_name.endswith("changelist"):
+            return rows.filter(version_of__isnull=True)  # earlier versions are listed on each dataset's page
+        return rows
 
-        return super().get_queryset(request).select_related("project").annotate(case_total=Count("cases"))
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        template = self._template_from(request)
+        if template is not None:  # "Add a dataset" from a template page or the experiment form
+            initial.update(project=template.project_id, template=template.pk, name=template.slug)
+        return initial
+
+    def _template_from(self, request):
+        from promptlib.prompts.models import Template
+
+        ref = request.GET.get("template", "")
+        if not ref.isdigit():
+            return None
+        return scope_queryset(Template.objects.all(), request, role=Role.EDITOR).filter(pk=int(ref)).first()
+
+    def has_change_permission(self, request, obj=None):
+        # A kept version stays as its batches saw it; the dataset itself is edited on its newest version.
+        return not (obj is not None and obj.version_of_id) and super().has_change_permission(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        if obj.template_id and obj.template.project_id != obj.project_id:
+            raise PermissionDenied  # refused by the form's clean first; never saved across projects
+        super().save_model(request, obj, form, change)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+
+        class DatasetForm(form):
+            def clean(self):
+                data = super().clean()
+                project, template = data.get("project"), data.get("template")
+                if project and template and template.project_id != project.pk:
+                    self.add_error("template", "Choose a template of the dataset's project.")
+                return data
+
+        return DatasetForm
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        dataset = self.get_object(request, object_id)
+        extra = dict(extra_context or {})
+        if dataset is not None:
+            current_id = dataset.version_of_id or dataset.pk
+            rows = Dataset.objects.filter(Q(pk=current_id) | Q(version_of_id=current_id))
+            extra["dataset_versions"] = [
+                {"version": d.version, "cases": d.case_total, "this": d.pk == dataset.pk, "newest": d.pk == current_id,
+                 "url": reverse("admin:promptlib_dataset_change", args=[d.pk])}
+                for d in rows.annotate(case_total=Count("cases")).order_by("-version")
+            ]  # fmt: skip
+            extra["columns"] = column_guide(dataset_variables(dataset=dataset))
+        return super().change_view(request, object_id, form_url, extra)
 
     @admin.display(description="Cases", ordering="case_total")
     def case_count(self, obj):
@@ -117,7 +196,12 @@ class DatasetAdmin(ProjectScopedAdmin):
                     problems = exc.rows
                     form.add_error(None, exc.message)
                 else:
-                    self.message_user(request, f"Imported {added} case(s).", messages.SUCCESS)
+                    total = dataset.cases.count()
+                    self.message_user(
+                        request,
+                        f"Imported {added} case(s): version {dataset.version} of {dataset.name} has {total} case(s).",
+                        messages.SUCCESS,
+                    )
                     return redirect(reverse("admin:promptlib_dataset_change", args=[dataset.pk]))
         context = {
             **self.admin_site.each_context(request),
@@ -126,6 +210,7 @@ class DatasetAdmin(ProjectScopedAdmin):
             "title": f"Import cases into {dataset.name}",
             "form": form,
             "problems": problems[:200],
+            "columns": column_guide(dataset_variables(dataset=dataset)),
         }
         return TemplateResponse(request, "admin/promptlib/dataset/import.html", context)
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from django import forms
+from django.db.models import Q
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from promptlib.admin.base import form_error_add
 from promptlib.batches.models import Dataset, ScorerConfig
 from promptlib.batches.services import BatchSettings
+from promptlib.batches.start_defaults import batch_defaults, dataset_fit_problems
 from promptlib.core.jsonvalues import MAX_INT
 from promptlib.experiments.models import Experiment
 from promptlib.providers.models import ProviderConfig
@@ -19,11 +22,16 @@ def _tags(raw: str) -> list[str]:
     return [t.strip() for t in (raw or "").split(",") if t.strip()]
 
 
+class DatasetChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Dataset) -> str:
+        return f"{obj.name} (for “{obj.template.title}”)" if obj.template_id else obj.name
+
+
 class BatchSettingsForm(forms.Form):
     experiment = forms.ModelChoiceField(
         queryset=Experiment.objects.none(), help_text="Each of its variants (versions) answers every test case."
     )
-    dataset = forms.ModelChoiceField(
+    dataset = DatasetChoiceField(
         queryset=Dataset.objects.none(), help_text="The test cases: sample inputs and the answers you expect."
     )
     provider = forms.ModelChoiceField(
@@ -53,9 +61,55 @@ class BatchSettingsForm(forms.Form):
 
     def __init__(self, *args, project_ids: list[int] | None, **kwargs):
         super().__init__(*args, **kwargs)
-        for name, model in (("experiment", Experiment), ("dataset", Dataset), ("provider", ProviderConfig)):
-            rows = model.objects.all()
+        for name, rows in (
+            ("experiment", Experiment.objects.select_related("template")),
+            ("dataset", Dataset.objects.current().select_related("template")),
+            ("provider", ProviderConfig.objects.all()),
+        ):
             self.fields[name].queryset = rows if project_ids is None else rows.filter(project_id__in=project_ids)
+        self.missing: list[tuple[str, str]] = []  # (sentence, link) of what to set up before a batch can run
+        if not self.is_bound:
+            self._fill_defaults()
+
+    def _fill_defaults(self) -> None:
+        """Preselect what runs for the experiment asked for (or the only one), and say what is missing."""
+        experiments = self.fields["experiment"].queryset
+        experiment = experiments.filter(pk=self.initial.get("experiment") or 0).first()
+        if experiment is None and "experiment" not in self.initial and experiments[:2].count() == 1:
+            experiment = experiments.first()
+        if experiment is None:
+            return
+        defaults = batch_defaults(experiment=experiment)
+        self.initial["experiment"] = experiment.pk
+        self.fields["dataset"].queryset = self.fields["dataset"].queryset.filter(
+            Q(template_id=experiment.template_id) | Q(template__isnull=True), project_id=experiment.project_id
+        )
+        self.initial.setdefault("dataset", defaults.dataset.pk if defaults.dataset else None)
+        if defaults.provider is not None:
+            self.initial.setdefault("provider", defaults.provider.pk)
+            self.initial.setdefault("model", defaults.model)
+        links = {
+            "provider": reverse("admin:promptlib_providerconfig_add"),
+            "dataset": (
+                reverse("admin:promptlib_dataset_import", args=[defaults.dataset.pk])
+                if defaults.dataset
+                else reverse("admin:promptlib_dataset_add") + f"?template={experiment.template_id}"
+            ),
+        }
+        self.missing = [(sentence, links[what]) for what, sentence in defaults.missing]
+
+    def clean(self):
+        data = super().clean()
+        experiment, dataset = data.get("experiment"), data.get("dataset")
+        if experiment is not None and dataset is not None:
+            problems = dataset_fit_problems(experiment=experiment, dataset=dataset)
+            if problems:  # every call would fail on these cases: say so now, not after the batch
+                link = reverse("admin:promptlib_dataset_import", args=[dataset.pk])
+                self.add_error("dataset", format_html(
+                    "These test cases do not fit the prompt: {}. <a href=\"{}\">Import a corrected file</a> "
+                    "(it becomes the dataset's next version).", "; ".join(problems), link,
+                ))  # fmt: skip
+        return data
 
     def settings(self) -> BatchSettings:
         data = self.cleaned_data

@@ -13,12 +13,22 @@ from promptlib.scorers import SCORER_KINDS
 class DatasetInSerializer(serializers.Serializer):
     name = serializers.SlugField(max_length=120)
     description = serializers.CharField(required=False, allow_blank=True, default="")
+    template = serializers.SlugField(
+        max_length=120, required=False, allow_blank=True, default="",
+        help_text="The slug of the template whose variables the cases fill: imports are typed and checked.",
+    )  # fmt: skip
+    variables = serializers.ListField(
+        child=serializers.DictField(), required=False, default=list, max_length=200,
+        help_text='Without a template: the variables the cases fill, e.g. [{"name": "tags", "type": "list"}].',
+    )  # fmt: skip
 
 
 class DatasetOutSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     description = serializers.CharField()
+    template = serializers.CharField(allow_null=True)
+    version = serializers.IntegerField(help_text="1, then one more with each import into a dataset with cases.")
     cases = serializers.IntegerField()
 
 

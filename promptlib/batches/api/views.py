@@ -39,16 +39,20 @@ from promptlib.batches.selectors import (
     datasets_list,
 )
 from promptlib.batches.services import BatchSettings, batch_cancel, batch_create, batch_rerun_failed, batch_start
+from promptlib.core.errors import DomainError
 from promptlib.core.models import Project
 from promptlib.experiments.models import Experiment
 from promptlib.experiments.selectors import experiment_find
+from promptlib.prompts.selectors import template_find
 from promptlib.providers.selectors import provider_config_find
 from promptlib.scorers import ScorerError
 
 
 def _dataset_dict(d: Dataset) -> dict:
     cases = d.case_total if hasattr(d, "case_total") else d.cases.count()
-    return {"id": d.pk, "name": d.name, "description": d.description, "cases": cases}
+    template = d.template.slug if d.template_id else None
+    return {"id": d.pk, "name": d.name, "description": d.description, "template": template, "version": d.version,
+            "cases": cases}  # fmt: skip
 
 
 def _dataset(project_id: int, ref: str) -> Dataset:
@@ -80,7 +84,12 @@ class DatasetListView(ProjectListAPIView):
     )
     def post(self, request):
         data = validated(DatasetInSerializer, request.data)
-        dataset = dataset_create(project=Project.objects.get(pk=self.project_id), **data)
+        slug, template = data.pop("template"), None
+        if slug:
+            template = template_find(project_id=self.project_id, slug=slug)
+            if template is None:
+                raise DomainError("No such template in this project.", field="template")
+        dataset = dataset_create(project=Project.objects.get(pk=self.project_id), template=template, **data)
         return Response(_dataset_dict(dataset), status=201)
 
 

@@ -20,9 +20,11 @@ from django.views.decorators.http import require_POST
 from promptlib.admin.base import ProjectListFilter, ProjectScopedAdmin, ProjectScopedInline, scope_queryset, user_may
 from promptlib.batches.selectors_experiment import experiment_related, outcome_metric_names
 from promptlib.core.models import Project, Role
+from promptlib.experiments.admin.compare import compare_view, template_id_asked
 from promptlib.experiments.admin.forms import MARGIN_FIELDS, MARGINS_HELP, ExperimentForm, VariantForm
 from promptlib.experiments.margins import experiment_margins_set
-from promptlib.experiments.models import ApplicationMetric, Experiment, Variant
+from promptlib.experiments.models import Experiment, Variant
+from promptlib.experiments.selectors import application_metric_labels
 from promptlib.experiments.services import (
     TRANSITIONS,
     ExperimentError,
@@ -93,7 +95,7 @@ class VariantFormSet(BaseInlineFormSet):
         try:
             variants_validate(template=experiment.template, variants=_specs(self))
         except ExperimentError as exc:
-            raise ValidationError(exc.message) from exc
+            raise ValidationError([e.message for e in exc.errors or [exc]]) from exc  # every problem at once
 
 
 class VariantInline(ProjectScopedInline):
@@ -108,10 +110,11 @@ class VariantInline(ProjectScopedInline):
 
     def get_formset(self, request, obj=None, **kwargs):
         formset = super().get_formset(request, obj, **kwargs)
-        if obj is not None and "version" in formset.form.base_fields:
+        template_id = obj.template_id if obj is not None else template_id_asked(request)
+        if template_id is not None and "version" in formset.form.base_fields:
             # Only this template's versions are offered; the service checks it in any case.
             field = formset.form.base_fields["version"]
-            field.queryset = Version.objects.filter(template_id=obj.template_id).select_related("template")
+            field.queryset = Version.objects.filter(template_id=template_id).select_related("template")
         return formset
 
     def _frozen(self, obj) -> bool:
@@ -131,8 +134,9 @@ class VariantInline(ProjectScopedInline):
 class ExperimentAdmin(ProjectScopedAdmin):
     empty_help = (
         "No experiments yet. To find out which of two versions of a prompt works better, save a second "
-        "version of a template, then click “Add experiment”."
+        "version of a template, then click “Compare two versions”."
     )
+    change_list_template = "admin/promptlib/experiment/change_list.html"
     form = ExperimentForm
     inlines = (VariantInline,)
     list_display = ("name", "template", "project", "status", "variant_summary", "started_at", "created_at")
@@ -151,17 +155,15 @@ class ExperimentAdmin(ProjectScopedAdmin):
         else:
             projects = scope_queryset(Project.objects.all(), request, role=self.edit_role).values("pk")
         form.outcome_metrics = outcome_metric_names(project_ids=projects)
-        form.registered_metrics = {
-            m.name: f"{m.label} ({m.get_direction_display().lower()})"
-            for m in ApplicationMetric.objects.filter(project_id__in=projects).order_by("name")
-        }
+        form.registered_metrics = application_metric_labels(project_ids=projects)
         return form
 
     # --- one page for everything about the experiment ----------------------------------------
     def get_urls(self):
         wrap = self.admin_site.admin_view
         status = path("<int:pk>/status/", wrap(require_POST(self.status_view)), name="promptlib_experiment_status")
-        return [status, *super().get_urls()]
+        compare = path("compare/", wrap(functools.partial(compare_view, self)), name="promptlib_experiment_compare")
+        return [status, compare, *super().get_urls()]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         experiment = self.get_object(request, object_id)

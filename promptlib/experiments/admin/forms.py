@@ -13,6 +13,8 @@ from promptlib.experiments.margins import DEFAULT_MARGINS, margin_choices, margi
 from promptlib.experiments.metrics import METRICS, direction_words
 from promptlib.experiments.models import Experiment, Variant
 from promptlib.experiments.services import ExperimentError, metrics_validate
+from promptlib.prompts.models import Version
+from promptlib.scorers.registry import SCORER_KINDS
 
 MARGIN_PREFIX = "margin_"
 MARGINS_HELP = (
@@ -164,3 +166,72 @@ class ExperimentForm(MarginFields, forms.ModelForm):
             except ExperimentError as exc:
                 form_error_add(self, exc)
         return cleaned
+
+
+# --- "Compare versions": an experiment from its template, no code names typed ---------------------------
+
+
+class VersionChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Version) -> str:
+        labels = ", ".join(label.name for label in obj.labels.all())
+        note = f" — {obj.change_note[:60]}" if obj.change_note else ""
+        return f"Version {obj.number}{f' ({labels})' if labels else ''}{note}"
+
+
+class DatasetChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj) -> str:
+        return f"{obj.name} ({obj.case_total} case{'s' if obj.case_total != 1 else ''})"
+
+
+class CompareForm(forms.Form):
+    """Every field optional here: the service checks them all and reports every problem at once."""
+
+    name = forms.CharField(required=False, max_length=200, help_text=EXPERIMENT_HELP["name"])
+    control = VersionChoiceField(
+        queryset=Version.objects.none(), required=False, label="Current version",
+        help_text="The version you compare against, usually the one in production.",
+    )  # fmt: skip
+    challenger = VersionChoiceField(
+        queryset=Version.objects.none(),
+        required=False,
+        label="New version",
+        help_text="The version you hope is better.",
+    )
+    dataset = DatasetChoiceField(
+        queryset=None, required=False, label="Test cases",
+        help_text="The sample inputs (and expected answers) each version answers in a test batch.",
+    )  # fmt: skip
+    scorer_kinds = forms.MultipleChoiceField(
+        required=False, widget=forms.CheckboxSelectMultiple, label="Checks on every answer",
+        help_text="Suggested from what your prompt and test cases have. An answer counts as a success when it "
+        "passes every ticked check.",
+    )  # fmt: skip
+    primary_metric = forms.ChoiceField(
+        label="What decides the winner", help_text="The one number that decides which version wins."
+    )
+    guardrail_metrics = forms.MultipleChoiceField(
+        required=False, widget=forms.CheckboxSelectMultiple, label="Must not get worse",
+        help_text="Optional: numbers that must not get worse while the winner improves.",
+    )  # fmt: skip
+    minimum_effect = forms.FloatField(
+        required=False,
+        initial=0.05,
+        label="Smallest difference worth finding",
+        help_text=EXPERIMENT_HELP["minimum_effect"],
+    )
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}),
+                                  help_text=EXPERIMENT_HELP["description"])  # fmt: skip
+
+    def __init__(
+        self, *args, template, datasets, suggestions, outcome_metrics: list[str], registered: dict[str, str], **kwargs
+    ):
+        super().__init__(*args, **kwargs)
+        versions = Version.objects.filter(template=template).prefetch_related("labels").order_by("-number")
+        self.fields["control"].queryset = self.fields["challenger"].queryset = versions
+        self.fields["dataset"].queryset = datasets
+        self.fields["scorer_kinds"].choices = [
+            (s.kind, format_html("<strong>{}</strong>: {}", SCORER_KINDS[s.kind].label, s.why)) for s in suggestions
+        ]
+        choices = metric_choices(registered=registered, reported=outcome_metrics, current=[])
+        self.fields["primary_metric"].choices = choices
+        self.fields["guardrail_metrics"].choices = choices

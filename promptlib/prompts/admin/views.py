@@ -63,7 +63,7 @@ def editor_context(model_admin, request, template) -> dict[str, Any]:
         experiment.dashboard_url = reverse("promptlib_experiment_dashboard", args=[experiment.pk])
     return {
         "experiments": experiments,
-        "new_experiment_url": reverse("admin:promptlib_experiment_add") + f"?template={template.pk}",
+        "new_experiment_url": reverse("admin:promptlib_experiment_compare") + f"?template={template.pk}",
         "can_edit": model_admin.has_role(request, Role.EDITOR, template),
         "versions": versions,
         "labels": labels,
