@@ -27,9 +27,9 @@ from promptlib.prompts.admin.forms import (
     parse_value,
 )
 from promptlib.prompts.content import SECTIONS, VersionContent
-from promptlib.prompts.models import LABEL_NAME_MAX, LabelEvent, Version
+from promptlib.prompts.models import LabelEvent, Version
 from promptlib.prompts.rendering import PromptError, PromptErrors, render
-from promptlib.prompts.services import LabelError, label_move, label_remove
+from promptlib.prompts.services import LabelError, label_move, label_name_clean, label_remove
 
 SUGGESTED_LABELS = ("production", "staging")
 
@@ -233,15 +233,41 @@ def preview_view(model_admin):
 
 class LabelActionForm(forms.Form):
     action = forms.ChoiceField(choices=[("move", "move"), ("remove", "remove")])
-    name = forms.SlugField(
-        max_length=LABEL_NAME_MAX, error_messages={"invalid": "A label name uses letters, digits and -."}
-    )
+    # Checked by the service (label_name_clean), which names the problem in words.
+    name = forms.CharField(max_length=200, strip=False)
     version = forms.IntegerField(required=False, min_value=1)
     note = forms.CharField(required=False, max_length=500)
+    confirmed = forms.BooleanField(required=False)
+
+
+def label_change_consequence(*, template, label, action: str, version: Version | None) -> str | None:
+    """What applications will notice, in words, when the change needs a confirmation; None when it needs none.
+
+    Removing a label and moving one back to an older version change what running applications get at
+    once, so both are confirmed; publishing to a new label or a newer version is the everyday step.
+    """
+    if label is None:
+        return None
+    asked = f"Applications asking for “{label.name}” of “{template.slug}”"
+    if action == "remove":
+        return (
+            f"{asked} will get an error (“Template '{template.slug}' has no label '{label.name}'”) "
+            f"until a version is published as “{label.name}” again. They get version {label.version.number} now."
+        )
+    if version is not None and version.number < label.version.number:
+        return (
+            f"{asked} will get version {version.number} instead of version {label.version.number}, "
+            "from their next request on."
+        )
+    return None
 
 
 def labels_view(model_admin):
-    """Publish (move a label to a version), roll back (move it to an older one) or remove it."""
+    """Publish (move a label to a version), roll back (move it to an older one) or remove it.
+
+    A removal or a roll back first shows a page saying what applications will notice; the change is
+    made when that page's button is pressed (confirmed=on).
+    """
 
     def view(request, object_id):
         if request.method != "POST":
@@ -257,24 +283,50 @@ def labels_view(model_admin):
             return HttpResponseRedirect(back)
         data = form.cleaned_data
         try:
-            if data["action"] == "remove":
-                label_remove(template=template, name=data["name"], actor=request.user, via="admin", note=data["note"])
-                messages.success(request, f"Removed the label “{data['name']}”.")
-            else:
+            name = label_name_clean(name=data["name"], template=template)
+            label = template.labels.select_related("version").filter(name=name).first()
+            version = None
+            if data["action"] == "move":
                 version = template.versions.filter(number=data["version"] or 0).first()
                 if version is None:
                     raise LabelError("Choose a version of this template.", field="version")
+            consequence = label_change_consequence(
+                template=template, label=label, action=data["action"], version=version
+            )
+            if consequence and not data["confirmed"]:
+                return _label_confirm_page(
+                    model_admin, request, template=template, data={**data, "name": name}, consequence=consequence,
+                    back=back, version=version,
+                )  # fmt: skip
+            if data["action"] == "remove":
+                label_remove(template=template, name=name, actor=request.user, via="admin", note=data["note"])
+                messages.success(request, f"Removed the label “{name}”.")
+            else:
                 label_move(
-                    template=template,
-                    name=data["name"],
-                    version=version,
-                    actor=request.user,
-                    via="admin",
-                    note=data["note"],
+                    template=template, name=name, version=version, actor=request.user, via="admin", note=data["note"]
                 )
-                messages.success(request, f"“{data['name']}” now points at version {version.number}.")
+                messages.success(request, f"“{name}” now points at version {version.number}.")
         except LabelError as exc:
             messages.error(request, exc.message)
         return HttpResponseRedirect(back)
 
     return view
+
+
+def _label_confirm_page(model_admin, request, *, template, data, consequence, back, version):
+    if data["action"] == "remove":
+        title, button = f"Remove the label “{data['name']}”?", f"Yes, remove “{data['name']}”"
+    else:
+        title = f"Roll “{data['name']}” back to version {version.number}?"
+        button = f"Yes, roll back to version {version.number}"
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.opts,
+        "original": template,
+        "title": title,
+        "consequence": consequence,
+        "button": button,
+        "fields": {k: ("" if v is None else v) for k, v in data.items() if k != "confirmed"},
+        "cancel_url": back,
+    }
+    return TemplateResponse(request, "admin/promptlib/confirm.html", context)
