@@ -16,17 +16,16 @@ from django.views.decorators.http import require_POST
 
 from promptlib.admin.base import ProjectListFilter, ProjectScopedAdmin, form_error_add, project_ids_for, user_may
 from promptlib.admin.display import named_values
-from promptlib.batches.admin.forms import BatchSettingsForm, ReviewForm, ScheduleForm, ScorerConfigForm
+from promptlib.batches.admin.forms import BatchSettingsForm, ReviewForm, ScheduleForm
 from promptlib.batches.admin.present import batch_title, variant_table
 from promptlib.batches.calls import ITEM_ERROR_KINDS
-from promptlib.batches.models import Batch, BatchItem, BatchSchedule, ScorerConfig
+from promptlib.batches.models import Batch, BatchItem, BatchSchedule
 from promptlib.batches.reviews import ReviewError, review_seconds, review_submit, review_timer_start
 from promptlib.batches.schedules import batch_schedule_create, batch_schedule_delete
 from promptlib.batches.selectors import batch_error_summary, batch_progress, batch_variant_metrics, ref_id
 from promptlib.batches.services import BatchError, batch_cancel, batch_create, batch_rerun_failed, batch_start
 from promptlib.core.models import Role
 from promptlib.providers.base import ErrorKind
-from promptlib.scorers.registry import SCORER_KINDS
 
 START_INTRO = (
     "A batch is a test run before real users see a change: every case of the dataset is sent to each version "
@@ -224,24 +223,6 @@ class BatchItemAdmin(ReadOnlyMixin, ProjectScopedAdmin):
                    "title": f"Review answer {item.pk}", "input_pairs": named_values(item.case.input),
                    "expected_pairs": named_values(item.case.expected_fields)}  # fmt: skip
         return TemplateResponse(request, "admin/promptlib/batch/review.html", context)
-
-
-@admin.register(ScorerConfig)
-class ScorerConfigAdmin(ProjectScopedAdmin):
-    empty_help = (
-        "No scorers yet. A scorer checks every answer of a batch automatically (right category, valid "
-        "format…). Add one from an experiment's page with “Add a scorer”."
-    )
-    project_path = "experiment__project"
-    form = ScorerConfigForm
-    list_display = ("name", "kind_label", "experiment", "order", "counts_for_success")
-    list_select_related = ("experiment",)
-    list_filter = (ProjectListFilter, "kind")
-
-    @admin.display(description="Kind of check", ordering="kind")
-    def kind_label(self, obj):
-        kind = SCORER_KINDS.get(obj.kind)
-        return kind.label if kind else obj.kind
 
 
 @admin.register(BatchSchedule)
