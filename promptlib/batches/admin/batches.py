@@ -6,7 +6,6 @@ from typing import get_args
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -16,12 +15,11 @@ from django.views.decorators.http import require_POST
 
 from promptlib.admin.base import ProjectListFilter, ProjectScopedAdmin, form_error_add, project_ids_for, user_may
 from promptlib.admin.display import named_values
-from promptlib.batches.admin.forms import BatchSettingsForm, ReviewForm, ScheduleForm
+from promptlib.batches.admin.forms import BatchSettingsForm, ReviewForm
 from promptlib.batches.admin.present import batch_title, variant_table
 from promptlib.batches.calls import ITEM_ERROR_KINDS
-from promptlib.batches.models import Batch, BatchItem, BatchSchedule
+from promptlib.batches.models import Batch, BatchItem
 from promptlib.batches.reviews import ReviewError, review_seconds, review_submit, review_timer_start
-from promptlib.batches.schedules import batch_schedule_create, batch_schedule_delete
 from promptlib.batches.selectors import batch_error_summary, batch_progress, batch_variant_metrics, ref_id
 from promptlib.batches.services import BatchError, batch_cancel, batch_create, batch_rerun_failed, batch_start
 from promptlib.core.models import Role
@@ -32,10 +30,6 @@ START_INTRO = (
     "in the experiment, and each answer is scored. Results appear on the batch's page as they come in."
 )
 ERROR_SHOWN = 120  # characters of an item's error in the answers list (all of it on hover)
-SCHEDULE_INTRO = (
-    "A schedule starts the same test run again and again, e.g. every night, so you notice when the AI "
-    "model starts answering differently. Fill in the test run, then when it should repeat."
-)
 
 
 def _project_ids(request) -> list[int] | None:
@@ -223,60 +217,3 @@ class BatchItemAdmin(ReadOnlyMixin, ProjectScopedAdmin):
                    "title": f"Review answer {item.pk}", "input_pairs": named_values(item.case.input),
                    "expected_pairs": named_values(item.case.expected_fields)}  # fmt: skip
         return TemplateResponse(request, "admin/promptlib/batch/review.html", context)
-
-
-@admin.register(BatchSchedule)
-class BatchScheduleAdmin(ReadOnlyMixin, ProjectScopedAdmin):
-    empty_help = (
-        "No schedules yet. “Schedule a batch” repeats a test run by itself (e.g. every night), so a "
-        "change in the AI model's answers shows up."
-    )
-    list_display = ("name", "experiment", "dataset", "timing", "run_count", "created_at")
-    list_select_related = ("experiment", "dataset", "periodic_task__crontab", "periodic_task__interval")
-    readonly_fields = ("name", "experiment", "dataset", "provider", "model", "repeats", "tags", "use_cache",
-                       "periodic_task", "created_by", "created_at")  # fmt: skip
-    change_list_template = "admin/promptlib/batch/schedule_change_list.html"
-
-    @admin.display(description="When")
-    def timing(self, obj):
-        task = obj.periodic_task
-        if task is None:
-            return "stopped"
-        return str(task.crontab or task.interval)
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).annotate(run_total=Count("runs"))
-
-    @admin.display(description="Runs", ordering="run_total")
-    def run_count(self, obj):
-        return obj.run_total
-
-    def get_urls(self):
-        wrap = self.admin_site.admin_view
-        return [path("new/", wrap(self.schedule_view), name="promptlib_batchschedule_new"), *super().get_urls()]
-
-    def delete_model(self, request, obj):
-        batch_schedule_delete(schedule=obj)
-
-    def schedule_view(self, request):
-        if not user_may(request, Role.EDITOR):
-            raise PermissionDenied
-        initial = {"experiment": ref_id(request.GET["experiment"])} if ref_id(request.GET.get("experiment", "")) else {}
-        form = ScheduleForm(request.POST or None, initial=initial, project_ids=_project_ids(request))
-        if request.method == "POST" and form.is_valid():
-            data = form.settings()
-            if not user_may(request, Role.EDITOR, data.experiment.project_id):
-                raise PermissionDenied
-            try:
-                batch_schedule_create(
-                    settings=data, name=form.cleaned_data["name"], cron=form.cleaned_data["cron"].strip(),
-                    every_seconds=form.cleaned_data["every_seconds"], created_by=request.user,
-                )  # fmt: skip
-            except BatchError as exc:
-                form_error_add(form, exc)
-            else:
-                self.message_user(request, "Schedule saved; celery beat starts its runs.", messages.SUCCESS)
-                return redirect(reverse("admin:promptlib_batchschedule_changelist"))
-        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "form": form,
-                   "title": "Schedule a batch", "intro": SCHEDULE_INTRO}  # fmt: skip
-        return TemplateResponse(request, "admin/promptlib/batch/start.html", context)

@@ -1,4 +1,4 @@
-"""Forms of the batch admin pages: start a batch, schedule one, review an output."""
+"""Forms of the batch admin pages: start a batch, review an output."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from django import forms
 
 from promptlib.batches.models import Dataset
 from promptlib.batches.services import BatchSettings
-from promptlib.core.jsonvalues import MAX_INT
 from promptlib.experiments.models import Experiment
 from promptlib.providers.models import ProviderConfig
 
@@ -64,24 +63,6 @@ class BatchSettingsForm(forms.Form):
             tags=tuple(_tags(data["tags"])),
             use_cache=data["use_cache"],
         )
-
-
-class ScheduleForm(BatchSettingsForm):
-    name = forms.CharField(max_length=200, help_text="e.g. “Nightly triage check”.")
-    cron = forms.CharField(
-        required=False,
-        max_length=200,
-        label="When (cron)",
-        help_text="Five fields, in UTC: minute hour day month weekday. '0 6 * * *' = every day at 06:00; "
-        "'0 6 * * 1' = Mondays at 06:00.",
-    )
-    every_seconds = forms.IntegerField(
-        required=False,
-        min_value=60,
-        max_value=MAX_INT,
-        label="Or every … seconds",
-        help_text="Instead of a cron time: repeat every this many seconds (at least 60; 86400 = once a day).",
-    )
 
 
 class ReviewForm(forms.Form):
