@@ -54,7 +54,7 @@ def test_a_viewer_cannot_cancel(client, victor, triage_experiment, tickets):
 
 def test_an_editor_cancels_a_batch(as_bob, triage_experiment, tickets):
     batch = make_batch(triage_experiment, tickets)
-    as_bob.post(f"/admin/promptlib/batch/{batch.pk}/cancel/")
+    as_bob.post(f"/admin/promptlib/batch/{batch.pk}/cancel/", {"confirmed": "on"})
     assert Batch.objects.get(pk=batch.pk).status == Batch.Status.CANCELLED
 
 

@@ -10,7 +10,7 @@ from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
 from promptlib.admin.base import ProjectListFilter, ProjectScopedAdmin, form_error_add, project_ids_for, user_may
@@ -96,12 +96,32 @@ class BatchAdmin(ReadOnlyMixin, ProjectScopedAdmin):
 
     def cancel_view(self, request, pk: int):
         batch = self._batch(request, pk, Role.EDITOR)
+        if request.POST.get("confirmed") != "on":
+            return self._cancel_confirm(request, batch)
         try:
             batch_cancel(batch=batch)
             self.message_user(request, "Batch cancelled; finished results are kept.", messages.SUCCESS)
         except BatchError as exc:
             self.message_user(request, exc.message, messages.ERROR)
         return redirect(reverse("admin:promptlib_batch_change", args=[pk]))
+
+    def _cancel_confirm(self, request, batch: Batch):
+        progress = batch_progress(batch=batch)
+        waiting = progress["total"] - progress["done"] - progress["failed"]
+        here = reverse("admin:promptlib_batch_change", args=[batch.pk])
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": batch,
+            "title": f"Cancel batch {batch.pk}?",
+            "consequence": f"The {waiting} call(s) still waiting are not made. The {progress['done']} answer(s) "
+            "already in are kept and count in the results. A cancelled batch cannot be resumed; you can start "
+            "a new one.",
+            "button": "Yes, cancel the batch",
+            "fields": {},
+            "cancel_url": here,
+        }
+        return TemplateResponse(request, "admin/promptlib/confirm.html", context)
 
     def rerun_view(self, request, pk: int):
         batch = self._batch(request, pk, Role.EDITOR)
@@ -161,7 +181,42 @@ class BatchItemAdmin(ReadOnlyMixin, ProjectScopedAdmin):
     list_select_related = ("batch", "variant", "case", "case__dataset")
     list_filter = ("status", ErrorKindFilter, "success", "schema_passed")
     search_fields = ("=batch__id",)
-    readonly_fields = [f.name for f in BatchItem._meta.fields]
+    readonly_fields = [*(f.name for f in BatchItem._meta.fields), "what_went_wrong", "case_input", "score_lines"]
+    # The item page: what went wrong first (when it did), then the answer, then the internals a developer
+    # reads when debugging the runner, folded away under "Details".
+    ANSWER = ("batch", "variant", "case", "case_input", "repeat", "status", "output", "success", "schema_passed",
+              "score_lines")  # fmt: skip
+    COST = ("latency_ms", "cost_usd", "input_tokens", "output_tokens", "attempts", "cached")
+    DETAILS = ("model", "claim_token", "claimed_at", "lease_until", "enqueued_at", "not_before", "finished_at",
+               "attempt_log", "judge_cost_usd", "error_kind", "error", "scores")  # fmt: skip
+
+    def get_fieldsets(self, request, obj=None):
+        sets = [
+            ("The answer", {"fields": self.ANSWER}),
+            ("Time and cost", {"fields": self.COST}),
+            ("Details", {"fields": self.DETAILS, "classes": ("collapse",)}),
+        ]
+        if obj is not None and obj.error:
+            sets.insert(0, ("What went wrong", {"fields": ("what_went_wrong",), "classes": ("promptlib-item-error",)}))
+        return sets
+
+    @admin.display(description="Error")
+    def what_went_wrong(self, obj):
+        return format_html('<p class="errornote" id="item-error"><strong>{}</strong>: {}</p>',
+                           obj.error_kind or "error", obj.error)  # fmt: skip
+
+    @admin.display(description="Inputs")
+    def case_input(self, obj):
+        pairs = named_values(obj.case.input)
+        return format_html_join("", "<div><strong>{}</strong>: {}</div>", pairs) or "—"
+
+    @admin.display(description="Checks")
+    def score_lines(self, obj):
+        scores = obj.scores if isinstance(obj.scores, list) else []
+        verdict = {True: "passed", False: "failed", None: "no verdict"}
+        rows = ((s.get("metric", "?"), verdict.get(s.get("passed"), "—"), s.get("detail", "")) for s in scores
+                if isinstance(s, dict))  # fmt: skip
+        return format_html_join("", "<div><strong>{}</strong>: {} — {}</div>", rows) or "—"
 
     def get_urls(self):
         wrap = self.admin_site.admin_view
