@@ -41,7 +41,7 @@ def editor_context(model_admin, request, template) -> dict[str, Any]:
     """Versions, labels, history and preview inputs for the template page."""
     preview_url = reverse("admin:promptlib_template_preview_new")
     if template is None:
-        return {"preview_url": preview_url, "preview_variables": []}
+        return {"preview_url": preview_url, "preview_variables": [], "preview_ready": True}
     versions = list(template.versions.select_related("author").order_by("-number"))
     labels = list(template.labels.all())
     events = list(
@@ -57,6 +57,9 @@ def editor_context(model_admin, request, template) -> dict[str, Any]:
         last_move = next((e for e in events if e.label == label.name and e.action == LabelEvent.Action.MOVE), None)
         label.rollback_to = last_move.from_version if last_move and last_move.from_version_id else None
     latest = versions[0] if versions else None
+    preview_variables = [
+        {**var, "value": format_value(var.get("default"))} for var in (latest.variables if latest else [])
+    ]
     experiments = list(template.experiments.order_by("-created_at")[:20])
     for experiment in experiments:
         experiment.change_url = reverse("admin:promptlib_experiment_change", args=[experiment.pk])
@@ -74,9 +77,9 @@ def editor_context(model_admin, request, template) -> dict[str, Any]:
         "preview_url": reverse("admin:promptlib_template_preview", args=[template.pk]),
         "diff_url": reverse("admin:promptlib_template_diff", args=[template.pk]),
         "labels_url": reverse("admin:promptlib_template_labels", args=[template.pk]),
-        "preview_variables": [
-            {**var, "value": format_value(var.get("default"))} for var in (latest.variables if latest else [])
-        ],
+        "preview_variables": preview_variables,
+        # The page previews itself on load only when that can work: no required value is left empty.
+        "preview_ready": all(v["value"] or not v.get("required") for v in preview_variables),
     }
 
 
