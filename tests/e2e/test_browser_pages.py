@@ -22,6 +22,7 @@ from tests.browser_support import ARTIFACTS
 SIZES = ({"width": 1280, "height": 800}, {"width": 390, "height": 844})
 # Pages of the admin's own machinery, not of this product; walked for a superuser all the same.
 SKIP_ADD = {"auth.Group"}  # nothing of ours
+SHOTS = {"template diff", "promptlib.Template change", "promptlib.BatchItem change"}  # kept as artefacts
 
 
 def _sideways(page) -> int:
@@ -139,9 +140,11 @@ def test_every_admin_page_fits_a_desktop_and_a_phone_without_console_errors(
                 problems.append(f"{name} ({path}) answered {response and response.status}")
                 continue
             page.wait_for_load_state("networkidle")
-            if _sideways(page) > 0:
+            wide = _sideways(page) > 0
+            if wide or name in SHOTS:
                 page.screenshot(path=str(ARTIFACTS / f"pages-{name.replace(' ', '-')}-{size['width']}.png"),
                                 full_page=True)  # fmt: skip
+            if wide:
                 problems.append(f"{name} ({path}) scrolls sideways at {size['width']} px: {_wide_elements(page)}")
             if errors:
                 problems.append(f"{name} ({path}) logged console errors: {errors[:3]}")

@@ -109,7 +109,9 @@ def _diff_parts(version: Version) -> dict[str, str]:
 
 
 def version_diff(old: Version, new: Version) -> list[dict[str, Any]]:
-    differ = difflib.HtmlDiff(wrapcolumn=70)
+    # No wrapcolumn: HtmlDiff would cut lines at a column, mid-word. The browser wraps them by words
+    # instead (admin.css), which needs real spaces where HtmlDiff writes &nbsp;.
+    differ = difflib.HtmlDiff()
     old_parts, new_parts = _diff_parts(old), _diff_parts(new)
     result = []
     for name, before in old_parts.items():
@@ -123,7 +125,7 @@ def version_diff(old: Version, new: Version) -> list[dict[str, Any]]:
                     after.splitlines(),
                     fromdesc=f"Version {old.number}",
                     todesc=f"Version {new.number}",
-                )
+                ).replace("&nbsp;", " ")
             )
         result.append({"name": name, "changed": before != after, "table": table})
     return result
