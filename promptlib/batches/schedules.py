@@ -249,6 +249,16 @@ def scheduled_batch_start(*, schedule_id: int) -> Batch | None:
 # --- what the schedule pages show ----------------------------------------------------------------
 
 
+def _every(interval: IntervalSchedule) -> str:
+    """ "Every 2 hours" for an interval (schedules made through code rather than the form)."""
+    seconds = interval.every * {"days": 86400, "hours": 3600, "minutes": 60}.get(interval.period, 1)
+    for size, unit in ((86400, "day"), (3600, "hour"), (60, "minute"), (1, "second")):
+        if seconds % size == 0:
+            count = seconds // size
+            return f"Every {unit}" if count == 1 else f"Every {count} {unit}s"
+    return f"Every {seconds} seconds"
+
+
 @dataclass(frozen=True)
 class ScheduleState:
     state: str  # "running", "paused", "stopped"
@@ -270,7 +280,7 @@ def batch_schedule_state(*, schedule: BatchSchedule, now: datetime | None = None
     if timing is not None:
         when = timing.describe()
     elif task.interval_id:
-        when = f"Every {task.interval.every} {task.interval.period}"
+        when = _every(task.interval)
     else:
         when = str(task.crontab)
     if not task.enabled:

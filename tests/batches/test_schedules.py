@@ -101,3 +101,9 @@ def test_a_schedule_of_a_finished_experiment_cannot_be_resumed(nightly, triage_e
     nightly.refresh_from_db()
     with pytest.raises(BatchError, match="experiment has finished"):
         batch_schedule_resume(schedule=nightly)
+
+
+def test_an_interval_schedule_reads_in_hours_not_seconds(triage_experiment, tickets):
+    settings = BatchSettings(experiment=triage_experiment, dataset=tickets)
+    schedule = batch_schedule_create(name="often", settings=settings, every_seconds=7200)
+    assert batch_schedule_state(schedule=schedule).when == "Every 2 hours"
