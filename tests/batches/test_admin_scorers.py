@@ -117,3 +117,11 @@ def test_a_viewer_of_no_project_cannot_try(client, django_user_model):
     outsider = django_user_model.objects.create_user("olga", password="pw", is_staff=True)
     client.force_login(outsider)
     assert client.post(TRY, {"kind": "json_valid", "sample": "{}"}).status_code == 403
+
+
+def test_the_list_filters_by_kind_in_words(as_bob, triage_experiment):
+    response = as_bob.get("/admin/promptlib/scorerconfig/")
+    html = response.content.decode()
+    assert ">Exact match</a>" in html and ">exact_match<" not in html  # every kind, by its label, not its code
+    filtered = as_bob.get("/admin/promptlib/scorerconfig/?kind=json_schema").context["cl"].result_list
+    assert [s.name for s in filtered] == ["schema"]

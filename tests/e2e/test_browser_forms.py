@@ -20,6 +20,7 @@ def test_a_marketer_picks_a_kind_of_check_and_tries_it_on_a_sample_answer(
     _login(page, live_server.url, "bob")
     page.goto(f"{live_server.url}/admin/promptlib/scorerconfig/add/")
     page.select_option("#id_kind", "regex")
+    assert page.input_value("#id_name") == "regex"  # named after its kind until the user names it
     assert page.is_visible("#id_opt_regex__pattern")
     assert not page.is_visible("#id_opt_contains__strings")
     assert not page.is_visible("#id_opt_llm_judge__rubric")

@@ -149,6 +149,17 @@ def scorer_try(*, kind: str, options: dict, sample: str, expected: str) -> dict:
     return {"ok": True, "passed": score.passed, "value": score.value, "detail": score.detail}
 
 
+class ScorerKindFilter(admin.SimpleListFilter):
+    title = "kind of check"
+    parameter_name = "kind"
+
+    def lookups(self, request, model_admin):
+        return kind_choices()
+
+    def queryset(self, request, queryset):
+        return queryset.filter(kind=self.value()) if self.value() else queryset
+
+
 @admin.register(ScorerConfig)
 class ScorerConfigAdmin(ProjectScopedAdmin):
     empty_help = (
@@ -159,7 +170,7 @@ class ScorerConfigAdmin(ProjectScopedAdmin):
     form = ScorerConfigForm
     list_display = ("name", "kind_label", "experiment", "order", "counts_for_success")
     list_select_related = ("experiment",)
-    list_filter = (ProjectListFilter, "kind")
+    list_filter = (ProjectListFilter, ScorerKindFilter)
     change_form_template = "admin/promptlib/scorerconfig/change_form.html"
 
     def get_fieldsets(self, request, obj=None):

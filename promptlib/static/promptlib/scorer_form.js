@@ -45,9 +45,22 @@ async function promptlibTryScorer() {
   }
 }
 
+function promptlibSuggestName(previousKind) {
+  // A new check is named after its kind until the user types a name of their own.
+  const name = document.getElementById("id_name");
+  if (name && (!name.value || name.value === previousKind)) name.value = promptlibScorerKind();
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   const kind = document.getElementById("id_kind");
-  if (kind) kind.addEventListener("change", promptlibShowKindOptions);
+  let previous = kind ? kind.value : "";
+  if (kind) {
+    kind.addEventListener("change", () => {
+      promptlibShowKindOptions();
+      promptlibSuggestName(previous);
+      previous = kind.value;
+    });
+  }
   promptlibShowKindOptions();
   const button = document.getElementById("try-button");
   if (button) button.addEventListener("click", promptlibTryScorer);
