@@ -2,8 +2,11 @@
 
 import pytest
 
+from promptlib.batches.admin.present import ERROR_HINTS
+from promptlib.batches.calls import ITEM_ERROR_KINDS
 from promptlib.batches.models import Batch, BatchItem
 from promptlib.batches.services import batch_run_inline
+from promptlib.providers.base import ErrorKind
 from tests.batches_support import make_batch
 
 pytestmark = pytest.mark.django_db
@@ -38,6 +41,7 @@ def test_a_failed_answer_page_leads_with_its_error(as_bob, triage_experiment, ti
     html = response.content.decode()
     assert html.index('id="item-error"') < html.index("The answer") < html.index("Claim token")
     assert "connection refused by 127.0.0.1:9" in html
+    assert "check its base URL, and that the server" in html  # what to do about it
     names = [name for name, _ in response.context["adminform"].fieldsets]
     assert names[0] == "What went wrong"
 
@@ -57,3 +61,9 @@ def test_a_good_answer_page_has_no_error_section_and_shows_its_checks(as_bob, tr
     names = [name for name, _ in response.context["adminform"].fieldsets]
     assert names == ["The answer", "Time and cost", "Details"]
     assert "<strong>schema</strong>: passed — output matches the schema" in response.content.decode()
+
+
+def test_every_kind_of_error_has_a_hint():
+    from typing import get_args
+
+    assert set(ERROR_HINTS) == {*get_args(ErrorKind), *ITEM_ERROR_KINDS}

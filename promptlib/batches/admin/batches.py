@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 from promptlib.admin.base import ProjectListFilter, ProjectScopedAdmin, form_error_add, project_ids_for, user_may
 from promptlib.admin.display import named_values
 from promptlib.batches.admin.forms import BatchSettingsForm, ReviewForm
-from promptlib.batches.admin.present import batch_title, variant_table
+from promptlib.batches.admin.present import ERROR_HINTS, batch_title, variant_table
 from promptlib.batches.calls import ITEM_ERROR_KINDS
 from promptlib.batches.models import Batch, BatchItem
 from promptlib.batches.reviews import ReviewError, review_seconds, review_submit, review_timer_start
@@ -202,8 +202,10 @@ class BatchItemAdmin(ReadOnlyMixin, ProjectScopedAdmin):
 
     @admin.display(description="Error")
     def what_went_wrong(self, obj):
-        return format_html('<p class="errornote" id="item-error"><strong>{}</strong>: {}</p>',
-                           obj.error_kind or "error", obj.error)  # fmt: skip
+        hint = ERROR_HINTS.get(obj.error_kind, "")
+        return format_html('<p class="errornote" id="item-error"><strong>{}</strong>: {}</p>{}',
+                           obj.error_kind or "error", obj.error,
+                           format_html('<p id="item-error-hint">{}</p>', hint) if hint else "")  # fmt: skip
 
     @admin.display(description="Inputs")
     def case_input(self, obj):
