@@ -283,10 +283,11 @@ def batch_schedule_state(*, schedule: BatchSchedule, now: datetime | None = None
         when = _every(task.interval)
     else:
         when = str(task.crontab)
+    # A finished experiment's schedule starts nothing more, even before its next tick turns it off.
+    if schedule.experiment.status == Experiment.Status.FINISHED:
+        return ScheduleState("stopped", "Stopped: the experiment has finished", when, None, last, timing)
     if not task.enabled:
-        finished = schedule.experiment.status == Experiment.Status.FINISHED
-        text = "Stopped: the experiment has finished" if finished else "Paused"
-        return ScheduleState("stopped" if finished else "paused", text, when, None, last, timing)
+        return ScheduleState("paused", "Paused", when, None, last, timing)
     schedule_rule = (task.crontab or task.interval).schedule
     next_run = now + schedule_rule.remaining_estimate(task.last_run_at or now)
     if task.crontab_id:  # cron runs fall on whole minutes; the estimate is off by its own clock's reading

@@ -107,3 +107,10 @@ def test_an_interval_schedule_reads_in_hours_not_seconds(triage_experiment, tick
     settings = BatchSettings(experiment=triage_experiment, dataset=tickets)
     schedule = batch_schedule_create(name="often", settings=settings, every_seconds=7200)
     assert batch_schedule_state(schedule=schedule).when == "Every 2 hours"
+
+
+def test_a_schedule_reads_as_stopped_as_soon_as_its_experiment_finishes(nightly, triage_experiment):
+    Experiment.objects.filter(pk=triage_experiment.pk).update(status=Experiment.Status.FINISHED)
+    nightly.refresh_from_db()
+    state = batch_schedule_state(schedule=nightly)
+    assert (state.state, state.next_run) == ("stopped", None)
