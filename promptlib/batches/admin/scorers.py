@@ -57,11 +57,8 @@ def _options_fields() -> dict[str, forms.Field]:
     }
 
 
-class ScorerOptionsForm(forms.Form):
-    """The kind and its options, without the experiment: enough to try a check on a sample answer."""
-
+class _ScorerOptionsBase(forms.Form):
     kind = forms.ChoiceField(choices=kind_choices(), label="Kind of check", help_text=_kind_help())
-    locals().update(_options_fields())  # one field per kind and option, e.g. opt_regex__pattern
 
     def __init__(self, *args, project_ids: list[int] | None = None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -93,6 +90,11 @@ class ScorerOptionsForm(forms.Form):
             self.add_error(name, exc.message)
         else:
             form_error_add(self, exc)
+
+
+# The kind and its options, without the experiment: enough to try a check on a sample answer. One field
+# per kind and option (e.g. opt_regex__pattern), made from promptlib.scorers.fields.
+ScorerOptionsForm = type("ScorerOptionsForm", (_ScorerOptionsBase,), _options_fields())
 
 
 class ScorerConfigForm(ScorerOptionsForm, forms.ModelForm):
