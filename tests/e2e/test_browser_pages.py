@@ -50,7 +50,7 @@ def site_with_everything(acme, alice, triage_experiment, tickets, demo_provider,
     BatchItem.objects.filter(pk=item.pk).update(
         status="failed", error="connection refused by the provider at http://127.0.0.1:9/v1", error_kind="connection"
     )
-    batch_schedule_create(
+    schedule = batch_schedule_create(
         name="Nightly triage",
         settings=BatchSettings(experiment=triage_experiment, dataset=tickets),
         timing=ScheduleTiming("weekly", time(9, 0), 1, "Europe/Paris"),
@@ -64,7 +64,8 @@ def site_with_everything(acme, alice, triage_experiment, tickets, demo_provider,
     version_create(template=template, content=triage_content(long_task))
     api_key_create(project=acme, scopes=["read"], name="website", created_by=root)
     make_batch(triage_experiment, tickets)  # a pending one, so "Cancel batch" is offered
-    return {"template": template, "batch": batch, "item": item, "experiment": triage_experiment, "dataset": tickets}
+    return {"template": template, "batch": batch, "item": item, "experiment": triage_experiment, "dataset": tickets,
+            "schedule": schedule}  # fmt: skip
 
 
 def _model_pages(username: str) -> list[tuple[str, str]]:
@@ -106,6 +107,7 @@ def _custom_pages(rows) -> list[tuple[str, str]]:
         ("dataset import", f"/admin/promptlib/dataset/{dataset.pk}/import/"),
         ("experiment dashboard", f"/admin/promptlib/experiment/{experiment.pk}/dashboard/"),
         ("answer review", f"/admin/promptlib/batchitem/{done.pk}/review/"),
+        ("schedule delete", f"/admin/promptlib/batchschedule/{rows['schedule'].pk}/delete/"),
     ]
 
 
@@ -126,6 +128,7 @@ def _confirmations(rows) -> list[tuple[str, str, str]]:
         ("remove label", f"/admin/promptlib/template/{template.pk}/change/", "#labels .promptlib-danger"),
         ("roll back label", f"/admin/promptlib/template/{template.pk}/change/", "text=Roll back to version 1"),
         ("cancel batch", f"/admin/promptlib/batch/{pending.pk}/change/", "#cancel-batch"),
+        ("pause schedule", f"/admin/promptlib/batchschedule/{rows['schedule'].pk}/change/", "#pause-button"),
     ]
 
 
