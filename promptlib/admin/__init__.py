@@ -5,6 +5,8 @@ Django's autodiscovery imports only this package, so it imports every wing's adm
 
 import promptlib.batches.admin.batches  # noqa: F401
 import promptlib.batches.admin.datasets  # noqa: F401
+import promptlib.batches.admin.schedules  # noqa: F401
+import promptlib.batches.admin.scorers  # noqa: F401
 import promptlib.core.admin.apikeys  # noqa: F401
 import promptlib.core.admin.projects  # noqa: F401
 import promptlib.experiments.admin.experiments  # noqa: F401

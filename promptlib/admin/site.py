@@ -3,7 +3,8 @@
 Django lists one "Prompt library" box with every model in alphabetical order (API keys first,
 Templates near the end). Marketers work from templates to experiments to settings, so the
 promptlib models are split into three groups in that order, each model with one line saying what
-it is for. Other apps (users, periodic tasks) follow unchanged.
+it is for. Other apps (users) follow unchanged. Celery beat's own tables (periodic tasks, clocked,
+solar events…) are the scheduler's internals: only superusers see them; people use "Batch schedules".
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 APP_LABEL = "promptlib"
+SUPERUSER_ONLY_APPS = ("django_celery_beat",)
 
 # (group name, [(object_name, what it is for)]) in the order a marketer works.
 GROUPS: list[tuple[str, list[tuple[str, str]]]] = [
@@ -70,8 +72,22 @@ def _get_app_list(request, app_label=None):
     return group_app_list(admin.AdminSite.get_app_list(admin.site, request, app_label))
 
 
+def _superuser_only(request, *args, **kwargs) -> bool:
+    return request.user.is_active and request.user.is_superuser
+
+
+def hide_internals(site: admin.AdminSite) -> None:
+    """Only superusers reach the scheduler's internal tables, whatever model permissions a user holds."""
+    for model, model_admin in site._registry.items():
+        if model._meta.app_label in SUPERUSER_ONLY_APPS:
+            for name in ("has_module_permission", "has_view_permission", "has_add_permission",
+                         "has_change_permission", "has_delete_permission"):  # fmt: skip
+                setattr(model_admin, name, _superuser_only)
+
+
 def install() -> None:
     """Arrange the default admin site (the one config/urls.py serves)."""
     admin.site.get_app_list = _get_app_list
+    hide_internals(admin.site)
     # "View site" would lead to / which only redirects back here.
     admin.site.site_url = None

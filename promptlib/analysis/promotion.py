@@ -1,7 +1,8 @@
 """Promote an experiment's winner: production label → the winning version, experiment finished.
 
 Refused when the report has no winner, unless the publisher confirms an override with a reason;
-the label history then says plainly that it was an override and why.
+the label history then says plainly that it was an override and why. The experiment's schedules
+stop with it: a promoted experiment has nothing left to test.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from promptlib.analysis.report import experiment_report, experiment_report_invalidate
+from promptlib.batches.schedules import batch_schedules_stop
 from promptlib.core.errors import DomainError
 from promptlib.core.models import Role
 from promptlib.core.permissions import require_role
@@ -52,6 +54,20 @@ def _chosen_variant(*, experiment: Experiment, report, override: bool, variant_k
     return variant, True
 
 
+def promotion_blocker(*, experiment: Experiment, report) -> str | None:
+    """Why the promote button is disabled, in words; None when a publisher may promote (or override)."""
+    if experiment.status == Experiment.Status.DRAFT:
+        return "This experiment has not started yet: start it and run a batch, then promote the winner."
+    production = Label.objects.filter(template_id=experiment.template_id, name=PRODUCTION).select_related("version")
+    production = production.first()
+    if experiment.status == Experiment.Status.FINISHED:
+        where = f" “{PRODUCTION}” points at version {production.version.number}." if production else ""
+        return "Already done: this experiment has finished." + where
+    if production and report.winner is not None and production.version_id == report.winner.version_id:
+        return f"Already promoted: “{PRODUCTION}” points at version {production.version.number}, the winner."
+    return None
+
+
 def experiment_promote_winner(
     *, experiment: Experiment, actor, override: bool = False, reason: str = "", variant_key: str = ""
 ) -> Promotion:
@@ -62,6 +78,10 @@ def experiment_promote_winner(
         raise PromotionError("An override needs a reason, recorded in the label history.", field="reason")
     if experiment.status == Experiment.Status.DRAFT:
         raise PromotionError("This experiment has not started; there is nothing to promote.", field="status")
+    if experiment.status == Experiment.Status.FINISHED:
+        raise PromotionError(
+            "This experiment has finished; start a new one to test again.", field="status", code="finished"
+        )
     report = experiment_report(experiment=experiment)
     variant, overridden = _chosen_variant(
         experiment=experiment, report=report, override=override, variant_key=variant_key
@@ -81,10 +101,10 @@ def experiment_promote_winner(
         label = label_move(
             template=experiment.template, name=PRODUCTION, version=version, actor=actor, via="promotion", note=note
         )
-        if experiment.status != Experiment.Status.FINISHED:
-            try:
-                experiment_finish(experiment=experiment)
-            except ExperimentError as exc:  # e.g. finished meanwhile by someone else: nothing is written
-                raise PromotionError(exc.message, field="status") from exc
+        try:
+            experiment_finish(experiment=experiment)
+        except ExperimentError as exc:  # e.g. finished meanwhile by someone else: nothing is written
+            raise PromotionError(exc.message, field="status") from exc
+        batch_schedules_stop(experiment=experiment)
     transaction.on_commit(lambda: experiment_report_invalidate(experiment_id=experiment.pk))
     return Promotion(label=label, variant=variant, override=overridden, note=note)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from django.db.models import QuerySet
 
 from promptlib.batches.models import Batch, BatchSchedule, ScorerConfig
+from promptlib.batches.schedules import ScheduleState, batch_schedule_state
 from promptlib.experiments.models import Experiment, OutcomeEvent
 
 RECENT_BATCHES = 10
@@ -17,7 +18,7 @@ MAX_METRIC_NAMES = 40
 class ExperimentRelated:
     batches: list[Batch]  # the most recent ones
     batch_total: int
-    schedules: list[BatchSchedule]
+    schedules: list[tuple[BatchSchedule, ScheduleState]]
     scorers: list[ScorerConfig]
 
 
@@ -26,11 +27,12 @@ def experiment_related(*, experiment: Experiment, recent: int = RECENT_BATCHES) 
     return ExperimentRelated(
         batches=list(batches[:recent]),
         batch_total=batches.count(),
-        schedules=list(
-            BatchSchedule.objects.filter(experiment=experiment)
-            .select_related("dataset", "periodic_task__crontab", "periodic_task__interval")
+        schedules=[
+            (schedule, batch_schedule_state(schedule=schedule))
+            for schedule in BatchSchedule.objects.filter(experiment=experiment)
+            .select_related("experiment", "dataset", "periodic_task__crontab", "periodic_task__interval")
             .order_by("-created_at")
-        ),
+        ],
         scorers=list(ScorerConfig.objects.filter(experiment=experiment).order_by("order", "id")),
     )
 

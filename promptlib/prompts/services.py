@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
@@ -9,12 +11,53 @@ from promptlib.core.caching import template_cache_invalidate
 from promptlib.core.errors import DomainError
 from promptlib.core.models import Project
 from promptlib.prompts.content import VersionContent
-from promptlib.prompts.models import Label, LabelEvent, Template, Version
+from promptlib.prompts.models import LABEL_NAME_MAX, Label, LabelEvent, Template, Version
 from promptlib.prompts.rendering import validate_content
 
 
 class LabelError(DomainError):
     default_field = "label"
+
+
+# Applications ask for a label by name; one spelling per label (lowercase, no spaces) keeps
+# "Production " from silently becoming a second label beside "production".
+_LABEL_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+def _label_key(name: str) -> str:
+    """What two names that a person would read as the same label share: case and separators ignored."""
+    return re.sub(r"[\s_-]+", "", name.casefold())
+
+
+def label_name_clean(*, name: str, template: Template | None = None) -> str:
+    """The label name as stored, or LabelError(field="name") saying how to write it.
+
+    With a template, a new name that reads the same as one of its labels ("prod-uction" beside
+    "production") is refused: it would point applications at two labels that look alike.
+    """
+    cleaned = (name or "").strip()
+    if not cleaned:
+        raise LabelError("A label needs a name, e.g. production.", field="name")
+    if len(cleaned) > LABEL_NAME_MAX:
+        raise LabelError(f"A label name has at most {LABEL_NAME_MAX} characters.", field="name")
+    if not _LABEL_NAME.match(cleaned):
+        suggestion = re.sub(r"[^a-z0-9_-]+", "-", cleaned.casefold()).strip("-_")
+        hint = f" — e.g. “{suggestion}”" if suggestion and _LABEL_NAME.match(suggestion) else ""
+        raise LabelError(
+            "A label name uses lowercase letters, digits, - and _ only, starting with a letter or digit" + hint + ".",
+            field="name",
+            code="invalid_label_name",
+        )
+    if template is not None:
+        names = list(Label.objects.filter(template=template).values_list("name", flat=True))
+        twin = next((n for n in names if n != cleaned and _label_key(n) == _label_key(cleaned)), None)
+        if twin is not None:
+            raise LabelError(
+                f"“{cleaned}” reads the same as the existing label “{twin}”; use “{twin}”.",
+                field="name",
+                code="near_duplicate_label",
+            )
+    return cleaned
 
 
 def template_create(
@@ -71,9 +114,7 @@ def label_move(
     """Point a label at a version (publish or roll back), recording the move."""
     if version.template_id != template.pk:
         raise LabelError(f"Version {version.number} does not belong to template '{template.slug}'.", field="version")
-    name = (name or "").strip()
-    if not name:
-        raise LabelError("A label needs a name, e.g. production.", field="name")
+    name = label_name_clean(name=name, template=template)
     # Two requests creating the same new label both find none; the second insert then breaks the
     # unique constraint. Its retry finds (and locks) the label the first created, and moves it.
     for attempt in range(3):

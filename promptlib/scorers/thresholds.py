@@ -15,7 +15,7 @@ class ThresholdsScorer(Scorer):
             "max_cost_usd": self.clean_number(config, "max_cost_usd"),
         }
         if cleaned["max_latency_ms"] is None and cleaned["max_cost_usd"] is None:
-            raise ScorerConfigError("set max_latency_ms, max_cost_usd or both", field="max_latency_ms")
+            raise ScorerConfigError("set a time limit, a cost limit or both", field="max_latency_ms")
         return cleaned
 
     def evaluate(self, inp: ScoreInput, cfg: dict, *, judge_call=None) -> Score:

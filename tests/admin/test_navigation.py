@@ -92,3 +92,17 @@ def test_a_list_with_rows_shows_the_rows_not_the_empty_help(client, bob, welcome
 def test_a_search_without_results_keeps_the_stock_zero_results(client, bob, welcome):
     page = _html(client, bob, reverse("admin:promptlib_experiment_changelist") + "?q=nothing-like-this")
     assert 'id="empty-help"' not in page
+
+
+def test_the_schedulers_internal_tables_are_hidden_from_non_superusers(client, bob, django_user_model):
+    from django.contrib.auth.models import Permission
+
+    bob.user_permissions.add(*Permission.objects.filter(content_type__app_label="django_celery_beat"))
+    labels = {group["app_label"] for group in _groups(client, bob)}
+    assert "django_celery_beat" not in labels
+    assert client.get("/admin/django_celery_beat/clockedschedule/").status_code == 403
+
+
+def test_a_superuser_still_reaches_the_schedulers_tables(client, admin_user):
+    labels = {group["app_label"] for group in _groups(client, admin_user)}
+    assert "django_celery_beat" in labels

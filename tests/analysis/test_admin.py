@@ -134,3 +134,22 @@ def test_the_experiment_page_links_to_the_dashboard(client, wording_experiment, 
     client.force_login(victor)
     response = client.get(reverse("admin:promptlib_experiment_change", args=[wording_experiment.pk]))
     assert _url(wording_experiment) in response.content.decode()
+
+
+def test_promote_is_disabled_with_its_reason_on_a_draft_experiment(client, wording_experiment, alice):
+    Experiment.objects.filter(pk=wording_experiment.pk).update(status=Experiment.Status.DRAFT)
+    client.force_login(alice)
+    response = client.get(_url(wording_experiment, "dashboard"))
+    html = response.content.decode()
+    assert 'id="promote-button" disabled' in html
+    assert "This experiment has not started yet" in html and "promote-form" not in html
+
+
+def test_after_promotion_the_page_says_it_is_done_and_offers_no_second_promotion(
+    client, wording_experiment, customers, alice
+):
+    winner_batch(wording_experiment, customers)
+    client.force_login(alice)
+    html = client.post(_url(wording_experiment, "promote"), follow=True).content.decode()
+    assert "Already done: this experiment has finished. “production” points at version 2." in html
+    assert "promote-form" not in html

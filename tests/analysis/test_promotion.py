@@ -65,3 +65,26 @@ def test_it_refuses_an_editor(wording_experiment, customers, bob):
     with pytest.raises(PermissionDenied):
         experiment_promote_winner(experiment=wording_experiment, actor=bob)
     assert _production(wording_experiment.template) == 1
+
+
+def test_it_stops_the_experiments_schedules(wording_experiment, customers, alice):
+    from promptlib.batches.schedules import ScheduleTiming, batch_schedule_create, batch_schedule_state
+    from promptlib.batches.services import BatchSettings
+    from promptlib.providers.models import ProviderConfig
+
+    winner_batch(wording_experiment, customers)
+    demo = ProviderConfig.objects.create(project=wording_experiment.project, name="demo", kind="demo")
+    settings = BatchSettings(experiment=wording_experiment, dataset=customers, provider=demo)
+    schedule = batch_schedule_create(name="nightly", settings=settings, timing=ScheduleTiming())
+    experiment_promote_winner(experiment=wording_experiment, actor=alice)
+    schedule.refresh_from_db()
+    assert batch_schedule_state(schedule=schedule).text == "Stopped: the experiment has finished"
+
+
+def test_it_refuses_a_second_promotion(wording_experiment, customers, alice):
+    winner_batch(wording_experiment, customers)
+    experiment_promote_winner(experiment=wording_experiment, actor=alice)
+    with pytest.raises(PromotionError) as caught:
+        experiment_promote_winner(experiment=Experiment.objects.get(pk=wording_experiment.pk), actor=alice)
+    assert caught.value.code == "finished"
+    assert LabelEvent.objects.filter(via="promotion").count() == 1

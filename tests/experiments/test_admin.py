@@ -257,6 +257,7 @@ def test_the_page_lists_schedules_with_their_timing(triage_experiment, tickets, 
     batch_schedule_create(name="Nightly triage", settings=settings, every_seconds=3600)
     page = _page(client, alice, triage_experiment).content.decode()
     assert "Nightly triage" in page and "Schedules (1)" in page
+    assert "<td>Every hour</td><td>Running</td>" in page
 
 
 def test_the_page_lists_its_scorers_and_links_to_add_one(triage_experiment, alice, client):

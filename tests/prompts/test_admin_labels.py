@@ -39,8 +39,46 @@ def test_a_publisher_publishes_a_version_to_production(publisher, alice, two_ver
 
 def test_a_publisher_rolls_a_label_back_to_an_older_version(publisher, two_versions):
     label_move(template=two_versions, name="production", version=two_versions.versions.get(number=2))
-    _post(publisher, two_versions, action="move", name="production", version="1")
+    _post(publisher, two_versions, action="move", name="production", version="1", confirmed="on")
     assert _labels(two_versions) == {"production": 1}
+
+
+def test_rolling_back_first_says_which_version_applications_will_get(publisher, two_versions):
+    label_move(template=two_versions, name="production", version=two_versions.versions.get(number=2))
+    response = _post(publisher, two_versions, action="move", name="production", version="1")
+    assert response.status_code == 200
+    assert "will get version 1 instead of version 2" in response.context["consequence"]
+    assert _labels(two_versions) == {"production": 2}
+
+
+def test_removing_a_label_first_says_applications_will_get_an_error(publisher, two_versions):
+    label_move(template=two_versions, name="production", version=two_versions.versions.get(number=2))
+    response = _post(publisher, two_versions, action="remove", name="production")
+    assert response.status_code == 200
+    assert "Applications asking for “production” of “welcome-email” will get an error" in response.content.decode()
+    assert b'name="confirmed" value="on"' in response.content
+    assert _labels(two_versions) == {"production": 2}
+
+
+def test_publishing_a_newer_version_needs_no_confirmation(publisher, two_versions):
+    label_move(template=two_versions, name="production", version=two_versions.versions.get(number=1))
+    response = _post(publisher, two_versions, action="move", name="production", version="2")
+    assert response.status_code == 302
+    assert _labels(two_versions) == {"production": 2}
+
+
+def test_a_trailing_space_does_not_make_a_second_label(publisher, two_versions):
+    label_move(template=two_versions, name="production", version=two_versions.versions.get(number=1))
+    _post(publisher, two_versions, action="move", name="production ", version="2")
+    assert _labels(two_versions) == {"production": 2}
+
+
+def test_a_capitalised_label_name_is_refused_with_the_spelling_to_use(publisher, two_versions):
+    response = _post(publisher, two_versions, action="move", name="Production", version="2")
+    shown = [str(m) for m in response.wsgi_request._messages]
+    assert len(shown) == 1 and shown[0].startswith("A label name uses lowercase letters")
+    assert shown[0].endswith("— e.g. “production”.")
+    assert _labels(two_versions) == {}
 
 
 def test_the_page_offers_a_roll_back_to_the_previous_target(publisher, two_versions):
@@ -54,7 +92,7 @@ def test_the_page_offers_a_roll_back_to_the_previous_target(publisher, two_versi
 
 def test_a_publisher_removes_a_label(publisher, two_versions):
     label_move(template=two_versions, name="staging", version=two_versions.versions.get(number=2))
-    _post(publisher, two_versions, action="remove", name="staging")
+    _post(publisher, two_versions, action="remove", name="staging", confirmed="on")
     assert _labels(two_versions) == {}
     assert LabelEvent.objects.filter(action="remove", label="staging").exists()
 

@@ -149,3 +149,14 @@ def test_printing_a_class_in_the_preview_is_an_error_not_its_repr(client, bob, w
     assert not result["ok"]
     assert result["errors"][0]["field"] == "task"
     assert "<class" not in result["errors"][0]["message"]
+
+
+def test_the_page_previews_itself_on_load_only_when_no_required_value_is_empty(client, bob, welcome):
+    from tests.admin_support import change_url
+
+    client.force_login(bob)
+    context = client.get(change_url(welcome)).context
+    required_empty = [v for v in context["preview_variables"] if v.get("required") and not v["value"]]
+    assert required_empty  # welcome asks for a name, which has no default
+    assert context["preview_ready"] is False
+    assert 'data-ready=""' in client.get(change_url(welcome)).content.decode()

@@ -127,3 +127,28 @@ def test_removing_a_label_invalidates_the_cache_on_commit(welcome, django_captur
     with django_capture_on_commit_callbacks(execute=True):
         label_remove(template=welcome, name="production")
     assert cache.get(key) is None
+
+
+def test_it_refuses_a_label_name_with_capitals_or_spaces(welcome):
+    version = welcome.versions.get()
+    for name in ("Production", "pro duction", "-prod"):
+        with pytest.raises(LabelError) as caught:
+            label_move(template=welcome, name=name, version=version)
+        assert caught.value.field == "name"
+    assert not Label.objects.exists()
+
+
+def test_it_strips_surrounding_spaces_so_production_stays_one_label(welcome):
+    version = welcome.versions.get()
+    label_move(template=welcome, name="production", version=version)
+    label_move(template=welcome, name=" production ", version=version)
+    assert list(Label.objects.values_list("name", flat=True)) == ["production"]
+
+
+def test_it_refuses_a_name_that_reads_like_an_existing_label(welcome):
+    version = welcome.versions.get()
+    label_move(template=welcome, name="production", version=version)
+    with pytest.raises(LabelError, match="reads the same as the existing label “production”") as caught:
+        label_move(template=welcome, name="pro_duction", version=version)
+    assert caught.value.code == "near_duplicate_label"
+    assert Label.objects.count() == 1

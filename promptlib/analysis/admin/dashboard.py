@@ -22,7 +22,7 @@ from promptlib.analysis.admin.glossary import GLOSSARY
 from promptlib.analysis.admin.present import STATE_TEXT, chart_payload, present_section, side_by_side
 from promptlib.analysis.aggregates import COUNTED_BATCHES
 from promptlib.analysis.exports import finetune_jsonl, results_csv
-from promptlib.analysis.promotion import PromotionError, experiment_promote_winner
+from promptlib.analysis.promotion import PromotionError, experiment_promote_winner, promotion_blocker
 from promptlib.analysis.report import experiment_report_cached
 from promptlib.batches.models import Batch, BatchItem
 from promptlib.batches.services import OPEN
@@ -87,7 +87,8 @@ def dashboard_view(request, pk: int):
         "sections": sections,
         "headline_state": STATE_TEXT[report.verdict.state],
         "charts": chart_payload(report),
-        "can_promote": can_promote and experiment.status != Experiment.Status.DRAFT,
+        "promote_blocker": promotion_blocker(experiment=experiment, report=report),
+        "can_promote": can_promote,
         "is_publisher": can_promote,
         "running_batches": _batch_progress(experiment),
         "past_batches": past,

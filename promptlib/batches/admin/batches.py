@@ -6,37 +6,30 @@ from typing import get_args
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
 from promptlib.admin.base import ProjectListFilter, ProjectScopedAdmin, form_error_add, project_ids_for, user_may
 from promptlib.admin.display import named_values
-from promptlib.batches.admin.forms import BatchSettingsForm, ReviewForm, ScheduleForm, ScorerConfigForm
-from promptlib.batches.admin.present import batch_title, variant_table
+from promptlib.batches.admin.forms import BatchSettingsForm, ReviewForm
+from promptlib.batches.admin.present import ERROR_HINTS, batch_title, variant_table
 from promptlib.batches.calls import ITEM_ERROR_KINDS
-from promptlib.batches.models import Batch, BatchItem, BatchSchedule, ScorerConfig
+from promptlib.batches.models import Batch, BatchItem
 from promptlib.batches.reviews import ReviewError, review_seconds, review_submit, review_timer_start
-from promptlib.batches.schedules import batch_schedule_create, batch_schedule_delete
 from promptlib.batches.selectors import batch_error_summary, batch_progress, batch_variant_metrics, ref_id
 from promptlib.batches.services import BatchError, batch_cancel, batch_create, batch_rerun_failed, batch_start
 from promptlib.core.models import Role
 from promptlib.providers.base import ErrorKind
-from promptlib.scorers.registry import SCORER_KINDS
 
 START_INTRO = (
     "A batch is a test run before real users see a change: every case of the dataset is sent to each version "
     "in the experiment, and each answer is scored. Results appear on the batch's page as they come in."
 )
 ERROR_SHOWN = 120  # characters of an item's error in the answers list (all of it on hover)
-SCHEDULE_INTRO = (
-    "A schedule starts the same test run again and again, e.g. every night, so you notice when the AI "
-    "model starts answering differently. Fill in the test run, then when it should repeat."
-)
 
 
 def _project_ids(request) -> list[int] | None:
@@ -104,12 +97,32 @@ class BatchAdmin(ReadOnlyMixin, ProjectScopedAdmin):
 
     def cancel_view(self, request, pk: int):
         batch = self._batch(request, pk, Role.EDITOR)
+        if request.POST.get("confirmed") != "on":
+            return self._cancel_confirm(request, batch)
         try:
             batch_cancel(batch=batch)
             self.message_user(request, "Batch cancelled; finished results are kept.", messages.SUCCESS)
         except BatchError as exc:
             self.message_user(request, exc.message, messages.ERROR)
         return redirect(reverse("admin:promptlib_batch_change", args=[pk]))
+
+    def _cancel_confirm(self, request, batch: Batch):
+        progress = batch_progress(batch=batch)
+        waiting = progress["total"] - progress["done"] - progress["failed"]
+        here = reverse("admin:promptlib_batch_change", args=[batch.pk])
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": batch,
+            "title": f"Cancel batch {batch.pk}?",
+            "consequence": f"The {waiting} call(s) still waiting are not made. The {progress['done']} answer(s) "
+            "already in are kept and count in the results. A cancelled batch cannot be resumed; you can start "
+            "a new one.",
+            "button": "Yes, cancel the batch",
+            "fields": {},
+            "cancel_url": here,
+        }
+        return TemplateResponse(request, "admin/promptlib/confirm.html", context)
 
     def rerun_view(self, request, pk: int):
         batch = self._batch(request, pk, Role.EDITOR)
@@ -173,7 +186,44 @@ class BatchItemAdmin(ReadOnlyMixin, ProjectScopedAdmin):
     list_select_related = ("batch", "variant", "case", "case__dataset")
     list_filter = ("status", ErrorKindFilter, "success", "schema_passed")
     search_fields = ("=batch__id",)
-    readonly_fields = [f.name for f in BatchItem._meta.fields]
+    readonly_fields = [*(f.name for f in BatchItem._meta.fields), "what_went_wrong", "case_input", "score_lines"]
+    # The item page: what went wrong first (when it did), then the answer, then the internals a developer
+    # reads when debugging the runner, folded away under "Details".
+    ANSWER = ("batch", "variant", "case", "case_input", "repeat", "status", "output", "success", "schema_passed",
+              "score_lines")  # fmt: skip
+    COST = ("latency_ms", "cost_usd", "input_tokens", "output_tokens", "attempts", "cached")
+    DETAILS = ("model", "claim_token", "claimed_at", "lease_until", "enqueued_at", "not_before", "finished_at",
+               "attempt_log", "judge_cost_usd", "error_kind", "error", "scores")  # fmt: skip
+
+    def get_fieldsets(self, request, obj=None):
+        sets = [
+            ("The answer", {"fields": self.ANSWER}),
+            ("Time and cost", {"fields": self.COST}),
+            ("Details", {"fields": self.DETAILS, "classes": ("collapse",)}),
+        ]
+        if obj is not None and obj.error:
+            sets.insert(0, ("What went wrong", {"fields": ("what_went_wrong",), "classes": ("promptlib-item-error",)}))
+        return sets
+
+    @admin.display(description="Error")
+    def what_went_wrong(self, obj):
+        hint = ERROR_HINTS.get(obj.error_kind, "")
+        return format_html('<p class="errornote" id="item-error"><strong>{}</strong>: {}</p>{}',
+                           obj.error_kind or "error", obj.error,
+                           format_html('<p id="item-error-hint">{}</p>', hint) if hint else "")  # fmt: skip
+
+    @admin.display(description="Inputs")
+    def case_input(self, obj):
+        pairs = named_values(obj.case.input)
+        return format_html_join("", "<div><strong>{}</strong>: {}</div>", pairs) or "—"
+
+    @admin.display(description="Checks")
+    def score_lines(self, obj):
+        scores = obj.scores if isinstance(obj.scores, list) else []
+        verdict = {True: "passed", False: "failed", None: "no verdict"}
+        rows = ((s.get("metric", "?"), verdict.get(s.get("passed"), "—"), s.get("detail", "")) for s in scores
+                if isinstance(s, dict))  # fmt: skip
+        return format_html_join("", "<div><strong>{}</strong>: {} — {}</div>", rows) or "—"
 
     def get_urls(self):
         wrap = self.admin_site.admin_view
@@ -229,78 +279,3 @@ class BatchItemAdmin(ReadOnlyMixin, ProjectScopedAdmin):
                    "title": f"Review answer {item.pk}", "input_pairs": named_values(item.case.input),
                    "expected_pairs": named_values(item.case.expected_fields)}  # fmt: skip
         return TemplateResponse(request, "admin/promptlib/batch/review.html", context)
-
-
-@admin.register(ScorerConfig)
-class ScorerConfigAdmin(ProjectScopedAdmin):
-    empty_help = (
-        "No scorers yet. A scorer checks every answer of a batch automatically (right category, valid "
-        "format…). Add one from an experiment's page with “Add a scorer”."
-    )
-    project_path = "experiment__project"
-    form = ScorerConfigForm
-    list_display = ("name", "kind_label", "experiment", "order", "counts_for_success")
-    list_select_related = ("experiment",)
-    list_filter = (ProjectListFilter, "kind")
-
-    @admin.display(description="Kind of check", ordering="kind")
-    def kind_label(self, obj):
-        kind = SCORER_KINDS.get(obj.kind)
-        return kind.label if kind else obj.kind
-
-
-@admin.register(BatchSchedule)
-class BatchScheduleAdmin(ReadOnlyMixin, ProjectScopedAdmin):
-    empty_help = (
-        "No schedules yet. “Schedule a batch” repeats a test run by itself (e.g. every night), so a "
-        "change in the AI model's answers shows up."
-    )
-    list_display = ("name", "experiment", "dataset", "timing", "run_count", "created_at")
-    list_select_related = ("experiment", "dataset", "periodic_task__crontab", "periodic_task__interval")
-    readonly_fields = ("name", "experiment", "dataset", "provider", "model", "repeats", "tags", "use_cache",
-                       "periodic_task", "created_by", "created_at")  # fmt: skip
-    change_list_template = "admin/promptlib/batch/schedule_change_list.html"
-
-    @admin.display(description="When")
-    def timing(self, obj):
-        task = obj.periodic_task
-        if task is None:
-            return "stopped"
-        return str(task.crontab or task.interval)
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).annotate(run_total=Count("runs"))
-
-    @admin.display(description="Runs", ordering="run_total")
-    def run_count(self, obj):
-        return obj.run_total
-
-    def get_urls(self):
-        wrap = self.admin_site.admin_view
-        return [path("new/", wrap(self.schedule_view), name="promptlib_batchschedule_new"), *super().get_urls()]
-
-    def delete_model(self, request, obj):
-        batch_schedule_delete(schedule=obj)
-
-    def schedule_view(self, request):
-        if not user_may(request, Role.EDITOR):
-            raise PermissionDenied
-        initial = {"experiment": ref_id(request.GET["experiment"])} if ref_id(request.GET.get("experiment", "")) else {}
-        form = ScheduleForm(request.POST or None, initial=initial, project_ids=_project_ids(request))
-        if request.method == "POST" and form.is_valid():
-            data = form.settings()
-            if not user_may(request, Role.EDITOR, data.experiment.project_id):
-                raise PermissionDenied
-            try:
-                batch_schedule_create(
-                    settings=data, name=form.cleaned_data["name"], cron=form.cleaned_data["cron"].strip(),
-                    every_seconds=form.cleaned_data["every_seconds"], created_by=request.user,
-                )  # fmt: skip
-            except BatchError as exc:
-                form_error_add(form, exc)
-            else:
-                self.message_user(request, "Schedule saved; celery beat starts its runs.", messages.SUCCESS)
-                return redirect(reverse("admin:promptlib_batchschedule_changelist"))
-        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "form": form,
-                   "title": "Schedule a batch", "intro": SCHEDULE_INTRO}  # fmt: skip
-        return TemplateResponse(request, "admin/promptlib/batch/start.html", context)

@@ -1,21 +1,17 @@
-"""Forms of the batch admin pages: start a batch, schedule one, configure a scorer, review an output."""
+"""Forms of the batch admin pages: start a batch, review an output."""
 
 from __future__ import annotations
 
 from django import forms
 from django.db.models import Q
 from django.urls import reverse
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 
-from promptlib.admin.base import form_error_add
-from promptlib.batches.models import Dataset, ScorerConfig
+from promptlib.batches.models import Dataset
 from promptlib.batches.services import BatchSettings
 from promptlib.batches.start_defaults import batch_defaults, dataset_fit_problems
-from promptlib.core.jsonvalues import MAX_INT
 from promptlib.experiments.models import Experiment
 from promptlib.providers.models import ProviderConfig
-from promptlib.scorers import ScorerError, kind_choices, scorer_for
-from promptlib.scorers.registry import SCORER_KINDS
 
 
 def _tags(raw: str) -> list[str]:
@@ -122,64 +118,6 @@ class BatchSettingsForm(forms.Form):
             tags=tuple(_tags(data["tags"])),
             use_cache=data["use_cache"],
         )
-
-
-class ScheduleForm(BatchSettingsForm):
-    name = forms.CharField(max_length=200, help_text="e.g. “Nightly triage check”.")
-    cron = forms.CharField(
-        required=False,
-        max_length=200,
-        label="When (cron)",
-        help_text="Five fields, in UTC: minute hour day month weekday. '0 6 * * *' = every day at 06:00; "
-        "'0 6 * * 1' = Mondays at 06:00.",
-    )
-    every_seconds = forms.IntegerField(
-        required=False,
-        min_value=60,
-        max_value=MAX_INT,
-        label="Or every … seconds",
-        help_text="Instead of a cron time: repeat every this many seconds (at least 60; 86400 = once a day).",
-    )
-
-
-def _kind_help() -> str:
-    # The admin shows help texts as HTML: one line per kind, escaped.
-    lines = format_html_join(
-        "", "<li><strong>{}</strong>: {}</li>", ((k.label, k.description) for k in SCORER_KINDS.values())
-    )
-    return format_html('What the check looks at:<ul class="promptlib-kinds">{}</ul>', lines)
-
-
-class ScorerConfigForm(forms.ModelForm):
-    kind = forms.ChoiceField(choices=kind_choices(), label="Kind of check", help_text=_kind_help())
-    # The database's integer range on every backend (SQLite would take any 64-bit number).
-    order = forms.IntegerField(min_value=0, max_value=MAX_INT, initial=0, label="Order",
-                               help_text="Checks run in this order (1 first).")  # fmt: skip
-
-    class Meta:
-        model = ScorerConfig
-        fields = ("experiment", "kind", "name", "config", "order", "counts_for_success")
-        labels = {"config": "Options", "counts_for_success": "Counts for task success"}
-        help_texts = {
-            "config": "Settings of this kind of check, in JSON (for developers). Leave {} to use the defaults; "
-            "a problem is named next to this box when you save.",
-            "counts_for_success": "Tick if an answer must pass this check to count as a success.",
-        }
-
-    def clean(self):
-        data = super().clean()
-        if data.get("kind") and data.get("name"):
-            try:
-                data["config"] = {
-                    k: v
-                    for k, v in scorer_for(data["kind"])
-                    .validate_config({**(data.get("config") or {}), "name": data["name"]})
-                    .items()
-                    if k != "name"
-                }
-            except ScorerError as exc:
-                form_error_add(self, exc, fallback="config")
-        return data
 
 
 class ReviewForm(forms.Form):

@@ -42,3 +42,22 @@ def variant_table(rows: list[dict]) -> dict:
 def batch_title(batch: Batch) -> str:
     """ "Batch 7 — Shorter intro, on support-tickets": which test run this is, in words."""
     return f"Batch {batch.pk} — {batch.experiment.name}, on {batch.dataset.name}"
+
+
+# What a person can do about each kind of failed call, shown under the error on the answer's page.
+ERROR_HINTS = {
+    "auth": "Check the provider's API key under Settings › AI providers.",
+    "connection": "The provider's address could not be reached: check its base URL, and that the server "
+    "(e.g. Ollama on this machine) is running.",
+    "timeout": "The provider took too long: raise its timeout, or try a smaller model or fewer tokens.",
+    "rate_limit": "The provider asked to slow down: lower its concurrency or requests per minute, then re-run "
+    "the failed calls.",
+    "server": "The provider had a problem of its own: re-run the failed calls later.",
+    "not_found": "The provider does not know this model or address: check the version's model name.",
+    "bad_request": "The provider refused the request: check the version's model settings (e.g. max tokens).",
+    "refusal": "The model declined to answer this case: read the case, or adjust the prompt's wording.",
+    "refused": "This server's outbound policy blocks the provider's address: ask whoever runs promptlib.",
+    "render": "The prompt could not be filled from this test case: check the case has every value the "
+    "template's variables require.",
+    "internal": "Something went wrong inside promptlib: re-run the failed calls; if it happens again, report it.",
+}

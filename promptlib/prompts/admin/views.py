@@ -27,9 +27,9 @@ from promptlib.prompts.admin.forms import (
     parse_value,
 )
 from promptlib.prompts.content import SECTIONS, VersionContent
-from promptlib.prompts.models import LABEL_NAME_MAX, LabelEvent, Version
+from promptlib.prompts.models import LabelEvent, Version
 from promptlib.prompts.rendering import PromptError, PromptErrors, render
-from promptlib.prompts.services import LabelError, label_move, label_remove
+from promptlib.prompts.services import LabelError, label_move, label_name_clean, label_remove
 
 SUGGESTED_LABELS = ("production", "staging")
 
@@ -41,7 +41,7 @@ def editor_context(model_admin, request, template) -> dict[str, Any]:
     """Versions, labels, history and preview inputs for the template page."""
     preview_url = reverse("admin:promptlib_template_preview_new")
     if template is None:
-        return {"preview_url": preview_url, "preview_variables": []}
+        return {"preview_url": preview_url, "preview_variables": [], "preview_ready": True}
     versions = list(template.versions.select_related("author").order_by("-number"))
     labels = list(template.labels.all())
     events = list(
@@ -57,6 +57,9 @@ def editor_context(model_admin, request, template) -> dict[str, Any]:
         last_move = next((e for e in events if e.label == label.name and e.action == LabelEvent.Action.MOVE), None)
         label.rollback_to = last_move.from_version if last_move and last_move.from_version_id else None
     latest = versions[0] if versions else None
+    preview_variables = [
+        {**var, "value": format_value(var.get("default"))} for var in (latest.variables if latest else [])
+    ]
     experiments = list(template.experiments.order_by("-created_at")[:20])
     for experiment in experiments:
         experiment.change_url = reverse("admin:promptlib_experiment_change", args=[experiment.pk])
@@ -74,9 +77,9 @@ def editor_context(model_admin, request, template) -> dict[str, Any]:
         "preview_url": reverse("admin:promptlib_template_preview", args=[template.pk]),
         "diff_url": reverse("admin:promptlib_template_diff", args=[template.pk]),
         "labels_url": reverse("admin:promptlib_template_labels", args=[template.pk]),
-        "preview_variables": [
-            {**var, "value": format_value(var.get("default"))} for var in (latest.variables if latest else [])
-        ],
+        "preview_variables": preview_variables,
+        # The page previews itself on load only when that can work: no required value is left empty.
+        "preview_ready": all(v["value"] or not v.get("required") for v in preview_variables),
     }
 
 
@@ -106,7 +109,9 @@ def _diff_parts(version: Version) -> dict[str, str]:
 
 
 def version_diff(old: Version, new: Version) -> list[dict[str, Any]]:
-    differ = difflib.HtmlDiff(wrapcolumn=70)
+    # No wrapcolumn: HtmlDiff would cut lines at a column, mid-word. The browser wraps them by words
+    # instead (admin.css), which needs real spaces where HtmlDiff writes &nbsp;.
+    differ = difflib.HtmlDiff()
     old_parts, new_parts = _diff_parts(old), _diff_parts(new)
     result = []
     for name, before in old_parts.items():
@@ -120,7 +125,7 @@ def version_diff(old: Version, new: Version) -> list[dict[str, Any]]:
                     after.splitlines(),
                     fromdesc=f"Version {old.number}",
                     todesc=f"Version {new.number}",
-                )
+                ).replace("&nbsp;", " ")
             )
         result.append({"name": name, "changed": before != after, "table": table})
     return result
@@ -233,15 +238,41 @@ def preview_view(model_admin):
 
 class LabelActionForm(forms.Form):
     action = forms.ChoiceField(choices=[("move", "move"), ("remove", "remove")])
-    name = forms.SlugField(
-        max_length=LABEL_NAME_MAX, error_messages={"invalid": "A label name uses letters, digits and -."}
-    )
+    # Checked by the service (label_name_clean), which names the problem in words.
+    name = forms.CharField(max_length=200, strip=False)
     version = forms.IntegerField(required=False, min_value=1)
     note = forms.CharField(required=False, max_length=500)
+    confirmed = forms.BooleanField(required=False)
+
+
+def label_change_consequence(*, template, label, action: str, version: Version | None) -> str | None:
+    """What applications will notice, in words, when the change needs a confirmation; None when it needs none.
+
+    Removing a label and moving one back to an older version change what running applications get at
+    once, so both are confirmed; publishing to a new label or a newer version is the everyday step.
+    """
+    if label is None:
+        return None
+    asked = f"Applications asking for “{label.name}” of “{template.slug}”"
+    if action == "remove":
+        return (
+            f"{asked} will get an error (“Template '{template.slug}' has no label '{label.name}'”) "
+            f"until a version is published as “{label.name}” again. They get version {label.version.number} now."
+        )
+    if version is not None and version.number < label.version.number:
+        return (
+            f"{asked} will get version {version.number} instead of version {label.version.number}, "
+            "from their next request on."
+        )
+    return None
 
 
 def labels_view(model_admin):
-    """Publish (move a label to a version), roll back (move it to an older one) or remove it."""
+    """Publish (move a label to a version), roll back (move it to an older one) or remove it.
+
+    A removal or a roll back first shows a page saying what applications will notice; the change is
+    made when that page's button is pressed (confirmed=on).
+    """
 
     def view(request, object_id):
         if request.method != "POST":
@@ -257,24 +288,50 @@ def labels_view(model_admin):
             return HttpResponseRedirect(back)
         data = form.cleaned_data
         try:
-            if data["action"] == "remove":
-                label_remove(template=template, name=data["name"], actor=request.user, via="admin", note=data["note"])
-                messages.success(request, f"Removed the label “{data['name']}”.")
-            else:
+            name = label_name_clean(name=data["name"], template=template)
+            label = template.labels.select_related("version").filter(name=name).first()
+            version = None
+            if data["action"] == "move":
                 version = template.versions.filter(number=data["version"] or 0).first()
                 if version is None:
                     raise LabelError("Choose a version of this template.", field="version")
+            consequence = label_change_consequence(
+                template=template, label=label, action=data["action"], version=version
+            )
+            if consequence and not data["confirmed"]:
+                return _label_confirm_page(
+                    model_admin, request, template=template, data={**data, "name": name}, consequence=consequence,
+                    back=back, version=version,
+                )  # fmt: skip
+            if data["action"] == "remove":
+                label_remove(template=template, name=name, actor=request.user, via="admin", note=data["note"])
+                messages.success(request, f"Removed the label “{name}”.")
+            else:
                 label_move(
-                    template=template,
-                    name=data["name"],
-                    version=version,
-                    actor=request.user,
-                    via="admin",
-                    note=data["note"],
+                    template=template, name=name, version=version, actor=request.user, via="admin", note=data["note"]
                 )
-                messages.success(request, f"“{data['name']}” now points at version {version.number}.")
+                messages.success(request, f"“{name}” now points at version {version.number}.")
         except LabelError as exc:
             messages.error(request, exc.message)
         return HttpResponseRedirect(back)
 
     return view
+
+
+def _label_confirm_page(model_admin, request, *, template, data, consequence, back, version):
+    if data["action"] == "remove":
+        title, button = f"Remove the label “{data['name']}”?", f"Yes, remove “{data['name']}”"
+    else:
+        title = f"Roll “{data['name']}” back to version {version.number}?"
+        button = f"Yes, roll back to version {version.number}"
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.opts,
+        "original": template,
+        "title": title,
+        "consequence": consequence,
+        "button": button,
+        "fields": {k: ("" if v is None else v) for k, v in data.items() if k != "confirmed"},
+        "cancel_url": back,
+    }
+    return TemplateResponse(request, "admin/promptlib/confirm.html", context)

@@ -119,5 +119,11 @@ document.addEventListener("DOMContentLoaded", () => {
   document.getElementById("preview-inputs").addEventListener("input", later);
   const editor = document.getElementById("template_form");
   if (editor) editor.addEventListener("input", later);
-  promptlibPreview(panel, true);
+  if (panel.dataset.ready === "1") {
+    promptlibPreview(panel, true);
+  } else {
+    // A required value is still empty: the server would only answer that it is missing (an HTTP 400).
+    promptlibShowPreview({ ok: false, errors: [] }, document.getElementById("preview-output"),
+      document.getElementById("preview-errors"), true);
+  }
 });
