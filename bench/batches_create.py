@@ -15,6 +15,7 @@ includes the task's trip through Redis to the worker.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -114,6 +115,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--database", default=DB_NAME)
+    parser.add_argument("--json", help="also write the last round's figures to this JSON file")
     args = parser.parse_args()
     database_url, redis_url = os.environ.get("DATABASE_URL", ""), os.environ.get("REDIS_URL", "")
     if not database_url.startswith("postgres") or not redis_url:
@@ -140,6 +142,8 @@ def main() -> None:
                 f"progress seen while preparing: {', '.join(f'{n:,}' for n in r['progress'])}; "
                 f"load {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs"
             )
+            if args.json:
+                Path(args.json).write_text(json.dumps(r))
     finally:
         workers.stop()
 

@@ -22,6 +22,7 @@ when promptlib/providers/limits.py lets them go, which the "back" figure include
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import subprocess
@@ -211,12 +212,15 @@ def main() -> None:
     parser.add_argument("--cap", type=int, default=8)
     parser.add_argument("--lease", type=float, default=60.0)
     parser.add_argument("--database", default=DB_NAME)
+    parser.add_argument("--json", help="also write the figures to this JSON file")
     args = parser.parse_args()
     database_url, redis_url = os.environ.get("DATABASE_URL", ""), os.environ.get("REDIS_URL", "")
     if not database_url.startswith("postgres") or not redis_url:
         raise SystemExit("Set DATABASE_URL (PostgreSQL) and REDIS_URL: the benchmark measures the production setup.")
     r = kill_recovery(database_url=database_url, redis_url=redis_url, calls=args.calls, latency=args.latency,
                       cap=args.cap, lease=args.lease, database=args.database)  # fmt: skip
+    if args.json:
+        Path(args.json).write_text(json.dumps(r, default=str))
     untouched, killed = r["untouched"], r["killed"]
     ideal = untouched["calls"] * r["latency"] / r["cap"]
     print(f"{untouched['calls']:,} calls, stand-in {r['latency'] * 1000:.0f} ms, cap {r['cap']}, "  # noqa: T201
