@@ -34,7 +34,7 @@ def limiter_bounded(config, *, wait: float) -> ProviderLimiter:
         max_concurrency=shared.max_concurrency,
         rpm=shared.rpm,
         backend=shared.backend,
-        lease_seconds=shared.lease_seconds,
+        call_timeout=shared.call_timeout,
         acquire_timeout=max(min(wait, shared.acquire_timeout), 0.01),
     )
 
