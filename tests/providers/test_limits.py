@@ -327,10 +327,14 @@ def test_limiter_for_applies_the_configs_limits_and_is_shared():
 
 
 @pytest.fixture
-def redis_spec(backend_spec):
-    if backend_spec[0] != "redis":
-        pytest.skip("only Redis has round trips to save")
-    return backend_spec
+def redis_spec():
+    """Redis only: the file backend has no round trips to save."""
+    if not _redis_reachable():
+        pytest.skip(f"Redis is not reachable at {REDIS_URL}")
+    prefix = f"promptlib-test:{uuid.uuid4().hex}"
+    yield ("redis", prefix)
+    backend = RedisBackend(REDIS_URL, prefix=prefix)
+    backend.client.delete(*(backend.client.keys(f"{prefix}:*") or [prefix]))
 
 
 def _count_round_trips(limiter) -> list:
