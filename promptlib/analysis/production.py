@@ -23,6 +23,7 @@ from promptlib.stats import (
     Verdict,
     VerdictState,
     more_needed,
+    sample_size_sequential,
 )
 from promptlib.stats.ratio import (
     SubjectSums,
@@ -30,7 +31,6 @@ from promptlib.stats.ratio import (
     ratio_estimate,
     ratio_moments,
     sequential_ratios,
-    sequential_sample_size,
 )
 from promptlib.stats.srm import HLL_RELATIVE_ERROR, SRM_ALPHA, srm_check
 
@@ -60,8 +60,9 @@ def minimum_effect_for(*, experiment: Experiment, is_rate: bool, registered_effe
 def _planned_n(control: agg.OutcomeSums | None, *, effect: float | None, is_rate: bool) -> int | None:
     """Users per variant at which the sequential test detects the minimum effect with 80% power.
 
-    Sized for the mSPRT that decides (promptlib.stats.ratio.sequential_sample_size), with the spread
-    of the per-user metric; before two users a rate assumes the control's rate so far (or 50%).
+    Sized for the mSPRT that decides (promptlib.stats.power.sample_size_sequential, the one rule both
+    sections use), with the spread of the per-user metric taken as the same in both arms; before two
+    users a rate assumes the control's rate so far (or 50%).
     """
     if not effect:
         return None
@@ -75,7 +76,7 @@ def _planned_n(control: agg.OutcomeSums | None, *, effect: float | None, is_rate
     if sd is None:
         return None
     try:
-        return sequential_sample_size(sd=sd, minimum_effect=effect)
+        return sample_size_sequential(variance=2 * sd * sd, minimum_effect=effect)
     except StatsInputError:
         return None
 

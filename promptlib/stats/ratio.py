@@ -108,26 +108,3 @@ def chance_better(*, difference: float, variance: float, higher_is_better: bool)
         return None
     z = difference / np.sqrt(variance)
     return float(stats.norm.cdf(z if higher_is_better else -z))
-
-
-def sequential_boundary_z(alpha: float = 0.05) -> float:
-    """The |z| the mSPRT needs to decide at the sample size its mixture is tuned for (3.04 at alpha 0.05).
-
-    With tau² = c·V_planned (promptlib.stats.sequential) and V = V_planned, Lambda ≥ 1/alpha reads
-    z² ≥ 2 (1 + c) / c · (ln(1/alpha) + ln(1 + c) / 2) — independent of the data's scale.
-    """
-    c = -2 * np.log(alpha) + np.log(1 - 2 * np.log(alpha))
-    return float(np.sqrt(2 * (1 + c) / c * (np.log(1 / alpha) + 0.5 * np.log(1 + c))))
-
-
-def sequential_sample_size(*, sd: float, minimum_effect: float, alpha: float = 0.05, power: float = 0.8) -> int:
-    """Users per arm so the mSPRT (tuned at that number) detects `minimum_effect` with `power` by then.
-
-    A fixed-sample z test needs 1.96; the always-valid test needs about 3.04 at its planned look, so
-    the fixed-sample size (statsmodels' NormalIndPower) would leave it at roughly 55% power. Counting
-    only the last look, this is a slight overestimate: earlier looks can decide sooner.
-    """
-    require(sd > 0, "sd", "must be positive")
-    require(minimum_effect != 0, "minimum_effect", "must not be zero")
-    z = sequential_boundary_z(alpha) + float(stats.norm.isf(1 - power))
-    return int(np.ceil(2 * (sd * z / abs(minimum_effect)) ** 2))

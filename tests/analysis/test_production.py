@@ -1,7 +1,5 @@
 """The production section: directions, users as the unit, the sample-ratio check, the planned sample."""
 
-import math
-
 import numpy as np
 import pytest
 from django.urls import reverse
@@ -13,7 +11,8 @@ from promptlib.experiments.app_metrics import application_metric_register
 from promptlib.experiments.models import ExposureCount, OutcomeEvent
 from promptlib.experiments.outcomes import outcome_sums_rebuild
 from promptlib.stats import VerdictState
-from promptlib.stats.ratio import ratio_moments, sequential_sample_size, subject_sums
+from promptlib.stats.power import sample_size_sequential
+from promptlib.stats.ratio import ratio_moments, subject_sums
 from tests.analysis_support import add_outcomes, make_experiment
 
 
@@ -132,7 +131,7 @@ def test_a_numeric_primary_plans_with_its_own_minimum_effect(welcome, welcome_co
     _values(experiment, "order_value", users)
     section = experiment_report(experiment=experiment).production
     _, linear, _ = ratio_moments(subject_sums(users["control"]))
-    assert section.planned_n == sequential_sample_size(sd=math.sqrt(linear), minimum_effect=2.0)
+    assert section.planned_n == sample_size_sequential(variance=2 * linear, minimum_effect=2.0)
     assert section.planned_n > 100  # 0.05 USD would have asked for hundreds of thousands; 2 USD for a few hundred
 
 

@@ -10,7 +10,8 @@ Sizes keep this under a few seconds; bench/bench_analysis.py --simulate runs big
 import numpy as np
 
 from promptlib.stats import sequential_means
-from promptlib.stats.ratio import SubjectSums, sequential_ratios, sequential_sample_size
+from promptlib.stats.power import sample_size_sequential
+from promptlib.stats.ratio import SubjectSums, sequential_ratios
 
 CORRELATION = 0.3
 
@@ -72,6 +73,6 @@ def test_counting_each_user_once_still_finds_a_real_difference():
 def test_the_advised_number_of_users_gives_the_sequential_test_80_percent_power():
     # The per-user spread of this population: Var(Σy)/n̄² = (E[n²]·0.3 + E[n]·0.7) / 25.
     sd = np.sqrt((29 * CORRELATION + 5 * (1 - CORRELATION)) / 25)
-    users = sequential_sample_size(sd=sd, minimum_effect=0.1)
+    users = sample_size_sequential(variance=2 * sd * sd, minimum_effect=0.1)
     power, _ = winner_rates(seed=14, shift=0.1, experiments=400, users=users)
     assert power >= 0.78

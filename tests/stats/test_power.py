@@ -85,6 +85,23 @@ def test_the_sequential_critical_value_is_the_mixture_boundary_at_the_planned_n(
     assert sequential_critical_z(alpha=0.05) == pytest.approx(float(radius) / np.sqrt(variance))
 
 
+def test_the_sequential_critical_value_is_where_the_per_user_msprt_p_value_reaches_alpha_at_its_planned_look():
+    from scipy import optimize
+
+    from promptlib.stats.ratio import SubjectSums, sequential_ratios
+
+    n = 1000  # one value per user, variance 1 in each arm: V = 2 / n, tuned at n
+
+    def p_at(z):
+        d = z * np.sqrt(2 / n)
+        arm = SubjectSums(n, n, n, 0.0, n - 1.0, 0.0)  # mean 0, sample variance 1
+        moved = SubjectSums(n, n, n, d * n, (n - 1.0) + d * d * n, d * n)
+        return sequential_ratios(control=arm, variant=moved, planned_n=n).p_value
+
+    brute = optimize.brentq(lambda z: p_at(z) - 0.05, 1.0, 6.0, xtol=1e-10)
+    assert sequential_critical_z(alpha=0.05) == pytest.approx(brute, rel=1e-6)
+
+
 def test_sequential_power_at_the_advised_n_is_at_least_78_percent_while_looking_20_times():
     control_rate, effect = 0.5, 0.05
     variance = control_rate * (1 - control_rate) + (control_rate + effect) * (1 - control_rate - effect)
