@@ -12,16 +12,27 @@ from __future__ import annotations
 import math
 
 from promptlib.analysis import aggregates as agg
-from promptlib.analysis.compare import adjust_and_mark, clean, metric_info, metric_role, ordered_rows, section_verdict
+from promptlib.analysis.compare import (
+    adjust_and_mark,
+    clean,
+    guardrail_holm,
+    metric_info,
+    metric_role,
+    ordered_rows,
+    section_verdict,
+)
 from promptlib.analysis.results import Cell, Exposure, Guidance, MetricRow, SampleRatio, Section, Series, VariantInfo
 from promptlib.experiments.exposures import exposure_totals
+from promptlib.experiments.margins import Margin, guardrail_margin
 from promptlib.experiments.metrics import MetricInfo, direction_words
 from promptlib.experiments.models import Experiment
 from promptlib.experiments.selectors import application_metrics_registered
 from promptlib.stats import (
+    MarginTest,
     StatsInputError,
     Verdict,
     VerdictState,
+    margin_ratios,
     more_needed,
     sample_size_sequential,
 )
@@ -37,7 +48,8 @@ from promptlib.stats.srm import HLL_RELATIVE_ERROR, SRM_ALPHA, srm_check
 METHOD = (
     "Production: outcomes reported by your application, counted per user (several events of one user "
     "count as one user), compared with a sequential test (mSPRT) whose p-values stay valid however often "
-    "you look at this page. The chance to beat the control is the probability that the variant is truly better."
+    "you look at this page. The chance to beat the control is the probability that the variant is truly better. "
+    "A guardrail passes only when the same test shows the variant within its margin of the control."
 )
 # Experiment.minimum_effect's default: 5 points, which only means something for a rate.
 DEFAULT_RATE_EFFECT = 0.05
@@ -81,8 +93,32 @@ def _planned_n(control: agg.OutcomeSums | None, *, effect: float | None, is_rate
         return None
 
 
+def _within(control: SubjectSums, variant: SubjectSums, *, margin: Margin, info: MetricInfo, planned_n: int):
+    """The guardrail's margin test, per user and always valid like the metric's own test. With no declared
+    direction either way counts as harm: shown safe only when within the margin both ways."""
+    directions = [info.higher_is_better] if info.higher_is_better is not None else [True, False]
+    tests = [
+        margin_ratios(
+            control=control,
+            variant=variant,
+            margin=margin.value,
+            relative=margin.relative,
+            higher_is_better=direction,
+            planned_n=planned_n,
+        )  # fmt: skip
+        for direction in directions
+    ]
+    return MarginTest(p_safe=max(t.p_safe for t in tests), p_harm=min(t.p_harm for t in tests))
+
+
 def _cells(
-    variants: list[VariantInfo], sums: dict[str, agg.OutcomeSums], *, is_rate: bool, info: MetricInfo, planned_n: int
+    variants: list[VariantInfo],
+    sums: dict[str, agg.OutcomeSums],
+    *,
+    is_rate: bool,
+    info: MetricInfo,
+    planned_n: int,
+    margin: Margin | None,
 ) -> list[Cell]:
     control = next(v for v in variants if v.is_control)
     c = sums.get(control.key)
@@ -107,6 +143,9 @@ def _cells(
                 difference_high=clean(comparison.high), p_value=clean(comparison.p_value),
                 chance_to_beat_control=chance, test="mSPRT per user", method=comparison.method,
             )  # fmt: skip
+            if margin is not None:
+                within = _within(c.sums, s.sums, margin=margin, info=info, planned_n=planned_n)
+                fields.update(p_safe=within.p_safe, p_harm=within.p_harm, margin=margin.text)
         cells.append(Cell(**fields))
     return cells
 
@@ -186,12 +225,23 @@ def production_section(*, experiment: Experiment, variants: list[VariantInfo]) -
         experiment=experiment, is_rate=primary_rate, registered_effect=registered.get(primary, (None, None))[1]
     )
     planned = _planned_n(by_metric.get(primary, {}).get(control.key), effect=effect, is_rate=primary_rate)
-    rows, adjusted_any = [], False
+    cells_by_metric, adjusted_any = {}, False
     for metric in sorted(by_metric):
         info, is_rate = infos[metric], all(s.is_rate for s in by_metric[metric].values())
-        cells = _cells(variants, by_metric[metric], is_rate=is_rate, info=info, planned_n=planned or 1_000)
-        cells, adjusted = adjust_and_mark(cells, higher_is_better=info.higher_is_better)
+        # Guardrails pass only when shown within their margin (non-inferiority), as offline.
+        margin = (
+            guardrail_margin(experiment=experiment, metric=metric) if metric in experiment.guardrail_metrics else None
+        )
+        cells = _cells(
+            variants, by_metric[metric], is_rate=is_rate, info=info, planned_n=planned or 1_000, margin=margin
+        )
+        cells_by_metric[metric], adjusted = adjust_and_mark(cells, higher_is_better=info.higher_is_better)
         adjusted_any |= adjusted
+    # Holm across each challenger's guardrails, so five guardrails do not block true winners at random.
+    cells_by_metric = guardrail_holm(cells_by_metric)
+    rows = []
+    for metric, cells in cells_by_metric.items():
+        info, is_rate = infos[metric], all(s.is_rate for s in by_metric[metric].values())
         role = metric_role(metric, primary=primary, guardrails=experiment.guardrail_metrics)
         rows.append(MetricRow(metric, info.label, info.unit, is_rate, info.higher_is_better, role, cells))
     rows = ordered_rows(rows)

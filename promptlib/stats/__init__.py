@@ -20,6 +20,7 @@ from promptlib.stats.margins import (
     margin_from_z,
     margin_means,
     margin_pass_fail,
+    margin_ratios,
     margin_two_means,
     margin_two_rates,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "margin_from_z",
     "margin_means",
     "margin_pass_fail",
+    "margin_ratios",
     "margin_two_means",
     "margin_two_rates",
     "paired_ratio",

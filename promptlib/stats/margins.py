@@ -15,6 +15,8 @@ from scipy import stats
 
 from promptlib.stats.intervals import require
 from promptlib.stats.paired import tango_statistic
+from promptlib.stats.ratio import SubjectSums, ratio_moments
+from promptlib.stats.sequential import _mixture_test
 
 
 @dataclass(frozen=True)
@@ -95,3 +97,35 @@ def margin_two_means(
     if se == 0:
         return MarginTest(p_safe=float(excess < 0), p_harm=float(excess > 0))
     return _from_z(excess / se)
+
+
+def margin_ratios(
+    *, control: SubjectSums, variant: SubjectSums, margin: float, relative: bool, higher_is_better: bool,
+    planned_n: int, alpha: float = 0.05,
+) -> MarginTest:  # fmt: skip
+    """Independent arms counted per user (production): the mean per event against an absolute or
+    relative margin, tested as production tests its metrics — noise measured across users (delta
+    method, promptlib.stats.ratio) and the mSPRT's always-valid p-value, since the page is looked at
+    every day and a fixed-sample test watched that often would pass a harmful guardrail by chance.
+
+    Excess harm: lower-is-better R_b − f·R_a − shift, higher-is-better f·R_a − R_b − shift (f = 1 ± the
+    margin when relative, else shift = the margin), with variance Var(R_b) + f²·Var(R_a) (independent
+    arms). The mixture's two-sided p-value that the excess is not 0 is spent on the side the estimate
+    lies: `p_safe` when it is below 0, `p_harm` when above (the other is 1). Arrays work (simulations).
+    """
+    require(planned_n >= 1, "planned_n", "must be at least 1")
+    require(margin >= 0, "margin", "must not be negative")
+    ratio_a, linear_a, var_a = ratio_moments(control)
+    ratio_b, linear_b, var_b = ratio_moments(variant)
+    factor = (1 - margin if higher_is_better else 1 + margin) if relative else 1.0
+    shift = 0.0 if relative else margin
+    sign = -1.0 if higher_is_better else 1.0
+    excess = sign * (ratio_b - factor * ratio_a) - shift
+    # Fewer than two users in an arm: no spread yet, so nothing is shown either way (p = 1).
+    variance = np.nan_to_num(var_b + factor**2 * var_a, nan=0.0)
+    planned = np.nan_to_num((linear_b + factor**2 * linear_a) / planned_n, nan=0.0)
+    p_value, _ = _mixture_test(np.nan_to_num(excess), variance, planned, alpha, 1.0)
+    p_safe, p_harm = np.where(excess < 0, p_value, 1.0), np.where(excess > 0, p_value, 1.0)
+    if np.ndim(p_safe) == 0:
+        return MarginTest(p_safe=float(p_safe), p_harm=float(p_harm))
+    return MarginTest(p_safe=p_safe, p_harm=p_harm)

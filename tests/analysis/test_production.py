@@ -201,3 +201,75 @@ def test_the_page_shows_the_sample_ratio_check(client, complaints_experiment, ac
     page = client.get(reverse("promptlib_experiment_dashboard", args=[complaints_experiment.pk])).content.decode()
     assert 'id="srm-check"' in page and "Users were not split as planned" in page
     assert "direction not set" in page
+
+
+# --- guardrails as non-inferiority -------------------------------------------------------------------
+
+
+@pytest.fixture
+def signup_experiment(welcome, welcome_content, acme):
+    """Sign-ups rise clearly (10% → 15% of 4,000 users); order value is the guardrail (at most 10% lower)."""
+    experiment = make_experiment(welcome, welcome_content, primary="signup", guardrails=["order_value"])
+    application_metric_register(project=acme, name="signup", label="Sign-ups", direction="higher")
+    application_metric_register(
+        project=acme, name="order_value", label="Order value", direction="higher", kind="mean", unit="USD"
+    )
+    _rates(experiment, "signup", {"control": (4000, 400), "b": (4000, 600)})
+    return experiment
+
+
+def _orders(experiment, *, users, mean_b, seed=8):
+    rng = np.random.default_rng(seed)
+    per_variant = {
+        "control": [list(rng.normal(40, 10, 2)) for _ in range(users)],
+        "b": [list(rng.normal(mean_b, 10, 2)) for _ in range(users)],
+    }
+    _values(experiment, "order_value", per_variant)
+
+
+def test_a_production_guardrail_shown_within_its_margin_lets_the_winner_through(signup_experiment):
+    _orders(signup_experiment, users=2000, mean_b=40)
+    section = experiment_report(experiment=signup_experiment).production
+    cell = _row(section, "order_value").cells[1]
+    assert cell.guardrail == "safe" and cell.margin == "+10%" and cell.p_safe <= 0.05
+    assert section.verdict.state == VerdictState.WINNER
+
+
+def test_a_production_guardrail_on_too_few_users_is_not_yet_shown_safe(signup_experiment):
+    # Not significantly worse — the rule before passed it — but 30 users cannot show it within 10%.
+    _orders(signup_experiment, users=30, mean_b=39)
+    section = experiment_report(experiment=signup_experiment).production
+    cell = _row(section, "order_value").cells[1]
+    assert not cell.significant and cell.guardrail == "not_shown_safe"
+    assert section.verdict.state == VerdictState.GUARDRAIL_NOT_SHOWN_SAFE
+
+
+def test_a_production_guardrail_beyond_its_margin_fails(signup_experiment):
+    _orders(signup_experiment, users=2000, mean_b=30)  # 25% lower, the margin allows 10%
+    section = experiment_report(experiment=signup_experiment).production
+    assert _row(section, "order_value").cells[1].guardrail == "failed"
+    assert section.verdict.state == VerdictState.GUARDRAIL_FAILED
+
+
+def test_production_guardrails_are_holm_corrected_together(welcome, welcome_content, acme):
+    from promptlib.stats import holm, margin_ratios
+
+    experiment = make_experiment(welcome, welcome_content, primary="signup", guardrails=["order_value", "basket"])
+    for name in ("order_value", "basket"):
+        application_metric_register(project=acme, name=name, label=name, direction="higher", kind="mean")
+    rng = np.random.default_rng(9)
+    users = {}
+    for name, count in (("order_value", 300), ("basket", 200)):
+        users[name] = {k: [list(rng.normal(40, 10, 2)) for _ in range(count)] for k in ("control", "b")}
+        _values(experiment, name, users[name])
+    section = experiment_report(experiment=experiment).production
+    raw = {
+        name: margin_ratios(
+            control=subject_sums(u["control"]), variant=subject_sums(u["b"]), margin=0.10, relative=True,
+            higher_is_better=True, planned_n=section.planned_n,
+        ).p_safe
+        for name, u in users.items()
+    }  # fmt: skip
+    shown = [_row(section, name).cells[1].p_safe for name in raw]
+    assert shown == pytest.approx(holm(list(raw.values())))
+    assert shown != pytest.approx(list(raw.values()))

@@ -9,7 +9,7 @@ Sizes keep this under a few seconds; bench/bench_analysis.py --simulate runs big
 
 import numpy as np
 
-from promptlib.stats import sequential_means
+from promptlib.stats import margin_ratios, sequential_means
 from promptlib.stats.power import sample_size_sequential
 from promptlib.stats.ratio import SubjectSums, sequential_ratios
 
@@ -38,6 +38,16 @@ def _looks(arm, at):
         "yn": np.cumsum(y * n, axis=1)[:, at],
         "yy_event": np.cumsum(yy, axis=1)[:, at],  # Σ over events of value²
     }
+
+
+def _arms_at_looks(seed: int, *, shift: float, experiments: int, users: int, looks: int):
+    """Both arms' per-user sums at each look; `shift` moves B's values."""
+    rng = np.random.default_rng(seed)
+    n_b, y_b, yy_b = user_sums(rng, experiments, users)
+    arms = [user_sums(rng, experiments, users), (n_b, y_b + shift * n_b, yy_b + 2 * shift * y_b + shift**2 * n_b)]
+    at = np.linspace(users / looks, users, looks).astype(int) - 1
+    k = (at + 1).astype(float)
+    return [SubjectSums(k, c["n"], c["nn"], c["y"], c["yy_user"], c["yn"]) for c in (_looks(arm, at) for arm in arms)]
 
 
 def winner_rates(seed: int, *, shift: float = 0.0, experiments: int = 1000, users: int = 1000, looks: int = 10):
@@ -76,3 +86,43 @@ def test_the_advised_number_of_users_gives_the_sequential_test_80_percent_power(
     users = sample_size_sequential(variance=2 * sd * sd, minimum_effect=0.1)
     power, _ = winner_rates(seed=14, shift=0.1, experiments=400, users=users)
     assert power >= 0.78
+
+
+# --- guardrails as non-inferiority (lower is better, an absolute margin on values of spread 1) ------
+
+MARGIN = 0.05
+
+
+def guardrail_outcomes(
+    seed: int, *, harm: float, margin: float = MARGIN, experiments: int = 1000, users: int = 1000, looks: int = 10
+):
+    """(share ever shown within the margin at one of the looks, share never shown significantly worse —
+    the rule before, under which a guardrail passed)."""
+    control, variant = _arms_at_looks(seed, shift=harm, experiments=experiments, users=users, looks=looks)
+    within = margin_ratios(
+        control=control, variant=variant, margin=margin, relative=False, higher_is_better=False, planned_n=users
+    )
+    worse = sequential_ratios(control=control, variant=variant, planned_n=users)
+    old_pass = ~((worse.p_value <= 0.05) & (worse.difference > 0)).any(axis=1)
+    return float(np.mean((within.p_safe <= 0.05).any(axis=1))), float(np.mean(old_pass))
+
+
+def test_a_harm_beyond_the_margin_is_not_passed_however_often_one_looks():
+    passed, old_rule_passed = guardrail_outcomes(seed=15, harm=MARGIN * 1.2)
+    assert passed <= 0.05
+    # "Not significantly worse", the rule before: the same harm passes in most experiments.
+    assert old_rule_passed > 0.5
+
+
+def test_a_harm_exactly_at_the_margin_is_passed_at_most_5_percent_of_the_time():
+    passed, _ = guardrail_outcomes(seed=16, harm=MARGIN)
+    assert passed <= 0.05
+
+
+def test_a_safe_change_is_eventually_shown_within_its_margin():
+    # No harm and a margin of 0.1: about 3.2 standard errors of the difference at 1,000 users per arm…
+    passed, _ = guardrail_outcomes(seed=17, harm=0.0, margin=0.1, experiments=400)
+    assert passed >= 0.4
+    # …and at 4,000 users it is shown in nearly every experiment.
+    passed, _ = guardrail_outcomes(seed=18, harm=0.0, margin=0.1, experiments=200, users=4000)
+    assert passed >= 0.95

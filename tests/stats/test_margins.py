@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from promptlib.stats import look_alpha, margin_means, margin_pass_fail
+from promptlib.stats import look_alpha, margin_means, margin_pass_fail, margin_ratios
 from promptlib.stats.margins import margin_two_means, margin_two_rates
 from promptlib.stats.paired import tango_statistic
 
@@ -67,3 +67,63 @@ def test_margin_two_means_matches_statsmodels_ztest_with_unequal_variances():
         alternative="smaller", usevar="unequal", value=50.0
     )
     assert result.p_safe == pytest.approx(reference, rel=1e-9)
+
+
+def _users(rng, users, mean):
+    """One list of values per user: 1 + Poisson(3) events sharing a user effect."""
+    return [list(mean + rng.normal(0, 1) + rng.normal(0, 2, size=1 + rng.poisson(3))) for _ in range(users)]
+
+
+def _cluster_variance(values):
+    """statsmodels' cluster-robust variance of the mean per event, users as clusters."""
+    import statsmodels.api as sm
+
+    y = np.concatenate(values)
+    groups = np.repeat(np.arange(len(values)), [len(v) for v in values])
+    fit = sm.OLS(y, np.ones_like(y)).fit(cov_type="cluster", cov_kwds={"groups": groups})
+    return float(fit.params[0]), float(fit.bse[0] ** 2), float(fit.bse[0] ** 2 * len(values))
+
+
+def _mixture_p_by_integration(excess, variance, planned_variance, alpha=0.05):
+    """1 / Lambda with Lambda = ∫ N(d; θ, V) N(θ; 0, τ²) dθ / N(d; 0, V), integrated numerically."""
+    from scipy import integrate
+
+    tau2 = (-2 * np.log(alpha) + np.log(1 - 2 * np.log(alpha))) * planned_variance
+    sd, tau = np.sqrt(variance), np.sqrt(tau2)
+    mixed, _ = integrate.quad(
+        lambda t: stats.norm.pdf(excess, t, sd) * stats.norm.pdf(t, 0, tau), -12 * tau, 12 * tau, points=[excess]
+    )
+    return min(1.0, stats.norm.pdf(excess, 0, sd) / mixed)
+
+
+@pytest.mark.parametrize(
+    ("margin", "relative", "higher_is_better", "shift"),
+    [(0.5, False, False, 0.1), (0.5, False, False, 0.9), (0.10, True, False, 0.2), (0.10, True, True, -0.1)],
+)
+def test_margin_ratios_is_the_msprt_on_the_excess_harm_with_statsmodels_cluster_variances(
+    margin, relative, higher_is_better, shift
+):
+    from promptlib.stats.ratio import subject_sums
+
+    rng = np.random.default_rng(21)
+    control, variant = _users(rng, 800, 5.0), _users(rng, 750, 5.0 + shift)
+    (ra, va, la), (rb, vb, lb) = _cluster_variance(control), _cluster_variance(variant)
+    factor = (1 - margin if higher_is_better else 1 + margin) if relative else 1.0
+    excess = (-1 if higher_is_better else 1) * (rb - factor * ra) - (0.0 if relative else margin)
+    planned_n = 2_000
+    expected = _mixture_p_by_integration(excess, vb + factor**2 * va, (lb + factor**2 * la) / planned_n)
+    result = margin_ratios(
+        control=subject_sums(control), variant=subject_sums(variant), margin=margin, relative=relative,
+        higher_is_better=higher_is_better, planned_n=planned_n,
+    )  # fmt: skip
+    shown, other = (result.p_safe, result.p_harm) if excess < 0 else (result.p_harm, result.p_safe)
+    assert shown == pytest.approx(expected, rel=1e-6, abs=1e-12)
+    assert other == 1.0
+
+
+def test_margin_ratios_shows_nothing_before_two_users_per_arm():
+    from promptlib.stats.ratio import subject_sums
+
+    one = subject_sums([[1.0, 2.0]])
+    result = margin_ratios(control=one, variant=one, margin=0.1, relative=True, higher_is_better=False, planned_n=100)
+    assert (result.p_safe, result.p_harm) == (1.0, 1.0)
