@@ -212,7 +212,8 @@ def _values(c: MetricComparison) -> str:
 
 def _plain(c: MetricComparison, *, values_in_brackets: bool = False) -> str:
     """'answers correctly more often: 94% vs 62% of test cases'."""
-    higher, lower = c.plain or (f"has a higher {_label(c)}", f"has a lower {_label(c)}")
+    # No article: the label may be a plural an application sent ("complaints", "sign-ups").
+    higher, lower = c.plain or (f"has higher {_label(c)}", f"has lower {_label(c)}")
     went_up = c.difference > 0
     phrase = higher if went_up else lower
     values = _values(c)

@@ -67,7 +67,7 @@ def test_a_clearly_better_challenger_wins():
     assert verdict.state == VerdictState.WINNER
     assert verdict.winner == "b"
     assert verdict.reason == (
-        "Variant B has a higher task success: 84% vs 71%. A difference this large would arise by chance only about "
+        "Variant B has higher task success: 84% vs 71%. A difference this large would arise by chance only about "
         "1 time in 426."
     )
     assert verdict.detail.startswith("task success 84% vs 71% (+13 points, p = 0.00")
@@ -149,7 +149,7 @@ def test_a_clearly_worse_challenger_is_reported_as_worse():
     primary = [_success("b", control_passes=84, b=15, c=2, n=100)]
     verdict = verdict_decide(primary=primary, sample_sizes={"control": 100, "b": 100})
     assert verdict.state == VerdictState.CHALLENGER_WORSE
-    assert verdict.reason.startswith("Variant B has a lower task success: 71% vs 84%. A difference this large")
+    assert verdict.reason.startswith("Variant B has lower task success: 71% vs 84%. A difference this large")
     assert verdict.reason.endswith("Variant “control” stays ahead.")
 
 
