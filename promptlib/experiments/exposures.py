@@ -3,10 +3,14 @@
 The render path only records (`exposure_record`); a periodic task (`exposures_flush`) writes the
 counts to ExposureCount rows, which the report reads for the sample-ratio-mismatch check.
 
-With Redis: one pipelined round trip of three commands per render — PFADD the subject to a
-HyperLogLog for the day and one for the whole experiment, INCR the day's renders. The day's first
-render (INCR answered 1) also lists the day in the set the flush walks and sets the keys' expiry
-(KEY_TTL_SECONDS, renewed daily while renders go on). Nothing waits on the database.
+With Redis: the render only adds the subject to a per-process buffer (a dict under a lock, no I/O);
+a background thread sends the buffer every FLUSH_SECONDS in one pipelined round trip — per
+(experiment, variant, day): PFADD its subjects to a HyperLogLog for the day and one for the whole
+experiment, INCRBY the day's renders, list the day in the set the flush walks and renew the keys'
+expiry (KEY_TTL_SECONDS). Nothing on the request path waits on Redis or the database. The buffer is
+also sent at exit and by `exposures_flush` in the same process; a process killed outright loses at
+most its last FLUSH_SECONDS of renders. If Redis is unreachable the counts are kept (up to
+BUFFER_MAX subjects) and sent once it answers.
 Without Redis: renders and subjects are kept in this process and written in bulk by the render
 that finds the oldest one BUFFER_SECONDS old (or BUFFER_MAX of them), subjects as ExposedSubject
 rows, so counts stay exact. That render pays for a few inserts; a deployment that cares about
@@ -15,6 +19,10 @@ render latency runs Redis.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import logging
+import os
 import threading
 import time
 from datetime import date, datetime
@@ -29,6 +37,8 @@ from promptlib.experiments.models import ExposedSubject, ExposureCount, Variant
 KEY_TTL_SECONDS = 40 * 24 * 3600  # renewed by each day's first render: a lifetime HLL lives while renders go on
 BUFFER_SECONDS = 5.0
 BUFFER_MAX = 5_000
+FLUSH_SECONDS = 0.1  # how late Redis may learn of a render
+KEPT_MAX = 200_000  # subjects kept while Redis does not answer; beyond, the oldest counts are dropped
 _INDEX = "exposures:v1:index"
 _ALL = "all"
 
@@ -45,24 +55,84 @@ def _key(experiment_id: int, variant: str, day: str, what: str) -> str:
 def exposure_record(*, experiment_id: int, variant: str, subject: str) -> None:
     """Count one render of `variant` for `subject`: one Redis round trip, or an in-process buffer."""
     day = timezone.now().date().isoformat()
-    client = _redis()
-    if client is None:
+    if _redis() is None:
         _buffer.add(experiment_id, variant, day, subject)
         return
-    day_subjects = _key(experiment_id, variant, day, "subjects")
-    all_subjects = _key(experiment_id, variant, _ALL, "subjects")
-    renders = _key(experiment_id, variant, day, "renders")
-    pipe = client.pipeline(transaction=False)
-    pipe.pfadd(day_subjects, subject)
-    pipe.pfadd(all_subjects, subject)
-    pipe.incr(renders)
-    if pipe.execute()[2] == 1:
-        # The variant's first render today (rare): list the day for the flush and set the expiries.
+    _sender.add(experiment_id, variant, day, subject)
+
+
+class _Sender:
+    """Per-process buffer of renders for Redis, sent by a daemon thread every FLUSH_SECONDS."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.renders: dict[tuple[int, str, str], int] = {}
+        self.subjects: dict[tuple[int, str, str], set[str]] = {}
+        self.pid = None
+        self.thread = None
+        self.kept = 0
+
+    def add(self, experiment_id: int, variant: str, day: str, subject: str) -> None:
+        key = (experiment_id, variant, day)
+        with self.lock:
+            if self.pid != os.getpid():  # first render, or a forked worker: the parent's thread is not here
+                self.renders, self.subjects, self.kept, self.pid = {}, {}, 0, os.getpid()
+                self.thread = threading.Thread(target=self._run, name="exposures-sender", daemon=True)
+                self.thread.start()
+            self.renders[key] = self.renders.get(key, 0) + 1
+            self.subjects.setdefault(key, set()).add(subject)
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(FLUSH_SECONDS)
+            try:
+                self.send()
+            except Exception:  # noqa: BLE001 — the thread must outlive a Redis outage; counts are kept
+                logging.getLogger(__name__).warning("exposures: Redis did not take the counts", exc_info=True)
+
+    def send(self) -> None:
+        """Send what is buffered in one pipelined round trip; on failure put it back for the next try."""
+        with self.lock:
+            if self.pid != os.getpid() or not self.renders:
+                return
+            renders, subjects = self.renders, self.subjects
+            self.renders, self.subjects = {}, {}
+        client = _redis()
+        if client is None:
+            return
         pipe = client.pipeline(transaction=False)
-        pipe.sadd(cache.make_key(_INDEX), f"{experiment_id}:{variant}:{day}")
-        for key in (day_subjects, all_subjects, renders):
-            pipe.expire(key, KEY_TTL_SECONDS)
-        pipe.execute()
+        index = cache.make_key(_INDEX)
+        for (e, v, d), count in renders.items():
+            keys = (_key(e, v, d, "subjects"), _key(e, v, _ALL, "subjects"), _key(e, v, d, "renders"))
+            pipe.pfadd(keys[0], *subjects[(e, v, d)])
+            pipe.pfadd(keys[1], *subjects[(e, v, d)])
+            pipe.incrby(keys[2], count)
+            pipe.sadd(index, f"{e}:{v}:{d}")
+            for key in keys:
+                pipe.expire(key, KEY_TTL_SECONDS)
+        try:
+            pipe.execute()
+        except Exception:
+            self._put_back(renders, subjects)
+            raise
+
+    def _put_back(self, renders, subjects) -> None:
+        with self.lock:
+            for key, count in renders.items():
+                self.renders[key] = self.renders.get(key, 0) + count
+                self.subjects.setdefault(key, set()).update(subjects[key])
+            self.kept = sum(len(names) for names in self.subjects.values())
+            if self.kept > KEPT_MAX:  # Redis has been away long: keep memory bounded, lose counts
+                self.renders, self.subjects, self.kept = {}, {}, 0
+
+
+_sender = _Sender()
+
+
+@atexit.register
+def _send_at_exit() -> None:
+    with contextlib.suppress(Exception):  # Redis gone at shutdown: nothing left to do
+        _sender.send()
 
 
 class _Buffer:
@@ -152,6 +222,7 @@ def exposures_flush(*, today: date | None = None) -> int:
     if client is None:
         _buffer.write()
         return 0
+    _sender.send()  # this process's own renders not yet sent (a worker that also renders, tests)
     index = cache.make_key(_INDEX)
     members = sorted(m.decode() if isinstance(m, bytes) else m for m in client.smembers(index))
     if not members:

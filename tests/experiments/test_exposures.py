@@ -1,6 +1,11 @@
 """Exposures counted on render (Redis HyperLogLog + INCR, or the in-process fallback) and flushed."""
 
+import threading
+import time
+import uuid
+
 import pytest
+import redis
 from django.utils import timezone
 
 from promptlib.experiments import exposures
@@ -94,3 +99,71 @@ def test_renders_without_a_subject_count_nothing(published, welcome_experiment, 
     api_client(acme_read_key).post(URL, {"variables": {"name": "Ann"}}, format="json")
     exposures_flush_task()
     assert not ExposureCount.objects.exists()
+
+
+# --- with Redis: the round trip leaves the request path --------------------------------------------
+
+
+class _Watched:
+    """A Redis client that notes which thread opens each pipeline, and can refuse the first few."""
+
+    def __init__(self, client, *, refusals=0):
+        self.client, self.threads, self.refusals = client, [], refusals
+
+    def pipeline(self, **options):
+        self.threads.append(threading.current_thread().name)
+        pipe = self.client.pipeline(**options)
+        if self.refusals:
+            self.refusals -= 1
+            pipe.execute = lambda: (_ for _ in ()).throw(redis.ConnectionError("Redis is restarting"))
+        return pipe
+
+    def __getattr__(self, name):
+        return getattr(self.client, name)
+
+
+@pytest.fixture
+def own_redis(monkeypatch, settings):
+    """The exposures code on a real Redis under keys of its own, whether or not the suite runs with Redis."""
+    client = redis.Redis.from_url(settings.REDIS_URL or "redis://127.0.0.1:6379/0", socket_connect_timeout=1)
+    prefix = f"promptlib-test-exposures:{uuid.uuid4().hex}"
+    monkeypatch.setattr(exposures, "_INDEX", f"{prefix}:index")
+    monkeypatch.setattr(exposures, "_key", lambda e, v, d, what: f"{prefix}:{e}:{v}:{d}:{what}")
+    exposures._sender.send()  # nothing of another test's left in this process's buffer
+    yield client, prefix
+    client.delete(*(client.keys(f"*{prefix}*") or [prefix]))  # the index carries the cache's prefix
+
+
+def _redis_renders(client, prefix):
+    return sum(int(client.get(k) or 0) for k in client.keys(f"{prefix}:*:renders") if b":all:" not in k)
+
+
+def test_a_render_waits_on_no_redis_round_trip_and_its_counts_arrive_within_a_second(
+    own_redis, monkeypatch, published, welcome_experiment, acme_read_key, api_client
+):
+    client, prefix = own_redis
+    watched = _Watched(client)
+    monkeypatch.setattr(exposures, "_redis", lambda: watched)
+    _, renders = _render_users(api_client(acme_read_key), 30, twice=("user-7",))
+    assert threading.current_thread().name not in watched.threads  # no pipeline opened by a render
+    deadline = time.monotonic() + 3
+    while _redis_renders(client, prefix) < 31 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _redis_renders(client, prefix) == sum(renders.values()) == 31  # sent by the background thread
+    assert set(watched.threads) == {"exposures-sender"}
+
+
+def test_counts_redis_did_not_take_are_sent_on_the_next_try(
+    own_redis, monkeypatch, published, welcome_experiment, acme_read_key, api_client
+):
+    client, _ = own_redis
+    watched = _Watched(client, refusals=1)
+    monkeypatch.setattr(exposures, "FLUSH_SECONDS", 3600.0)  # only this test's explicit sends
+    monkeypatch.setattr(exposures, "_redis", lambda: watched)
+    users, renders = _render_users(api_client(acme_read_key), 20, twice=("user-2",))
+    with pytest.raises(redis.ConnectionError):
+        exposures._sender.send()
+    exposures.exposures_flush()
+    total, counted = _totals(welcome_experiment)
+    assert counted == renders
+    assert all(abs(total[key] - n) <= 1 for key, n in users.items())
