@@ -68,7 +68,7 @@ def margin_two_rates(
     *, control_n: int, control_successes: int, variant_n: int, variant_successes: int, margin: float,
     higher_is_better: bool = True,
 ) -> MarginTest:  # fmt: skip
-    """Independent arms (production): a rate against an absolute margin, Wald's unpooled z-test
+    """Independent arms, one value per unit: a rate against an absolute margin, Wald's unpooled z-test
     (as statsmodels' test_proportions_2indep(method="wald") with value = the margin)."""
     require(control_n >= 1 and variant_n >= 1, "control_n", "needs at least one result per arm")
     require(margin >= 0, "margin", "must not be negative")
@@ -84,7 +84,7 @@ def margin_two_means(
     *, control_n: int, control_mean: float, control_variance: float, variant_n: int, variant_mean: float,
     variant_variance: float, margin: float, relative: bool, higher_is_better: bool,
 ) -> MarginTest:  # fmt: skip
-    """Independent arms (production): a mean against an absolute or relative margin, by a z-test of the
+    """Independent arms, one value per unit: a mean against an absolute or relative margin, by a z-test of the
     excess harm with unequal variances (statsmodels' ztest_ind(usevar="unequal", value=…) when absolute)."""
     require(control_n >= 2 and variant_n >= 2, "control_n", "needs at least two results per arm")
     require(margin >= 0, "margin", "must not be negative")
