@@ -105,7 +105,7 @@ def _within(control: SubjectSums, variant: SubjectSums, *, margin: Margin, info:
             relative=margin.relative,
             higher_is_better=direction,
             planned_n=planned_n,
-        )  # fmt: skip
+        )
         for direction in directions
     ]
     return MarginTest(p_safe=max(t.p_safe for t in tests), p_harm=min(t.p_harm for t in tests))
