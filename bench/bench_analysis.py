@@ -100,14 +100,14 @@ def _build(cases: int, repeats: int) -> Experiment:
                 cursor.execute(
                     f"""INSERT INTO {item_table} (batch_id, variant_id, case_id, repeat, status, claim_token, model,
                         output, error, error_kind, success, schema_passed, attempts, attempt_log, latency_ms, cost_usd,
-                        judge_cost_usd, input_tokens, output_tokens, cached, scores, finished_at)
+                        judge_cost_usd, input_tokens, output_tokens, cached, scores, finished_at, rerun_from)
                     SELECT %(batch)s, %(variant)s, %(first_case)s + c, r, 'done', '', 'demo', 'Hello', '', '',
                         (abs(hashtext(%(seed)s || c || ':' || r)) %% 1000) < %(permille)s + (c %% 7) * 10 - 30,
                         (abs(hashtext('s' || %(seed)s || c || r)) %% 100) < 97,
                         1 + (abs(hashtext('a' || %(seed)s || c || r)) %% 100 < 8)::int, '[]'::jsonb,
                         600 + %(offset)s + abs(hashtext('l' || %(seed)s || c || r)) %% 800,
                         0.0004 + (abs(hashtext('k' || %(seed)s || c || r)) %% 100) / 1e6, 0.0, 150 + c %% 50,
-                        40 + abs(hashtext('o' || %(seed)s || c || r)) %% 60, false, '[]'::jsonb, now()
+                        40 + abs(hashtext('o' || %(seed)s || c || r)) %% 60, false, '[]'::jsonb, now(), 0
                     FROM generate_series(0, %(cases)s - 1) c CROSS JOIN generate_series(0, %(repeats)s - 1) r""",  # noqa: S608
                     {
                         "batch": batch.pk, "variant": variant.pk, "first_case": first_case,
