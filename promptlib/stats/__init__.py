@@ -21,8 +21,6 @@ from promptlib.stats.margins import (
     margin_means,
     margin_pass_fail,
     margin_ratios,
-    margin_two_means,
-    margin_two_rates,
 )
 from promptlib.stats.paired import (
     PairedComparison,
@@ -60,8 +58,6 @@ __all__ = [
     "margin_means",
     "margin_pass_fail",
     "margin_ratios",
-    "margin_two_means",
-    "margin_two_rates",
     "paired_ratio",
     "paired_t",
     "quantile_difference",

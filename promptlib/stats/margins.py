@@ -64,41 +64,6 @@ def margin_from_z(z: float) -> MarginTest:
     return _from_z(z)
 
 
-def margin_two_rates(
-    *, control_n: int, control_successes: int, variant_n: int, variant_successes: int, margin: float,
-    higher_is_better: bool = True,
-) -> MarginTest:  # fmt: skip
-    """Independent arms, one value per unit: a rate against an absolute margin, Wald's unpooled z-test
-    (as statsmodels' test_proportions_2indep(method="wald") with value = the margin)."""
-    require(control_n >= 1 and variant_n >= 1, "control_n", "needs at least one result per arm")
-    require(margin >= 0, "margin", "must not be negative")
-    pa, pb = control_successes / control_n, variant_successes / variant_n
-    se = np.sqrt(pa * (1 - pa) / control_n + pb * (1 - pb) / variant_n)
-    harm = (pa - pb) if higher_is_better else (pb - pa)
-    if se == 0:
-        return MarginTest(p_safe=float(harm < margin), p_harm=float(harm > margin))
-    return _from_z((harm - margin) / se)
-
-
-def margin_two_means(
-    *, control_n: int, control_mean: float, control_variance: float, variant_n: int, variant_mean: float,
-    variant_variance: float, margin: float, relative: bool, higher_is_better: bool,
-) -> MarginTest:  # fmt: skip
-    """Independent arms, one value per unit: a mean against an absolute or relative margin, by a z-test of the
-    excess harm with unequal variances (statsmodels' ztest_ind(usevar="unequal", value=…) when absolute)."""
-    require(control_n >= 2 and variant_n >= 2, "control_n", "needs at least two results per arm")
-    require(margin >= 0, "margin", "must not be negative")
-    factor = (1 - margin if higher_is_better else 1 + margin) if relative else 1.0
-    shift = 0.0 if relative else margin
-    # Excess harm: lower-is-better b − factor·a − shift; higher-is-better factor·a − b − shift.
-    sign = -1.0 if higher_is_better else 1.0
-    excess = sign * (variant_mean - factor * control_mean) - shift
-    se = np.sqrt(variant_variance / variant_n + factor**2 * control_variance / control_n)
-    if se == 0:
-        return MarginTest(p_safe=float(excess < 0), p_harm=float(excess > 0))
-    return _from_z(excess / se)
-
-
 def margin_ratios(
     *, control: SubjectSums, variant: SubjectSums, margin: float, relative: bool, higher_is_better: bool,
     planned_n: int, alpha: float = 0.05,
