@@ -223,7 +223,9 @@ def run_batch(experiment, dataset, provider, *, calls: int, timeout: float = 600
     started = time.time()
     batch_start(batch=batch)
     deadline = time.monotonic() + timeout
-    while Batch.objects.filter(pk=batch.pk, status=Batch.Status.RUNNING).exists():
+    # A batch of more than PROMPTLIB_BATCH_PREPARE_INLINE_ITEMS calls is still preparing at first.
+    open_ = [Batch.Status.PREPARING, Batch.Status.RUNNING]
+    while Batch.objects.filter(pk=batch.pk, status__in=open_).exists():
         if time.monotonic() > deadline:
             raise SystemExit("The batch did not finish in time.")
         time.sleep(0.2)  # the end is read from finished_at, so polling more often would only take CPU

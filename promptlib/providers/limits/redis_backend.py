@@ -7,6 +7,7 @@ within the TTL. Redis's clock is the only clock.
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import threading
@@ -64,6 +65,18 @@ local function restamp(token, margin)
     if sent then redis.call('ZADD', KEYS[2], 'XX', math.min(now, tonumber(sent) + margin), token) end
 end
 """
+
+
+# A lease token per call must be unique across every process. uuid4 costs a getrandom() system call each
+# time (about 3% of a worker's CPU on instant answers); a random prefix per process plus a counter does not.
+_prefix = {"pid": 0, "value": ""}
+_counter = itertools.count()
+
+
+def lease_token() -> str:
+    if _prefix["pid"] != os.getpid():  # a forked pool process draws its own prefix
+        _prefix.update(pid=os.getpid(), value=uuid.uuid4().hex[:16])
+    return f"{_prefix['value']}{next(_counter):x}"
 
 
 class RedisBackend:
@@ -143,14 +156,14 @@ class RedisBackend:
         return self._keys(key)[3]
 
     def try_acquire(self, key: str, policy: Policy) -> Attempt:
-        token = uuid.uuid4().hex
+        token = lease_token()
         args = [token, policy.max_concurrency, policy.rpm, policy.lease_ttl, policy.rpm_window, policy.increase_seconds]
         return self._taken(key, policy, token, self._acquire(keys=self._keys(key), args=args))
 
     def swap(self, key: str, policy: Policy, old: Lease) -> Attempt:
         """Free `old` (a success) and try to take a slot, in one round trip."""
         self.heartbeat.discard((key, policy.lease_ttl), old.token)
-        token = uuid.uuid4().hex
+        token = lease_token()
         args = [old.token, token, policy.max_concurrency, policy.rpm, policy.lease_ttl, policy.rpm_window,
                 policy.increase_seconds, policy.arrival_margin]  # fmt: skip
         return self._taken(key, policy, token, self._swap(keys=self._keys(key), args=args))
