@@ -51,6 +51,8 @@ def parse_value(kind: str, raw: str) -> Any:
             return float(raw) if any(c in raw for c in ".eE") else int(raw)
         except ValueError:
             raise ValueError(f"{raw!r} is not a number.")
+    if kind == "list" and not raw.startswith("["):  # as in a CSV cell: "a; b; c", no JSON to type
+        return [part.strip() for part in raw.split(";") if part.strip()]
     try:
         value = json.loads(raw)
     except json.JSONDecodeError as exc:
