@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 from promptlib.admin.base import ProjectListFilter, ProjectScopedAdmin, form_error_add, project_ids_for, user_may
 from promptlib.admin.display import named_values
 from promptlib.batches.admin.forms import BatchSettingsForm, ReviewForm
-from promptlib.batches.admin.present import ERROR_HINTS, batch_title, variant_table
+from promptlib.batches.admin.present import ERROR_HINTS, batch_title, progress_for_page, variant_table
 from promptlib.batches.calls import ITEM_ERROR_KINDS
 from promptlib.batches.models import Batch, BatchItem
 from promptlib.batches.reviews import ReviewError, review_seconds, review_submit, review_timer_start
@@ -77,7 +77,7 @@ class BatchAdmin(ReadOnlyMixin, ProjectScopedAdmin):
         extra = extra_context or {}
         if batch is not None:
             extra.update(
-                progress=batch_progress(batch=batch),
+                progress=progress_for_page(batch_progress(batch=batch)),
                 error_summary=batch_error_summary(batch=batch),
                 variant_table=variant_table(batch_variant_metrics(batch=batch)),
                 may_run=user_may(request, Role.EDITOR, batch.project_id),
@@ -93,7 +93,7 @@ class BatchAdmin(ReadOnlyMixin, ProjectScopedAdmin):
         return batch
 
     def progress_view(self, request, pk: int):
-        return JsonResponse(batch_progress(batch=self._batch(request, pk)))
+        return JsonResponse(progress_for_page(batch_progress(batch=self._batch(request, pk))))
 
     def cancel_view(self, request, pk: int):
         batch = self._batch(request, pk, Role.EDITOR)
