@@ -88,6 +88,14 @@ def test_the_batch_page_links_to_which_version_wins(client, bob, finished_batch)
     assert reverse("promptlib_experiment_dashboard", args=[finished_batch.experiment_id]) in page
 
 
+def test_the_batch_page_shows_its_tags_as_words_not_a_list(client, bob, triage_experiment, tickets):
+    batch = make_batch(triage_experiment, tickets)
+    batch.tags = ["billing", "vip"]
+    batch.save(update_fields=["tags"])
+    page = _page(client, bob, reverse("admin:promptlib_batch_change", args=[batch.pk]))
+    assert "billing, vip" in page and "[&quot;billing&quot;" not in page and '["billing"' not in page
+
+
 def test_the_batch_page_hides_speed_and_time_left_once_finished(client, bob, finished_batch):
     page = _page(client, bob, reverse("admin:promptlib_batch_change", args=[finished_batch.pk]))
     assert 'class="promptlib-while-running" hidden' in page

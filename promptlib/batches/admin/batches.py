@@ -55,12 +55,17 @@ class BatchAdmin(ReadOnlyMixin, ProjectScopedAdmin):
     list_filter = (ProjectListFilter, "status")
     search_fields = ("experiment__name", "dataset__name")
     change_form_template = "admin/promptlib/batch/change_form.html"
-    exclude = ("variant_ids", "start_when_prepared")  # preparing's bookkeeping: the progress box says it
+    # Preparing's bookkeeping (the progress box says it); the tags as words (tags_text).
+    exclude = ("variant_ids", "start_when_prepared", "tags")
     change_list_template = "admin/promptlib/batch/change_list.html"
     readonly_fields = (
-        *("experiment", "dataset", "provider", "model", "repeats", "tags", "use_cache", "status", "schedule"),
+        *("experiment", "dataset", "provider", "model", "repeats", "tags_text", "use_cache", "status", "schedule"),
         *("total", "prepared", "error", "created_by", "created_at", "started_at", "finished_at"),
     )
+
+    @admin.display(description="Only cases tagged")
+    def tags_text(self, obj):
+        return ", ".join(obj.tags or []) or "all cases"
 
     def get_urls(self):
         wrap = self.admin_site.admin_view
