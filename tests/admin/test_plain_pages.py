@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from promptlib.admin.display import named_values
-from promptlib.batches.admin.present import metric_text
+from promptlib.batches.admin.present import metric_text, time_left_text
 from promptlib.batches.services import batch_run_inline
 from promptlib.core.apikeys import api_key_create, api_key_revoke
 from promptlib.core.models import ApiKey
@@ -48,6 +48,28 @@ def test_case_inputs_read_as_names_and_values():
     assert named_values({"ticket": "Charged twice", "count": 2}) == [("ticket", "Charged twice"), ("count", "2")]
 
 
+@pytest.mark.parametrize(
+    ("seconds", "words"),
+    [
+        (1, "about 1 second left"),
+        (45, "about 45 seconds left"),
+        (90, "about 2 minutes left"),
+        (3600, "about 1 hour left"),
+        (None, "time left not known yet"),
+    ],
+)
+def test_the_time_left_reads_in_words_with_the_right_plural(seconds, words):
+    assert time_left_text(seconds) == words
+
+
+def test_the_batch_progress_says_the_time_left_in_words(client, bob, triage_experiment, tickets):
+    batch = make_batch(triage_experiment, tickets)
+    client.force_login(bob)
+    progress = client.get(reverse("admin:promptlib_batch_progress", args=[batch.pk])).json()
+    assert progress["time_left"] == "time left not known yet"
+    assert "seconds left" not in _page(client, bob, reverse("admin:promptlib_batch_change", args=[batch.pk]))
+
+
 # --- batch, review and dashboard pages -----------------------------------------------------------
 
 
@@ -64,6 +86,14 @@ def test_the_batch_page_is_titled_with_its_experiment_and_dataset(client, bob, f
 def test_the_batch_page_links_to_which_version_wins(client, bob, finished_batch):
     page = _page(client, bob, reverse("admin:promptlib_batch_change", args=[finished_batch.pk]))
     assert reverse("promptlib_experiment_dashboard", args=[finished_batch.experiment_id]) in page
+
+
+def test_the_batch_page_shows_its_tags_as_words_not_a_list(client, bob, triage_experiment, tickets):
+    batch = make_batch(triage_experiment, tickets)
+    batch.tags = ["billing", "vip"]
+    batch.save(update_fields=["tags"])
+    page = _page(client, bob, reverse("admin:promptlib_batch_change", args=[batch.pk]))
+    assert "billing, vip" in page and "[&quot;billing&quot;" not in page and '["billing"' not in page
 
 
 def test_the_batch_page_hides_speed_and_time_left_once_finished(client, bob, finished_batch):

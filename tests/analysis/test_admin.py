@@ -153,3 +153,16 @@ def test_after_promotion_the_page_says_it_is_done_and_offers_no_second_promotion
     html = client.post(_url(wording_experiment, "promote"), follow=True).content.decode()
     assert "Already done: this experiment has finished. “production” points at version 2." in html
     assert "promote-form" not in html
+
+
+def test_a_metric_with_nothing_to_draw_gets_no_chart_but_keeps_its_row(client, wording_experiment, customers, victor):
+    Experiment.objects.filter(pk=wording_experiment.pk).update(guardrail_metrics=["cost_per_success_usd", "retry_rate"])
+    winner_batch(wording_experiment, customers)
+    BatchItem.objects.update(cost_usd=0)  # no price known for the model (free, as far as we know); no retry
+    client.force_login(victor)
+    body = client.get(_url(wording_experiment)).content.decode()
+    charts = body.split('id="dashboard-charts"')[1]
+    assert 'data-chart="offline-task_success_rate"' in body and '"offline-task_success_rate"' in charts
+    for empty in ("offline-cost_per_success_usd", "offline-retry_rate"):
+        assert f'data-chart="{empty}"' not in body and f'"{empty}"' not in charts, empty
+    assert "Retries per call" in body  # the table still has the row

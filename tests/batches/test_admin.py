@@ -2,6 +2,7 @@
 
 import csv
 import io
+import json
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -275,3 +276,22 @@ def test_cases_that_would_fail_every_call_are_refused_before_the_batch(as_bob, a
     assert "Case 2, version 1: &#x27;tickett&#x27; is not a variable" in error
     assert f"/admin/promptlib/dataset/{legacy.pk}/import/" in error
     assert not Batch.objects.exists()
+
+
+def test_a_cases_tags_are_typed_and_shown_as_words_separated_by_commas(as_bob, tickets):
+    from promptlib.batches.admin.datasets import CaseForm
+
+    case = tickets.cases.order_by("position").first()
+    form = CaseForm(
+        data={
+            "input": json.dumps(case.input),
+            "expected_output": "",
+            "expected_fields": json.dumps(case.expected_fields),
+            "tags": "billing, vip ,",
+        },
+        instance=case,
+    )
+    assert form.is_valid(), form.errors
+    assert form.save().tags == ["billing", "vip"]
+    page = as_bob.get(f"/admin/promptlib/dataset/{tickets.pk}/change/").content.decode()
+    assert 'value="billing, vip"' in page

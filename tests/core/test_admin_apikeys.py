@@ -1,3 +1,4 @@
+import html
 import re
 
 from django.conf import settings
@@ -70,11 +71,52 @@ def test_the_key_page_of_another_session_shows_nothing(acme, alice, client):
 def test_the_key_page_is_never_cached_and_shows_a_ready_curl(acme, alice, client):
     client.force_login(alice)
     response = client.get(client.post(ADD, {"project": acme.pk, "name": "shop", "scopes": ["read"]})["Location"])
-    page = response.content.decode()
+    page = html.unescape(response.content.decode())
     raw = _shown_key(page)
     assert "no-store" in response["Cache-Control"]
     assert f'curl -H "Authorization: Bearer {raw}" http://testserver/api/v1/templates' in page
     assert 'id="copy-api-key"' in page
+
+
+def test_the_key_page_has_ready_curl_and_python_for_one_of_the_projects_prompts(acme, alice, client, welcome):
+    client.force_login(alice)
+    response = client.get(client.post(ADD, {"project": acme.pk, "name": "shop", "scopes": ["read"]})["Location"])
+    page = html.unescape(response.content.decode())
+    raw = _shown_key(page)
+    assert "curl -X POST http://testserver/api/v1/templates/welcome-email/render" in page
+    assert f'-H "Authorization: Bearer {raw}"' in page
+    assert """-d '{"label": "latest", "variables": {"brand": "Acme", "name": "text", "max_words": 120}}'""" in page
+    assert f'client = PromptClient("http://testserver", api_key="{raw}")' in page
+    variables = "{'brand': 'Acme', 'name': 'text', 'max_words': 120}"
+    assert f'client.get_prompt("welcome-email", label="latest", variables={variables})' in page
+    assert all(f'data-copy="{target}"' in page for target in ("new-api-key", "curl-example", "python-example"))
+
+
+def test_the_snippets_fetch_the_prompt_as_shown(acme, alice, client, welcome):
+    """The curl body, sent as the page writes it with the new key, renders the prompt."""
+    client.force_login(alice)
+    response = client.get(client.post(ADD, {"project": acme.pk, "name": "shop", "scopes": ["read"]})["Location"])
+    page = html.unescape(response.content.decode())
+    raw = _shown_key(page)
+    body = re.search(r"-d '([^']+)'", page).group(1)
+    answer = Client().post(
+        "/api/v1/templates/welcome-email/render", body, content_type="application/json",
+        headers={"Authorization": f"Bearer {raw}"},
+    )  # fmt: skip
+    assert answer.status_code == 200, answer.content
+    assert "Write a welcome email to text." in answer.json()["text"]
+
+
+def test_the_key_page_links_to_the_api_docs(acme, alice, client):
+    client.force_login(alice)
+    page = client.get(client.post(ADD, {"project": acme.pk, "name": "shop", "scopes": ["read"]})["Location"])
+    assert 'id="api-docs-link" href="/api/docs/"' in page.content.decode()
+
+
+def test_every_admin_page_links_to_the_api_docs(alice, client):
+    client.force_login(alice)
+    for url in (reverse("admin:index"), CHANGELIST, ADD):
+        assert 'id="api-docs-header-link"' in client.get(url).content.decode(), url
 
 
 def test_an_editor_cannot_create_keys(acme, bob, client):

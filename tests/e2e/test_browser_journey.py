@@ -1,7 +1,8 @@
 """A marketer runs the whole loop alone in a real (headless) browser, with no JSON, metric code name or cron typed:
-create a prompt, save two versions, upload test cases with a list column, compare the versions in an
-experiment started from the template page, run a batch, read the verdict, promote the winner, see the
-production label move. A screenshot of each step is kept in test-artifacts/journey-*.png.
+create a prompt, try a new wording in the playground (the answer streams in), save two versions, upload test
+cases with a list column, compare the versions in an experiment started from the template page, run a batch,
+read the verdict, promote the winner, see the production label move. A screenshot of each step is kept in
+test-artifacts/journey-*.png.
 
 The AI provider is the local stand-in (tests/standins), speaking OpenAI's wire format: it answers the
 right category only to the second version's wording, so that version wins. The test itself plays the
@@ -12,6 +13,7 @@ real workers.
 import csv
 import io
 import json
+import time
 
 import pytest
 from playwright.sync_api import expect
@@ -48,6 +50,20 @@ def answer_by_wording(body: dict) -> str:
     ticket = text.split("Ticket:")[-1]
     right = next((c for c in CATEGORIES if c in ticket.lower() or _hint(c, ticket)), "other")
     return json.dumps({"category": right if SECOND_WORDING in text else "other"})
+
+
+def streamed(answer, *, until: str, within: float = 15) -> list[str]:
+    """The texts an answer box showed while it filled, until it ends with `until`: more than one means streamed."""
+    seen: list[str] = []
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        text = answer.text_content() or ""
+        if text and (not seen or seen[-1] != text):
+            seen.append(text)
+        if text.endswith(until):
+            break
+        time.sleep(0.05)
+    return seen
 
 
 def _hint(category: str, ticket: str) -> bool:
@@ -109,17 +125,38 @@ def test_a_marketer_compares_two_versions_and_ships_the_winner(
         expect(page.locator(".messagelist")).to_contain_text("“production” now points at version 1.")
         shot("version-1-published")
 
-        # 3. Version 2: new wording.
+        # 3. Try a stricter wording in the playground before saving it: the draft beside version 1, on one
+        #    ticket typed by hand (the list as "a; b"); the answers stream in word by word.
+        standin.stream_slowly(0.4)
         page.fill("#id_task", f"Say which category the ticket is about. {SECOND_WORDING}.")
+        playground = page.locator("#playground")
+        playground.locator("input[name=preview-ticket]").fill("I was charged twice for my order")
+        playground.locator("input[name=preview-products]").fill("charger; cable")
+        playground.locator("#pg-run").click()
+        draft = playground.locator(".promptlib-pg-column").first
+        seen = streamed(draft.locator(".promptlib-pg-answer"), until='"billing"}')
+        assert seen[0] != seen[-1], f"the answer came at once, not streamed: {seen}"
+        expect(draft.locator(".promptlib-pg-answer")).to_have_text('{"category": "billing"}')
+        expect(draft.locator(".promptlib-pg-stats")).to_contain_text("tokens")
+        playground.locator("#pg-add-column").click()
+        version_1 = playground.locator(".promptlib-pg-column").nth(1)
+        expect(version_1.locator(".pg-version")).to_have_value("1")
+        playground.locator("#pg-run").click()
+        expect(version_1.locator(".promptlib-pg-answer")).to_have_text('{"category": "other"}', timeout=15_000)
+        for column in (draft, version_1):
+            expect(column.locator(".promptlib-pg-stats")).to_contain_text("tokens", timeout=15_000)
+        playground.scroll_into_view_if_needed()
+        shot("playground")
+        standin.stream_slowly(0)
+
+        # 4. The draft answers better: saved as version 2.
         page.fill("#id_change_note", "Stricter wording")
         page.click("input[name=_continue]")
         expect(page.locator(".messagelist")).to_contain_text("Saved version 2")
         template_page = page.url
         shot("version-2-saved")
 
-        # (The playground step goes here: try the draft on the stand-in and see the streamed answer.)
-
-        # 4. "Compare versions in a test": the prompt has no test cases yet, so add them from there.
+        # 5. "Compare versions in a test": the prompt has no test cases yet, so add them from there.
         page.click("#new-experiment-link")
         expect(page.locator("#id_control")).to_have_value(str(_version_pk(acme, 1)))
         page.click("#add-dataset-link")
@@ -135,7 +172,7 @@ def test_a_marketer_compares_two_versions_and_ships_the_winner(
         expect(page.locator(".messagelist")).to_contain_text("Imported 32 case(s)")
         shot("cases-imported")
 
-        # 5. Back on the prompt: compare production (v1) with the newest (v2), all prefilled.
+        # 6. Back on the prompt: compare production (v1) with the newest (v2), all prefilled.
         page.goto(template_page)
         page.click("#new-experiment-link")
         expect(page.locator("#id_control option[selected]")).to_contain_text("Version 1 (production)")
@@ -146,7 +183,7 @@ def test_a_marketer_compares_two_versions_and_ships_the_winner(
         shot("compare-form")
         page.click("#compare-submit")
 
-        # 6. The batch form comes prefilled with what runs: the dataset, the project's provider, 1 repeat.
+        # 7. The batch form comes prefilled with what runs: the dataset, the project's provider, 1 repeat.
         expect(page.locator(".messagelist")).to_contain_text("created. Now run it on the test cases.")
         expect(page.locator("#id_provider option[selected]")).to_have_text("standin")
         expect(page.locator("#id_repeats")).to_have_value("1")
@@ -158,7 +195,7 @@ def test_a_marketer_compares_two_versions_and_ships_the_winner(
         expect(page.locator("#content")).to_contain_text("64 answered")
         shot("batch-finished")
 
-        # 7. Start the experiment (publisher), read the verdict, promote the winner.
+        # 8. Start the experiment (publisher), read the verdict, promote the winner.
         page.goto(template_page)
         page.locator("#experiments a", has_text="Version 2 against version 1").first.click()
         page.click("#status-running")
@@ -170,7 +207,7 @@ def test_a_marketer_compares_two_versions_and_ships_the_winner(
         expect(page.locator(".messagelist")).to_contain_text("now points at version 2")
         shot("promoted")
 
-        # 8. The prompt's page shows production on version 2, and the move in the label history.
+        # 9. The prompt's page shows production on version 2, and the move in the label history.
         page.goto(template_page)
         expect(page.locator("#labels")).to_contain_text("version 2")
         expect(page.locator("#label-history")).to_contain_text("moved from version 1 to version 2")

@@ -1,5 +1,7 @@
 """Every admin page fits a desktop (1280 px) and a phone (390 px) without scrolling sideways, and logs no
-console error: each model's list, add and change page, the custom pages, and the confirmation pages.
+console error: each model's list, add and change page, the custom pages, the confirmation pages, and the
+pages in the states a click brings them to (the playground with two answers and a case to save, a
+provider's "Test connection" verdicts, a new API key with its snippets).
 
 The pages are found from the admin's registry, so a model registered later is walked too.
 """
@@ -10,6 +12,7 @@ from datetime import time
 
 import pytest
 from django.contrib import admin
+from playwright.sync_api import expect
 
 from promptlib.batches.models import Batch, BatchItem
 from promptlib.batches.schedules import ScheduleTiming, batch_schedule_create
@@ -42,9 +45,12 @@ def _wide_elements(page) -> list[str]:
 
 
 @pytest.fixture
-def site_with_everything(acme, alice, triage_experiment, tickets, demo_provider, django_user_model):
+def site_with_everything(acme, alice, triage_experiment, tickets, demo_provider, django_user_model, standin):
     """One of every kind of row, so each change page has something to show."""
     root = django_user_model.objects.create_superuser("root", "root@example.com", "pw-root")
+    standin.serve_models("standin-small", "standin-large")
+    probed = standin.provider_config("openai", project=acme, name="standin", models=["standin-small"])
+    probed.save()
     batch = batch_run_inline(batch=make_batch(triage_experiment, tickets))
     item = batch.items.order_by("id").first()
     BatchItem.objects.filter(pk=item.pk).update(
@@ -65,7 +71,7 @@ def site_with_everything(acme, alice, triage_experiment, tickets, demo_provider,
     api_key_create(project=acme, scopes=["read"], name="website", created_by=root)
     make_batch(triage_experiment, tickets)  # a pending one, so "Cancel batch" is offered
     return {"template": template, "batch": batch, "item": item, "experiment": triage_experiment, "dataset": tickets,
-            "schedule": schedule}  # fmt: skip
+            "schedule": schedule, "provider": probed}  # fmt: skip
 
 
 def _model_pages(username: str) -> list[tuple[str, str]]:
@@ -132,6 +138,39 @@ def _confirmations(rows) -> list[tuple[str, str, str]]:
     ]
 
 
+def _states(page, url: str, rows):
+    """Walk pages into the states a click brings them to, yielding each state's name once it is shown."""
+    page.goto(f"{url}/admin/promptlib/template/{rows['template'].pk}/change/")
+    playground = page.locator("#playground")
+    playground.locator("#pg-dataset").select_option(label=rows["dataset"].name)
+    playground.locator("#pg-case").select_option(index=1)
+    playground.locator("#pg-run").click()
+    answers = playground.locator(".promptlib-pg-stats")
+    expect(answers.first).to_contain_text("tokens")
+    playground.locator("#pg-add-column").click()
+    playground.locator("#pg-run").click()
+    expect(answers.nth(1)).to_contain_text("tokens")
+    playground.locator(".promptlib-pg-save summary").first.click()
+    playground.scroll_into_view_if_needed()
+    yield "playground with two answers"
+
+    page.goto(f"{url}/admin/promptlib/providerconfig/{rows['provider'].pk}/change/")
+    page.click("#probe-button")
+    expect(page.locator("#probe-verdict")).to_have_text("Connected: 2 models")
+    yield "provider connected"
+    page.fill("#id_base_url", "http://127.0.0.1:9/v1")
+    page.click("#probe-button")
+    expect(page.locator("#probe-verdict")).to_contain_text("Nothing answers at this address")
+    yield "provider unreachable"
+
+    page.goto(f"{url}/admin/promptlib/apikey/add/")
+    page.select_option("#id_project", label="Acme")
+    page.fill("#id_name", "walker")
+    page.click("input[name=_save]")
+    expect(page.locator("#python-example")).to_contain_text("PromptClient")
+    yield "new API key"
+
+
 @pytest.mark.browser
 @pytest.mark.parametrize("username", ["root", "victor"])  # every page there is; what a viewer sees of them
 def test_every_admin_page_fits_a_desktop_and_a_phone_without_console_errors(
@@ -166,6 +205,15 @@ def test_every_admin_page_fits_a_desktop_and_a_phone_without_console_errors(
                 problems.append(f"{name} ({path}) scrolls sideways at {size['width']} px: {_wide_elements(page)}")
             if errors:
                 problems.append(f"{name} ({path}) logged console errors: {errors[:3]}")
+        for name in _states(page, live_server.url, site_with_everything) if superuser else ():
+            page.wait_for_load_state("networkidle")
+            page.screenshot(path=str(ARTIFACTS / f"pages-state-{name.replace(' ', '-')}-{size['width']}.png"),
+                            full_page=True)  # fmt: skip
+            if _sideways(page) > 0:
+                problems.append(f"{name} scrolls sideways at {size['width']} px: {_wide_elements(page)}")
+            if errors:
+                problems.append(f"{name} logged console errors: {errors[:3]}")
+            errors.clear()
         for name, path, button in _confirmations(site_with_everything) if superuser else ():
             page.goto(live_server.url + path)
             page.click(button)

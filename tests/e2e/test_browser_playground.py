@@ -155,3 +155,32 @@ def test_a_publisher_sets_up_a_local_server_from_a_preset_and_tests_it(
     page.fill("#id_base_url", "http://127.0.0.1:9/v1")
     page.click("#probe-button")
     expect(page.locator("#probe-verdict")).to_contain_text("Nothing answers at this address")
+
+
+@pytest.mark.browser
+def test_the_demo_plays_offline_with_its_provider_and_cases_preselected(
+    transactional_db, live_server, page, settings, tmp_path, monkeypatch
+):
+    """What `make run` shows: the demo provider and the template's own cases are chosen; one click answers."""
+    from promptlib.batches.demo_setup import demo_project_setup
+
+    settings.VAR_DIR = tmp_path / "var"
+    monkeypatch.setenv("DEMO_ADMIN_PASSWORD", "pw-demo-admin")
+    demo = demo_project_setup()
+    template = demo.project.templates.order_by("slug").first()
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", demo.username)
+    page.fill("#id_password", "pw-demo-admin")
+    page.click("input[type=submit]")
+    page.goto(f"{live_server.url}/admin/promptlib/template/{template.pk}/change/")
+    panel = page.locator("#playground")
+    expect(panel.locator(".pg-provider").first.locator("option:checked")).to_contain_text("(offline demo)")
+    expect(panel.locator("#pg-dataset option:checked")).to_have_text(template.slug)
+    panel.locator("#pg-case").select_option(index=1)
+    panel.locator("#pg-run").click()
+    expect(panel.locator(".promptlib-pg-stats").first).to_contain_text("tokens")
+    answer = panel.locator(".promptlib-pg-answer").first
+    expect(answer).to_have_class("promptlib-pg-answer")  # not "failed"
+    assert answer.text_content().strip(), "the demo answered nothing"
+    panel.scroll_into_view_if_needed()
+    _shot(page, "6-demo")

@@ -134,6 +134,14 @@ def test_a_5000_deep_list_value_in_the_preview_is_an_error_naming_the_variable(c
     assert result["errors"][0]["field"] == "variables.items" and "nests too deeply" in result["errors"][0]["message"]
 
 
+def test_a_list_value_is_typed_as_words_separated_by_semicolons_not_json(client, bob, welcome):
+    client.force_login(bob)
+    content = VersionContent(task="{{ items|join('+') }}", variables=[{"name": "items", "type": "list"}])
+    result = _preview(client, welcome, editor_post(content, **{"preview-items": "charger; phone cable ;"}))
+    assert result["ok"], result
+    assert "charger+phone cable" in result["messages"][-1]["content"]
+
+
 def test_a_5000_deep_default_in_the_editor_is_an_error_on_its_row(client, bob, welcome):
     client.force_login(bob)
     content = VersionContent(task="{{ items|length }}", variables=[{"name": "items", "type": "list"}])

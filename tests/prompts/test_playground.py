@@ -267,6 +267,24 @@ def test_make_runs_demo_plays_offline_on_every_shipped_template(db, client, sett
         assert _events(response)[-1]["type"] == "done", template.slug
 
 
+def test_make_runs_demo_offers_the_offline_provider_and_the_templates_cases_preselected(
+    db, client, settings, tmp_path, monkeypatch
+):
+    from promptlib.batches.demo_setup import demo_project_setup
+
+    settings.VAR_DIR = tmp_path / "var"
+    monkeypatch.setenv("DEMO_ADMIN_PASSWORD", "pw-demo-admin")
+    demo = demo_project_setup()
+    client.force_login(get_user_model().objects.get(username=demo.username))
+    for template in demo.project.templates.all():
+        setup = _setup(client, template)
+        chosen = next(p for p in setup["providers"] if p["id"] == setup["provider"])
+        assert chosen["label"].endswith("(offline demo)"), template.slug
+        assert setup["model"] in chosen["models"], template.slug
+        own = next(d["id"] for d in setup["datasets"] if d["name"] == template.slug)
+        assert setup["dataset"] == own, template.slug
+
+
 def test_runs_are_saved_into_the_templates_own_dataset_by_default(client, bob, acme, welcome, demo_provider):
     client.force_login(bob)
     tickets_dataset(acme, count=1)  # another template's cases: offered, not preselected

@@ -91,12 +91,23 @@ def present_section(section: Section, report: ExperimentReport) -> dict:
         "glossary": GLOSSARY,
         "is_headline": report.verdict_source == section.kind,
         "rows": [
-            {"row": row, "cells": [_cell(c, row, winner) for c in row.cells], "id": f"{section.kind}-{row.metric}"}
+            {
+                "row": row,
+                "cells": [_cell(c, row, winner) for c in row.cells],
+                "id": f"{section.kind}-{row.metric}",
+                "charted": _has_data(row),
+            }
             for row in section.rows
         ],
         # A line needs two points: one batch run (or one day) is already in the table.
         "series": [{"series": s, "id": f"{section.kind}-series-{s.metric}"} for s in section.series if len(s.x) > 1],
     }
+
+
+def _has_data(row) -> bool:
+    """A chart with no bar to draw (no value, or all zero without an interval: no cost known, no retry) is left
+    out; the table above still says so."""
+    return any(c.value or c.high for c in row.cells)
 
 
 def _colours(report: ExperimentReport) -> dict[str, str]:
@@ -110,7 +121,7 @@ def chart_payload(report: ExperimentReport) -> dict:
     winner = report.winner.key if report.winner else None
     charts = []
     for section in (report.production, report.offline):
-        for row in section.rows:
+        for row in filter(_has_data, section.rows):
             charts.append({
                 "id": f"{section.kind}-{row.metric}", "type": "interval", "label": row.label,
                 "isRate": row.is_rate, "unit": row.unit,

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 from promptlib.admin.base import ProjectListFilter, ProjectScopedAdmin, form_error_add, project_ids_for, user_may
 from promptlib.admin.display import named_values
 from promptlib.batches.admin.forms import BatchSettingsForm, ReviewForm
-from promptlib.batches.admin.present import ERROR_HINTS, batch_title, variant_table
+from promptlib.batches.admin.present import ERROR_HINTS, batch_title, progress_for_page, variant_table
 from promptlib.batches.calls import ITEM_ERROR_KINDS
 from promptlib.batches.models import Batch, BatchItem
 from promptlib.batches.reviews import ReviewError, review_seconds, review_submit, review_timer_start
@@ -55,12 +55,17 @@ class BatchAdmin(ReadOnlyMixin, ProjectScopedAdmin):
     list_filter = (ProjectListFilter, "status")
     search_fields = ("experiment__name", "dataset__name")
     change_form_template = "admin/promptlib/batch/change_form.html"
-    exclude = ("variant_ids", "start_when_prepared")  # preparing's bookkeeping: the progress box says it
+    # Preparing's bookkeeping (the progress box says it); the tags as words (tags_text).
+    exclude = ("variant_ids", "start_when_prepared", "tags")
     change_list_template = "admin/promptlib/batch/change_list.html"
     readonly_fields = (
-        *("experiment", "dataset", "provider", "model", "repeats", "tags", "use_cache", "status", "schedule"),
+        *("experiment", "dataset", "provider", "model", "repeats", "tags_text", "use_cache", "status", "schedule"),
         *("total", "prepared", "error", "created_by", "created_at", "started_at", "finished_at"),
     )
+
+    @admin.display(description="Only cases tagged")
+    def tags_text(self, obj):
+        return ", ".join(obj.tags or []) or "all cases"
 
     def get_urls(self):
         wrap = self.admin_site.admin_view
@@ -77,7 +82,7 @@ class BatchAdmin(ReadOnlyMixin, ProjectScopedAdmin):
         extra = extra_context or {}
         if batch is not None:
             extra.update(
-                progress=batch_progress(batch=batch),
+                progress=progress_for_page(batch_progress(batch=batch)),
                 error_summary=batch_error_summary(batch=batch),
                 variant_table=variant_table(batch_variant_metrics(batch=batch)),
                 may_run=user_may(request, Role.EDITOR, batch.project_id),
@@ -93,7 +98,7 @@ class BatchAdmin(ReadOnlyMixin, ProjectScopedAdmin):
         return batch
 
     def progress_view(self, request, pk: int):
-        return JsonResponse(batch_progress(batch=self._batch(request, pk)))
+        return JsonResponse(progress_for_page(batch_progress(batch=self._batch(request, pk))))
 
     def cancel_view(self, request, pk: int):
         batch = self._batch(request, pk, Role.EDITOR)

@@ -13,6 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from promptlib.admin.base import ProjectListFilter, ProjectScopedAdmin, ProjectScopedInline, scope_queryset, user_may
+from promptlib.batches.admin.forms import tags_from_text
 from promptlib.batches.dataset_types import HOW_TO_WRITE
 from promptlib.batches.datasets import FORMATS, DatasetError, cases_export, cases_import, dataset_variables
 from promptlib.batches.models import Dataset, DatasetCase
@@ -30,12 +31,34 @@ CASE_LABELS = {
         "Expected fields",
         'Optional: what the answer must contain, e.g. {"category": "billing"}.',
     ),
-    "tags": ("Tags", 'Optional: labels to run only some cases, e.g. ["billing"].'),
 }
+
+
+class CaseForm(forms.ModelForm):
+    """A case's row; its tags typed as words separated by commas, not as a JSON list."""
+
+    tags = forms.CharField(
+        required=False,
+        help_text="Optional: words to run only some cases, separated by commas, e.g. billing, vip.",
+        widget=forms.TextInput(attrs={"size": 16}),
+    )
+
+    class Meta:
+        model = DatasetCase
+        fields = ("input", "expected_output", "expected_fields", "tags")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["tags"] = ", ".join(self.instance.tags or [])
+
+    def clean_tags(self) -> list[str]:
+        return tags_from_text(self.cleaned_data.get("tags", ""))
 
 
 class CaseInline(ProjectScopedInline):
     model = DatasetCase
+    form = CaseForm
     project_path = "dataset__project"
     fields = ("position", "input", "expected_output", "expected_fields", "tags")
     readonly_fields = ("position",)

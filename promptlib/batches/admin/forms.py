@@ -14,7 +14,8 @@ from promptlib.experiments.models import Experiment
 from promptlib.providers.models import ProviderConfig
 
 
-def _tags(raw: str) -> list[str]:
+def tags_from_text(raw: str) -> list[str]:
+    """Tags typed as words separated by commas ("billing, vip")."""
     return [t.strip() for t in (raw or "").split(",") if t.strip()]
 
 
@@ -115,7 +116,7 @@ class BatchSettingsForm(forms.Form):
             provider=data["provider"],
             model=data["model"].strip(),
             repeats=data["repeats"],
-            tags=tuple(_tags(data["tags"])),
+            tags=tuple(tags_from_text(data["tags"])),
             use_cache=data["use_cache"],
         )
 

@@ -39,6 +39,22 @@ def variant_table(rows: list[dict]) -> dict:
     }
 
 
+def time_left_text(seconds: int | None) -> str:
+    """ "about 1 second left", "about 4 minutes left"…, or that nobody can tell yet."""
+    if seconds is None:
+        return "time left not known yet"
+    for size, unit in ((3600, "hour"), (60, "minute"), (1, "second")):
+        if seconds >= size or unit == "second":
+            count = max(1, round(seconds / size))
+            return f"about {count} {unit}{'' if count == 1 else 's'} left"
+    return ""
+
+
+def progress_for_page(progress: dict) -> dict:
+    """The batch's progress with what the page says in words (the time left)."""
+    return {**progress, "time_left": time_left_text(progress.get("eta_seconds"))}
+
+
 def batch_title(batch: Batch) -> str:
     """ "Batch 7 — Shorter intro, on support-tickets": which test run this is, in words."""
     return f"Batch {batch.pk} — {batch.experiment.name}, on {batch.dataset.name}"

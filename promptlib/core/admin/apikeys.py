@@ -7,6 +7,10 @@ visit.
 
 from __future__ import annotations
 
+import json
+import shlex
+from typing import Any
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -17,8 +21,11 @@ from django.urls import path, reverse
 from promptlib.admin.base import SUPERUSER_ONLY, ProjectListFilter, ProjectScopedAdmin, user_may
 from promptlib.core.apikeys import ApiKeyError, api_key_create, api_key_revoke
 from promptlib.core.models import ApiKey, Role
+from promptlib.prompts.selectors import templates_list, version_for_label, version_latest
 
 _NEW_KEYS_SESSION = "promptlib_new_api_keys"
+# A value of each type for the snippets, when the variable has no default.
+_SAMPLE_VALUES = {"string": "text", "integer": 1, "number": 1.5, "boolean": True, "list": ["a", "b"], "object": {}}
 
 
 class KeyStatusFilter(admin.SimpleListFilter):
@@ -132,8 +139,11 @@ class ApiKeyAdmin(ProjectScopedAdmin):
             "opts": self.model._meta,
             "title": "Your new API key" if raw else "API key already shown",
             "raw_key": raw,
-            "api_url": request.build_absolute_uri("/api/v1/templates"),
+            "api_docs_url": reverse("api-docs"),
         }
+        if raw:
+            api_key = ApiKey.objects.filter(pk=pk).first()
+            context.update(_snippets(request, raw=raw, project_id=api_key.project_id if api_key else None))
         return TemplateResponse(request, "admin/promptlib/apikey/created.html", context)
 
     @admin.action(description="Revoke selected keys", permissions=["publish"])
@@ -147,3 +157,41 @@ class ApiKeyAdmin(ProjectScopedAdmin):
 
     def has_publish_permission(self, request):
         return user_may(request, Role.PUBLISHER)
+
+
+def _sample_call(project_id: int | None) -> dict[str, Any]:
+    """The render request body for a prompt of the project, with values for its variables, so the snippets
+    run as pasted: its production version, else its newest ("latest")."""
+    template = templates_list(project_id=project_id).order_by("slug").first() if project_id else None
+    if template is None:
+        return {"slug": "your-prompt", "body": {"variables": {}}}
+    version = version_for_label(template=template, label="production")
+    body: dict[str, Any] = {} if version else {"label": "latest"}
+    version = version or version_latest(template=template)
+    variables = {}
+    for var in version.variables if version else []:
+        default = var.get("default")
+        variables[var["name"]] = default if default is not None else _SAMPLE_VALUES.get(var.get("type"), "text")
+    return {"slug": template.slug, "body": {**body, "variables": variables}}
+
+
+def _snippets(request, *, raw: str, project_id: int | None) -> dict[str, str]:
+    """A ready curl command and Python code that fetch one of the project's prompts with the new key."""
+    call = _sample_call(project_id)
+    slug, body = call["slug"], call["body"]
+    base = request.build_absolute_uri("/").rstrip("/")
+    curl = (
+        f"curl -X POST {base}/api/v1/templates/{slug}/render \\\n"
+        f'  -H "Authorization: Bearer {raw}" -H "Content-Type: application/json" \\\n'
+        f"  -d {shlex.quote(json.dumps(body, ensure_ascii=False))}"
+    )
+    label = f', label="{body["label"]}"' if "label" in body else ""
+    python = (
+        "# pip install ./clients/python (from promptlib's repository)\n"
+        "from promptlib_client import PromptClient\n\n"
+        f'client = PromptClient("{base}", api_key="{raw}")\n'
+        f'prompt = client.get_prompt("{slug}"{label}, variables={body["variables"]!r})\n'
+        "print(prompt.messages)"
+    )
+    listing = f'curl -H "Authorization: Bearer {raw}" {base}/api/v1/templates'
+    return {"curl_example": curl, "python_example": python, "list_example": listing}

@@ -51,6 +51,8 @@ def parse_value(kind: str, raw: str) -> Any:
             return float(raw) if any(c in raw for c in ".eE") else int(raw)
         except ValueError:
             raise ValueError(f"{raw!r} is not a number.")
+    if kind == "list" and not raw.startswith("["):  # as in a CSV cell: "a; b; c", no JSON to type
+        return [part.strip() for part in raw.split(";") if part.strip()]
     try:
         value = json.loads(raw)
     except json.JSONDecodeError as exc:
@@ -122,18 +124,20 @@ def _live_rows(formset, *keys: str) -> list[forms.Form]:
     return rows
 
 
+def _section(name: str, *, rows: int) -> forms.CharField:
+    """A section's editor: admin.js makes it grow with its text and marks the {{ variables }} in it."""
+    widget = forms.Textarea(attrs={"rows": rows, "class": "promptlib-section"})
+    return forms.CharField(required=False, widget=widget, help_text=SECTION_HELP[name])
+
+
 class VersionContentForm(forms.Form):
     """The content of a version: five sections, examples, variables, model settings, schema."""
 
-    role = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 4}), help_text=SECTION_HELP["role"])
-    task = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 4}), help_text=SECTION_HELP["task"])
-    context = forms.CharField(
-        required=False, widget=forms.Textarea(attrs={"rows": 4}), help_text=SECTION_HELP["context"]
-    )
-    format = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}), help_text=SECTION_HELP["format"])
-    constraints = forms.CharField(
-        required=False, widget=forms.Textarea(attrs={"rows": 3}), help_text=SECTION_HELP["constraints"]
-    )
+    role = _section("role", rows=4)
+    task = _section("task", rows=4)
+    context = _section("context", rows=4)
+    format = _section("format", rows=3)
+    constraints = _section("constraints", rows=3)
     provider = forms.CharField(required=False, max_length=80, help_text="e.g. openai, anthropic.")
     model = forms.CharField(required=False, max_length=200, help_text="e.g. gpt-4o-mini.")
     temperature = forms.FloatField(

@@ -107,7 +107,70 @@ async function promptlibPreview(panel, quiet = false) {
   }
 }
 
+// Section editors: each grows with its text (no box to scroll inside) and marks the {{ variables }} it
+// uses on a layer drawn behind the (transparent) textarea: declared ones in one colour, the others (a typo,
+// a row not added yet) in the error colour. Names bound in the section ({% for x in … %}, {% set x %}) count
+// as declared.
+const PROMPTLIB_VAR = /\{\{-?\s*([A-Za-z_][A-Za-z0-9_]*)[^}]*\}\}/g;
+const PROMPTLIB_BOUND = /\{%-?\s*(?:for|set)\s+([A-Za-z_][A-Za-z0-9_, ]*?)\s*(?:in\b|=|%\})/g;
+const PROMPTLIB_COPIED = ["fontFamily", "fontSize", "fontWeight", "lineHeight", "letterSpacing", "tabSize",
+  "paddingTop", "paddingRight", "paddingBottom", "paddingLeft", "borderTopWidth", "borderRightWidth",
+  "borderBottomWidth", "borderLeftWidth", "boxSizing"];
+
+function promptlibMarkedText(text, declared) {
+  const known = new Set(declared);
+  for (const m of text.matchAll(PROMPTLIB_BOUND)) m[1].split(",").forEach((n) => known.add(n.trim()));
+  const parts = document.createDocumentFragment();
+  let last = 0;
+  for (const m of text.matchAll(PROMPTLIB_VAR)) {
+    parts.append(text.slice(last, m.index));
+    const mark = document.createElement("mark");
+    mark.className = known.has(m[1]) ? "promptlib-var-known" : "promptlib-var-unknown";
+    mark.dataset.var = m[1];
+    mark.textContent = m[0];
+    parts.append(mark);
+    last = m.index + m[0].length;
+  }
+  parts.append(text.slice(last) + "\n");  // a last empty line keeps its height
+  return parts;
+}
+
+function promptlibSectionEditors() {
+  const areas = [...document.querySelectorAll("textarea.promptlib-section")];
+  const layers = areas.map((area) => {
+    const box = document.createElement("div");
+    box.className = "promptlib-section-box";
+    const layer = document.createElement("div");
+    layer.className = "promptlib-section-marks";
+    layer.setAttribute("aria-hidden", "true");
+    area.before(box);
+    box.append(layer, area);
+    const style = getComputedStyle(area);
+    PROMPTLIB_COPIED.forEach((prop) => { layer.style[prop] = style[prop]; });
+    return layer;
+  });
+  const refresh = () => {
+    const declared = promptlibDeclaredVariables().map((v) => v.name);
+    areas.forEach((area, i) => {
+      area.style.height = "auto";
+      const borders = area.offsetHeight - area.clientHeight;
+      area.style.height = `${area.scrollHeight + borders}px`;
+      const layer = layers[i];
+      layer.replaceChildren(promptlibMarkedText(area.value, declared));
+      Object.assign(layer.style, { top: `${area.offsetTop}px`, left: `${area.offsetLeft}px`,
+        width: `${area.offsetWidth}px`, height: `${area.offsetHeight}px` });
+    });
+  };
+  const form = document.getElementById("template_form");
+  if (form && areas.length) form.addEventListener("input", refresh);
+  if (areas.length) {
+    window.addEventListener("resize", refresh);
+    refresh();
+  }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  promptlibSectionEditors();
   document.querySelectorAll(".promptlib-add-row").forEach((button) => {
     button.addEventListener("click", () => promptlibAddRow(button.dataset.prefix));
   });

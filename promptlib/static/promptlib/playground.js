@@ -239,7 +239,13 @@ document.addEventListener("DOMContentLoaded", () => {
     document.getElementById("pg-errors").hidden = true;
     pg.columns.forEach((column) => pgRunColumn(column));
   });
-  document.getElementById("pg-dataset").addEventListener("change", pgLoadCases);
+  const datasets = document.getElementById("pg-dataset");
+  datasets.addEventListener("change", pgLoadCases);
+  // The template's own cases (the demo's, or those saved from here): chosen, their list ready to pick from.
+  if (pg.setup.dataset !== null && [...datasets.options].some((o) => o.value === String(pg.setup.dataset))) {
+    datasets.value = String(pg.setup.dataset);
+    pgLoadCases();
+  }
   const editor = document.getElementById("template_form");
   if (editor) editor.addEventListener("change", pgInputs);
 });
