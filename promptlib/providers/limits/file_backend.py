@@ -50,7 +50,8 @@ class FileBackend:
                 return Attempt(None)
             lease = Lease(uuid.uuid4().hex, handle=handle, slot=slot)
             if policy.rpm:
-                data["rpm"] = {**recent, lease.token: now}
+                # As late as the request may reach the provider, until its call ends (see release).
+                data["rpm"] = {**recent, lease.token: now + policy.arrival_margin}
                 state.changed = True
             if holds != data.get("holds", {}):
                 data["holds"] = holds
@@ -64,9 +65,9 @@ class FileBackend:
                 data.setdefault("holds", {})[str(lease.slot)] = now + hold
                 state.changed = True
             os.close(lease.handle)  # closing the file drops the flock
-            sent = data.get("rpm", {}).get(lease.token)
-            if sent is not None:
-                data["rpm"][lease.token] = min(now, sent + policy.arrival_margin)
+            latest = data.get("rpm", {}).get(lease.token)
+            if latest is not None:  # the call ended: its request reached the provider before now
+                data["rpm"][lease.token] = min(now, latest)
                 state.changed = True
             limit = policy.limit_at(data, now)
             if outcome == "rate_limited":

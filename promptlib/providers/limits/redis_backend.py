@@ -33,7 +33,7 @@ local function limit_at(state, max, step)
     return math.max(1, math.min(max, math.floor(floor + (now - at) / step)))
 end
 -- Take a slot (and an RPM token): {1, '0'}, or {0, seconds until a token frees or the pause ends}.
-local function take(token, max, rpm, ttl, window, step)
+local function take(token, max, rpm, ttl, window, step, margin)
     redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
     local state = redis.call('HMGET', KEYS[3], 'floor', 'decreased_at', 'paused_until')
     local paused = tonumber(state[3])
@@ -45,7 +45,9 @@ local function take(token, max, rpm, ttl, window, step)
             local oldest = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
             return {0, tostring(tonumber(oldest[2]) + window - now)}
         end
-        redis.call('ZADD', KEYS[2], now, token)
+        -- Counted as if it reached the provider as late as it may (now + margin) until its call ends:
+        -- a request still in flight never drops out of the window before the provider's own one.
+        redis.call('ZADD', KEYS[2], now + margin, token)
         redis.call('EXPIRE', KEYS[2], math.ceil(window) + 60)
     end
     redis.call('ZADD', KEYS[1], now + ttl, token)
@@ -59,10 +61,10 @@ local function wake(max)
     redis.call('LTRIM', KEYS[4], -max, -1)
     redis.call('EXPIRE', KEYS[4], 60)
 end
--- The request reached the provider before now, and within the arrival margin of its acquire.
-local function restamp(token, margin)
-    local sent = redis.call('ZSCORE', KEYS[2], token)
-    if sent then redis.call('ZADD', KEYS[2], 'XX', math.min(now, tonumber(sent) + margin), token) end
+-- The call ended: its request reached the provider before now (and before its acquire + margin).
+local function restamp(token)
+    local latest = redis.call('ZSCORE', KEYS[2], token)
+    if latest then redis.call('ZADD', KEYS[2], 'XX', math.min(now, tonumber(latest)), token) end
 end
 """
 
@@ -80,17 +82,19 @@ def lease_token() -> str:
 
 
 class RedisBackend:
-    # ARGV: token, max, rpm, ttl, window, increase_seconds.
+    # ARGV: token, max, rpm, ttl, window, increase_seconds, arrival_margin.
     _ACQUIRE = """
-    return take(ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]))
+    return take(ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]),
+                tonumber(ARGV[7]))
     """
     # A thread's next call: free its last slot (a success) and take one, in one round trip.
     # ARGV: old token, new token, max, rpm, ttl, window, increase_seconds, arrival_margin.
     _SWAP = """
     local max = tonumber(ARGV[3])
     redis.call('ZREM', KEYS[1], ARGV[1])
-    restamp(ARGV[1], tonumber(ARGV[8]))
-    local taken = take(ARGV[2], max, tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]))
+    restamp(ARGV[1])
+    local taken = take(ARGV[2], max, tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]),
+                       tonumber(ARGV[8]))
     if taken[1] == 0 then wake(max) end
     return taken
     """
@@ -104,7 +108,7 @@ class RedisBackend:
         redis.call('ZREM', KEYS[1], token)
         wake(max)
     end
-    restamp(token, tonumber(ARGV[8]))
+    restamp(token)
     local state = redis.call('HMGET', KEYS[3], 'floor', 'decreased_at', 'paused_until', 'decrease_after')
     local limit = limit_at(state, max, tonumber(ARGV[6]))
     if ARGV[2] == 'rate_limited' then
@@ -157,7 +161,8 @@ class RedisBackend:
 
     def try_acquire(self, key: str, policy: Policy) -> Attempt:
         token = lease_token()
-        args = [token, policy.max_concurrency, policy.rpm, policy.lease_ttl, policy.rpm_window, policy.increase_seconds]
+        args = [token, policy.max_concurrency, policy.rpm, policy.lease_ttl, policy.rpm_window, policy.increase_seconds,
+                policy.arrival_margin]  # fmt: skip
         return self._taken(key, policy, token, self._acquire(keys=self._keys(key), args=args))
 
     def swap(self, key: str, policy: Policy, old: Lease) -> Attempt:
