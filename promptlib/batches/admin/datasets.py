@@ -127,9 +127,9 @@ def case_form_for(*, dataset: Dataset | None) -> type[CaseForm]:
             label=var["name"],
             required=bool(var.get("required")) and var.get("default") is None,
             help_text=hint,
-            widget=forms.Textarea(attrs={"rows": 2, "cols": 24})
+            widget=forms.Textarea(attrs={"rows": 2, "cols": 20})
             if kind == "string"
-            else forms.TextInput(attrs={"size": 14}),
+            else forms.TextInput(attrs={"size": 10}),
         )
     for i, name in enumerate(expected):
         boxes[f"expected_{i}"] = forms.CharField(
