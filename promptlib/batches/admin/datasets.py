@@ -169,7 +169,8 @@ class CaseInline(ProjectScopedInline):
         form = self._form(request, obj)
         if not form.declared:
             return self.fields
-        return ("position", *[n for n in form.base_fields if n != "tags"], "tags")
+        boxes = [n for n in form.base_fields if n.startswith(("var_", "expected_")) and n != "expected_output"]
+        return ("position", *boxes, "expected_output", "tags")  # the inputs first, then what to expect
 
     def get_formset(self, request, obj=None, **kwargs):
         kwargs["form"] = self._form(request, obj)
