@@ -87,6 +87,19 @@ def cell_value(kind: str, raw: str) -> Any:
     raise ValueError(f"{text[:40]!r} is not {HOW_TO_WRITE[kind]}.")
 
 
+def cell_text(kind: str, value: Any) -> str:
+    """A stored value written as its cell: cell_value(kind, cell_text(kind, v)) gives v back."""
+    if value is None:
+        return ""
+    if kind == "boolean" and isinstance(value, bool):
+        return "yes" if value else "no"
+    if kind == "list" and value and all(isinstance(v, str) and v == v.strip() and v and ";" not in v for v in value):
+        return "; ".join(value)
+    if isinstance(value, str) and (kind == "string" or not value.strip().startswith(("[", "{"))):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
 def input_problems(declared: list[dict[str, Any]], given: dict[str, Any]) -> list[tuple[str, str]]:
     """(variable, problem) for each value that does not fit the declaration, and each missing one."""
     problems = []

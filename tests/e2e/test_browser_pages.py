@@ -14,6 +14,7 @@ import pytest
 from django.contrib import admin
 from playwright.sync_api import expect
 
+from promptlib.batches.datasets import CaseData, cases_add, dataset_create
 from promptlib.batches.models import Batch, BatchItem
 from promptlib.batches.schedules import ScheduleTiming, batch_schedule_create
 from promptlib.batches.services import BatchSettings, batch_run_inline
@@ -70,8 +71,14 @@ def site_with_everything(acme, alice, triage_experiment, tickets, demo_provider,
     version_create(template=template, content=triage_content(long_task))
     api_key_create(project=acme, scopes=["read"], name="website", created_by=root)
     make_batch(triage_experiment, tickets)  # a pending one, so "Cancel batch" is offered
+    # Declared variables: the cases show one box per variable and expected field.
+    offers = dataset_create(project=acme, name="offers", variables=[
+        {"name": "product", "type": "string"}, {"name": "benefits", "type": "list"},
+        {"name": "price", "type": "number"}, {"name": "in_stock", "type": "boolean"}])  # fmt: skip
+    cases_add(dataset=offers, cases=[CaseData(input={"product": "Shoes " * 8, "benefits": ["light", "cheap"],
+              "price": 40, "in_stock": True}, expected_fields={"tone": "warm", "length": "short"})] * 2)  # fmt: skip
     return {"template": template, "batch": batch, "item": item, "experiment": triage_experiment, "dataset": tickets,
-            "schedule": schedule, "provider": probed}  # fmt: skip
+            "schedule": schedule, "provider": probed, "offers": offers}  # fmt: skip
 
 
 def _model_pages(username: str) -> list[tuple[str, str]]:
@@ -111,6 +118,7 @@ def _custom_pages(rows) -> list[tuple[str, str]]:
         ("batch start", "/admin/promptlib/batch/start/"),
         ("schedule new", "/admin/promptlib/batchschedule/new/"),
         ("dataset import", f"/admin/promptlib/dataset/{dataset.pk}/import/"),
+        ("dataset with variables", f"/admin/promptlib/dataset/{rows['offers'].pk}/change/"),
         ("experiment dashboard", f"/admin/promptlib/experiment/{experiment.pk}/dashboard/"),
         ("answer review", f"/admin/promptlib/batchitem/{done.pk}/review/"),
         ("schedule delete", f"/admin/promptlib/batchschedule/{rows['schedule'].pk}/delete/"),

@@ -6,7 +6,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import models
-from django.db.models import Count, Q
+from django.db.models import Count, Max, Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -14,8 +14,15 @@ from django.urls import path, reverse
 
 from promptlib.admin.base import ProjectListFilter, ProjectScopedAdmin, ProjectScopedInline, scope_queryset, user_may
 from promptlib.batches.admin.forms import tags_from_text
-from promptlib.batches.dataset_types import HOW_TO_WRITE
-from promptlib.batches.datasets import FORMATS, DatasetError, cases_export, cases_import, dataset_variables
+from promptlib.batches.dataset_types import HOW_TO_WRITE, cell_text, cell_value
+from promptlib.batches.datasets import (
+    FORMATS,
+    DatasetError,
+    cases_export,
+    cases_import,
+    dataset_expected_fields,
+    dataset_variables,
+)
 from promptlib.batches.models import Dataset, DatasetCase
 from promptlib.core.models import Role
 
@@ -35,7 +42,14 @@ CASE_LABELS = {
 
 
 class CaseForm(forms.ModelForm):
-    """A case's row; its tags typed as words separated by commas, not as a JSON list."""
+    """A case's row; its tags typed as words separated by commas, not as a JSON list.
+
+    This base asks for the input as JSON: only for a dataset that declares no variables. case_form_for
+    gives a dataset that declares them one plain box per variable and per expected field instead.
+    """
+
+    declared: list[dict] = []  # the dataset's variables, each a box named var_<name>
+    expected_names: list[str] = []  # its expected fields, each a box named expected_<i>
 
     tags = forms.CharField(
         required=False,
@@ -51,9 +65,80 @@ class CaseForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
             self.initial["tags"] = ", ".join(self.instance.tags or [])
+        given, expected = self.instance.input or {}, self.instance.expected_fields or {}
+        for var in self.declared:
+            self.initial[f"var_{var['name']}"] = cell_text(var.get("type", "string"), given.get(var["name"]))
+        for i, name in enumerate(self.expected_names):
+            self.initial[f"expected_{i}"] = cell_text("string", expected.get(name))
 
     def clean_tags(self) -> list[str]:
         return tags_from_text(self.cleaned_data.get("tags", ""))
+
+    def clean(self):
+        data = super().clean()
+        if not self.declared or self.errors:
+            return data
+        # Keys no box shows (an older import's) are kept as they were: editing never drops data.
+        shown = {var["name"] for var in self.declared}
+        inputs = {k: v for k, v in (self.instance.input or {}).items() if k not in shown}
+        for var in self.declared:
+            value = data.get(f"var_{var['name']}")
+            if value is not None:  # an empty box, like an empty CSV cell: the variable's default
+                inputs[var["name"]] = value
+        before = self.instance.expected_fields or {}
+        expected = {k: v for k, v in before.items() if k not in self.expected_names}
+        for i, name in enumerate(self.expected_names):
+            text = data.get(f"expected_{i}", "").strip()
+            if text:  # a non-text value left as shown keeps its type
+                expected[name] = before[name] if cell_text("string", before.get(name)) == text else text
+        self.instance.input, self.instance.expected_fields = inputs, expected
+        return data
+
+
+class VariableField(forms.CharField):
+    """One variable's box: its text read exactly as the same text in a CSV cell (cell_value)."""
+
+    def __init__(self, *, kind: str, **kwargs):
+        self.kind = kind
+        super().__init__(**kwargs)
+
+    def to_python(self, value):
+        text = super().to_python(value)
+        if not text.strip():
+            return None
+        try:
+            return cell_value(self.kind, text)
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc), code="invalid") from exc
+
+
+def case_form_for(*, dataset: Dataset | None) -> type[CaseForm]:
+    """The case form of this dataset: one box per declared variable and expected field, or the JSON one."""
+    declared = dataset_variables(dataset=dataset) if dataset is not None else []
+    if not declared:
+        return CaseForm
+    expected = dataset_expected_fields(dataset=dataset)
+    boxes: dict[str, forms.Field] = {}
+    for var in declared:
+        kind = var.get("type", "string")
+        hint = " — ".join(filter(None, [var.get("description"), HOW_TO_WRITE.get(kind, "any text")]))
+        boxes[f"var_{var['name']}"] = VariableField(
+            kind=kind,
+            label=var["name"],
+            required=bool(var.get("required")) and var.get("default") is None,
+            help_text=hint,
+            widget=forms.Textarea(attrs={"rows": 2, "cols": 20})
+            if kind == "string"
+            else forms.TextInput(attrs={"size": 10}),
+        )
+    for i, name in enumerate(expected):
+        boxes[f"expected_{i}"] = forms.CharField(
+            label=f"Expected {name}", required=False, help_text="Optional: what the answer's field must say.",
+            widget=forms.TextInput(attrs={"size": 12}),
+        )  # fmt: skip
+    meta = type("Meta", (CaseForm.Meta,), {"fields": ("expected_output", "tags")})
+    return type("DatasetCaseForm", (CaseForm,), {**boxes, "Meta": meta, "declared": declared,
+                                                  "expected_names": expected})  # fmt: skip
 
 
 class CaseInline(ProjectScopedInline):
@@ -62,19 +147,44 @@ class CaseInline(ProjectScopedInline):
     project_path = "dataset__project"
     fields = ("position", "input", "expected_output", "expected_fields", "tags")
     readonly_fields = ("position",)
-    max_num = 0  # cases come from imports; the rows can still be edited here
+    extra = 0  # many cases come from imports; "Add another case" adds one by hand
     show_change_link = False
     verbose_name = "case"
-    verbose_name_plural = "cases (add more with “Import cases” above)"
+    verbose_name_plural = "cases (add many at once with “Import cases” above)"
     # Compact boxes: the stock textareas made the table three screens wide.
     formfield_overrides = {
         models.JSONField: {"widget": forms.Textarea(attrs={"rows": 3, "cols": 36, "class": "promptlib-code"})},
         models.TextField: {"widget": forms.Textarea(attrs={"rows": 3, "cols": 30})},
     }
 
+    def _form(self, request, obj) -> type[CaseForm]:
+        # Built once per page: get_fields and get_formset both need it.
+        cache = request.__dict__.setdefault("_promptlib_case_forms", {})
+        key = obj.pk if obj is not None else None
+        if key not in cache:
+            cache[key] = case_form_for(dataset=obj)
+        return cache[key]
+
+    def get_fields(self, request, obj=None):
+        form = self._form(request, obj)
+        if not form.declared:
+            return self.fields
+        boxes = [n for n in form.base_fields if n.startswith(("var_", "expected_")) and n != "expected_output"]
+        return ("position", *boxes, "expected_output", "tags")  # the inputs first, then what to expect
+
+    def get_formset(self, request, obj=None, **kwargs):
+        kwargs["form"] = self._form(request, obj)
+        return super().get_formset(request, obj, **kwargs)
+
+    def get_max_num(self, request, obj=None, **kwargs):
+        return 0 if obj is None else None  # on the add page the variables are not known yet
+
     def has_change_permission(self, request, obj=None):
         # A kept version is what its batches ran: read-only, so their results keep meaning what they say.
         return not (obj is not None and obj.version_of_id) and super().has_change_permission(request, obj)
+
+    def has_add_permission(self, request, obj=None):
+        return not (obj is not None and obj.version_of_id) and super().has_add_permission(request, obj)
 
     def has_delete_permission(self, request, obj=None):
         return not (obj is not None and obj.version_of_id) and super().has_delete_permission(request, obj)
@@ -153,6 +263,19 @@ class DatasetAdmin(ProjectScopedAdmin):
         if obj.template_id and obj.template.project_id != obj.project_id:
             raise PermissionDenied  # refused by the form's clean first; never saved across projects
         super().save_model(request, obj, form, change)
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not DatasetCase:
+            return super().save_formset(request, form, formset, change)
+        cases = formset.save(commit=False)  # a case added by hand goes after the last one
+        last = form.instance.cases.aggregate(top=Max("position"))["top"] or 0
+        for case in cases:
+            if case.position is None:
+                last += 1
+                case.position = last
+            case.save()
+        for case in formset.deleted_objects:
+            case.delete()
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
