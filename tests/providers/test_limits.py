@@ -39,6 +39,11 @@ def backend_spec(request, tmp_path):
     if request.param == "file":
         yield ("file", str(tmp_path / "limits"))
         return
+    yield from _redis_recipe()
+
+
+def _redis_recipe():
+    """A Redis backend under keys of its own, deleted afterwards (skipped when Redis is not reachable)."""
     if not _redis_reachable():
         pytest.skip(f"Redis is not reachable at {REDIS_URL}")
     prefix = f"promptlib-test:{uuid.uuid4().hex}"
@@ -329,12 +334,7 @@ def test_limiter_for_applies_the_configs_limits_and_is_shared():
 @pytest.fixture
 def redis_spec():
     """Redis only: the file backend has no round trips to save."""
-    if not _redis_reachable():
-        pytest.skip(f"Redis is not reachable at {REDIS_URL}")
-    prefix = f"promptlib-test:{uuid.uuid4().hex}"
-    yield ("redis", prefix)
-    backend = RedisBackend(REDIS_URL, prefix=prefix)
-    backend.client.delete(*(backend.client.keys(f"{prefix}:*") or [prefix]))
+    yield from _redis_recipe()
 
 
 def _count_round_trips(limiter) -> list:

@@ -146,6 +146,13 @@ def _sse(event: dict[str, Any]) -> bytes:
     return f"data: {json.dumps(event)}\n\n".encode()
 
 
+def _draft(model_admin, request, object_id) -> tuple[Any, VersionContent, dict[str, Any]]:
+    """The template being edited, the content in its editor and the values typed: what a run or a saved case uses."""
+    template = _editor_template(model_admin, request, object_id)
+    content = _content(template, request.POST)
+    return template, content, _values(content, request.POST)
+
+
 # --- views ----------------------------------------------------------------------------------
 
 
@@ -154,9 +161,7 @@ def run_view(model_admin):
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         try:
-            template = _editor_template(model_admin, request, object_id)
-            content = _content(template, request.POST)
-            values = _values(content, request.POST)
+            template, content, values = _draft(model_admin, request, object_id)
             config = _provider(template, request.POST)
             model = (request.POST.get("model") or "").strip() or next(iter(config.models or []), "")
             if not model:
@@ -203,9 +208,7 @@ def save_case_view(model_admin):
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         try:
-            template = _editor_template(model_admin, request, object_id)
-            content = _content(template, request.POST)
-            values = _values(content, request.POST)
+            template, content, values = _draft(model_admin, request, object_id)
             case = case_data_validate({"input": values, "expected_output": request.POST.get("expected_output", "")})
             dataset, count = _case_save(template, request.POST, case)
         except _RefusedError as refused:
