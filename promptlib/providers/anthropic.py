@@ -10,7 +10,7 @@ import httpx
 
 from promptlib.providers.base import ChatRequest, ChatResponse, Provider, ProviderError, elapsed_ms, error_from_sdk
 from promptlib.providers.policy import call_check
-from promptlib.providers.registry import cached_client
+from promptlib.providers.registry import cached_client, tls_context
 
 # The Messages API requires max_tokens; templates that leave it unset get this.
 DEFAULT_MAX_TOKENS = 1024
@@ -33,7 +33,7 @@ class AnthropicProvider(Provider):
                 base_url=base_url,
                 timeout=timeout,
                 max_retries=0,
-                http_client=anthropic.DefaultHttpxClient(timeout=timeout, follow_redirects=False),
+                http_client=anthropic.DefaultHttpxClient(timeout=timeout, follow_redirects=False, verify=tls_context()),
             ),
         )
 

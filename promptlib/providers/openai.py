@@ -11,7 +11,7 @@ import openai
 from promptlib.providers.base import ChatRequest, ChatResponse, Provider, ProviderError, elapsed_ms, error_from_sdk
 from promptlib.providers.models import ProviderConfig
 from promptlib.providers.policy import call_check
-from promptlib.providers.registry import cached_client
+from promptlib.providers.registry import cached_client, tls_context
 
 # What a server's error says when it does not take the response_format it was sent
 # ("Input should be 'text' or 'json_object'" is llama-cpp-python's, answered with a 500).
@@ -44,7 +44,7 @@ class OpenAIProvider(Provider):
                 base_url=self.base_url,
                 timeout=timeout,
                 max_retries=0,
-                http_client=openai.DefaultHttpxClient(timeout=timeout, follow_redirects=False),
+                http_client=openai.DefaultHttpxClient(timeout=timeout, follow_redirects=False, verify=tls_context()),
             ),
         )
 

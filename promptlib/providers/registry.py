@@ -4,17 +4,21 @@
     with limiter_for(config):                # promptlib.providers.limits
         response = provider.complete(ChatRequest(model=..., messages=[...]))
 
-Providers are cheap to make (their SDK clients are cached per process), so make one per use.
+Providers are cheap to make (their SDK clients are cached per thread), so make one per use.
 """
 
 from __future__ import annotations
 
+import functools
 import os
+import ssl
 import threading
 from collections.abc import Callable
 from importlib import import_module
 from typing import Any
 from urllib.parse import urlsplit
+
+import httpx
 
 from promptlib.providers.base import Provider
 from promptlib.providers.policy import api_key_for
@@ -27,8 +31,8 @@ PROVIDER_KINDS: dict[str, str] = {
 
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
-_clients: dict[tuple, Any] = {}
-_clients_lock = threading.Lock()
+_thread = threading.local()  # this thread's SDK clients: .clients, and the .pid and .generation they belong to
+_generation = 0  # bumped by clients_clear: every thread's clients are dropped at its next use
 
 
 class UnknownProviderKindError(ValueError):
@@ -61,18 +65,29 @@ def is_local_url(url: str) -> bool:
 
 
 def cached_client(key: tuple, factory: Callable[[], Any]) -> Any:
-    """One SDK client per key in this process: creating one (and its connection pool) is expensive."""
-    key = (os.getpid(), *key)  # a forked child must not share its parent's connections
-    client = _clients.get(key)
+    """This thread's SDK client for `key`, made once per thread; a thread's clients go when it ends.
+
+    Per thread, not per process: threads sharing one client wait on its connection pool's lock (a batch
+    chunk's threads spent more time there than in their own work; bench/bench_batches.py (b)). Making a
+    client costs ~0.2 ms with the shared TLS context of `tls_context`.
+    """
+    if getattr(_thread, "pid", None) != os.getpid() or _thread.generation != _generation:
+        # First use in this thread, or a forked child (whose copy must not share its parent's
+        # connections), or after clients_clear.
+        _thread.clients, _thread.pid, _thread.generation = {}, os.getpid(), _generation
+    client = _thread.clients.get(key)
     if client is None:
-        with _clients_lock:
-            client = _clients.get(key)
-            if client is None:
-                client = _clients[key] = factory()
+        client = _thread.clients[key] = factory()
     return client
 
 
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The TLS settings every client shares: loading the CA bundle took ~25 ms per client."""
+    return httpx.create_ssl_context()
+
+
 def clients_clear() -> None:
-    """Drop cached clients (tests; after a fork the parent's pools must not be reused)."""
-    with _clients_lock:
-        _clients.clear()
+    """Drop cached clients, in every thread at its next call (tests)."""
+    global _generation
+    _generation += 1

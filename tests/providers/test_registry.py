@@ -1,5 +1,7 @@
 """Choosing the provider class for a configuration, and finding its API key."""
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from promptlib.providers import ProviderError, UnknownProviderKindError, provider_for
@@ -7,6 +9,7 @@ from promptlib.providers.anthropic import AnthropicProvider
 from promptlib.providers.demo import DemoProvider
 from promptlib.providers.models import ProviderConfig
 from promptlib.providers.openai import OpenAIProvider
+from promptlib.providers.registry import clients_clear
 
 
 @pytest.mark.parametrize(
@@ -46,3 +49,22 @@ def test_it_reuses_one_sdk_client_per_endpoint_and_key(monkeypatch):
     assert provider_for(config).client is provider_for(config).client
     monkeypatch.setenv("PROMPTLIB_KEY_SOME", "sk-rotated")
     assert provider_for(config).client.api_key == "sk-rotated"
+
+
+def test_each_thread_has_its_own_client_so_threads_never_wait_on_one_connection_pool(monkeypatch):
+    monkeypatch.setenv("PROMPTLIB_KEY_SOME", "sk-x")
+    config = ProviderConfig(name="p", kind="openai", base_url="http://127.0.0.1:9/v1", api_key_env="PROMPTLIB_KEY_SOME")
+    mine = provider_for(config).client
+    with ThreadPoolExecutor(2) as pool:
+        theirs = list(pool.map(lambda _: (provider_for(config).client, provider_for(config).client), range(2)))
+    assert all(first is second for first, second in theirs)  # reused within a thread
+    assert all(first is not mine for first, _ in theirs)
+    assert provider_for(config).client is mine
+
+
+def test_clients_clear_drops_the_cached_clients(monkeypatch):
+    monkeypatch.setenv("PROMPTLIB_KEY_SOME", "sk-x")
+    config = ProviderConfig(name="p", kind="anthropic", base_url="http://127.0.0.1:9", api_key_env="PROMPTLIB_KEY_SOME")
+    before = provider_for(config).client
+    clients_clear()
+    assert provider_for(config).client is not before
