@@ -6,7 +6,7 @@ import time
 from collections.abc import Iterator
 
 import anthropic
-import httpx
+import httpx2  # the HTTP library of anthropic 2.x (a fork of httpx; its errors are its own)
 
 from promptlib.providers.base import ChatRequest, ChatResponse, Provider, ProviderError, elapsed_ms, error_from_sdk
 from promptlib.providers.policy import call_check
@@ -35,6 +35,23 @@ class AnthropicProvider(Provider):
                 max_retries=0,
                 http_client=anthropic.DefaultHttpxClient(timeout=timeout, follow_redirects=False, verify=tls_context()),
             ),
+        )
+
+    @classmethod
+    def warm_up(cls) -> None:
+        # As OpenAIProvider.warm_up: one call answered in memory, so the first real one is not slower.
+        answer = {
+            "id": "msg_warm_up", "type": "message", "role": "assistant", "model": "warm-up",
+            "content": [{"type": "text", "text": "{}"}], "stop_reason": "end_turn", "stop_sequence": None,
+            "usage": {"input_tokens": 1, "output_tokens": 1},
+        }  # fmt: skip
+        transport = httpx2.MockTransport(lambda _request: httpx2.Response(200, json=answer))
+        client = anthropic.Anthropic(
+            api_key="warm-up", base_url="http://warm-up.invalid", max_retries=0,
+            http_client=httpx2.Client(transport=transport),
+        )  # fmt: skip
+        client.messages.create(
+            model="warm-up", max_tokens=1, system="warm-up", messages=[{"role": "user", "content": "warm-up"}]
         )
 
     def complete(self, request: ChatRequest) -> ChatResponse:
@@ -83,9 +100,9 @@ class AnthropicProvider(Provider):
                         output_tokens = event.usage.output_tokens or output_tokens
         except anthropic.APIError as exc:
             raise error_from_sdk(exc, anthropic)
-        except httpx.TimeoutException:
+        except httpx2.TimeoutException:
             raise ProviderError("The provider stopped sending its answer (timeout).", "timeout") from None
-        except httpx.HTTPError as exc:
+        except httpx2.HTTPError as exc:
             raise ProviderError(f"The connection broke while the answer came: {exc}", "connection") from None
         if stop == "refusal":
             raise ProviderError("The model refused to answer.", "refusal")

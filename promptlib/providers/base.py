@@ -117,6 +117,10 @@ class Provider:
     #: The key this provider sends ("" if none): callers scrub it from any error text they store.
     api_key = ""
 
+    @classmethod
+    def warm_up(cls) -> None:
+        """Make the SDK's first real call as fast as its next ones (worker processes run this before forking)."""
+
     def complete(self, request: ChatRequest) -> ChatResponse:
         """Run one chat completion; raise ProviderError on any failure."""
         raise NotImplementedError

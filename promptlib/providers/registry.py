@@ -81,6 +81,13 @@ def cached_client(key: tuple, factory: Callable[[], Any]) -> Any:
     return client
 
 
+def providers_warm_up() -> None:
+    """One in-memory call through each SDK and the TLS settings loaded: a first call is then as fast as the next."""
+    for kind in PROVIDER_KINDS:
+        provider_class(kind).warm_up()
+    tls_context()
+
+
 @functools.cache
 def tls_context() -> ssl.SSLContext:
     """The TLS settings every client shares: loading the CA bundle took ~25 ms per client."""

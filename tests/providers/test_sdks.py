@@ -1,9 +1,12 @@
 """The OpenAI and Anthropic providers against the wire-format stand-in, through the real SDKs."""
 
+import socket
+
 import pytest
 
-from promptlib.providers import ChatRequest, provider_for
-from promptlib.providers.anthropic import DEFAULT_MAX_TOKENS
+from promptlib.providers import ChatRequest, ProviderError, provider_for
+from promptlib.providers.anthropic import DEFAULT_MAX_TOKENS, AnthropicProvider
+from promptlib.providers.openai import OpenAIProvider
 
 MESSAGES = [
     {"role": "system", "content": "You are terse."},
@@ -77,3 +80,22 @@ def test_anthropic_gets_a_default_max_tokens_which_its_api_requires(standin):
 def test_anthropic_is_asked_for_json_through_output_config(standin):
     _, body = _complete(standin, "anthropic", json_schema=SCHEMA)
     assert body["output_config"] == {"format": {"type": "json_schema", "schema": SCHEMA}}
+
+
+@pytest.mark.parametrize("kind", ["openai", "anthropic"])
+def test_a_stream_that_stalls_past_the_timeout_is_a_timeout_error(standin, kind):
+    # Each SDK raises its own HTTP library's errors mid-stream (anthropic 2.x: httpx2, not httpx).
+    standin.state.control({"stream_delay": 1.0})
+    provider = provider_for(standin.provider_config(kind, timeout_seconds=0.3))
+    with pytest.raises(ProviderError) as caught:
+        list(provider.stream(ChatRequest(model="model-x", messages=MESSAGES)))
+    assert caught.value.kind == "timeout"
+
+
+@pytest.mark.parametrize("cls", [OpenAIProvider, AnthropicProvider])
+def test_the_sdk_warm_up_runs_a_whole_call_without_touching_the_network(cls, monkeypatch):
+    def no_network(*args, **kwargs):
+        raise AssertionError("the warm-up opened a connection")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    cls.warm_up()  # raises if the SDK could not build the request or read the answer
