@@ -22,18 +22,24 @@ class AnthropicProvider(Provider):
     def __init__(self, *, config, api_key: str) -> None:
         self.config = config
         self.api_key = api_key
-        base_url = config.base_url or None
-        timeout = float(config.timeout_seconds)
-        self.client = cached_client(
-            ("anthropic", base_url, api_key, timeout),
+        self.base_url = config.base_url or None
+        self.timeout = float(config.timeout_seconds)
+
+    @property
+    def client(self) -> anthropic.Anthropic:
+        # Looked up per use, not kept: a provider is shared by a chunk's threads, each with its own client.
+        return cached_client(("anthropic", self.base_url, self.api_key, self.timeout), self._client_make)
+
+    def _client_make(self) -> anthropic.Anthropic:
+        return anthropic.Anthropic(
+            api_key=self.api_key,
+            base_url=self.base_url,
+            timeout=self.timeout,
             # max_retries=0: retries are the batch runner's, which knows about limits and budgets.
+            max_retries=0,
             # No redirects: a 3xx must not lead the call (and its answer) past the outbound policy.
-            lambda: anthropic.Anthropic(
-                api_key=api_key,
-                base_url=base_url,
-                timeout=timeout,
-                max_retries=0,
-                http_client=anthropic.DefaultHttpxClient(timeout=timeout, follow_redirects=False, verify=tls_context()),
+            http_client=anthropic.DefaultHttpxClient(
+                timeout=self.timeout, follow_redirects=False, verify=tls_context()
             ),
         )
 

@@ -54,12 +54,13 @@ def test_it_reuses_one_sdk_client_per_endpoint_and_key(monkeypatch):
 def test_each_thread_has_its_own_client_so_threads_never_wait_on_one_connection_pool(monkeypatch):
     monkeypatch.setenv("PROMPTLIB_KEY_SOME", "sk-x")
     config = ProviderConfig(name="p", kind="openai", base_url="http://127.0.0.1:9/v1", api_key_env="PROMPTLIB_KEY_SOME")
-    mine = provider_for(config).client
+    shared = provider_for(config)  # as a batch chunk's threads share one provider
+    mine = shared.client
     with ThreadPoolExecutor(2) as pool:
-        theirs = list(pool.map(lambda _: (provider_for(config).client, provider_for(config).client), range(2)))
+        theirs = list(pool.map(lambda _: (shared.client, provider_for(config).client), range(2)))
     assert all(first is second for first, second in theirs)  # reused within a thread
     assert all(first is not mine for first, _ in theirs)
-    assert provider_for(config).client is mine
+    assert shared.client is mine
 
 
 def test_clients_clear_drops_the_cached_clients(monkeypatch):
