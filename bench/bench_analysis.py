@@ -218,6 +218,19 @@ def _summary(times: list[float]) -> str:
     return f"best {min(times) * 1000:.0f} ms, median {statistics.median(times) * 1000:.0f} ms ({_load()})"
 
 
+def _paired_speed(times: int) -> None:
+    import numpy as np
+
+    """The per-case paired test on 100,000 cases (the biggest dataset a batch may have ×2)."""
+    from promptlib.stats.paired import paired_numeric
+
+    differences = np.random.default_rng(8).normal(0.01, 1.0, size=100_000)
+    paired_numeric(differences[:100])  # imports
+    print(
+        f"Paired test on 100,000 per-case differences: {_summary(_timed(lambda: paired_numeric(differences), times))}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rebuild", action="store_true", help="drop and regenerate the bench experiment")
@@ -228,6 +241,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.simulate:
         _simulate()
+    _paired_speed(args.times)
     if connection.vendor != "postgresql":
         sys.exit("Run with DATABASE_URL=postgres://… (the bench measures PostgreSQL).")
     call_command("migrate", verbosity=0)
