@@ -6,9 +6,10 @@
 Only http(s). The host is resolved and every address it resolves to is checked: link-local and cloud
 metadata addresses are always refused; loopback only when `allow_loopback` (a local Ollama in
 development) or listed; private and other non-public ranges only when listed in `allowed` (hostnames,
-exact or ".suffix", and CIDRs). Checked when a URL is saved and again right before each call, so a
-name that later resolves elsewhere is caught (a rebinding between the check and the connection is
-not: the SDKs resolve again).
+exact or ".suffix", and CIDRs). Checked when a URL is saved, right before each call, and when a
+connection opens: `addresses_check` resolves once and the connection goes to the addresses it
+checked (promptlib/providers/transport.py), so a name that resolves elsewhere later (DNS rebinding)
+never reaches a refused address.
 """
 
 from __future__ import annotations
@@ -56,16 +57,32 @@ def url_check(
     host = (parts.hostname or "").rstrip(".").lower()
     if not host:
         raise OutboundRefusedError("The address has no host name.", field=field)
-    allowed = list(allowed)
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
         raise OutboundRefusedError("The address has an invalid port.", field=field) from None
-    for address in host_addresses(host, port, allow_unresolved=allow_unresolved, field=field):
+    addresses_check(host, port, field=field, allowed=allowed, allow_loopback=allow_loopback,
+                    allow_unresolved=allow_unresolved)  # fmt: skip
+
+
+def addresses_check(
+    host: str,
+    port: int,
+    *,
+    field: str = "url",
+    allowed: Iterable[str] = (),
+    allow_loopback: bool = False,
+    allow_unresolved: bool = False,
+) -> list[IPAddress]:
+    """What `host` resolves to now, each address checked (OutboundRefusedError naming `field` if one is refused)."""
+    allowed = list(allowed)
+    addresses = host_addresses(host, port, allow_unresolved=allow_unresolved, field=field)
+    for address in addresses:
         problem = address_problem(address, listed=host_listed(host, allowed, address), allow_loopback=allow_loopback)
         if problem:
             where = f"{host} is" if host.strip("[]") == str(address) else f"{host} resolves to {address},"
             raise OutboundRefusedError(f"{where} {problem}", field=field)
+    return addresses
 
 
 def host_listed(host: str, allowed: Iterable[str], address: IPAddress | None = None) -> bool:

@@ -6,11 +6,13 @@ import time
 from collections.abc import Iterator
 
 import anthropic
+import httpcore2
 import httpx2  # the HTTP library of anthropic 2.x (a fork of httpx; its errors are its own)
 
 from promptlib.providers.base import ChatRequest, ChatResponse, Provider, ProviderError, elapsed_ms, error_from_sdk
 from promptlib.providers.policy import call_check
 from promptlib.providers.registry import cached_client, tls_context
+from promptlib.providers.transport import checked_transport
 
 # The Messages API requires max_tokens; templates that leave it unset get this.
 DEFAULT_MAX_TOKENS = 1024
@@ -39,7 +41,12 @@ class AnthropicProvider(Provider):
             max_retries=0,
             # No redirects: a 3xx must not lead the call (and its answer) past the outbound policy.
             http_client=anthropic.DefaultHttpxClient(
-                timeout=self.timeout, follow_redirects=False, verify=tls_context()
+                timeout=self.timeout,
+                follow_redirects=False,
+                # Connections only to addresses the outbound policy allows, checked as they open.
+                transport=checked_transport(
+                    httpx2, httpcore2, verify=tls_context(), limits=anthropic.DEFAULT_CONNECTION_LIMITS
+                ),
             ),
         )
 

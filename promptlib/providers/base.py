@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from promptlib.core.outbound import OutboundRefusedError, UnresolvableError
+
 ErrorKind = Literal[
     "rate_limit", "server", "timeout", "connection", "bad_request", "auth", "not_found", "refusal", "refused"
 ]  # "refusal": the model declined; "refused": this server's outbound policy did
@@ -150,8 +152,22 @@ def error_from_sdk(exc: Exception, sdk: Any) -> ProviderError:
     if isinstance(exc, sdk.APITimeoutError):
         return ProviderError("The provider did not answer in time.", "timeout")
     if isinstance(exc, sdk.APIConnectionError):
-        return ProviderError(f"Could not reach the provider: {exc.__cause__ or exc}", "connection")
+        refusal = _refusal(exc)
+        if refusal is not None and not isinstance(refusal, UnresolvableError):
+            # Refused as the connection opened (promptlib/providers/transport.py): no retry will help.
+            return ProviderError(f"The provider's address may not be called: {refusal.message}", "refused")
+        reason = refusal.message if refusal is not None else exc.__cause__ or exc
+        return ProviderError(f"Could not reach the provider: {reason}", "connection")
     return ProviderError(f"Unexpected answer from the provider: {exc}", "server")
+
+
+def _refusal(exc: BaseException) -> OutboundRefusedError | None:
+    """The outbound policy's refusal among the causes of an SDK's connection error, if that is what it was."""
+    while exc is not None:
+        if isinstance(exc, OutboundRefusedError):
+            return exc
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 def _short(exc: Exception, limit: int = 500) -> str:

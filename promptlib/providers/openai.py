@@ -5,13 +5,15 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-import httpx
+import httpcore2
+import httpx2  # the HTTP library of openai 3.x (a fork of httpx; its errors are its own)
 import openai
 
 from promptlib.providers.base import ChatRequest, ChatResponse, Provider, ProviderError, elapsed_ms, error_from_sdk
 from promptlib.providers.models import ProviderConfig
 from promptlib.providers.policy import call_check
 from promptlib.providers.registry import cached_client, tls_context
+from promptlib.providers.transport import checked_transport
 
 # What a server's error says when it does not take the response_format it was sent
 # ("Input should be 'text' or 'json_object'" is llama-cpp-python's, answered with a 500).
@@ -49,7 +51,14 @@ class OpenAIProvider(Provider):
             # max_retries=0: retries are the batch runner's, which knows about limits and budgets.
             max_retries=0,
             # No redirects: a 3xx must not lead the call (and its answer) past the outbound policy.
-            http_client=openai.DefaultHttpxClient(timeout=self.timeout, follow_redirects=False, verify=tls_context()),
+            http_client=openai.DefaultHttpxClient(
+                timeout=self.timeout,
+                follow_redirects=False,
+                # Connections only to addresses the outbound policy allows, checked as they open.
+                transport=checked_transport(
+                    httpx2, httpcore2, verify=tls_context(), limits=openai.DEFAULT_CONNECTION_LIMITS
+                ),
+            ),
         )
 
     @classmethod
@@ -61,10 +70,10 @@ class OpenAIProvider(Provider):
             "choices": [{"index": 0, "message": {"role": "assistant", "content": "{}"}, "finish_reason": "stop"}],
             "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
         }  # fmt: skip
-        transport = httpx.MockTransport(lambda _request: httpx.Response(200, json=answer))
+        transport = httpx2.MockTransport(lambda _request: httpx2.Response(200, json=answer))
         client = openai.OpenAI(
             api_key="warm-up", base_url="http://warm-up.invalid/v1", max_retries=0,
-            http_client=httpx.Client(transport=transport),
+            http_client=httpx2.Client(transport=transport),
         )  # fmt: skip
         messages = [{"role": "system", "content": "warm-up"}, {"role": "user", "content": "warm-up"}]
         client.chat.completions.create(
@@ -119,9 +128,9 @@ class OpenAIProvider(Provider):
                             yield choice.delta.content
         except openai.APIError as exc:
             raise error_from_sdk(exc, openai)
-        except httpx.TimeoutException:
+        except httpx2.TimeoutException:
             raise ProviderError("The provider stopped sending its answer (timeout).", "timeout") from None
-        except httpx.HTTPError as exc:
+        except httpx2.HTTPError as exc:
             raise ProviderError(f"The connection broke while the answer came: {exc}", "connection") from None
         if refusal:
             raise ProviderError(f"The model refused: {refusal}", "refusal")

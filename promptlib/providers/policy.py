@@ -18,7 +18,14 @@ from urllib.parse import urlsplit
 from django.conf import settings
 
 from promptlib.core.errors import DomainError
-from promptlib.core.outbound import OutboundRefusedError, UnresolvableError, host_addresses, host_listed, url_check
+from promptlib.core.outbound import (
+    OutboundRefusedError,
+    UnresolvableError,
+    addresses_check,
+    host_addresses,
+    host_listed,
+    url_check,
+)
 from promptlib.core.secrets import SecretUnreadableError, secret_decrypt
 from promptlib.providers.base import ProviderError
 
@@ -63,6 +70,17 @@ def base_url_check(base_url: str, *, at_call: bool = False) -> None:
             allow_loopback=settings.PROMPTLIB_ALLOW_LOOPBACK,
             allow_unresolved=not at_call,
         )
+
+
+def connect_addresses(host: str, port: int) -> list:
+    """As a connection opens: the addresses `host` resolves to, each one this server may call.
+
+    Raises OutboundRefusedError (or UnresolvableError) like base_url_check at the call.
+    """
+    return addresses_check(
+        host.strip("[]").rstrip(".").lower(), port, field="base_url",
+        allowed=settings.PROMPTLIB_PROVIDER_HOSTS, allow_loopback=settings.PROMPTLIB_ALLOW_LOOPBACK,
+    )  # fmt: skip
 
 
 def env_key_destination_check(*, kind: str, base_url: str) -> None:

@@ -18,7 +18,7 @@ from importlib import import_module
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
+import httpx2
 
 from promptlib.providers.base import Provider
 from promptlib.providers.policy import api_key_for
@@ -91,7 +91,7 @@ def providers_warm_up() -> None:
 @functools.cache
 def tls_context() -> ssl.SSLContext:
     """The TLS settings every client shares: loading the CA bundle took ~25 ms per client."""
-    return httpx.create_ssl_context()
+    return httpx2.create_ssl_context()
 
 
 def clients_clear() -> None:
