@@ -117,15 +117,22 @@ def review_scope_parse(*, batch: str | None, experiment: str | None) -> ReviewSc
 
 
 def review_queue(*, scope: ReviewScope, project_ids: list[int] | None = None) -> QuerySet[BatchItem]:
-    """Finished answers nobody has reviewed yet, of experiments that ask for a human review, oldest first."""
-    reviewed = ScorerConfig.objects.filter(kind=HUMAN_REVIEW).values("experiment_id")
-    items = BatchItem.objects.filter(
-        status=BatchItem.Status.DONE, reviews__isnull=True, batch__experiment_id__in=reviewed
-    )
+    """Finished answers nobody has reviewed yet, of experiments that ask for a human review, oldest first.
+
+    The experiments asking for one are read first (a few rows), so a page of an experiment without a
+    human review never counts its answers.
+    """
+    experiments = ScorerConfig.objects.filter(kind=HUMAN_REVIEW)
+    items = BatchItem.objects.filter(status=BatchItem.Status.DONE, reviews__isnull=True)
     if scope.batch_id:
+        experiments = experiments.filter(experiment_id__in=Batch.objects.filter(pk=scope.batch_id).values("experiment"))
         items = items.filter(batch_id=scope.batch_id)
     elif scope.experiment_id:
-        items = items.filter(batch__experiment_id=scope.experiment_id)
+        experiments = experiments.filter(experiment_id=scope.experiment_id)
+    experiment_ids = sorted(set(experiments.values_list("experiment_id", flat=True)))
+    if not experiment_ids:
+        return BatchItem.objects.none()
+    items = items.filter(batch__experiment_id__in=experiment_ids)
     if project_ids is not None:
         items = items.filter(batch__project_id__in=project_ids)
     return items.select_related("batch", "variant", "case").order_by("id")

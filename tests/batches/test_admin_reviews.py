@@ -62,6 +62,7 @@ def test_the_experiment_page_says_how_many_answers_await_review(as_bob, batch, r
     page = as_bob.get(reverse("promptlib_experiment_dashboard", args=[reviewed.pk])).content.decode()
     assert 'id="awaiting-count">11 answers</strong>' in page
     assert f"?experiment={reviewed.pk}" in page
+    assert "review_pages.awaiting_review" not in page  # the include's own comment stays out of the page
 
 
 def test_no_box_when_nothing_asks_for_a_review(as_bob, triage_experiment, tickets):
@@ -157,3 +158,8 @@ def test_the_answers_list_shows_the_review_link_before_the_other_columns(as_bob,
     page = as_bob.get(reverse("admin:promptlib_batchitem_changelist")).content.decode()
     header = re.findall(r'<th scope="col" class="[^"]*column-(\w+)', page)
     assert header.index("review_link") < header.index("batch_column")
+
+
+def test_the_experiment_settings_page_says_how_many_answers_await_review(as_bob, batch, reviewed):
+    page = as_bob.get(reverse("admin:promptlib_experiment_change", args=[reviewed.pk])).content.decode()
+    assert 'id="awaiting-count">12 answers</strong>' in page
