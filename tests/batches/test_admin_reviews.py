@@ -163,3 +163,10 @@ def test_the_answers_list_shows_the_review_link_before_the_other_columns(as_bob,
 def test_the_experiment_settings_page_says_how_many_answers_await_review(as_bob, batch, reviewed):
     page = as_bob.get(reverse("admin:promptlib_experiment_change", args=[reviewed.pk])).content.decode()
     assert 'id="awaiting-count">12 answers</strong>' in page
+
+
+def test_the_review_page_says_how_many_answers_are_left(as_bob, batch, bob):
+    items = list(batch.items.order_by("id"))
+    review_submit(result=items[0], reviewer=bob, approved=True, seconds=1)
+    page = _open(as_bob, items[1]).content.decode()
+    assert "10 other answers to review in this queue" in page

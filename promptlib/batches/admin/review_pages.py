@@ -132,6 +132,7 @@ def review_view(model_admin, request, pk: int):
                 return redirect(review_url(nxt.pk, scope))
             model_admin.message_user(request, "Every answer in this queue is reviewed.", messages.INFO)
             return redirect(queue_url(scope))
+    queue = review_queue(scope=scope, project_ids=_project_ids(request)).exclude(pk=item.pk)
     following = review_next(scope=scope, after_id=item.pk, project_ids=_project_ids(request))
     context = {
         **model_admin.admin_site.each_context(request),
@@ -143,6 +144,7 @@ def review_view(model_admin, request, pk: int):
         "input_pairs": named_values(item.case.input),
         "expected_pairs": named_values(item.case.expected_fields),
         "next_url": review_url(following.pk, scope) if following else "",
+        "left": queue.count(),
         "queue_url": queue_url(scope),
         "scope": scope,
     }
