@@ -170,3 +170,11 @@ def test_the_review_page_says_how_many_answers_are_left(as_bob, batch, bob):
     review_submit(result=items[0], reviewer=bob, approved=True, seconds=1)
     page = _open(as_bob, items[1]).content.decode()
     assert "10 other answers to review in this queue" in page
+
+
+def test_an_untouched_indented_answer_from_a_browser_is_not_an_edit(as_bob, batch):
+    item = batch.items.order_by("id").first()
+    BatchItem.objects.filter(pk=item.pk).update(output="    indented code\n  and more\n")
+    item.refresh_from_db()
+    _post(as_bob, item, _open(as_bob, item), edited_output="    indented code\r\n  and more\r\n")
+    assert Review.objects.get().edited_output == ""
