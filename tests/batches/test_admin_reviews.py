@@ -96,6 +96,7 @@ def test_another_projects_queue_shows_nothing(client, gina, batch):
     client.force_login(gina)
     page = client.get(reverse("admin:promptlib_review_queue") + f"?batch={batch.pk}")
     assert page.context["rows"] == [] and page.context["count"] == 0
+    assert "There is no such batch or experiment" in page.content.decode()
 
 
 def test_the_reviewer_sees_the_instructions_the_inputs_and_the_expected_answer(as_bob, batch):

@@ -92,7 +92,7 @@ def queue_view(model_admin, request):
         **model_admin.admin_site.each_context(request),
         "opts": model_admin.model._meta,
         "title": "Answers to review",
-        "where": where or "nothing you may review",
+        "where": where,
         "count": count,
         "rows": rows,
         "shown": len(rows),
@@ -110,6 +110,7 @@ def review_view(model_admin, request, pk: int):
     scope = review_scope_parse(batch=request.GET.get("batch"), experiment=request.GET.get("experiment"))
     if not scope.query:  # opened from the answers list: walk the answer's own batch
         scope = ReviewScope(batch_id=item.batch_id)
+    project_ids = _project_ids(request)
     facts = review_page_facts(item=item, reviewer=request.user)
     initial = {"opened": review_timer_start(result_id=item.pk), "edited_output": item.output}
     form = ReviewForm(request.POST or None, initial=initial)
@@ -127,13 +128,13 @@ def review_view(model_admin, request, pk: int):
             form.add_error(None, exc.message)
         else:
             model_admin.message_user(request, f"Review of answer {item.pk} saved.", messages.SUCCESS)
-            nxt = review_next(scope=scope, after_id=item.pk, project_ids=_project_ids(request))
+            nxt = review_next(scope=scope, after_id=item.pk, project_ids=project_ids)
             if nxt is not None:
                 return redirect(review_url(nxt.pk, scope))
             model_admin.message_user(request, "Every answer in this queue is reviewed.", messages.INFO)
             return redirect(queue_url(scope))
-    queue = review_queue(scope=scope, project_ids=_project_ids(request)).exclude(pk=item.pk)
-    following = review_next(scope=scope, after_id=item.pk, project_ids=_project_ids(request))
+    left = review_queue(scope=scope, project_ids=project_ids).exclude(pk=item.pk).count()
+    following = review_next(scope=scope, after_id=item.pk, project_ids=project_ids)
     context = {
         **model_admin.admin_site.each_context(request),
         "opts": model_admin.model._meta,
@@ -144,7 +145,7 @@ def review_view(model_admin, request, pk: int):
         "input_pairs": named_values(item.case.input),
         "expected_pairs": named_values(item.case.expected_fields),
         "next_url": review_url(following.pk, scope) if following else "",
-        "left": queue.count(),
+        "left": left,
         "queue_url": queue_url(scope),
         "scope": scope,
     }
