@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 from promptlib.analysis.aggregates import COUNTED_BATCHES
 from promptlib.batches.models import BatchItem, DatasetCase, Review
+from promptlib.batches.reviews import review_output
 from promptlib.core.csv import csv_line
 from promptlib.experiments.models import Experiment
 from promptlib.prompts.rendering import PromptError, render
@@ -68,7 +69,7 @@ def _chosen(*, experiment: Experiment, winner_id: int | None) -> dict[int, Batch
     )
     for review in approved:
         item = review.result
-        item.chosen_output = review.edited_output or item.output
+        item.chosen_output = review_output(review=review)  # the model's own text unless really edited
         chosen[item.case_id] = item  # the latest approval wins
     if winner_id is not None:
         winners = BatchItem.objects.filter(

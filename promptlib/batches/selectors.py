@@ -139,12 +139,3 @@ def batch_variant_metrics(*, batch: Batch) -> list[dict]:
          "metrics": metrics_from_aggregates(aggregates[v.pk])}
         for v in variants
     ]  # fmt: skip
-
-
-def batches_for_review(*, project_ids: list[int] | None = None):
-    """Finished outputs not reviewed yet, of experiments with a human_review scorer."""
-    items = BatchItem.objects.filter(status=Status.DONE, reviews__isnull=True,
-                                     batch__experiment__scorers__kind="human_review")  # fmt: skip
-    if project_ids is not None:
-        items = items.filter(batch__project_id__in=project_ids)
-    return items.select_related("batch", "variant", "case").distinct().order_by("id")

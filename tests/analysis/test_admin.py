@@ -4,9 +4,11 @@ import pytest
 from django.urls import reverse
 
 from promptlib.batches.models import Batch, BatchItem
+from promptlib.batches.services import batch_run_inline
 from promptlib.experiments.models import Experiment
 from promptlib.prompts.models import Label
 from tests.analysis_support import add_batch, add_outcomes, make_dataset, winner_batch
+from tests.batches_support import make_batch
 
 
 def _url(experiment, name="dashboard"):
@@ -166,3 +168,12 @@ def test_a_metric_with_nothing_to_draw_gets_no_chart_but_keeps_its_row(client, w
     for empty in ("offline-cost_per_success_usd", "offline-retry_rate"):
         assert f'data-chart="{empty}"' not in body and f'"{empty}"' not in charts, empty
     assert "Retries per call" in body  # the table still has the row
+
+
+def test_all_cases_lists_only_the_cases_that_ran(client, bob, triage_experiment, tickets):
+    batch_run_inline(batch=make_batch(triage_experiment, tickets, tags=("even",)))  # 3 of the 6 cases
+    client.force_login(bob)
+    page = client.get(_url(triage_experiment) + "?show=all")
+    listed = [case.pk for case in page.context["case_list"]]
+    assert listed == [case.pk for case in tickets.cases.order_by("position") if "even" in case.tags]
+    assert len(listed) == 3

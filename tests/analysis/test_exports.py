@@ -6,6 +6,7 @@ import json
 
 from promptlib.analysis.exports import finetune_jsonl, results_csv
 from promptlib.batches.models import BatchItem, Review
+from promptlib.batches.reviews import review_submit
 from tests.analysis_support import winner_batch
 
 
@@ -59,3 +60,21 @@ def test_the_jsonl_prefers_an_approved_review_and_its_edit(wording_experiment, c
     last = _jsonl(wording_experiment)[-1]
     assert last["messages"][2]["content"] == "Dear Customer 60, welcome!"
     assert "Variant" not in last["messages"][0]["content"]  # the control's own prompt (v1)
+
+
+def test_an_untouched_approval_exports_the_models_own_text(wording_experiment, customers, alice):
+    """The browser sends the answer back with CRLF endings and no trailing newline: the export keeps the original."""
+    winner_batch(wording_experiment, customers)
+    original = "Hello Customer 60,\n\nwelcome aboard.\nThe team\n"
+    BatchItem.objects.filter(variant__key="control", case__position=60).update(output=original)
+    item = BatchItem.objects.get(variant__key="control", case__position=60)
+    review_submit(result=item, reviewer=alice, approved=True, seconds=5,
+                  edited_output=original.replace("\n", "\r\n").rstrip())  # fmt: skip
+    assert _jsonl(wording_experiment)[-1]["messages"][2]["content"] == original
+
+
+def test_a_real_edit_is_exported_in_place_of_the_answer(wording_experiment, customers, alice):
+    winner_batch(wording_experiment, customers)
+    item = BatchItem.objects.get(variant__key="control", case__position=60)
+    review_submit(result=item, reviewer=alice, approved=True, seconds=5, edited_output="Dear Customer 60,\r\nwelcome!")
+    assert _jsonl(wording_experiment)[-1]["messages"][2]["content"] == "Dear Customer 60,\nwelcome!"

@@ -121,6 +121,7 @@ def _custom_pages(rows) -> list[tuple[str, str]]:
         ("dataset with variables", f"/admin/promptlib/dataset/{rows['offers'].pk}/change/"),
         ("experiment dashboard", f"/admin/promptlib/experiment/{experiment.pk}/dashboard/"),
         ("answer review", f"/admin/promptlib/batchitem/{done.pk}/review/"),
+        ("review queue", f"/admin/promptlib/batchitem/review/?experiment={experiment.pk}"),
         ("schedule delete", f"/admin/promptlib/batchschedule/{rows['schedule'].pk}/delete/"),
     ]
 

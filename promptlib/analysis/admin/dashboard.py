@@ -24,7 +24,9 @@ from promptlib.analysis.aggregates import COUNTED_BATCHES
 from promptlib.analysis.exports import finetune_jsonl, results_csv
 from promptlib.analysis.promotion import PromotionError, experiment_promote_winner, promotion_blocker
 from promptlib.analysis.report import experiment_report_cached
+from promptlib.batches.admin.review_pages import awaiting_review
 from promptlib.batches.models import Batch, BatchItem
+from promptlib.batches.reviews import ReviewScope
 from promptlib.batches.services import OPEN
 from promptlib.core.models import Role
 from promptlib.experiments.margins import guardrail_margin
@@ -95,6 +97,10 @@ def dashboard_view(request, pk: int):
         "counted_statuses": COUNTED_BATCHES,
         **side_by_side(experiment, report, case_id=request.GET.get("case"), show=request.GET.get("show", "all")),
         "urls": _urls(experiment),
+        "awaiting_review": awaiting_review(
+            scope=ReviewScope(experiment_id=experiment.pk),
+            may_review=user_may(request, Role.EDITOR, experiment.project_id),
+        ),
     }
     return TemplateResponse(request, "admin/promptlib/experiment_dashboard.html", context)
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from django.core.cache import cache
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q
 
 from promptlib.admin.display import metric_value_text, named_values
 from promptlib.analysis.admin.glossary import GLOSSARY, explain
-from promptlib.analysis.aggregates import COUNTED_BATCHES, counted_items
+from promptlib.analysis.aggregates import counted_items
 from promptlib.analysis.results import Cell, ExperimentReport, MetricRow, Section
-from promptlib.batches.models import Batch, BatchItem, DatasetCase, ScorerConfig
+from promptlib.batches.models import BatchItem, DatasetCase, ScorerConfig
 from promptlib.experiments.models import Experiment
 from promptlib.prompts.rendering import PromptError, render
 from promptlib.stats import VerdictState
@@ -145,9 +145,9 @@ def chart_payload(report: ExperimentReport) -> dict:
 
 
 def _case_ids(experiment: Experiment, show: str) -> list[int]:
-    if show == "all":  # no aggregate over the results: the first cases of the datasets that ran
-        datasets = Batch.objects.filter(experiment=experiment, status__in=COUNTED_BATCHES).values("dataset_id")
-        cases = DatasetCase.objects.filter(dataset_id__in=datasets).order_by("position", "pk")
+    if show == "all":  # no aggregate over the results: the first cases that ran (not every case of the datasets)
+        ran = counted_items(experiment_id=experiment.pk).filter(case_id=OuterRef("pk"))
+        cases = DatasetCase.objects.filter(Exists(ran)).order_by("position", "pk")
         return list(cases.values_list("pk", flat=True)[:50])
     key = f"promptlib:dashboard-cases:v1:{experiment.pk}:{show}"
     cached = cache.get(key)

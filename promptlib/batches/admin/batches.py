@@ -15,11 +15,12 @@ from django.views.decorators.http import require_POST
 
 from promptlib.admin.base import ProjectListFilter, ProjectScopedAdmin, form_error_add, project_ids_for, user_may
 from promptlib.admin.display import named_values
-from promptlib.batches.admin.forms import BatchSettingsForm, ReviewForm
+from promptlib.batches.admin import review_pages
+from promptlib.batches.admin.forms import BatchSettingsForm
 from promptlib.batches.admin.present import ERROR_HINTS, batch_title, progress_for_page, variant_table
 from promptlib.batches.calls import ITEM_ERROR_KINDS
 from promptlib.batches.models import Batch, BatchItem
-from promptlib.batches.reviews import ReviewError, review_seconds, review_submit, review_timer_start
+from promptlib.batches.reviews import ReviewScope
 from promptlib.batches.selectors import batch_error_summary, batch_progress, batch_variant_metrics, ref_id
 from promptlib.batches.services import BatchError, batch_cancel, batch_create, batch_rerun_failed, batch_start
 from promptlib.core.models import Role
@@ -88,6 +89,9 @@ class BatchAdmin(ReadOnlyMixin, ProjectScopedAdmin):
                 may_run=user_may(request, Role.EDITOR, batch.project_id),
                 subtitle=batch_title(batch),
                 dashboard_url=reverse("promptlib_experiment_dashboard", args=[batch.experiment_id]),
+                awaiting_review=review_pages.awaiting_review(
+                    scope=ReviewScope(batch_id=batch.pk), may_review=user_may(request, Role.EDITOR, batch.project_id)
+                ),
             )
         return super().change_view(request, object_id, form_url, extra)
 
@@ -186,8 +190,9 @@ class ErrorKindFilter(admin.SimpleListFilter):
 class BatchItemAdmin(ReadOnlyMixin, ProjectScopedAdmin):
     empty_help = "No answers yet: each answer of a batch shows up here while the batch runs."
     project_path = "batch__project"
-    list_display = ("id", "batch_column", "variant", "case", "repeat", "status", "success", "attempts", "latency_ms",
-                    "error_column", "review_link")  # fmt: skip
+    # The Review link second, so a narrow screen shows it without scrolling the table.
+    list_display = ("id", "review_link", "batch_column", "variant", "case", "repeat", "status", "success", "attempts",
+                    "latency_ms", "error_column")  # fmt: skip
     list_select_related = ("batch", "variant", "case", "case__dataset")
     list_filter = ("status", ErrorKindFilter, "success", "schema_passed")
     search_fields = ("=batch__id",)
@@ -233,6 +238,7 @@ class BatchItemAdmin(ReadOnlyMixin, ProjectScopedAdmin):
     def get_urls(self):
         wrap = self.admin_site.admin_view
         return [
+            path("review/", wrap(self.review_queue_view), name="promptlib_review_queue"),
             path("<int:pk>/review/", wrap(self.review_view), name="promptlib_batchitem_review"),
             *super().get_urls(),
         ]
@@ -255,32 +261,7 @@ class BatchItemAdmin(ReadOnlyMixin, ProjectScopedAdmin):
         return format_html('<a href="{}">Review</a>', reverse("admin:promptlib_batchitem_review", args=[obj.pk]))
 
     def review_view(self, request, pk: int):
-        item = get_object_or_404(self.get_queryset(request).select_related("case", "variant", "batch"), pk=pk)
-        if not user_may(request, Role.EDITOR, item.batch.project_id):
-            raise PermissionDenied
-        form = ReviewForm(request.POST or None, initial={"opened": review_timer_start(result_id=item.pk),
-                                                         "edited_output": item.output})  # fmt: skip
-        if request.method == "POST" and form.is_valid():
-            data = form.cleaned_data
-            try:
-                review_submit(
-                    result=item,
-                    reviewer=request.user,
-                    approved=data["decision"] == "approve",
-                    edited_output=data["edited_output"],
-                    seconds=review_seconds(token=data["opened"], result_id=item.pk),
-                )
-            except ReviewError as exc:
-                form.add_error(None, exc.message)
-            else:
-                self.message_user(request, "Review saved.", messages.SUCCESS)
-                nxt = BatchItem.objects.filter(batch=item.batch, status="done", reviews__isnull=True, id__gt=item.pk)
-                nxt = nxt.order_by("id").first()
-                target = nxt.pk if nxt else None
-                if target:
-                    return redirect(reverse("admin:promptlib_batchitem_review", args=[target]))
-                return redirect(reverse("admin:promptlib_batch_change", args=[item.batch_id]))
-        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "form": form, "item": item,
-                   "title": f"Review answer {item.pk}", "input_pairs": named_values(item.case.input),
-                   "expected_pairs": named_values(item.case.expected_fields)}  # fmt: skip
-        return TemplateResponse(request, "admin/promptlib/batch/review.html", context)
+        return review_pages.review_view(self, request, pk)
+
+    def review_queue_view(self, request):
+        return review_pages.queue_view(self, request)

@@ -129,6 +129,7 @@ class ReviewForm(forms.Form):
     )
     edited_output = forms.CharField(
         required=False,
+        strip=False,  # as the browser sent it: an indented answer stays indented (promptlib.batches.reviews compares)
         widget=forms.Textarea(attrs={"rows": 8, "cols": 80}),
         label="Corrected answer",
         help_text="Optional: change the answer to how it should be.",

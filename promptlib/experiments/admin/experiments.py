@@ -18,6 +18,8 @@ from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
 from promptlib.admin.base import ProjectListFilter, ProjectScopedAdmin, ProjectScopedInline, scope_queryset, user_may
+from promptlib.batches.admin.review_pages import awaiting_review
+from promptlib.batches.reviews import ReviewScope
 from promptlib.batches.selectors_experiment import experiment_related, outcome_metric_names
 from promptlib.core.models import Project, Role
 from promptlib.experiments.admin.compare import compare_view, template_id_asked
@@ -174,6 +176,10 @@ class ExperimentAdmin(ProjectScopedAdmin):
                 related=experiment_related(experiment=experiment),
                 experiment_links=experiment_links(experiment),
                 may_run_batches=user_may(request, Role.EDITOR, experiment.project_id),
+                awaiting_review=awaiting_review(
+                    scope=ReviewScope(experiment_id=experiment.pk),
+                    may_review=user_may(request, Role.EDITOR, experiment.project_id),
+                ),
                 status_buttons=STATUS_BUTTONS[experiment.status] if may_publish else [],
             )
         return super().change_view(request, object_id, form_url, extra)
