@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 import uuid
@@ -27,7 +26,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
 from bench.bench_batches import Workers, worker_env  # noqa: E402 - after the path is set
-from bench.support import bench_database  # noqa: E402
+from bench.support import bench_database, django_start, production_urls  # noqa: E402
 
 DB_NAME = "promptlib_bench_create"
 
@@ -117,17 +116,11 @@ def main() -> None:
     parser.add_argument("--database", default=DB_NAME)
     parser.add_argument("--json", help="also write the last round's figures to this JSON file")
     args = parser.parse_args()
-    database_url, redis_url = os.environ.get("DATABASE_URL", ""), os.environ.get("REDIS_URL", "")
-    if not database_url.startswith("postgres") or not redis_url:
-        raise SystemExit("Set DATABASE_URL (PostgreSQL) and REDIS_URL: the benchmark measures the production setup.")
+    database_url, redis_url = production_urls()
     total = args.cases * args.repeats * 2
     env = worker_env(bench_database(database_url, args.database), redis_url)
     env["PROMPTLIB_BATCH_MAX_ITEMS"] = str(max(total, 200_000))
-    os.environ.update(env)
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=BASE_DIR, env=env, check=True)  # noqa: S603
-    import django
-
-    django.setup()
+    django_start(env)
     experiment, dataset, key = seed(cases=args.cases)
     workers = Workers(env)
     try:

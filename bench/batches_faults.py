@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 from bisect import bisect_left
@@ -28,7 +27,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
 from bench.bench_batches import Standin, Workers, seed, worker_env  # noqa: E402 - after the path is set
-from bench.support import bench_database  # noqa: E402
+from bench.support import bench_database, django_start, production_urls  # noqa: E402
 
 DB_NAME = "promptlib_bench_faults"
 FAULTS = [
@@ -142,15 +141,9 @@ def main() -> None:
     )
     parser.add_argument("--database", default=DB_NAME, help="database to (re)create on DATABASE_URL's server")
     args = parser.parse_args()
-    database_url, redis_url = os.environ.get("DATABASE_URL", ""), os.environ.get("REDIS_URL", "")
-    if not database_url.startswith("postgres") or not redis_url:
-        raise SystemExit("Set DATABASE_URL (PostgreSQL) and REDIS_URL: the benchmark measures the production setup.")
+    database_url, redis_url = production_urls()
     env = worker_env(bench_database(database_url, args.database), redis_url)
-    os.environ.update(env)
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=BASE_DIR, env=env, check=True)  # noqa: S603
-    import django
-
-    django.setup()
+    django_start(env)
     figures = fault_mix(calls=args.calls, rpm=args.rpm, cap=args.cap, processes=args.processes, seed_value=args.seed)
     if args.dump:
         Path(args.dump).write_text(json.dumps(figures))

@@ -35,7 +35,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
 from bench.bench_batches import Standin, seed, worker_env  # noqa: E402 - after the path is set
-from bench.support import bench_database  # noqa: E402
+from bench.support import bench_database, django_start, production_urls  # noqa: E402
 
 DB_NAME = "promptlib_bench_recovery"
 CELERY = str(Path(sys.executable).with_name("celery"))
@@ -172,11 +172,7 @@ def kill_recovery(
     """Run the batch untouched, then with a worker killed at `kill_at`; returns both runs' figures."""
     env = worker_env(bench_database(database_url, database), redis_url)
     env["PROMPTLIB_BATCH_LEASE_SECONDS"] = str(lease)
-    os.environ.update(env)
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=BASE_DIR, env=env, check=True)  # noqa: S603
-    import django
-
-    django.setup()
+    django_start(env)
     from django.conf import settings
 
     from promptlib.providers.limits import limiter_for
@@ -214,9 +210,7 @@ def main() -> None:
     parser.add_argument("--database", default=DB_NAME)
     parser.add_argument("--json", help="also write the figures to this JSON file")
     args = parser.parse_args()
-    database_url, redis_url = os.environ.get("DATABASE_URL", ""), os.environ.get("REDIS_URL", "")
-    if not database_url.startswith("postgres") or not redis_url:
-        raise SystemExit("Set DATABASE_URL (PostgreSQL) and REDIS_URL: the benchmark measures the production setup.")
+    database_url, redis_url = production_urls()
     r = kill_recovery(database_url=database_url, redis_url=redis_url, calls=args.calls, latency=args.latency,
                       cap=args.cap, lease=args.lease, database=args.database)  # fmt: skip
     if args.json:

@@ -40,7 +40,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.support import bench_database, bench_env  # noqa: E402
+from bench.support import bench_database, bench_env, django_start, production_urls  # noqa: E402
 
 SLUG = "welcome-email"
 RENDER_BODY = {"variables": {"name": "Ann", "plan": "pro"}}
@@ -307,19 +307,13 @@ def main() -> None:
     parser.add_argument("--outcome-concurrency", type=int, default=4)
     args = parser.parse_args()
 
-    if not (os.environ.get("DATABASE_URL", "").startswith("postgres") and os.environ.get("REDIS_URL")):
-        raise SystemExit("Set DATABASE_URL (postgres://…) and REDIS_URL: the benchmark runs the production setup.")
+    database_url, redis_url = production_urls()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install -y wrk")
 
     load_before = os.getloadavg()[0]
-    database_url = bench_database(os.environ["DATABASE_URL"], args.db_name)
-    env = server_env(database_url, os.environ["REDIS_URL"])
-    subprocess.run([sys.executable, "manage.py", "migrate", "--no-input", "-v0"], cwd=ROOT, env=env, check=True)
-    os.environ.update(env)
-    import django
-
-    django.setup()
+    env = server_env(bench_database(database_url, args.db_name), redis_url)
+    django_start(env)
     key = seed()
 
     base = f"http://127.0.0.1:{args.port}"

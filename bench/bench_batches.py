@@ -39,7 +39,7 @@ from urllib.request import Request, urlopen
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
-from bench.support import bench_database, bench_env  # noqa: E402 - after the path is set
+from bench.support import bench_database, bench_env, django_start, production_urls  # noqa: E402 - after the path is set
 
 DB_NAME = "promptlib_bench_batches"
 
@@ -284,16 +284,9 @@ def main() -> None:
         "--all", action="store_true", help="then run (c) fault mix, (d) kill recovery, (e) item creation"
     )
     args = parser.parse_args()
-    database_url = os.environ.get("DATABASE_URL", "")
-    redis_url = os.environ.get("REDIS_URL", "")
-    if not database_url.startswith("postgres") or not redis_url:
-        raise SystemExit("Set DATABASE_URL (PostgreSQL) and REDIS_URL: the benchmark measures the production setup.")
+    database_url, redis_url = production_urls()
     env = worker_env(bench_database(database_url, args.database), redis_url)
-    os.environ.update(env)
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=BASE_DIR, env=env, check=True)  # noqa: S603
-    import django
-
-    django.setup()
+    django_start(env)
     from django.conf import settings
 
     from promptlib.batches.runner import threads_for as threads

@@ -4,8 +4,30 @@ from __future__ import annotations
 
 import base64
 import os
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def production_urls() -> tuple[str, str]:
+    """DATABASE_URL and REDIS_URL from the environment; exits unless they name PostgreSQL and a Redis."""
+    database_url, redis_url = os.environ.get("DATABASE_URL", ""), os.environ.get("REDIS_URL", "")
+    if not database_url.startswith("postgres") or not redis_url:
+        raise SystemExit("Set DATABASE_URL (PostgreSQL) and REDIS_URL: the benchmark measures the production setup.")
+    return database_url, redis_url
+
+
+def django_start(env: dict[str, str]) -> None:
+    """Take `env` as this process's environment, migrate its database (in a child process) and set Django up."""
+    os.environ.update(env)
+    subprocess.run([sys.executable, "manage.py", "migrate", "--no-input", "-v0"], cwd=ROOT, env=env, check=True)  # noqa: S603
+    import django
+
+    django.setup()
 
 
 def bench_database(url: str, name: str) -> str:
