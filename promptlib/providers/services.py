@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from promptlib.core.errors import DomainError
 from promptlib.core.models import Project
 from promptlib.providers.demo import DEMO_MODELS
 from promptlib.providers.models import ModelPrice, ProviderConfig
@@ -19,10 +21,27 @@ CONFIG_FIELDS = (
 )
 
 
+class ProviderConfigError(DomainError):
+    """Bad provider settings: one entry per field at fault in `errors`, the first one as the message."""
+
+
+def _validated(row) -> None:
+    """The model's own checks (field types, choices, the outbound policy) as a DomainError."""
+    try:
+        row.full_clean()
+    except ValidationError as exc:
+        problems = [
+            ProviderConfigError(message, field="" if field == "__all__" else field)
+            for field, messages in exc.message_dict.items()
+            for message in messages
+        ]
+        raise ProviderConfigError(problems[0].message, field=problems[0].field, errors=problems) from None
+
+
 def provider_config_create(
     *, project: Project, name: str, kind: str, api_key: str | None = None, **fields
 ) -> ProviderConfig:
-    """Validate and save a provider. Bad values raise ValidationError naming the field.
+    """Validate and save a provider. Bad values raise ProviderConfigError naming the fields.
 
     `api_key` is stored encrypted and never shown again. `fields` are ProviderConfig fields: base_url,
     models, api_key_env (the NAME of an allowed variable, never the key), timeout_seconds,
@@ -34,7 +53,7 @@ def provider_config_create(
         raise TypeError(f"Unknown provider fields: {', '.join(sorted(unknown))}")
     config = ProviderConfig(project=project, name=name, kind=kind, **fields)
     config.api_key_store(api_key)
-    config.full_clean()
+    _validated(config)
     config.save()
     return config
 
@@ -52,7 +71,7 @@ def provider_config_update(
     if api_key or api_key_clear:
         config.api_key_store(api_key or None)
         changed += ["api_key_encrypted", "api_key_hint"]
-    config.full_clean()
+    _validated(config)
     config.save(update_fields=changed)
     return config
 
@@ -76,6 +95,6 @@ def model_price_set(
         price = price or ModelPrice(provider=provider, model=model)
         price.input_per_mtok = Decimal(str(input_per_mtok))
         price.output_per_mtok = Decimal(str(output_per_mtok))
-        price.full_clean()
+        _validated(price)
         price.save()
     return price

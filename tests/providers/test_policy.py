@@ -1,8 +1,8 @@
 """Which key a provider sends and where: stored secret, allowed variables, operator-listed hosts."""
 
 import pytest
-from django.core.exceptions import ValidationError
 
+from promptlib.core.errors import DomainError
 from promptlib.providers import ProviderError, provider_for
 from promptlib.providers.models import ProviderConfig
 from promptlib.providers.policy import LOCAL_DUMMY_KEY, api_key_for, call_check, key_env_allowed
@@ -30,9 +30,9 @@ def test_the_servers_secrets_are_refused_even_when_the_operator_lists_them(setti
 
 
 def test_saving_a_provider_naming_database_url_is_refused_naming_the_field(acme):
-    with pytest.raises(ValidationError) as caught:
+    with pytest.raises(DomainError) as caught:
         provider_config_create(project=acme, name="x", kind="openai", api_key_env="DATABASE_URL")
-    assert "not a variable providers may read" in caught.value.message_dict["api_key_env"][0]
+    assert "not a variable providers may read" in fields(caught.value)["api_key_env"]
 
 
 def test_an_old_row_naming_database_url_is_refused_at_call_time_without_reading_it(acme, monkeypatch):
@@ -62,11 +62,11 @@ def test_a_stored_key_wins_over_the_variable(acme, monkeypatch):
 
 def test_an_operators_key_is_not_sent_to_an_address_of_the_projects_choosing(acme, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-operator-0123456789")
-    with pytest.raises(ValidationError) as caught:
+    with pytest.raises(DomainError) as caught:
         provider_config_create(
             project=acme, name="evil", kind="openai", base_url="https://93.184.216.34/v1", api_key_env="OPENAI_API_KEY"
         )
-    assert "own address" in caught.value.message_dict["api_key_env"][0]
+    assert "own address" in fields(caught.value)["api_key_env"]
     old = ProviderConfig(name="evil", kind="openai", base_url="https://93.184.216.34/v1", api_key_env="OPENAI_API_KEY")
     with pytest.raises(ProviderError) as refused:
         api_key_for(old)
@@ -115,9 +115,9 @@ def test_an_address_refused_before_the_call_is_a_permanent_error_never_retried(s
 
 @pytest.mark.parametrize("base_url", ["http://169.254.169.254/v1", "http://10.0.0.7/v1", "file:///etc/passwd"])
 def test_saving_a_provider_at_a_refused_address_names_base_url(acme, base_url):
-    with pytest.raises(ValidationError) as caught:
+    with pytest.raises(DomainError) as caught:
         provider_config_create(project=acme, name="x", kind="openai", base_url=base_url, api_key=PASTED)
-    assert "base_url" in caught.value.message_dict
+    assert "base_url" in fields(caught.value)
 
 
 def test_an_operators_key_may_go_to_a_listed_private_range(acme, monkeypatch, settings):
@@ -127,3 +127,7 @@ def test_an_operators_key_may_go_to_a_listed_private_range(acme, monkeypatch, se
         project=acme, name="vllm", kind="openai", base_url="http://10.0.0.5:8000/v1", api_key_env="PROMPTLIB_KEY_VLLM"
     )
     assert api_key_for(config) == "vllm-token-0123456789"
+
+
+def fields(exc: DomainError) -> dict[str, str]:
+    return {entry["field"]: entry["message"] for entry in exc.entries()}

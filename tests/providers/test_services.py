@@ -3,8 +3,8 @@
 from decimal import Decimal
 
 import pytest
-from django.core.exceptions import ValidationError
 
+from promptlib.core.errors import DomainError
 from promptlib.providers.models import ProviderConfig
 from promptlib.providers.services import (
     model_price_set,
@@ -22,15 +22,15 @@ def test_it_creates_a_provider_with_default_limits(acme):
 
 
 def test_it_rejects_a_key_value_where_a_variable_name_belongs(acme):
-    with pytest.raises(ValidationError) as caught:
+    with pytest.raises(DomainError) as caught:
         provider_config_create(project=acme, name="openai", kind="openai", api_key_env="sk-proj-abc123")
-    assert "api_key_env" in caught.value.message_dict
+    assert "api_key_env" in fields(caught.value)
 
 
 def test_it_requires_a_key_variable_for_a_remote_server(acme):
-    with pytest.raises(ValidationError) as caught:
+    with pytest.raises(DomainError) as caught:
         provider_config_create(project=acme, name="openai", kind="openai")
-    assert "api_key_env" in caught.value.message_dict
+    assert "api_key_env" in fields(caught.value)
 
 
 def test_it_accepts_a_local_server_without_a_key_variable(acme):
@@ -39,21 +39,21 @@ def test_it_accepts_a_local_server_without_a_key_variable(acme):
 
 
 def test_it_rejects_models_that_are_not_a_list_of_names(acme):
-    with pytest.raises(ValidationError) as caught:
+    with pytest.raises(DomainError) as caught:
         provider_config_create(project=acme, name="demo", kind="demo", models="gpt-4o-mini")
-    assert "models" in caught.value.message_dict
+    assert "models" in fields(caught.value)
 
 
 def test_it_rejects_a_duplicate_name_in_one_project(acme):
     provider_config_create(project=acme, name="demo", kind="demo")
-    with pytest.raises(ValidationError):
+    with pytest.raises(DomainError):
         provider_config_create(project=acme, name="demo", kind="demo")
 
 
 def test_it_rejects_an_unknown_kind(acme):
-    with pytest.raises(ValidationError) as caught:
+    with pytest.raises(DomainError) as caught:
         provider_config_create(project=acme, name="x", kind="cohere", api_key_env="KEY")
-    assert "kind" in caught.value.message_dict
+    assert "kind" in fields(caught.value)
 
 
 def test_it_updates_limits(acme):
@@ -79,6 +79,10 @@ def test_setting_a_price_twice_replaces_it(acme):
 
 def test_it_rejects_a_negative_price(acme):
     config = provider_config_create(project=acme, name="demo", kind="demo")
-    with pytest.raises(ValidationError) as caught:
+    with pytest.raises(DomainError) as caught:
         model_price_set(provider=config, model="m", input_per_mtok="-1", output_per_mtok="0")
-    assert "input_per_mtok" in caught.value.message_dict
+    assert "input_per_mtok" in fields(caught.value)
+
+
+def fields(exc: DomainError) -> dict[str, str]:
+    return {entry["field"]: entry["message"] for entry in exc.entries()}

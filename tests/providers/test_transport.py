@@ -4,7 +4,7 @@ import socket
 
 import pytest
 
-from promptlib.providers import ChatRequest, ProviderError, provider_for
+from promptlib.providers import ChatRequest, ProviderError
 
 MESSAGES = [{"role": "user", "content": "hello"}]
 PUBLIC = "93.184.216.34"

@@ -6,7 +6,6 @@ The API key is accepted on create and change, stored encrypted, and never return
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import NotFound
@@ -32,15 +31,6 @@ def _provider_dict(p: ProviderConfig) -> dict:
         "api_key_set": p.api_key_is_set,
         "api_key_hint": p.api_key_hint,
     }
-
-
-def _refused(exc: DjangoValidationError) -> ApiError:
-    entries = [
-        error("" if field == "__all__" else field, "invalid", message)
-        for field, messages in exc.message_dict.items()
-        for message in messages
-    ]
-    return ApiError(entries)
 
 
 class ProviderListView(ProjectListAPIView):
@@ -71,8 +61,6 @@ class ProviderListView(ProjectListAPIView):
         project = Project.objects.get(pk=self.project_id)
         try:
             provider = provider_config_create(project=project, api_key=data.pop("api_key", None) or None, **data)
-        except DjangoValidationError as exc:
-            raise _refused(exc) from None
         except IntegrityError as exc:  # a concurrent create of the same name
             raise ApiError([taken]) from exc
         return Response(_provider_dict(provider), status=201)
@@ -107,10 +95,7 @@ class ProviderDetailView(ProjectAPIView):
         provider = self._provider(name)
         data = dict(validated(ProviderChangeSerializer, request.data))
         api_key, api_key_clear = data.pop("api_key", None) or None, data.pop("api_key_clear", False)
-        try:
-            provider = provider_config_update(config=provider, api_key=api_key, api_key_clear=api_key_clear, **data)
-        except DjangoValidationError as exc:
-            raise _refused(exc) from None
+        provider = provider_config_update(config=provider, api_key=api_key, api_key_clear=api_key_clear, **data)
         return Response(_provider_dict(provider))
 
 
