@@ -177,3 +177,14 @@ def test_all_cases_lists_only_the_cases_that_ran(client, bob, triage_experiment,
     listed = [case.pk for case in page.context["case_list"]]
     assert listed == [case.pk for case in tickets.cases.order_by("position") if "even" in case.tags]
     assert len(listed) == 3
+
+
+def test_the_winner_is_tagged_on_the_metric_that_decided_only(client, wording_experiment, customers, victor):
+    winner_batch(wording_experiment, customers)
+    client.force_login(victor)
+    body = client.get(_url(wording_experiment)).content.decode()
+    start = body.index('id="section-offline"')
+    offline = body[start : body.index("</section>", start)]
+    assert offline.count('class="pl-winner-tag"') == 1  # the primary metric's row of the winner, no other row
+    primary_row = offline[: offline.index('class="pl-winner-tag"')].rsplit('scope="rowgroup"', 1)[1]
+    assert "primary" in primary_row

@@ -79,7 +79,8 @@ def _cell(cell: Cell, row: MetricRow, winner: str | None) -> dict:
         "guardrail": cell.guardrail,
         "guardrail_text": GUARDRAIL_TEXT[cell.guardrail].format(margin=cell.margin) if cell.guardrail else "",
         "better": cell.better,
-        "is_winner": winner == cell.variant,
+        # Tagged where the verdict was decided (the primary metric), not on every row of the winning variant.
+        "is_winner": winner == cell.variant and row.role == "primary",
     }
 
 
