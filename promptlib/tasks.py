@@ -10,9 +10,9 @@ import logging
 from importlib import import_module
 
 from celery import shared_task
-from celery.signals import beat_init, worker_init
+from celery.signals import beat_init, worker_init, worker_process_init
 
-from promptlib.batches.runner import worker_concurrency_set
+from promptlib.batches.runner import worker_concurrency_set, writer_thread_keep
 from promptlib.batches.schedules import scheduled_batch_start
 from promptlib.batches.services import batch_chunk_execute, batch_prepare, batches_sweep
 from promptlib.batches.sweeper import sweeper_start
@@ -52,6 +52,12 @@ def _share_provider_caps(sender=None, **kwargs) -> None:
     """Tell the batch runner how many chunks this worker runs at once (they share each provider's cap)."""
     if isinstance(getattr(sender, "concurrency", None), int):  # not yet resolved when it is "auto"
         worker_concurrency_set(sender.concurrency)
+
+
+@worker_process_init.connect
+def _keep_a_writer_thread(**kwargs) -> None:
+    """Each pool process stores its chunks' results on one thread that keeps its database connection."""
+    writer_thread_keep()
 
 
 @shared_task(name="promptlib.tasks.batch_chunk")

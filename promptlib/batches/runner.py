@@ -17,6 +17,7 @@ come at once, a call costs a fraction of a query.
 from __future__ import annotations
 
 import math
+import os
 import random
 import time
 import uuid
@@ -27,7 +28,7 @@ from datetime import timedelta
 from queue import Empty, SimpleQueue
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import close_old_connections, connection, transaction
 from django.db.models import Max, Min, Q
 from django.utils import timezone
 
@@ -269,6 +270,20 @@ class _ChunkRun:
         return [future.result() for future in futures]
 
 
+_writers: dict[int, ThreadPoolExecutor] = {}  # pid → the worker process's writer thread
+
+
+def writer_thread_keep() -> None:
+    """In a worker process: one writer thread for all its chunks, keeping its database connection.
+
+    A writer thread per chunk opened a new PostgreSQL connection per chunk (~2% of a worker's time).
+    One thread keeps the writes in order, as before: an item written back for a retry and written
+    again later must not be overtaken. Elsewhere (tests, inline runs) each chunk has its own thread
+    whose connection closes with it, so that no connection outlives the run.
+    """
+    _writers[os.getpid()] = ThreadPoolExecutor(1, thread_name_prefix="batch-writer")
+
+
 class _Writer:
     """Stores outcomes on a thread of its own (with its own connection) so the claim loop never waits.
 
@@ -278,7 +293,15 @@ class _Writer:
 
     def __init__(self, *, token: str, report: ChunkReport) -> None:
         self.token, self.report = token, report
-        self.pool = None if connection.in_atomic_block else ThreadPoolExecutor(1, thread_name_prefix="batch-writer")
+        self.kept = _writers.get(os.getpid())
+        if connection.in_atomic_block:
+            self.pool = None
+        elif self.kept is not None:
+            self.pool = self.kept
+            # Its connection is reused while it is usable and younger than CONN_MAX_AGE, as a request's.
+            self.pool.submit(close_old_connections)
+        else:
+            self.pool = ThreadPoolExecutor(1, thread_name_prefix="batch-writer")
         self.futures: list[Future] = []
 
     def write(self, outcomes: list[Outcome]) -> None:
@@ -292,8 +315,9 @@ class _Writer:
     def close(self) -> None:
         if self.pool is None:
             return
-        self.pool.submit(connection.close)  # the writer thread's own connection
-        self.pool.shutdown(wait=True)
+        if self.pool is not self.kept:
+            self.pool.submit(connection.close)  # the writer thread's own connection
+            self.pool.shutdown(wait=True)
         for future in self.futures:
             self.report.rescheduled += future.result()
 
