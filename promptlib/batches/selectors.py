@@ -145,9 +145,10 @@ def batch_variant_metrics(*, batch: Batch) -> list[dict]:
 
 
 def batches_for_review(*, project_ids: list[int] | None = None):
-    """Finished outputs not reviewed yet, of experiments with a human_review scorer."""
-    items = BatchItem.objects.filter(status=Status.DONE, reviews__isnull=True,
-                                     batch__experiment__scorers__kind="human_review")  # fmt: skip
+    """Finished outputs not reviewed yet, of experiments with a human_review scorer, and those sent to
+    the queue to calibrate an AI grader (review_requested: promptlib.analysis.calibration)."""
+    wanted = Q(batch__experiment__scorers__kind="human_review") | Q(review_requested=True)
+    items = BatchItem.objects.filter(wanted, status=Status.DONE, reviews__isnull=True)
     if project_ids is not None:
         items = items.filter(batch__project_id__in=project_ids)
     return items.select_related("batch", "variant", "case").distinct().order_by("id")
