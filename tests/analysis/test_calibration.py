@@ -10,56 +10,17 @@ from promptlib.analysis.calibration import (
     experiment_calibration,
 )
 from promptlib.analysis.report import experiment_report, experiment_variants
-from promptlib.batches.models import BatchItem, Review, ScorerConfig
+from promptlib.batches.models import BatchItem, Review
 from promptlib.batches.selectors import batch_variant_metrics, batches_for_review
 from tests.analysis_support import add_batch, winner_batch
+from tests.calibration_support import GOOD, POOR, crafted, grader_add, judge, review
 
 pytestmark = pytest.mark.django_db
 
 
-def _grader(experiment, name="grader", counts=True):
-    return ScorerConfig.objects.create(
-        experiment=experiment, kind="llm_judge", name=name, counts_for_success=counts,
-        config={"rubric": "Polite.", "provider": "demo", "model": "m"},
-    )  # fmt: skip
-
-
-def _judge(items, verdicts, name="grader"):
-    """Give items[i] the grader's verdict verdicts[i] (None: a reply that could not be read)."""
-    for item, passed in zip(items, verdicts, strict=False):
-        score = {"metric": name, "passed": passed, "value": None if passed is None else float(passed), "detail": ""}
-        if passed is None:
-            score["unread"] = True
-        item.scores = [*item.scores, score]
-        item.save(update_fields=["scores"])
-
-
-def _review(items, decisions, reviewer, seconds=30.0):
-    for item, approved in zip(items, decisions, strict=False):
-        Review.objects.create(result=item, reviewer=reviewer, approved=approved, seconds=seconds)
-
-
-def _crafted(experiment, customers, alice, plan):
-    """plan: [(grader passed, reviewer approved, how many)] on the control's answers, in order."""
-    batch = winner_batch(experiment, customers)
-    items = list(batch.items.filter(variant__key="control").order_by("id"))
-    judged, decided = [], []
-    for passed, approved, n in plan:
-        judged += [passed] * n
-        decided += [approved] * n
-    _judge(items, judged)
-    _review(items, decided, alice)
-    return batch
-
-
-# 6 both pass, 9 the grader passed and reviewers rejected, 1 the other way, 4 both fail.
-POOR = [(True, True, 6), (True, False, 9), (False, True, 1), (False, False, 4)]
-GOOD = [(True, True, 10), (True, False, 1), (False, False, 9)]
-
-
 def test_a_grader_that_disagrees_with_reviewers_is_flagged_in_plain_words(wording_experiment, customers, alice):
-    _grader(wording_experiment)
-    _crafted(wording_experiment, customers, alice, POOR)
+    grader_add(wording_experiment)
+    crafted(wording_experiment, customers, alice, POOR)
     calibration = experiment_calibration(
         experiment=wording_experiment, variants=experiment_variants(experiment=wording_experiment)
     )
@@ -74,16 +35,16 @@ def test_a_grader_that_disagrees_with_reviewers_is_flagged_in_plain_words(wordin
     assert judge.status.startswith("Not trusted")
 
 
-def test_the_verdict_says_when_success_rests_on_an_uncalibrated_grader(wording_experiment, customers, alice):
-    _grader(wording_experiment)
-    _crafted(wording_experiment, customers, alice, POOR)
+def test_the_verdict_says_when_success_rests_on_an_uncalibratedgrader_add(wording_experiment, customers, alice):
+    grader_add(wording_experiment)
+    crafted(wording_experiment, customers, alice, POOR)
     reason = experiment_report(experiment=wording_experiment).verdict.reason
     assert "rests on an AI grader that is not calibrated (grader)" in reason
 
 
 def test_a_grader_that_agrees_is_not_flagged_and_the_verdict_does_not_warn(wording_experiment, customers, alice):
-    _grader(wording_experiment)
-    _crafted(wording_experiment, customers, alice, GOOD)
+    grader_add(wording_experiment)
+    crafted(wording_experiment, customers, alice, GOOD)
     report = experiment_report(experiment=wording_experiment)
     (judge,) = report.calibration.judges
     assert judge.kappa.kappa == pytest.approx(sm_kappa([[10, 1], [0, 9]]).kappa)
@@ -94,8 +55,8 @@ def test_a_grader_that_agrees_is_not_flagged_and_the_verdict_does_not_warn(wordi
 def test_the_bar_is_the_projects(wording_experiment, customers, alice, acme):
     acme.judge_kappa_min = 0.1
     acme.save()
-    _grader(wording_experiment)
-    _crafted(wording_experiment, customers, alice, POOR)  # kappa ≈ 0.14
+    grader_add(wording_experiment)
+    crafted(wording_experiment, customers, alice, POOR)  # kappa ≈ 0.14
     wording_experiment.refresh_from_db()
     calibration = experiment_calibration(
         experiment=wording_experiment, variants=experiment_variants(experiment=wording_experiment)
@@ -104,8 +65,8 @@ def test_the_bar_is_the_projects(wording_experiment, customers, alice, acme):
 
 
 def test_too_few_reviewed_answers_leave_the_grader_uncalibrated(wording_experiment, customers, alice):
-    _grader(wording_experiment)
-    _crafted(wording_experiment, customers, alice, [(True, True, 4), (False, False, 3)])
+    grader_add(wording_experiment)
+    crafted(wording_experiment, customers, alice, [(True, True, 4), (False, False, 3)])
     (judge,) = experiment_calibration(
         experiment=wording_experiment, variants=experiment_variants(experiment=wording_experiment)
     ).judges
@@ -114,8 +75,8 @@ def test_too_few_reviewed_answers_leave_the_grader_uncalibrated(wording_experime
 
 
 def test_unread_grader_replies_are_left_out_of_the_table_and_counted(wording_experiment, customers, alice):
-    _grader(wording_experiment)
-    batch = _crafted(wording_experiment, customers, alice, [*GOOD, (None, True, 2)])
+    grader_add(wording_experiment)
+    batch = crafted(wording_experiment, customers, alice, [*GOOD, (None, True, 2)])
     (judge,) = experiment_calibration(
         experiment=wording_experiment, variants=experiment_variants(experiment=wording_experiment)
     ).judges
@@ -124,24 +85,24 @@ def test_unread_grader_replies_are_left_out_of_the_table_and_counted(wording_exp
 
 
 def test_with_repeats_the_graders_own_consistency_is_shown(wording_experiment, customers, alice):
-    _grader(wording_experiment)
+    grader_add(wording_experiment)
     batch = add_batch(wording_experiment, customers, passes={"control": bool}, repeats=2)
     items = list(batch.items.order_by("case_id", "repeat"))  # identical texts: a case's two repeats
     # The first 10 cases judged the same twice, the next 5 once pass and once fail.
     verdicts = [True, True] * 10 + [True, False] * 5
-    _judge(items, verdicts)
-    (judge,) = experiment_calibration(
+    judge(items, verdicts)
+    (grader,) = experiment_calibration(
         experiment=wording_experiment, variants=experiment_variants(experiment=wording_experiment)
     ).judges
-    assert (judge.consistency.groups, judge.consistency.consistent) == (15, 10)
+    assert (grader.consistency.groups, grader.consistency.consistent) == (15, 10)
 
 
 def test_calibrate_sends_a_sample_of_judged_unreviewed_answers_to_the_queue(wording_experiment, customers, alice):
-    _grader(wording_experiment)
+    grader_add(wording_experiment)
     batch = winner_batch(wording_experiment, customers)
     items = list(batch.items.order_by("id"))
-    _judge(items[:50], [True] * 50)  # only 50 of 120 answers were judged
-    _review(items[:5], [True] * 5, alice)  # and 5 of those are reviewed already
+    judge(items[:50], [True] * 50)  # only 50 of 120 answers were judged
+    review(items[:5], [True] * 5, alice)  # and 5 of those are reviewed already
     sent = calibration_sample_send(experiment=wording_experiment, size=20, seed=1)
     requested = set(BatchItem.objects.filter(review_requested=True).values_list("pk", flat=True))
     assert sent == len(requested) == 20
@@ -155,7 +116,7 @@ def test_calibrate_sends_a_sample_of_judged_unreviewed_answers_to_the_queue(word
     assert calibration.awaiting == 20
 
 
-def test_calibrate_refuses_an_experiment_without_a_grader(wording_experiment, customers):
+def test_calibrate_refuses_an_experiment_without_agrader_add(wording_experiment, customers):
     winner_batch(wording_experiment, customers)
     with pytest.raises(CalibrationError) as exc:
         calibration_sample_send(experiment=wording_experiment)
@@ -163,9 +124,9 @@ def test_calibrate_refuses_an_experiment_without_a_grader(wording_experiment, cu
 
 
 def test_the_calibrate_button_needs_an_editor_and_fills_the_queue(client, wording_experiment, customers, bob, victor):
-    _grader(wording_experiment)
+    grader_add(wording_experiment)
     batch = winner_batch(wording_experiment, customers)
-    _judge(list(batch.items.order_by("id")), [True] * 120)
+    judge(list(batch.items.order_by("id")), [True] * 120)
     url = reverse("promptlib_experiment_calibrate", args=[wording_experiment.pk])
     client.force_login(victor)
     assert client.post(url).status_code == 403
@@ -184,14 +145,14 @@ def test_review_time_is_in_the_cost_per_success_as_computed_by_hand(wording_expe
     batch = winner_batch(wording_experiment, customers)  # control: 60 calls at $0.001, 30 successes
     batch.items.update(judge_cost_usd=0.0002)
     control = list(batch.items.filter(variant__key="control").order_by("id"))
-    _review(control[:3], [True, True, False], alice, seconds=30.0)
+    review(control[:3], [True, True, False], alice, seconds=30.0)
     Review.objects.filter(result=control[2]).update(seconds=90.0)
-    _review(control[:1], [True], bob, seconds=15.0)  # a second reviewer's time counts too
+    review(control[:1], [True], bob, seconds=15.0)  # a second reviewer's time counts too
     wording_experiment.refresh_from_db()
     # Hand computation: model 60 × 0.001 = 0.06; grader 60 × 0.0002 = 0.012;
     # review (30 + 30 + 90 + 15) s × $40/h ÷ 3600 = 165 × 40 / 3600 = 1.8333…; ÷ 30 successes.
-    model, judge, review = 0.06, 0.012, 165 * 40 / 3600
-    expected = (model + judge + review) / 30
+    model, grader, reviewing = 0.06, 0.012, 165 * 40 / 3600
+    expected = (model + grader + reviewing) / 30
     batch_row = next(r for r in batch_variant_metrics(batch=batch) if r["variant"] == "control")
     assert batch_row["metrics"]["cost_per_success_usd"] == pytest.approx(expected)
     report = experiment_report(experiment=wording_experiment)
@@ -200,15 +161,15 @@ def test_review_time_is_in_the_cost_per_success_as_computed_by_hand(wording_expe
     parts = next(c for c in report.calibration.costs if c.variant == "control")
     assert (parts.model, parts.judge, parts.review) == (
         pytest.approx(model / 30),
-        pytest.approx(judge / 30),
-        pytest.approx(review / 30),
+        pytest.approx(grader / 30),
+        pytest.approx(reviewing / 30),
     )
     assert parts.total == pytest.approx(parts.model + parts.judge + parts.review)
 
 
 def test_the_page_asks_for_the_reviewer_rate_when_reviews_cost_nothing(client, wording_experiment, customers, alice):
     batch = winner_batch(wording_experiment, customers)
-    _review(list(batch.items.order_by("id")[:2]), [True, False], alice)
+    review(list(batch.items.order_by("id")[:2]), [True, False], alice)
     client.force_login(alice)
     page = client.get(reverse("promptlib_experiment_dashboard", args=[wording_experiment.pk])).content.decode()
     assert 'id="reviewer-rate-prompt"' in page
