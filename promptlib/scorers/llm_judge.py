@@ -63,12 +63,16 @@ Reply with only a JSON object, nothing before or after it:
 
 
 def verdict_schema(*, scale: float) -> dict:
-    """The JSON Schema of the judge's reply, sent through the provider's structured-output mode."""
+    """The JSON Schema of the judge's reply, sent through the provider's structured-output mode.
+
+    The scale is said in the description, not as minimum/maximum: some structured-output modes refuse
+    numeric bounds (Anthropic's), and the reading checks the range anyway.
+    """
     return {
         "type": "object",
         "properties": {
             "verdict": {"type": "string", "enum": ["pass", "fail"]},
-            "score": {"type": "number", "minimum": 0, "maximum": scale},
+            "score": {"type": "number", "description": f"from 0 to {scale:g}"},
             "reason": {"type": "string"},
         },
         "required": ["verdict", "score", "reason"],

@@ -114,7 +114,7 @@ def test_it_asks_for_the_verdict_schema_on_the_declared_scale():
     judge = FakeJudge('{"verdict": "pass", "score": 4, "reason": "ok"}')
     score = scorer_for("llm_judge").score(INPUT, {**CONFIG, "scale": 5}, judge_call=judge)
     assert judge.json_schema["required"] == ["verdict", "score", "reason"]
-    assert judge.json_schema["properties"]["score"]["maximum"] == 5
+    assert judge.json_schema["properties"]["score"]["description"] == "from 0 to 5"
     assert '"verdict": "pass" or "fail"' in judge.messages[0]["content"]
     assert (score.passed, score.value, score.unreadable) == (True, pytest.approx(0.8), False)
 
