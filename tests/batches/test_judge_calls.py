@@ -6,10 +6,13 @@ import json
 import pytest
 
 from promptlib.batches.admin.present import UNREAD_LABEL, variant_table
+from promptlib.batches.calls import Endpoint, _judge_call
 from promptlib.batches.models import BatchItem, ScorerConfig
 from promptlib.batches.selectors import batch_variant_metrics
 from promptlib.batches.services import batch_run_inline
 from promptlib.providers.limits import limiter_for
+from promptlib.scorers import ScoreInput
+from promptlib.scorers.llm_judge import judge_messages, verdict_schema
 from tests.batches_support import make_batch, standin_answer, standin_provider, tickets_dataset
 from tests.standins.server import StandinServer
 
@@ -70,3 +73,14 @@ def test_a_graders_verdicts_are_read_strictly_in_a_batch(triage_experiment, acme
     table = variant_table([row], judged=True)
     assert table["headers"][-1] == UNREAD_LABEL and table["rows"][0]["cells"][-1] == "1"
     assert BatchItem.objects.filter(batch=batch, judge_unread__gt=0).count() == 1
+
+
+def test_an_anthropic_grader_gets_the_verdict_schema_as_its_output_format(acme, server):
+    config = standin_provider(acme, server, kind="anthropic", name="standin-anthropic")
+    limiter_for(config).reset()
+    call = _judge_call(Endpoint.build(config=config, model="standin"), {"model": "standin"})
+    messages = judge_messages(rubric="Polite.", scale=10, inp=ScoreInput(output="Hi", case_input={"name": "Ann"}))
+    call(messages, json_schema=verdict_schema(scale=10))
+    body = server.stats()["bodies"][-1]
+    assert body["output_config"]["format"]["schema"] == verdict_schema(scale=10)
+    assert "strict, fair evaluator" in body["system"]
