@@ -151,8 +151,8 @@ def _as_bool(raw: object) -> bool | None:
     return None
 
 
-def _is_verdict_object(value: object) -> bool:
-    return isinstance(value, dict) and any(str(k).lower() in (*_VERDICT_KEYS, *_SCORE_KEYS) for k in value)
+def _is_verdict_object(value: object, keys: tuple[str, ...] = (*_VERDICT_KEYS, *_SCORE_KEYS)) -> bool:
+    return isinstance(value, dict) and any(str(k).lower() in keys for k in value)
 
 
 def _judge_object(text: str) -> dict | None:
@@ -171,7 +171,8 @@ def _judge_object(text: str) -> dict | None:
             continue
         if _is_verdict_object(value):
             return value
-    found, start, tries = None, text.find("{"), 0
+    with_verdict = with_score = None
+    start, tries = text.find("{"), 0
     while start != -1 and tries < _MAX_OBJECTS:
         tries += 1
         try:
@@ -179,10 +180,14 @@ def _judge_object(text: str) -> dict | None:
         except (json.JSONDecodeError, RecursionError):
             start = text.find("{", start + 1)
             continue
-        if _is_verdict_object(value):
-            found = value  # keep looking: the judge's own object comes last
+        # Keep looking: the judge's own object comes last. One with a verdict wins over one with only a
+        # score (an echoed answer may have a "score" field of its own).
+        if _is_verdict_object(value, _VERDICT_KEYS):
+            with_verdict = value
+        elif _is_verdict_object(value):
+            with_score = value
         start = text.find("{", end)
-    return found
+    return with_verdict if with_verdict is not None else with_score
 
 
 def _from_object(data: dict, scale: float, pass_threshold: float) -> Verdict:
@@ -193,7 +198,7 @@ def _from_object(data: dict, scale: float, pass_threshold: float) -> Verdict:
     reason = next((str(data[k]) for k in _REASON_KEYS if data.get(k)), "")
     if said is not None and passed is None:
         return Verdict(None, None, reason)  # a verdict that is neither pass nor fail
-    if "score" in data and value is None:
+    if data.get("score") is not None and value is None:
         return Verdict(None, None, reason)  # a score off its scale: the verdict rests on a misread scale
     return _complete(passed, value, reason, pass_threshold)
 

@@ -95,6 +95,9 @@ JUDGE_REPLIES = [
     ('{"verdict": "maybe", "score": 5, "reason": "unsure"}', 10, None, None),
     ('{"verdict": "pass", "score": 42, "reason": "off the scale"}', 10, None, None),
     ('{"name": "Ann", "ticket": "PASS"}', 10, None, None),  # an echoed input object alone
+    # An echoed answer with a score field of its own, before the judge's verdict.
+    ('The answer was {"score": 9, "category": "billing"}. {"verdict": "fail", "reason": "wrong"}', 10, False, 0.0),
+    ('{"verdict": "pass", "score": null, "reason": "no score given"}', 10, True, 1.0),
 ]
 
 
