@@ -153,9 +153,9 @@ class BatchItem(models.Model):
     cost_usd = models.FloatField(default=0.0)
     judge_cost_usd = models.FloatField(default=0.0)
     # Judges whose reply could not be read (promptlib.scorers.llm_judge): no verdict, neither pass nor fail.
-    judge_unread = models.PositiveSmallIntegerField(default=0)
+    judge_unread = models.PositiveSmallIntegerField(default=0, db_default=0)
     # Sent to the review queue to check a judge against people (promptlib.analysis.calibration).
-    review_requested = models.BooleanField(default=False)
+    review_requested = models.BooleanField(default=False, db_default=False)
     input_tokens = models.PositiveIntegerField(default=0)
     output_tokens = models.PositiveIntegerField(default=0)
     cached = models.BooleanField(default=False)
@@ -304,7 +304,7 @@ class CallSums(models.Model):
     attempts_sq = models.FloatField()
     cost_sum = models.BigIntegerField()  # pico-dollars: summed exactly, in any order
     judge_cost_sum = models.BigIntegerField()
-    judge_unread = models.PositiveIntegerField(default=0)  # calls with a judge reply that could not be read
+    judge_unread = models.PositiveIntegerField(default=0, db_default=0)  # calls whose judge reply could not be read
     cost_sq = models.FloatField()
     cost_ok_sum = models.BigIntegerField(null=True)  # NULL: no successful call, as SQL's SUM of nothing
     input_tokens_sum = models.FloatField()
