@@ -4,6 +4,7 @@ through structured output, temperature 0, and replies that cannot be read counte
 import json
 
 import pytest
+from django.urls import reverse
 
 from promptlib.batches.admin.present import UNREAD_LABEL, variant_table
 from promptlib.batches.calls import Endpoint, _judge_call
@@ -39,7 +40,7 @@ def server():
         yield srv
 
 
-def test_a_graders_verdicts_are_read_strictly_in_a_batch(triage_experiment, acme, server):
+def test_a_graders_verdicts_are_read_strictly_in_a_batch(triage_experiment, acme, server, alice, client):
     provider = standin_provider(acme, server)
     limiter_for(provider).reset()
     ScorerConfig.objects.create(
@@ -73,6 +74,9 @@ def test_a_graders_verdicts_are_read_strictly_in_a_batch(triage_experiment, acme
     table = variant_table([row], judged=True)
     assert table["headers"][-1] == UNREAD_LABEL and table["rows"][0]["cells"][-1] == "1"
     assert BatchItem.objects.filter(batch=batch, judge_unread__gt=0).count() == 1
+    client.force_login(alice)
+    page = client.get(reverse("admin:promptlib_batch_change", args=[batch.pk])).content.decode()
+    assert UNREAD_LABEL in page
 
 
 def test_an_anthropic_grader_gets_the_verdict_schema_as_its_output_format(acme, server):
