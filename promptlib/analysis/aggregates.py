@@ -19,9 +19,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db import connection
+from django.db.models import Sum
 
 from promptlib.batches import sums
-from promptlib.batches.models import Batch, BatchItem
+from promptlib.batches.models import Batch, BatchItem, Review
 from promptlib.batches.rollups import rollup_sources
 from promptlib.batches.sums import DONE, FAILED, ReviewSums, Sources
 from promptlib.experiments.models import OutcomeDaySum, OutcomeSubjectSum
@@ -60,6 +61,17 @@ def batch_sources(*, experiment_id: int, rollups: bool = True) -> Sources:
 
 def review_sums(*, experiment_id: int) -> dict[int, ReviewSums]:
     return sums.review_sums(batch_ids=counted_batch_ids(experiment_id=experiment_id))
+
+
+def review_seconds_by_case(*, experiment_id: int) -> list[tuple[int, int, float]]:
+    """[(case id, variant id, seconds)]: every review's time on the counted calls, per case and variant."""
+    rows = (
+        Review.objects.filter(result__in=counted_items(experiment_id=experiment_id))
+        .values("result__case_id", "result__variant_id")
+        .annotate(seconds=Sum("seconds"))
+        .order_by()
+    )
+    return [(r["result__case_id"], r["result__variant_id"], float(r["seconds"] or 0)) for r in rows]
 
 
 # --- production ----------------------------------------------------------------------------

@@ -39,6 +39,7 @@ from promptlib.analysis.compare import (
 from promptlib.analysis.offline_advice import offline_guidance
 from promptlib.analysis.offline_tests import (
     QUANTILES,
+    case_costs,
     cost_comparison,
     latency_draws,
     margin_test,
@@ -49,7 +50,7 @@ from promptlib.analysis.results import Cell, MetricRow, Section, Series, Variant
 from promptlib.batches.models import Batch
 from promptlib.batches.sums import CASE_NAMES, SUM_NAMES, call_sums, latency_percentiles
 from promptlib.experiments.margins import Margin, guardrail_margin
-from promptlib.experiments.metrics import METRICS, metrics_from_aggregates
+from promptlib.experiments.metrics import METRICS, metrics_from_aggregates, review_cost_usd
 from promptlib.experiments.models import Experiment
 from promptlib.stats import (
     StatsInputError,
@@ -86,7 +87,7 @@ def _case_values(m: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         n = m["calls"]
         latency = np.where(m["latency_n"] > 0, m["latency_sum"] / m["latency_n"], np.nan)
         return {
-            "task_success_rate": np.where(m["verdicts"] > 0, m["successes"] / n, np.nan),
+            "task_success_rate": np.where(m["verdicts"] > 0, m["successes"] / m["verdicts"], np.nan),
             "schema_pass_rate": np.where(m["schema_checked"] > 0, m["schema_passes"] / m["schema_checked"], np.nan),
             "retry_rate": m["attempts_sum"] / n - 1,
             "latency_p50_ms": latency,
@@ -109,6 +110,18 @@ def _case_matrix(ids: np.ndarray, sums: np.ndarray, variant_ids: list[int]):
     keep = rows >= 0
     matrix[rows[keep], np.searchsorted(cases, ids[keep, 0])] = sums[keep]
     return {name: matrix[:, :, i] for name, i in CASE_COL.items()}
+
+
+def _add_review_costs(matrix: dict, rows: list[tuple[int, int, float]], variant_ids: list[int], case_ids, hourly):
+    """matrix["review_cost_sum"]: what reviewing each (variant, case) cost; 0 where it ran unreviewed."""
+    cases = np.unique(case_ids[:, 0])
+    costs = np.where(np.isfinite(matrix["calls"]), 0.0, np.nan)
+    position = {vid: i for i, vid in enumerate(variant_ids)}
+    for case_id, variant_id, seconds in rows:
+        at = int(np.searchsorted(cases, case_id))
+        if variant_id in position and at < cases.size and cases[at] == case_id:
+            costs[position[variant_id], at] += review_cost_usd(seconds=seconds, hourly_usd=hourly)
+    matrix["review_cost_sum"] = costs
 
 
 def _estimate(
@@ -134,7 +147,8 @@ def _estimate(
         elif cases is None or not ran.any():
             return clean(values.get(metric)), None, None, 0
         elif metric == "task_success_rate" and t["verdicts"]:
-            e = clustered_rate(successes=per_case("successes"), n=per_case("calls"))
+            judged = per_case("verdicts") > 0  # a case with no verdict yet has no success rate
+            e = clustered_rate(successes=per_case("successes")[judged], n=per_case("verdicts")[judged])
         elif metric == "schema_pass_rate" and t["schema_checked"]:
             e = clustered_rate(successes=per_case("schema_passes"), n=per_case("schema_checked"))
         elif metric == "retry_rate":
@@ -142,7 +156,7 @@ def _estimate(
         elif metric in ("input_tokens", "output_tokens"):
             e = clustered_mean(y=per_case(f"{metric}_sum"), n=per_case("calls"))
         elif metric == "cost_per_success_usd" and t["successes"]:
-            e = clustered_mean(y=per_case("cost_sum") + per_case("judge_cost_sum"), n=per_case("successes"))
+            e = clustered_mean(y=case_costs(cases)[ran], n=per_case("successes"))
         elif metric == "consistency" and t["repeated_cases"]:
             e = rate_estimate(n=int(t["repeated_cases"]), successes=int(t["consistent_cases"]))
         else:
@@ -251,7 +265,12 @@ def offline_section(*, experiment: Experiment, variants: list[VariantInfo], roll
     batch_ids, batch_sums, case_ids, case_sums = sums.batch_ids, sums.batch_sums, sums.case_ids, sums.case_sums
     percentiles, per_batch_pct = latency_percentiles(sources=sources)
     reviews = agg.review_sums(experiment_id=experiment.pk)
+    hourly = float(experiment.project.reviewer_hourly_usd)
     matrix = _case_matrix(case_ids, case_sums, variant_ids) if case_ids.size else None
+    if matrix is not None and hourly:
+        _add_review_costs(
+            matrix, agg.review_seconds_by_case(experiment_id=experiment.pk), variant_ids, case_ids, hourly
+        )
     case_values = _case_values(matrix) if matrix is not None else {}
     draws, n_draws = latency_draws(case_values, variants)
 
@@ -286,6 +305,7 @@ def offline_section(*, experiment: Experiment, variants: list[VariantInfo], roll
             "latency_p95": getattr(percentiles.get(variant.id), "p95", None),
             "review_seconds_p50": float(np.median(review.seconds)) if review and review.seconds else None,
             "edit_known": review.edit_known if review else 0, "edits": review.edits if review else 0,
+            "review_cost_sum": review_cost_usd(seconds=review.seconds_total if review else 0.0, hourly_usd=hourly),
         })  # fmt: skip
         for name in METRICS:
             estimates[name].append(_estimate(name, t, values, percentiles.get(variant.id), review, cases))

@@ -55,10 +55,17 @@ def paired_compare(metric: str, control: np.ndarray, challenger: np.ndarray) -> 
     return paired_numeric(v - c)
 
 
+def case_costs(cases: dict) -> np.ndarray:
+    """What each case cost, the numerator of cost per success (promptlib.experiments.metrics): model calls
+    (retries and failed calls included), judge calls and review time."""
+    review = cases.get("review_cost_sum")
+    return cases["cost_sum"] + cases["judge_cost_sum"] + (0.0 if review is None else review)
+
+
 def cost_comparison(cases: dict, control_i: int, i: int, *, margin: float = 0.0):
     """(comparison of cost per success, z of the excess over the margin) over the cases both ran."""
     both = cases_both(cases["calls"][control_i], cases["calls"][i])
-    cost = cases["cost_sum"] + cases["judge_cost_sum"]
+    cost = case_costs(cases)
     try:
         result, z = paired_ratio(
             control_y=cost[control_i][both], control_n=cases["successes"][control_i][both],

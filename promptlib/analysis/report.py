@@ -7,8 +7,11 @@ their own verdicts, are always returned; `verdict_source` and `explanation` say 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from django.core.cache import cache
 
+from promptlib.analysis.calibration import experiment_calibration
 from promptlib.analysis.offline import offline_section
 from promptlib.analysis.production import production_section
 from promptlib.analysis.results import ExperimentReport, Section, VariantInfo
@@ -62,6 +65,10 @@ def experiment_report(*, experiment: Experiment, rollups: bool = True) -> Experi
     production = production_section(experiment=experiment, variants=variants)
     source, explanation = _headline(offline, production)
     verdict = source.verdict if source else offline.verdict
+    calibration = experiment_calibration(experiment=experiment, variants=variants)
+    if calibration.trust_note and (source is None or source.kind == "offline") and offline.has_data:
+        # Offline success comes from the scorers: say when it rests on a grader nobody has checked.
+        verdict = replace(verdict, reason=f"{verdict.reason} {calibration.trust_note}")
     winner = next((v for v in variants if v.key == verdict.winner), None)
     return ExperimentReport(
         experiment_id=experiment.pk,
@@ -73,11 +80,12 @@ def experiment_report(*, experiment: Experiment, rollups: bool = True) -> Experi
         offline=offline,
         production=production,
         winner=winner if verdict.state == VerdictState.WINNER else None,
+        calibration=calibration,
     )
 
 
 def _cache_key(experiment_id: int) -> str:
-    return f"promptlib:report:v2:{experiment_id}"  # v2: the report gained guardrail and look fields
+    return f"promptlib:report:v3:{experiment_id}"  # v3: the report gained the graders' calibration and costs
 
 
 def experiment_report_cached(*, experiment: Experiment) -> ExperimentReport:

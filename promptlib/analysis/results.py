@@ -128,3 +128,4 @@ class ExperimentReport:
     offline: Section
     production: Section
     winner: VariantInfo | None = None
+    calibration: object | None = None  # promptlib.analysis.calibration.Calibration: graders, costs

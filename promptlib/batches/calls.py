@@ -38,6 +38,7 @@ RENDER_ERROR, INTERNAL_ERROR = "render", "internal"
 ITEM_ERROR_KINDS = (RENDER_ERROR, INTERNAL_ERROR)
 
 PriceFn = Callable[[int, int], float]
+JUDGE_TEMPERATURE = 0.0  # judges are pinned: the same answer gets the same grade (LlmJudgeScorer refuses others)
 
 
 def backoff_seconds(*, attempt: int, retry_after: float | None) -> float:
@@ -230,6 +231,7 @@ def item_call(*, work: ItemWork, plan: Plan, scorers: list[ScorerSpec], use_cach
             "latency_ms": max(int(response.latency_ms), 0),
             "cost_usd": cost,
             "judge_cost_usd": sum(score.judge_cost_usd for _, score in results),
+            "judge_unread": sum(score.unreadable for _, score in results),
             "input_tokens": response.input_tokens,
             "output_tokens": response.output_tokens,
             "cached": hit is not None,
@@ -249,11 +251,15 @@ def _score(spec: ScorerSpec, inp: ScoreInput, plan: Plan) -> Score:
 
 
 def _judge_call(endpoint: Endpoint, config: dict):
-    def call(messages: list[dict[str, str]]) -> tuple[str, int, int, float]:
+    """The judge's call: temperature pinned at 0, the verdict schema asked for through the provider's
+    structured-output mode (json_schema or json_object; with "none" the prompt alone asks for it)."""
+
+    def call(messages: list[dict[str, str]], json_schema: dict | None = None) -> tuple[str, int, int, float]:
         request = ChatRequest(
             model=config.get("model") or endpoint.model,
             messages=messages,
-            temperature=config.get("temperature", 0.0),
+            temperature=JUDGE_TEMPERATURE,
+            json_schema=json_schema,
         )
         for attempt in range(1, endpoint.config.max_retries + 2):
             try:
@@ -297,7 +303,8 @@ def _response_dict(response: ChatResponse) -> dict:
 
 
 def _score_dict(score: Score) -> dict:
-    return {"metric": score.metric, "passed": score.passed, "value": score.value, "detail": score.detail}
+    stored = {"metric": score.metric, "passed": score.passed, "value": score.value, "detail": score.detail}
+    return {**stored, "unread": True} if score.unreadable else stored
 
 
 def scorer_specs_for(*, rows, judge_endpoint: Callable[[dict], Endpoint | None]) -> list[ScorerSpec]:

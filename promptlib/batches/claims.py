@@ -26,12 +26,12 @@ RUNNING, PENDING = BatchItem.Status.RUNNING, BatchItem.Status.PENDING
 RESULT_FIELDS = [
     "status", "claim_token", "finished_at", "attempts", "attempt_log", "not_before", "enqueued_at", "model",
     "output", "error", "error_kind", "success", "schema_passed", "latency_ms", "cost_usd", "judge_cost_usd",
-    "input_tokens", "output_tokens", "cached", "scores",
+    "judge_unread", "input_tokens", "output_tokens", "cached", "scores",
 ]  # fmt: skip
 _CLEARED = {
     "claim_token": "", "not_before": None, "enqueued_at": None, "model": "", "output": "", "error": "",
     "error_kind": "", "success": None, "schema_passed": None, "latency_ms": None, "cost_usd": 0.0,
-    "judge_cost_usd": 0.0, "input_tokens": 0, "output_tokens": 0, "cached": False, "scores": [],
+    "judge_cost_usd": 0.0, "judge_unread": 0, "input_tokens": 0, "output_tokens": 0, "cached": False, "scores": [],
 }  # fmt: skip
 _meta = BatchItem._meta
 _CLAIM_COLUMNS = [

@@ -152,6 +152,10 @@ class BatchItem(models.Model):
     latency_ms = models.PositiveIntegerField(null=True)
     cost_usd = models.FloatField(default=0.0)
     judge_cost_usd = models.FloatField(default=0.0)
+    # Judges whose reply could not be read (promptlib.scorers.llm_judge): no verdict, neither pass nor fail.
+    judge_unread = models.PositiveSmallIntegerField(default=0, db_default=0)
+    # Sent to the review queue to check a judge against people (promptlib.analysis.calibration).
+    review_requested = models.BooleanField(default=False, db_default=False)
     input_tokens = models.PositiveIntegerField(default=0)
     output_tokens = models.PositiveIntegerField(default=0)
     cached = models.BooleanField(default=False)
@@ -169,6 +173,8 @@ class BatchItem(models.Model):
             # Only running rows, for the sweeper's expired leases: storing a result adds no entry here.
             models.Index(fields=["lease_until"], condition=Q(status="running"), name="batchitem_running_lease"),
             models.Index(fields=["variant", "success"], name="batchitem_variant_success"),
+            # The few answers sent to the review queue to calibrate a judge.
+            models.Index(fields=["batch"], condition=Q(review_requested=True), name="batchitem_review_requested"),
         ]
 
     def __str__(self) -> str:
@@ -298,6 +304,7 @@ class CallSums(models.Model):
     attempts_sq = models.FloatField()
     cost_sum = models.BigIntegerField()  # pico-dollars: summed exactly, in any order
     judge_cost_sum = models.BigIntegerField()
+    judge_unread = models.PositiveIntegerField(default=0, db_default=0)  # calls whose judge reply could not be read
     cost_sq = models.FloatField()
     cost_ok_sum = models.BigIntegerField(null=True)  # NULL: no successful call, as SQL's SUM of nothing
     input_tokens_sum = models.FloatField()

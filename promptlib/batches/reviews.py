@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from django.core import signing
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from promptlib.batches.models import Batch, BatchItem, Review, ScorerConfig
 from promptlib.core.errors import DomainError
@@ -117,10 +117,12 @@ def review_scope_parse(*, batch: str | None, experiment: str | None) -> ReviewSc
 
 
 def review_queue(*, scope: ReviewScope, project_ids: list[int] | None = None) -> QuerySet[BatchItem]:
-    """Finished answers nobody has reviewed yet, of experiments that ask for a human review, oldest first.
+    """Finished answers nobody has reviewed yet, oldest first: those of experiments that ask for a human
+    review, and those sent to the queue to calibrate an AI grader (review_requested, by
+    promptlib.analysis.calibration).
 
-    The experiments asking for one are read first (a few rows), so a page of an experiment without a
-    human review never counts its answers.
+    The experiments asking for a review are read first (a few rows), so a page of an experiment without a
+    human review counts only the answers sent to calibrate (a partial index).
     """
     experiments = ScorerConfig.objects.filter(kind=HUMAN_REVIEW)
     items = BatchItem.objects.filter(status=BatchItem.Status.DONE, reviews__isnull=True)
@@ -129,10 +131,12 @@ def review_queue(*, scope: ReviewScope, project_ids: list[int] | None = None) ->
         items = items.filter(batch_id=scope.batch_id)
     elif scope.experiment_id:
         experiments = experiments.filter(experiment_id=scope.experiment_id)
+        items = items.filter(batch__experiment_id=scope.experiment_id)
     experiment_ids = sorted(set(experiments.values_list("experiment_id", flat=True)))
-    if not experiment_ids:
-        return BatchItem.objects.none()
-    items = items.filter(batch__experiment_id__in=experiment_ids)
+    wanted = Q(review_requested=True)
+    if experiment_ids:
+        wanted |= Q(batch__experiment_id__in=experiment_ids)
+    items = items.filter(wanted)
     if project_ids is not None:
         items = items.filter(batch__project_id__in=project_ids)
     return items.select_related("batch", "variant", "case").order_by("id")

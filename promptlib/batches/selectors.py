@@ -126,7 +126,10 @@ def batch_variant_aggregates(*, batch: Batch) -> dict[int, dict[str, float | int
     sources = rollup_sources(batch_ids=[batch.pk])
     percentiles, _ = latency_percentiles(sources=sources)
     return variant_aggregates(
-        sums=call_sums(sources=sources), percentiles=percentiles, reviews=review_sums(batch_ids=[batch.pk])
+        sums=call_sums(sources=sources),
+        percentiles=percentiles,
+        reviews=review_sums(batch_ids=[batch.pk]),
+        reviewer_hourly_usd=float(batch.project.reviewer_hourly_usd),
     )
 
 

@@ -22,7 +22,7 @@ import numpy as np
 from django.db import connection, transaction
 
 from promptlib.batches.models import BatchCaseSummary, BatchItem, BatchLatencyCount, BatchVariantSummary, Review
-from promptlib.experiments.metrics import percentile
+from promptlib.experiments.metrics import percentile, review_cost_usd
 
 DONE, FAILED = BatchItem.Status.DONE, BatchItem.Status.FAILED
 ITEMS = BatchItem._meta.db_table
@@ -52,6 +52,7 @@ CALL_SUMS = {
     "attempts_sq": f"SUM({_ATTEMPTS} * {_ATTEMPTS})",
     "cost_sum": f"SUM({_PICO.format('cost_usd')})",
     "judge_cost_sum": f"SUM({_PICO.format('judge_cost_usd')})",
+    "judge_unread": "COUNT(*) FILTER (WHERE judge_unread > 0)",
     "cost_sq": f"SUM({_COST} * {_COST})",
     "cost_ok_sum": f"SUM({_PICO.format('cost_usd')} + {_PICO.format('judge_cost_usd')}) FILTER (WHERE {_OK})",
     "input_tokens_sum": f"SUM({_F.format('input_tokens')})",
@@ -275,11 +276,14 @@ class ReviewSums:
     edit_known: int
     edits: int
     seconds: list[float]  # reviews are made by people, so there are few: medians read them
+    seconds_total: float = 0.0  # every review's time, second reviews of a call included: what reviewing cost
 
 
 def review_sums(*, batch_ids: list[int]) -> dict[int, ReviewSums]:
-    """{variant id: sums} over the reviewed calls of these batches: each call counts once, by its first review."""
+    """{variant id: sums} over the reviewed calls of these batches: each call counts once, by its first review,
+    in review effort; every review's time counts in seconds_total (what reviewing cost)."""
     first: dict[int, tuple[int, float, bool]] = {}
+    spent: dict[int, float] = defaultdict(float)
     rows = (
         Review.objects.filter(result__batch_id__in=batch_ids, result__status__in=(DONE, FAILED))
         .order_by("created_at", "id")
@@ -287,17 +291,24 @@ def review_sums(*, batch_ids: list[int]) -> dict[int, ReviewSums]:
     )
     for result_id, variant_id, seconds, edited in rows:
         first.setdefault(result_id, (variant_id, seconds, bool(edited)))
+        spent[variant_id] += seconds
     per_variant: dict[int, list[tuple[float, bool]]] = defaultdict(list)
     for variant_id, seconds, edited in first.values():
         per_variant[variant_id].append((seconds, edited))
     return {
-        vid: ReviewSums(len(calls), sum(edited for _, edited in calls), sorted(seconds for seconds, _ in calls))
+        vid: ReviewSums(
+            len(calls), sum(edited for _, edited in calls), sorted(seconds for seconds, _ in calls), spent[vid]
+        )
         for vid, calls in per_variant.items()
     }
 
 
 def variant_aggregates(
-    *, sums: CallSums, percentiles: dict[int, Percentiles], reviews: dict[int, ReviewSums]
+    *,
+    sums: CallSums,
+    percentiles: dict[int, Percentiles],
+    reviews: dict[int, ReviewSums],
+    reviewer_hourly_usd: float = 0.0,
 ) -> dict[int, dict[str, float | int | None]]:
     """{variant id: the aggregates promptlib.experiments.metrics.metrics_from_aggregates reads}, over every
     batch in `sums`; consistency counts (case, variant) groups, repeats across those batches together."""
@@ -317,5 +328,8 @@ def variant_aggregates(
             "review_seconds_p50": percentile(review.seconds, 0.5) if review else None,
             "edit_known": review.edit_known if review else 0,
             "edits": review.edits if review else 0,
+            "review_cost_sum": review_cost_usd(
+                seconds=review.seconds_total if review else 0.0, hourly_usd=reviewer_hourly_usd
+            ),
         }
     return result

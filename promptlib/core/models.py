@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 
@@ -10,6 +13,24 @@ class Project(models.Model):
     slug = models.SlugField(max_length=80, unique=True)
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
+    # What an hour of a reviewer's time costs: review time is part of the cost per successful answer.
+    reviewer_hourly_usd = models.DecimalField(
+        "reviewer hourly rate (USD)",
+        max_digits=8,
+        decimal_places=2,
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text="What an hour of reviewing costs you, e.g. 40. Review time then counts in the cost per "
+        "successful answer. 0 leaves review time out of the cost.",
+    )
+    # The agreement with reviewers (Cohen's kappa) below which an AI grader is flagged as not calibrated.
+    judge_kappa_min = models.FloatField(
+        "agreement an AI grader needs",
+        default=0.6,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="How closely an AI grader must agree with your reviewers (Cohen's kappa, 0 to 1) to be "
+        "trusted; below it the experiment page flags the grader. 0.6 is the usual bar for good agreement.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -10,18 +10,25 @@ Two layers, so no two readers can disagree on a formula:
      `variant_metrics(records)` runs both layers in Python: the reference implementation.
 
 Metric names (keys of the dict returned), each None when it has nothing to be computed from:
-  task_success_rate     calls whose pass/fail scorers all passed ÷ all calls, failed calls included
+  task_success_rate     calls whose pass/fail scorers all passed ÷ calls with a verdict (failed calls included,
+                        as failures). A call with no verdict — its judge's reply could not be read and no
+                        other check failed it, or it awaits a person's review — is neither a success nor a
+                        failure: it is left out, and counted apart (judge_unread, the review queue).
   schema_pass_rate      calls passing the schema check ÷ calls where a schema check ran
   retry_rate            extra attempts per call = (Σ attempts − calls) ÷ calls
   review_seconds_median median review time among reviewed calls
   review_edit_share     reviewed calls that needed an edit ÷ reviewed calls (with an edit answer)
   latency_p50_ms        50th percentile latency of calls that produced output (not failed)
   latency_p95_ms        95th percentile, same calls
-  cost_per_success_usd  (Σ cost_usd incl. retries and failed calls + Σ judge_cost_usd) ÷ successful calls
+  cost_per_success_usd  (Σ cost_usd incl. retries and failed calls + Σ judge_cost_usd + review cost) ÷ successful
+                        calls, where review cost = Σ review seconds × the project's reviewer hourly rate ÷ 3600
+                        (review_cost_usd); its parts per success are cost_model_usd, cost_judge_usd and
+                        cost_review_usd, which add up to it
   input_tokens          mean input tokens per call (all calls); the total is input_tokens_total
   output_tokens         mean output tokens per call (all calls); the total is output_tokens_total
   consistency           cases run at least twice whose every repeat succeeded ÷ cases run at least twice
-The dict also carries `calls`, `successes`, `input_tokens_total` and `output_tokens_total`.
+The dict also carries `calls`, `successes`, `judge_unread` (calls whose judge could not be read),
+`input_tokens_total`, `output_tokens_total` and the three cost parts.
 
 Percentiles and the median use linear interpolation between closest ranks: for sorted x_0..x_{n-1} and
 fraction q, h = (n − 1)·q and the result is x_⌊h⌋ + (h − ⌊h⌋)·(x_⌈h⌉ − x_⌊h⌋). This is numpy.percentile's
@@ -52,6 +59,8 @@ class CallRecord:
     failed: bool = False  # an error left no output
     review_seconds: float | None = None
     review_edited: bool | None = None
+    review_seconds_all: float = 0.0  # every review of this call (several reviewers: all their time)
+    judge_unread: bool = False
 
 
 @dataclass(frozen=True)
@@ -68,7 +77,14 @@ class MetricInfo:
 METRICS: dict[str, MetricInfo] = {
     m.name: m
     for m in [
-        MetricInfo("task_success_rate", "Task success", True, "rate", "share", ("calls", "verdicts", "successes")),
+        MetricInfo(
+            "task_success_rate",
+            "Task success",
+            True,
+            "rate",
+            "share",
+            ("calls", "verdicts", "successes", "judge_unread"),
+        ),
         MetricInfo(
             "schema_pass_rate", "Follows the output format", True, "rate", "share", ("schema_checked", "schema_passes")
         ),
@@ -85,7 +101,7 @@ METRICS: dict[str, MetricInfo] = {
             False,
             "mean",
             "USD",
-            ("successes", "cost_sum", "judge_cost_sum"),
+            ("successes", "cost_sum", "judge_cost_sum", "review_cost_sum"),
         ),
         MetricInfo("input_tokens", "Prompt size (tokens)", False, "mean", "tokens", ("calls", "input_tokens_sum")),
         MetricInfo("output_tokens", "Answer length (tokens)", False, "mean", "tokens", ("calls", "output_tokens_sum")),
@@ -99,6 +115,11 @@ METRICS: dict[str, MetricInfo] = {
         ),
     ]
 }
+
+
+def review_cost_usd(*, seconds: float, hourly_usd: float) -> float:
+    """What review time cost: seconds × the reviewer's hourly rate ÷ 3600."""
+    return float(seconds) * float(hourly_usd) / 3600.0
 
 
 def application_metric_info(*, name: str, label: str, direction: str, kind: str, unit: str) -> MetricInfo:
@@ -130,9 +151,12 @@ def percentile(values: Sequence[float], fraction: float) -> float | None:
     return ordered[low] + (h - low) * (ordered[high] - ordered[low])
 
 
-def aggregates_from_records(records: Iterable[CallRecord]) -> dict[str, float | int | None]:
+def aggregates_from_records(
+    records: Iterable[CallRecord], *, reviewer_hourly_usd: float = 0.0
+) -> dict[str, float | int | None]:
     """The Python twin of the SQL sums (SQL's SUM over no rows is NULL; here it is 0, which no formula minds)."""
     records = list(records)
+    review_seconds_all = sum(r.review_seconds_all for r in records)
     ok = [not r.failed and r.success is True for r in records]
     latencies = [r.latency_ms for r in records if not r.failed]
     per_case: dict[object, list[bool]] = defaultdict(list)
@@ -153,6 +177,8 @@ def aggregates_from_records(records: Iterable[CallRecord]) -> dict[str, float | 
         "latency_p95": percentile(latencies, 0.95),
         "cost_sum": sum(r.cost_usd for r in records),
         "judge_cost_sum": sum(r.judge_cost_usd for r in records),
+        "review_cost_sum": review_cost_usd(seconds=review_seconds_all, hourly_usd=reviewer_hourly_usd),
+        "judge_unread": sum(r.judge_unread for r in records),
         "input_tokens_sum": sum(r.input_tokens for r in records),
         "output_tokens_sum": sum(r.output_tokens for r in records),
         "repeated_cases": len(repeated),
@@ -169,15 +195,20 @@ def metrics_from_aggregates(agg: dict[str, float | int | None]) -> dict[str, flo
     # Counts and token sums are whole numbers; SQL hands them over as floats.
     calls = int(agg["calls"] or 0)
     successes = int(agg["successes"] or 0)
+    model, judge, review = (float(agg.get(name) or 0) for name in ("cost_sum", "judge_cost_sum", "review_cost_sum"))
     return {
-        "task_success_rate": _ratio(successes, calls) if agg["verdicts"] else None,
+        "task_success_rate": _ratio(successes, agg["verdicts"]),
         "schema_pass_rate": _ratio(agg["schema_passes"], agg["schema_checked"]),
         "retry_rate": _ratio((agg["attempts_sum"] or 0) - calls, calls),
         "review_seconds_median": agg["review_seconds_p50"],
         "review_edit_share": _ratio(agg["edits"], agg["edit_known"]),
         "latency_p50_ms": agg["latency_p50"],
         "latency_p95_ms": agg["latency_p95"],
-        "cost_per_success_usd": _ratio((agg["cost_sum"] or 0) + (agg["judge_cost_sum"] or 0), successes),
+        "cost_per_success_usd": _ratio(model + judge + review, successes),
+        "cost_model_usd": _ratio(model, successes),
+        "cost_judge_usd": _ratio(judge, successes),
+        "cost_review_usd": _ratio(review, successes),
+        "judge_unread": int(agg.get("judge_unread") or 0),
         "input_tokens": _ratio(agg["input_tokens_sum"], calls),
         "output_tokens": _ratio(agg["output_tokens_sum"], calls),
         "consistency": _ratio(agg["consistent_cases"], agg["repeated_cases"]),
@@ -188,6 +219,8 @@ def metrics_from_aggregates(agg: dict[str, float | int | None]) -> dict[str, flo
     }
 
 
-def variant_metrics(records: Iterable[CallRecord]) -> dict[str, float | int | None]:
+def variant_metrics(
+    records: Iterable[CallRecord], *, reviewer_hourly_usd: float = 0.0
+) -> dict[str, float | int | None]:
     """Every metric for one variant's calls; the reference the SQL path must match."""
-    return metrics_from_aggregates(aggregates_from_records(records))
+    return metrics_from_aggregates(aggregates_from_records(records, reviewer_hourly_usd=reviewer_hourly_usd))

@@ -33,6 +33,6 @@ def clear_untouched_edits(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("promptlib", "0014_dataset_versions")]
+    dependencies = [("promptlib", "0015_judge_calibration_review_cost")]
 
     operations = [migrations.RunPython(clear_untouched_edits, migrations.RunPython.noop)]

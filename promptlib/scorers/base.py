@@ -13,8 +13,9 @@ from typing import Any, ClassVar
 
 from promptlib.core.errors import DomainError
 
-# judge_call(messages) -> (text, input_tokens, output_tokens, cost_usd); wired by the batch runner.
-JudgeCall = Callable[[list[dict[str, str]]], tuple[str, int, int, float]]
+# judge_call(messages, json_schema=None) -> (text, input_tokens, output_tokens, cost_usd); wired by the
+# batch runner, which asks for the schema through the provider's structured-output mode.
+JudgeCall = Callable[..., tuple[str, int, int, float]]
 
 _METRIC_NAME = re.compile(r"^[-a-zA-Z0-9_]{1,60}$")  # a slug, like ScorerConfig.name
 
@@ -52,6 +53,7 @@ class Score:
     judge_cost_usd: float = 0.0
     judge_input_tokens: int = 0
     judge_output_tokens: int = 0
+    unreadable: bool = False  # a judge replied, but no verdict could be read from it: neither pass nor fail
 
 
 class Scorer:

@@ -133,8 +133,17 @@ def scorer_specs_validate(*, specs: list[dict]) -> list[dict]:
 
 
 def task_success(results: Iterable[tuple[str, Score]]) -> bool | None:
-    """True when every pass/fail score that gave a verdict passed; None when none gave one."""
-    verdicts = [s.passed for kind, s in results if kind in PASS_FAIL_KINDS and s.passed is not None]
+    """True when every pass/fail score that gave a verdict passed; None when none gave one.
+
+    A judge whose reply could not be read leaves success unknown (None) unless another check failed:
+    the other checks passing says nothing of what the judge would have said.
+    """
+    counted = [s for kind, s in results if kind in PASS_FAIL_KINDS]
+    verdicts = [s.passed for s in counted if s.passed is not None]
+    if False in verdicts:
+        return False
+    if any(s.unreadable for s in counted):
+        return None
     return all(verdicts) if verdicts else None
 
 

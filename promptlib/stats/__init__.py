@@ -4,6 +4,7 @@ No Django here — selectors aggregate in SQL and pass numbers in; results are d
 template renders directly.
 """
 
+from promptlib.stats.agreement import Kappa, cohens_kappa
 from promptlib.stats.bayes import BayesianRates, bayesian_rates
 from promptlib.stats.clustered import RatioComparison, clustered_mean, clustered_rate, paired_ratio
 from promptlib.stats.intervals import (
@@ -47,6 +48,8 @@ from promptlib.stats.sequential import SequentialComparison, sequential_means, s
 from promptlib.stats.verdict import MetricComparison, Verdict, VerdictState, holm, verdict_decide
 
 __all__ = [
+    "Kappa",
+    "cohens_kappa",
     "MarginTest",
     "QuantileDraws",
     "RatioComparison",

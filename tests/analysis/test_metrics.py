@@ -201,3 +201,32 @@ def test_the_sql_aggregates_match_the_python_reference(welcome, welcome_content,
             _assert_matches_reference(metrics[variant_id], variant_metrics(records))
         assert BatchRollup.objects.filter(batch=batch).exists() == (source == "rollups")
         Batch.objects.filter(pk=batch.pk).update(status=Batch.Status.FINISHED, finished_at=timezone.now())
+
+
+def test_an_answer_with_no_verdict_is_neither_a_success_nor_a_failure():
+    records = [
+        _rec("a", 0, True, None, 1, 100, 0.01),
+        _rec("b", 0, False, None, 1, 100, 0.01),
+        _rec("c", 0, None, None, 1, 100, 0.01, judge_unread=True),  # the grader's reply could not be read
+        _rec("d", 0, None, None, 1, 100, 0.01, failed=True),  # a failed call is a failure
+    ]
+    m = variant_metrics(records)
+    assert m["task_success_rate"] == pytest.approx(1 / 3)
+    assert m["judge_unread"] == 1
+    # Its cost still counts: every call's cost over the successes.
+    assert m["cost_per_success_usd"] == pytest.approx(0.04)
+
+
+def test_review_time_is_priced_at_the_hourly_rate_and_its_part_adds_up():
+    records = [
+        _rec("a", 0, True, None, 1, 100, 0.01, 0.002, review_seconds=60, review_seconds_all=90),
+        _rec("b", 0, True, None, 1, 100, 0.01, 0.002, review_seconds=30, review_seconds_all=30),
+    ]
+    m = variant_metrics(records, reviewer_hourly_usd=36)
+    # (0.02 model + 0.004 grader + 120 s × $36/h ÷ 3600 = $1.20) ÷ 2 successes
+    assert m["cost_per_success_usd"] == pytest.approx((0.02 + 0.004 + 1.2) / 2)
+    assert (m["cost_model_usd"], m["cost_judge_usd"], m["cost_review_usd"]) == (
+        pytest.approx(0.01),
+        pytest.approx(0.002),
+        pytest.approx(0.6),
+    )

@@ -18,6 +18,7 @@ from django.utils.text import slugify
 from django.views.decorators.http import require_GET
 
 from promptlib.admin.base import scope_queryset, user_may
+from promptlib.analysis.admin.calibration import calibrate_view, present_calibration
 from promptlib.analysis.admin.glossary import GLOSSARY
 from promptlib.analysis.admin.present import STATE_TEXT, chart_payload, present_section, side_by_side
 from promptlib.analysis.aggregates import COUNTED_BATCHES
@@ -101,6 +102,7 @@ def dashboard_view(request, pk: int):
             scope=ReviewScope(experiment_id=experiment.pk),
             may_review=user_may(request, Role.EDITOR, experiment.project_id),
         ),
+        "calibration": present_calibration(report.calibration),
     }
     return TemplateResponse(request, "admin/promptlib/experiment_dashboard.html", context)
 
@@ -188,6 +190,7 @@ urlpatterns = [
     path("", _wrap(dashboard_view), name="promptlib_experiment_dashboard"),
     path("progress/", _wrap(progress_view), name="promptlib_experiment_progress"),
     path("promote/", _wrap(promote_view), name="promptlib_experiment_promote"),
+    path("calibrate/", _wrap(calibrate_view), name="promptlib_experiment_calibrate"),
     path("results.csv", _wrap(results_csv_view), name="promptlib_experiment_results_csv"),
     path("finetune.jsonl", _wrap(finetune_jsonl_view), name="promptlib_experiment_finetune_jsonl"),
 ]

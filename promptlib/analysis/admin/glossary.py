@@ -30,6 +30,10 @@ GLOSSARY = {
         "chance."
     ),
     "delta method (ratio)": "Compares a ratio (total cost ÷ successful answers) with the uncertainty of both parts.",
+    "kappa": (
+        "Cohen's kappa: how much an AI grader agrees with your reviewers beyond what chance alone would give. "
+        "1 is perfect agreement, 0 no better than chance; 0.6 and above is usually called good."
+    ),
 }
 
 

@@ -85,7 +85,10 @@ class BatchAdmin(ReadOnlyMixin, ProjectScopedAdmin):
             extra.update(
                 progress=progress_for_page(batch_progress(batch=batch)),
                 error_summary=batch_error_summary(batch=batch),
-                variant_table=variant_table(batch_variant_metrics(batch=batch)),
+                variant_table=variant_table(
+                    batch_variant_metrics(batch=batch),
+                    judged=batch.experiment.scorers.filter(kind="llm_judge").exists(),
+                ),
                 may_run=user_may(request, Role.EDITOR, batch.project_id),
                 subtitle=batch_title(batch),
                 dashboard_url=reverse("promptlib_experiment_dashboard", args=[batch.experiment_id]),

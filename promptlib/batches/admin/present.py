@@ -22,17 +22,26 @@ def metric_text(info: MetricInfo, value: float | None) -> str:
     return metric_value_text(value, is_rate=info.kind == "rate", unit=info.unit)
 
 
-def variant_table(rows: list[dict]) -> dict:
-    """{headers, rows} for the batch page from batch_variant_metrics()."""
+UNREAD_LABEL = "AI grader replies not read"  # no verdict: neither a pass nor a fail, left out of task success
+
+
+def variant_table(rows: list[dict], *, judged: bool = False) -> dict:
+    """{headers, rows} for the batch page from batch_variant_metrics(); judged: the experiment has an AI
+    grader, so a last column counts the answers whose grader reply could not be read."""
     infos = [METRICS[name] for name in BATCH_COLUMNS]
+
+    def cells(metrics: dict) -> list[str]:
+        shown = [metric_text(info, metrics.get(info.name)) for info in infos]
+        return [*shown, f"{metrics.get('judge_unread', 0):,}"] if judged else shown
+
     return {
-        "headers": [info.label for info in infos],
+        "headers": [info.label for info in infos] + ([UNREAD_LABEL] if judged else []),
         "rows": [
             {
                 "variant": f"{row['variant']} (version {row['version']})",
                 "is_control": row["is_control"],
                 "calls": row["metrics"].get("calls", 0),
-                "cells": [metric_text(info, row["metrics"].get(info.name)) for info in infos],
+                "cells": cells(row["metrics"]),
             }
             for row in rows
         ],

@@ -27,7 +27,10 @@ class ProjectAdmin(ProjectScopedAdmin):
     list_display = ("name", "slug", "member_count", "template_count", "created_at")
     search_fields = ("name", "slug", "description")
     prepopulated_fields = {"slug": ("name",)}
-    fields = ("name", "slug", "description")
+    fieldsets = (
+        (None, {"fields": ("name", "slug", "description")}),
+        ("Reviews and AI graders", {"fields": ("reviewer_hourly_usd", "judge_kappa_min")}),
+    )
 
     def get_queryset(self, request):
         # distinct: the two joins would otherwise multiply each other's counts.
