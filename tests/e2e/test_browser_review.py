@@ -8,6 +8,7 @@ from promptlib.batches.models import BatchItem, Review, ScorerConfig
 from promptlib.batches.services import batch_run_inline
 from tests.batches_support import make_batch
 from tests.browser_support import ARTIFACTS
+from tests.calibration_support import grader_add, judge
 
 SIZES = ({"width": 1280, "height": 800}, {"width": 390, "height": 844})
 INSTRUCTIONS = "Approve answers that name the right category. Reject anything else."
@@ -39,6 +40,9 @@ def review_batch(triage_experiment, tickets):
     )  # fmt: skip
     batch = batch_run_inline(batch=make_batch(triage_experiment, tickets))
     batch.items.update(output=ANSWER)
+    # An AI grader passed every answer: the reviewers' verdicts below are checked against it.
+    grader_add(triage_experiment, name="grader", counts=False)
+    judge(list(batch.items.order_by("id")), [True] * batch.items.count())
     return batch
 
 
@@ -60,6 +64,8 @@ def test_a_reviewer_approves_rejects_and_edits_with_the_keyboard(
     # The experiment page says how many answers wait, and the button opens the first one.
     page.goto(dashboard)
     expect(page.locator("#awaiting-count")).to_have_text("12 answers")
+    grader = page.locator('#calibration [data-judge="grader"]')
+    expect(grader.locator(".pl-confusion")).to_have_count(0)  # nobody has reviewed a judged answer yet
     page.click("#start-review")
     items = list(review_batch.items.order_by("id"))
     expect(page.locator("h1")).to_have_text(f"Review answer {items[0].pk}")
@@ -108,6 +114,11 @@ def test_a_reviewer_approves_rejects_and_edits_with_the_keyboard(
     for other in {variants[pk] for pk in reviews} - {edited_variant}:
         assert effort[f"Answers needing an edit / {other}"] == "0.0%"
     assert effort[f"Review time (typical) / {edited_variant}"].endswith("s")
+    # The grader's calibration table follows: it passed all three, the reviewers rejected one.
+    expect(grader).to_contain_text("On 3 answers both the grader and a reviewer judged, they agreed on 66.7%")
+    expect(grader.locator(".pl-confusion")).to_contain_text("The grader passed 2 answers the reviewers approved.")
+    expect(grader.locator(".pl-confusion")).to_contain_text("The grader passed 1 answer the reviewers rejected.")
+    grader.screenshot(path=str(ARTIFACTS / "review-calibration-after-keyboard-reviews.png"))
     page.screenshot(path=str(ARTIFACTS / "review-effort-on-the-experiment-page.png"), full_page=True)
 
     # The queue and the review page fit a desktop and a phone.
