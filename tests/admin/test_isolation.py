@@ -145,6 +145,8 @@ def test_a_superuser_creates_a_project_with_members(admin_client, alice):
             "name": "Initech",
             "slug": "initech",
             "description": "",
+            "reviewer_hourly_usd": "0",  # the form's initial values, as a browser sends them
+            "judge_kappa_min": "0.6",
             "memberships-TOTAL_FORMS": "1",
             "memberships-INITIAL_FORMS": "0",
             "memberships-0-user": alice.pk,
