@@ -99,14 +99,6 @@ def dataset_variables(*, dataset: Dataset) -> list[dict]:
     return variables_declared(template=dataset.template, variables=dataset.variables)
 
 
-def dataset_expected_fields(*, dataset: Dataset) -> list[str]:
-    """The expected-field names its cases use, in order of first use (one admin box each)."""
-    names: dict[str, None] = {}
-    for fields in dataset.cases.values_list("expected_fields", flat=True):
-        names.update(dict.fromkeys(fields or {}))
-    return list(names)
-
-
 def case_data_validate(data: Any) -> CaseData:
     """One case from a plain dict; raises DatasetError naming the field."""
     if not isinstance(data, dict):

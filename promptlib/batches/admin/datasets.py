@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -20,9 +22,9 @@ from promptlib.batches.datasets import (
     DatasetError,
     cases_export,
     cases_import,
-    dataset_expected_fields,
     dataset_variables,
 )
+from promptlib.batches.expected_fields import dataset_expected_fields
 from promptlib.batches.models import Dataset, DatasetCase
 from promptlib.core.models import Role
 
@@ -50,6 +52,7 @@ class CaseForm(forms.ModelForm):
 
     declared: list[dict] = []  # the dataset's variables, each a box named var_<name>
     expected_names: list[str] = []  # its expected fields, each a box named expected_<i>
+    expected_kinds: dict[str, str] = {}  # a field's type when its box is not plain text (e.g. "integer")
 
     tags = forms.CharField(
         required=False,
@@ -69,7 +72,7 @@ class CaseForm(forms.ModelForm):
         for var in self.declared:
             self.initial[f"var_{var['name']}"] = cell_text(var.get("type", "string"), given.get(var["name"]))
         for i, name in enumerate(self.expected_names):
-            self.initial[f"expected_{i}"] = cell_text("string", expected.get(name))
+            self.initial[f"expected_{i}"] = cell_text(self.expected_kinds.get(name, "string"), expected.get(name))
 
     def clean_tags(self) -> list[str]:
         return tags_from_text(self.cleaned_data.get("tags", ""))
@@ -88,6 +91,10 @@ class CaseForm(forms.ModelForm):
         before = self.instance.expected_fields or {}
         expected = {k: v for k, v in before.items() if k not in self.expected_names}
         for i, name in enumerate(self.expected_names):
+            if name in self.expected_kinds:  # typed by the output schema: read by its box
+                if data.get(f"expected_{i}") is not None:
+                    expected[name] = data[f"expected_{i}"]
+                continue
             text = data.get(f"expected_{i}", "").strip()
             if text:  # a non-text value left as shown keeps its type
                 expected[name] = before[name] if cell_text("string", before.get(name)) == text else text
@@ -131,14 +138,18 @@ def case_form_for(*, dataset: Dataset | None) -> type[CaseForm]:
             if kind == "string"
             else forms.TextInput(attrs={"size": 10}),
         )
-    for i, name in enumerate(expected):
-        boxes[f"expected_{i}"] = forms.CharField(
-            label=f"Expected {name}", required=False, help_text="Optional: what the answer's field must say.",
-            widget=forms.TextInput(attrs={"size": 12}),
+    for i, field in enumerate(expected):
+        how = "" if field.kind == "string" else f": {HOW_TO_WRITE[field.kind]}"
+        box = forms.CharField if field.kind == "string" else partial(VariableField, kind=field.kind)
+        boxes[f"expected_{i}"] = box(
+            label=f"Expected {field.name}", required=False, widget=forms.TextInput(attrs={"size": 12}),
+            help_text=f"Optional: what the answer's field must say{how}.",
         )  # fmt: skip
     meta = type("Meta", (CaseForm.Meta,), {"fields": ("expected_output", "tags")})
+    kinds = {f.name: f.kind for f in expected if f.kind != "string"}
     return type("DatasetCaseForm", (CaseForm,), {**boxes, "Meta": meta, "declared": declared,
-                                                  "expected_names": expected})  # fmt: skip
+                                                  "expected_names": [f.name for f in expected],
+                                                  "expected_kinds": kinds})  # fmt: skip
 
 
 class CaseInline(ProjectScopedInline):
