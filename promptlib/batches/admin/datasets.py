@@ -22,7 +22,9 @@ from promptlib.batches.datasets import (
     DatasetError,
     cases_export,
     cases_import,
+    dataset_runs,
     dataset_variables,
+    dataset_version_for_edit,
 )
 from promptlib.batches.expected_fields import dataset_expected_fields
 from promptlib.batches.models import Dataset, DatasetCase
@@ -279,14 +281,29 @@ class DatasetAdmin(ProjectScopedAdmin):
         if formset.model is not DatasetCase:
             return super().save_formset(request, form, formset, change)
         cases = formset.save(commit=False)  # a case added by hand goes after the last one
-        last = form.instance.cases.aggregate(top=Max("position"))["top"] or 0
+        if not cases and not formset.deleted_objects:
+            return
+        dataset = form.instance
+        before = dataset.version
+        # Batches ran on these cases: the edit goes to copies of them, the next version (as an import does).
+        copies = dataset_version_for_edit(dataset=dataset)
+        last = dataset.cases.aggregate(top=Max("position"))["top"] or 0
         for case in cases:
             if case.position is None:
                 last += 1
                 case.position = last
+            elif case.pk in copies:
+                case.pk, case.dataset_id = copies[case.pk], dataset.pk
             case.save()
         for case in formset.deleted_objects:
-            case.delete()
+            DatasetCase.objects.filter(pk=copies.get(case.pk, case.pk), dataset=dataset).delete()
+        if copies:
+            self.message_user(
+                request,
+                f"Batches ran on version {before}, so your changes made version {dataset.version} of {dataset.name}; "
+                f"version {before} keeps the cases those batches ran.",
+                messages.INFO,
+            )
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
@@ -313,6 +330,7 @@ class DatasetAdmin(ProjectScopedAdmin):
                 for d in rows.annotate(case_total=Count("cases")).order_by("-version")
             ]  # fmt: skip
             extra["columns"] = column_guide(dataset_variables(dataset=dataset))
+            extra["runs"] = dataset_runs(dataset=dataset) if dataset.version_of_id is None else 0
         return super().change_view(request, object_id, form_url, extra)
 
     @admin.display(description="Cases", ordering="case_total")
