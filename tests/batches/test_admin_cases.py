@@ -110,3 +110,10 @@ def test_an_expected_field_the_schema_types_as_a_whole_number_is_stored_as_one(a
     r = _post(as_bob, rated, [{"var_ticket": "Great", "expected_0": "5", "expected_output": "", "tags": ""}], initial=0)
     assert r.status_code == 302
     assert rated.cases.get().expected_fields == {"stars": 5}
+
+
+def test_the_import_page_names_a_column_for_each_expected_field_the_checks_need(as_bob, acme, triage_experiment):
+    fresh = dataset_create(project=acme, name="fresh", template=triage_experiment.template)
+    page = as_bob.get(f"/admin/promptlib/dataset/{fresh.pk}/import/").content.decode()
+    assert "<code>ticket</code>" in page and "<code>expected.category</code>" in page
+    assert "what the answer&#x27;s category must say" in page

@@ -18,6 +18,7 @@ from promptlib.admin.base import ProjectListFilter, ProjectScopedAdmin, ProjectS
 from promptlib.batches.admin.forms import tags_from_text
 from promptlib.batches.dataset_types import HOW_TO_WRITE, cell_text, cell_value
 from promptlib.batches.datasets import (
+    EXPECTED_PREFIX,
     FORMATS,
     DatasetError,
     cases_export,
@@ -26,7 +27,7 @@ from promptlib.batches.datasets import (
     dataset_variables,
     dataset_version_for_edit,
 )
-from promptlib.batches.expected_fields import dataset_expected_fields
+from promptlib.batches.expected_fields import ExpectedField, dataset_expected_fields
 from promptlib.batches.models import Dataset, DatasetCase
 from promptlib.core.models import Role
 
@@ -224,13 +225,21 @@ class ImportForm(forms.Form):
     )
 
 
-def column_guide(variables: list[dict]) -> list[dict[str, str]]:
-    """One row per variable for the import page: its column name and how to write a value."""
+def column_guide(variables: list[dict], expected: list[ExpectedField] | None = None) -> list[dict[str, str]]:
+    """One row per variable, then per expected field, for the import page: its column and how to write a value."""
     return [
-        {"name": v["name"], "how": HOW_TO_WRITE.get(v.get("type", "string"), "any text"),
-         "required": "required" if v.get("required") and v.get("default") is None else "optional"}
-        for v in variables
+        *({"name": v["name"], "how": HOW_TO_WRITE.get(v.get("type", "string"), "any text"),
+           "required": "required" if v.get("required") and v.get("default") is None else "optional"}
+          for v in variables),
+        *({"name": f"{EXPECTED_PREFIX}{f.name}", "required": "optional", "how": f"what the answer's {f.name} must say"}
+          for f in expected or []),
     ]  # fmt: skip
+
+
+def dataset_columns(dataset: Dataset) -> list[dict[str, str]]:
+    """The import guide of a dataset that declares variables: those, then its expected fields' columns."""
+    variables = dataset_variables(dataset=dataset)
+    return column_guide(variables, dataset_expected_fields(dataset=dataset) if variables else [])
 
 
 @admin.register(Dataset)
@@ -329,7 +338,7 @@ class DatasetAdmin(ProjectScopedAdmin):
                  "url": reverse("admin:promptlib_dataset_change", args=[d.pk])}
                 for d in rows.annotate(case_total=Count("cases")).order_by("-version")
             ]  # fmt: skip
-            extra["columns"] = column_guide(dataset_variables(dataset=dataset))
+            extra["columns"] = dataset_columns(dataset)
             extra["runs"] = dataset_runs(dataset=dataset) if dataset.version_of_id is None else 0
         return super().change_view(request, object_id, form_url, extra)
 
@@ -385,7 +394,7 @@ class DatasetAdmin(ProjectScopedAdmin):
             "title": f"Import cases into {dataset.name}",
             "form": form,
             "problems": problems[:200],
-            "columns": column_guide(dataset_variables(dataset=dataset)),
+            "columns": dataset_columns(dataset),
         }
         return TemplateResponse(request, "admin/promptlib/dataset/import.html", context)
 
