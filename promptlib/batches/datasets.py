@@ -10,7 +10,9 @@ A declared variable named like a special column (e.g. `tags`) takes that column.
 
 Versions: each import into a dataset that already has cases makes its next version. The cases of
 the version before are moved, with the batches that ran on them, to a kept copy of the dataset row
-(`version_of`), so the dataset keeps its name and every batch keeps the cases it ran.
+(`version_of`), so the dataset keeps its name and every batch keeps the cases it ran. Cases edited,
+added or deleted by hand (the admin) make the next version the same way when a batch ran on the
+current cases, and are changed in place when none did (dataset_version_for_edit).
 
 JSONL: one object per line with the keys input, expected_output, expected_fields and tags.
 Exports use the `input` JSON column, so that typed values (numbers, lists) survive a round trip,
@@ -97,14 +99,6 @@ def dataset_create(
 def dataset_variables(*, dataset: Dataset) -> list[dict]:
     """The variables the dataset's cases fill, with their types ([] when nothing is declared)."""
     return variables_declared(template=dataset.template, variables=dataset.variables)
-
-
-def dataset_expected_fields(*, dataset: Dataset) -> list[str]:
-    """The expected-field names its cases use, in order of first use (one admin box each)."""
-    names: dict[str, None] = {}
-    for fields in dataset.cases.values_list("expected_fields", flat=True):
-        names.update(dict.fromkeys(fields or {}))
-    return list(names)
 
 
 def case_data_validate(data: Any) -> CaseData:
@@ -340,6 +334,41 @@ def cases_add(*, dataset: Dataset, cases: list[CaseData], replace: bool = False)
     locked.save(update_fields=["version", "updated_at"])
     dataset.version, dataset.updated_at = locked.version, locked.updated_at
     return len(cases)
+
+
+def dataset_runs(*, dataset: Dataset) -> int:
+    """How many batches ran on the dataset's current cases (an edit of them then makes a new version)."""
+    return Batch.objects.filter(dataset=dataset).count()
+
+
+@transaction.atomic
+def dataset_version_for_edit(*, dataset: Dataset) -> dict[int, int]:
+    """Before its cases are edited by hand: a new version if batches ran on them, as an import makes one.
+
+    The cases the batches ran stay, with those batches, on the kept copy of this version (_version_keep);
+    the dataset gets a copy of each as its next version, to be edited. Returns {case id: its copy's id},
+    empty when no batch ran on the cases, which are then edited in place.
+    """
+    locked = Dataset.objects.select_for_update().get(pk=dataset.pk)  # as cases_add: one change at a time
+    if locked.version_of_id is not None:
+        raise DatasetError(
+            f"This is version {locked.version} of '{locked.name}', kept as it was; edit the dataset itself.",
+            field="dataset",
+            status=409,
+        )
+    if not dataset_runs(dataset=locked):
+        return {}
+    earlier = list(locked.cases.order_by("position"))
+    _version_keep(locked)
+    locked.version += 1
+    copied = [f.attname for f in DatasetCase._meta.concrete_fields if not f.primary_key and f.name != "dataset"]
+    copies = DatasetCase.objects.bulk_create(
+        [DatasetCase(dataset_id=locked.pk, **{name: getattr(case, name) for name in copied}) for case in earlier],
+        batch_size=2000,
+    )
+    locked.save(update_fields=["version", "updated_at"])
+    dataset.version, dataset.updated_at = locked.version, locked.updated_at
+    return {case.pk: copy.pk for case, copy in zip(earlier, copies, strict=True)}
 
 
 def cases_import(*, dataset: Dataset, content: str | bytes, fmt: str, replace: bool = False) -> int:

@@ -1,8 +1,13 @@
 """A dataset's cases in the admin: one plain box per declared variable and expected field, no JSON."""
 
+from dataclasses import replace
+
 import pytest
 
 from promptlib.batches.datasets import CaseData, cases_add, dataset_create
+from promptlib.batches.models import ScorerConfig
+from promptlib.prompts.services import template_create, version_create
+from tests.batches_support import triage_content
 
 pytestmark = pytest.mark.django_db
 
@@ -79,3 +84,36 @@ def test_a_dataset_declaring_no_variables_keeps_the_json_box(as_bob, tickets):
     assert r.status_code == 302
     case.refresh_from_db()
     assert case.input == {"ticket": "changed"} and case.tags == ["a"]
+
+
+def test_the_first_case_of_a_new_dataset_offers_the_boxes_its_checks_and_schema_need(as_bob, acme, triage_experiment):
+    ScorerConfig.objects.filter(kind="expected_fields").update(config={"fields": ["priority"]})
+    fresh = dataset_create(project=acme, name="fresh", template=triage_experiment.template)
+    html = as_bob.get(f"/admin/promptlib/dataset/{fresh.pk}/change/").content.decode()
+    assert "Expected priority" in html and "Expected category" in html  # the scorer's field, the schema's
+    assert 'name="cases-__prefix__-expected_1"' in html
+    r = _post(as_bob, fresh, [{"var_ticket": "Charged twice", "expected_0": "high", "expected_1": "billing",
+                               "expected_output": "", "tags": ""}], initial=0)  # fmt: skip
+    assert r.status_code == 302
+    assert fresh.cases.get().expected_fields == {"priority": "high", "category": "billing"}
+
+
+def test_an_expected_field_the_schema_types_as_a_whole_number_is_stored_as_one(as_bob, acme, offers):
+    template = template_create(project=acme, slug="score", title="Score")
+    schema = {"type": "object", "properties": {"stars": {"type": "integer"}}}
+    version_create(template=template, content=replace(triage_content("Rate it."), output_schema=schema))
+    rated = dataset_create(project=acme, name="rated", template=template)
+    r = _post(as_bob, rated, [{"var_ticket": "Great", "expected_0": "five", "expected_output": "", "tags": ""}],
+              initial=0)  # fmt: skip
+    assert r.status_code == 200 and not rated.cases.exists()
+    assert "is not a whole number" in str(r.context["inline_admin_formsets"][0].formset.errors)
+    r = _post(as_bob, rated, [{"var_ticket": "Great", "expected_0": "5", "expected_output": "", "tags": ""}], initial=0)
+    assert r.status_code == 302
+    assert rated.cases.get().expected_fields == {"stars": 5}
+
+
+def test_the_import_page_names_a_column_for_each_expected_field_the_checks_need(as_bob, acme, triage_experiment):
+    fresh = dataset_create(project=acme, name="fresh", template=triage_experiment.template)
+    page = as_bob.get(f"/admin/promptlib/dataset/{fresh.pk}/import/").content.decode()
+    assert "<code>ticket</code>" in page and "<code>expected.category</code>" in page
+    assert "what the answer&#x27;s category must say" in page

@@ -32,3 +32,38 @@ def test_the_batch_page_and_the_template_editor_fit_a_phone_and_a_desktop(
             page.goto(live_server.url + path)
             page.screenshot(path=str(ARTIFACTS / f"fit-{name}-{size['width']}.png"), full_page=True)
             assert _sideways(page) <= 0, f"{name} page scrolls sideways at {size['width']} px"
+
+
+@pytest.mark.browser
+def test_the_labels_table_stacks_as_cards_on_a_phone_and_stays_a_table_on_a_desktop(
+    transactional_db, live_server, page, alice, triage_experiment
+):
+    from promptlib.prompts.services import label_move
+
+    template = triage_experiment.template
+    for name, number in (("production", 1), ("staging", 2)):
+        label_move(template=template, name=name, version=template.versions.get(number=number), actor=alice)
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", "alice")
+    page.fill("#id_password", "pw-alice")
+    page.click("input[type=submit]")
+    shape = """() => {
+        const table = document.querySelector('#labels-table');
+        const cells = [...table.querySelectorAll('tbody tr:first-child td')].map((td) => td.getBoundingClientRect());
+        return {inner: table.scrollWidth - table.clientWidth, head: getComputedStyle(table.tHead).display,
+                stacked: cells.every((c, i) => i === 0 || c.top >= cells[i - 1].bottom - 1),
+                right: Math.max(...cells.map((c) => c.right)), width: window.innerWidth};
+    }"""
+    page.set_viewport_size(PHONE)
+    page.goto(f"{live_server.url}/admin/promptlib/template/{template.pk}/change/")
+    page.locator("#labels").screenshot(path=str(ARTIFACTS / "labels-390.png"))
+    phone = page.evaluate(shape)
+    assert phone["inner"] <= 0, "the labels table scrolls inside its own box on a phone"
+    assert phone["stacked"] and phone["head"] == "none" and phone["right"] <= phone["width"]
+    assert "Points at" in page.locator("#labels-table tbody tr").first.locator("td").nth(1).evaluate(
+        "(td) => getComputedStyle(td, '::before').content"
+    )
+    page.set_viewport_size(DESKTOP)
+    page.goto(f"{live_server.url}/admin/promptlib/template/{template.pk}/change/")
+    desktop = page.evaluate(shape)
+    assert not desktop["stacked"] and desktop["head"] != "none" and desktop["inner"] <= 0

@@ -2,6 +2,7 @@ import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
+from promptlib.experiments.app_metrics import application_metric_register
 from promptlib.experiments.models import Experiment
 from promptlib.experiments.services import VariantSpec, experiment_create
 from promptlib.prompts.services import template_create, version_create
@@ -15,7 +16,7 @@ def _form(template, variants, **fields):
         "template": template.pk,
         "name": "Shorter welcome",
         "description": "",
-        "primary_metric": "converted",
+        "primary_metric": "task_success_rate",
         "guardrail_metrics": ["cost_per_success_usd"],
         "minimum_effect": "0.05",
         "variants-TOTAL_FORMS": len(variants),
@@ -321,29 +322,62 @@ def test_every_field_of_the_add_form_has_help(welcome, bob, client):
     assert missing == [name for name in missing if name in ("id", "experiment", "DELETE")]
 
 
-def test_the_primary_metric_help_names_the_metrics_with_their_labels(welcome, bob, client):
+def test_the_primary_metric_is_picked_from_a_list_in_plain_words_not_typed(acme, welcome, bob, client):
+    application_metric_register(project=acme, name="converted", label="Sign-ups", direction="higher")
     client.force_login(bob)
-    help_text = client.get(ADD).context["adminform"].form.fields["primary_metric"].help_text
-    assert "task_success_rate (Task success)" in help_text
-    assert "cost_per_success_usd (Cost per successful answer)" in help_text
+    response = client.get(ADD)
+    field = response.context["adminform"].form.fields["primary_metric"]
+    groups = dict(field.choices)
+    assert dict(groups["From test batches"])["task_success_rate"] == "Task success (higher is better)"
+    assert dict(groups["From test batches"])["cost_per_success_usd"] == "Cost per successful answer (lower is better)"
+    assert dict(groups["Reported by your application"]) == {"converted": "Sign-ups (higher is better)"}
+    page = response.content.decode()
+    assert '<select name="primary_metric"' in page and 'list="id_primary_metric-names"' not in page
+    assert "task_success_rate" not in field.help_text  # no code name to read or type
 
 
-def test_the_primary_metric_help_names_the_projects_production_outcomes(
-    acme, globex, welcome, welcome_content, bob, client
+def test_a_reported_metric_nobody_registered_is_not_offered_and_the_help_says_why(
+    acme, welcome, welcome_content, bob, client
 ):
     _running_elsewhere(acme, welcome_content, "signed_up")
-    _running_elsewhere(globex, welcome_content, "globex_secret")
     client.force_login(bob)
-    page = client.get(ADD).content.decode()
-    assert "signed_up" in page
-    assert "globex_secret" not in page
+    field = client.get(ADD).context["adminform"].form.fields["primary_metric"]
+    assert "signed_up" not in {name for _, group in field.choices for name, _ in group}
+    assert "Reported but not registered yet, so not listed: signed_up" in field.help_text
 
 
-def test_the_primary_metric_box_suggests_the_metric_names(welcome, bob, client):
+def test_a_registered_application_metric_decides_and_an_unregistered_one_is_refused(
+    acme, welcome, welcome_v2, bob, client
+):
+    application_metric_register(project=acme, name="converted", label="Sign-ups", direction="higher")
     client.force_login(bob)
-    page = client.get(ADD).content.decode()
-    assert 'list="id_primary_metric-names"' in page
-    assert '<option value="latency_p95_ms"></option>' in page
+    v1 = welcome.versions.get(number=1)
+    variants = [("control", v1, 1, True), ("short", welcome_v2, 1, False)]
+    response = client.post(ADD, _form(welcome, variants, primary_metric="complaints"))
+    assert response.status_code == 200 and not Experiment.objects.exists()
+    assert "primary_metric" in response.context["adminform"].form.errors
+    response = client.post(ADD, _form(welcome, variants, primary_metric="converted"))
+    assert response.status_code == 302
+    assert Experiment.objects.get().primary_metric == "converted"
+
+
+def test_a_metric_registered_in_another_project_cannot_decide_this_templates_experiment(
+    acme, globex, welcome, welcome_v2, django_user_model, client
+):
+    from promptlib.core.models import Membership, Role
+
+    application_metric_register(project=globex, name="revenue", label="Revenue", direction="higher")
+    both = django_user_model.objects.create_user("both", password="pw-both", is_staff=True)
+    for project in (acme, globex):
+        Membership.objects.create(user=both, project=project, role=Role.EDITOR)
+    client.force_login(both)
+    v1 = welcome.versions.get(number=1)
+    response = client.post(ADD, _form(welcome, [("control", v1, 1, True), ("b", welcome_v2, 1, False)],
+                                      primary_metric="revenue"))  # fmt: skip
+    assert response.status_code == 200 and not Experiment.objects.exists()
+    assert response.context["adminform"].form.errors["primary_metric"] == [
+        "Choose a number registered in the template's project."
+    ]
 
 
 def test_a_running_experiments_read_only_metrics_keep_their_help(welcome_experiment, alice, client):

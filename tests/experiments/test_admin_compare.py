@@ -40,7 +40,7 @@ def test_the_form_is_prefilled_from_the_template_and_its_dataset(client, bob, tr
 
 def test_metrics_are_offered_by_their_plain_names_with_their_direction(client, bob, triage):
     form = _page(client, bob, triage).context["form"]
-    labels = dict(form.fields["primary_metric"].choices)
+    labels = {name: label for _, group in form.fields["primary_metric"].choices for name, label in group}
     assert labels["task_success_rate"] == "Task success (higher is better)"
     assert labels["cost_per_success_usd"] == "Cost per successful answer (lower is better)"
     assert dict(form.fields["guardrail_metrics"].choices) == labels

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -16,13 +18,16 @@ from promptlib.admin.base import ProjectListFilter, ProjectScopedAdmin, ProjectS
 from promptlib.batches.admin.forms import tags_from_text
 from promptlib.batches.dataset_types import HOW_TO_WRITE, cell_text, cell_value
 from promptlib.batches.datasets import (
+    EXPECTED_PREFIX,
     FORMATS,
     DatasetError,
     cases_export,
     cases_import,
-    dataset_expected_fields,
+    dataset_runs,
     dataset_variables,
+    dataset_version_for_edit,
 )
+from promptlib.batches.expected_fields import ExpectedField, dataset_expected_fields
 from promptlib.batches.models import Dataset, DatasetCase
 from promptlib.core.models import Role
 
@@ -50,6 +55,7 @@ class CaseForm(forms.ModelForm):
 
     declared: list[dict] = []  # the dataset's variables, each a box named var_<name>
     expected_names: list[str] = []  # its expected fields, each a box named expected_<i>
+    expected_kinds: dict[str, str] = {}  # a field's type when its box is not plain text (e.g. "integer")
 
     tags = forms.CharField(
         required=False,
@@ -69,7 +75,7 @@ class CaseForm(forms.ModelForm):
         for var in self.declared:
             self.initial[f"var_{var['name']}"] = cell_text(var.get("type", "string"), given.get(var["name"]))
         for i, name in enumerate(self.expected_names):
-            self.initial[f"expected_{i}"] = cell_text("string", expected.get(name))
+            self.initial[f"expected_{i}"] = cell_text(self.expected_kinds.get(name, "string"), expected.get(name))
 
     def clean_tags(self) -> list[str]:
         return tags_from_text(self.cleaned_data.get("tags", ""))
@@ -88,6 +94,10 @@ class CaseForm(forms.ModelForm):
         before = self.instance.expected_fields or {}
         expected = {k: v for k, v in before.items() if k not in self.expected_names}
         for i, name in enumerate(self.expected_names):
+            if name in self.expected_kinds:  # typed by the output schema: read by its box
+                if data.get(f"expected_{i}") is not None:
+                    expected[name] = data[f"expected_{i}"]
+                continue
             text = data.get(f"expected_{i}", "").strip()
             if text:  # a non-text value left as shown keeps its type
                 expected[name] = before[name] if cell_text("string", before.get(name)) == text else text
@@ -131,14 +141,18 @@ def case_form_for(*, dataset: Dataset | None) -> type[CaseForm]:
             if kind == "string"
             else forms.TextInput(attrs={"size": 10}),
         )
-    for i, name in enumerate(expected):
-        boxes[f"expected_{i}"] = forms.CharField(
-            label=f"Expected {name}", required=False, help_text="Optional: what the answer's field must say.",
-            widget=forms.TextInput(attrs={"size": 12}),
+    for i, field in enumerate(expected):
+        how = "" if field.kind == "string" else f": {HOW_TO_WRITE[field.kind]}"
+        box = forms.CharField if field.kind == "string" else partial(VariableField, kind=field.kind)
+        boxes[f"expected_{i}"] = box(
+            label=f"Expected {field.name}", required=False, widget=forms.TextInput(attrs={"size": 12}),
+            help_text=f"Optional: what the answer's field must say{how}.",
         )  # fmt: skip
     meta = type("Meta", (CaseForm.Meta,), {"fields": ("expected_output", "tags")})
+    kinds = {f.name: f.kind for f in expected if f.kind != "string"}
     return type("DatasetCaseForm", (CaseForm,), {**boxes, "Meta": meta, "declared": declared,
-                                                  "expected_names": expected})  # fmt: skip
+                                                  "expected_names": [f.name for f in expected],
+                                                  "expected_kinds": kinds})  # fmt: skip
 
 
 class CaseInline(ProjectScopedInline):
@@ -211,13 +225,21 @@ class ImportForm(forms.Form):
     )
 
 
-def column_guide(variables: list[dict]) -> list[dict[str, str]]:
-    """One row per variable for the import page: its column name and how to write a value."""
+def column_guide(variables: list[dict], expected: list[ExpectedField] | None = None) -> list[dict[str, str]]:
+    """One row per variable, then per expected field, for the import page: its column and how to write a value."""
     return [
-        {"name": v["name"], "how": HOW_TO_WRITE.get(v.get("type", "string"), "any text"),
-         "required": "required" if v.get("required") and v.get("default") is None else "optional"}
-        for v in variables
+        *({"name": v["name"], "how": HOW_TO_WRITE.get(v.get("type", "string"), "any text"),
+           "required": "required" if v.get("required") and v.get("default") is None else "optional"}
+          for v in variables),
+        *({"name": f"{EXPECTED_PREFIX}{f.name}", "required": "optional", "how": f"what the answer's {f.name} must say"}
+          for f in expected or []),
     ]  # fmt: skip
+
+
+def dataset_columns(dataset: Dataset) -> list[dict[str, str]]:
+    """The import guide of a dataset that declares variables: those, then its expected fields' columns."""
+    variables = dataset_variables(dataset=dataset)
+    return column_guide(variables, dataset_expected_fields(dataset=dataset) if variables else [])
 
 
 @admin.register(Dataset)
@@ -268,14 +290,29 @@ class DatasetAdmin(ProjectScopedAdmin):
         if formset.model is not DatasetCase:
             return super().save_formset(request, form, formset, change)
         cases = formset.save(commit=False)  # a case added by hand goes after the last one
-        last = form.instance.cases.aggregate(top=Max("position"))["top"] or 0
+        if not cases and not formset.deleted_objects:
+            return
+        dataset = form.instance
+        before = dataset.version
+        # Batches ran on these cases: the edit goes to copies of them, the next version (as an import does).
+        copies = dataset_version_for_edit(dataset=dataset)
+        last = dataset.cases.aggregate(top=Max("position"))["top"] or 0
         for case in cases:
             if case.position is None:
                 last += 1
                 case.position = last
+            elif case.pk in copies:
+                case.pk, case.dataset_id = copies[case.pk], dataset.pk
             case.save()
         for case in formset.deleted_objects:
-            case.delete()
+            DatasetCase.objects.filter(pk=copies.get(case.pk, case.pk), dataset=dataset).delete()
+        if copies:
+            self.message_user(
+                request,
+                f"Batches ran on version {before}, so your changes made version {dataset.version} of {dataset.name}; "
+                f"version {before} keeps the cases those batches ran.",
+                messages.INFO,
+            )
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
@@ -301,7 +338,8 @@ class DatasetAdmin(ProjectScopedAdmin):
                  "url": reverse("admin:promptlib_dataset_change", args=[d.pk])}
                 for d in rows.annotate(case_total=Count("cases")).order_by("-version")
             ]  # fmt: skip
-            extra["columns"] = column_guide(dataset_variables(dataset=dataset))
+            extra["columns"] = dataset_columns(dataset)
+            extra["runs"] = dataset_runs(dataset=dataset) if dataset.version_of_id is None else 0
         return super().change_view(request, object_id, form_url, extra)
 
     @admin.display(description="Cases", ordering="case_total")
@@ -356,7 +394,7 @@ class DatasetAdmin(ProjectScopedAdmin):
             "title": f"Import cases into {dataset.name}",
             "form": form,
             "problems": problems[:200],
-            "columns": column_guide(dataset_variables(dataset=dataset)),
+            "columns": dataset_columns(dataset),
         }
         return TemplateResponse(request, "admin/promptlib/dataset/import.html", context)
 

@@ -12,6 +12,7 @@ from promptlib.admin.base import form_error_add
 from promptlib.experiments.margins import DEFAULT_MARGINS, margin_choices, margin_text
 from promptlib.experiments.metrics import METRICS, direction_words
 from promptlib.experiments.models import Experiment, Variant
+from promptlib.experiments.selectors import application_metric_labels
 from promptlib.experiments.services import ExperimentError, metrics_validate
 from promptlib.prompts.models import Version
 from promptlib.scorers.registry import SCORER_KINDS
@@ -54,17 +55,20 @@ VARIANT_HELP = {
 }
 
 
-def primary_metric_help(*, outcome_metrics: list[str]) -> str:
-    """What the primary metric is, and every name it can take: batch metrics and reported outcomes."""
-    batch = "; ".join(f"{escape(m.name)} ({escape(m.label)})" for m in METRICS.values())
-    if outcome_metrics:
-        production = "Outcomes your application reports in this project: " + ", ".join(map(escape, outcome_metrics))
-    else:
-        production = "No production outcomes reported yet"
-    return (
-        "The one number that decides which version wins. From test batches: "
-        f"{batch}. {production}; any name your application sends to /api/v1/outcomes (e.g. converted) works."
-    )
+PRIMARY_LABEL = "What decides the winner"
+PRIMARY_HELP = (
+    "The one number that decides which version wins. The test batches' numbers come first; a number your "
+    "application reports (sign-ups, complaints…) is listed once it is registered in Experiments → Application "
+    "metrics, where you say whether higher or lower is better."
+)
+
+
+def primary_metric_help(*, unregistered: list[str]) -> str:
+    """What the primary metric is, and which reported numbers must be registered before they can decide."""
+    if not unregistered:
+        return PRIMARY_HELP
+    names = ", ".join(map(escape, unregistered[:10]))
+    return f"{PRIMARY_HELP} Reported but not registered yet, so not listed: {names}."
 
 
 class MetricNameInput(forms.TextInput):
@@ -112,6 +116,20 @@ def metric_choices(*, registered: dict[str, str], reported: list[str], current: 
     return list(choices.items())
 
 
+def primary_metric_choices(*, registered: dict[str, str], current: str = "") -> list:
+    """What may decide the winner, grouped and in plain words with its direction: the test batches'
+    metrics, then the application's registered ones. A reported metric nobody registered has no
+    direction, so it could never name a winner: it is not offered (unless it is already the one chosen)."""
+    batch = [(m.name, f"{m.label} ({direction_words(m.higher_is_better)})") for m in METRICS.values()]
+    application = [(name, label) for name, label in registered.items() if name not in METRICS]
+    if current and current not in METRICS and current not in registered:
+        application.append((current, f"{current} (reported; direction not set)"))
+    groups: list = [("From test batches", batch)]
+    if application:
+        groups.append(("Reported by your application", application))
+    return groups
+
+
 # One choice field per metric a guardrail may watch, declared on a base so the admin's fieldsets know them.
 MarginFields = type("MarginFields", (forms.Form,), {f"{MARGIN_PREFIX}{m}": _margin_field(m) for m in MARGIN_METRICS})
 
@@ -129,7 +147,7 @@ class ExperimentForm(MarginFields, forms.ModelForm):
         model = Experiment
         fields = ("template", "name", "description", "primary_metric", "guardrail_metrics", "minimum_effect")
         # Also read by the admin for read-only fields (a started experiment's metrics, its status…).
-        help_texts = {**EXPERIMENT_HELP, "primary_metric": primary_metric_help(outcome_metrics=[])}
+        help_texts = {**EXPERIMENT_HELP, "primary_metric": PRIMARY_HELP}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -141,11 +159,15 @@ class ExperimentForm(MarginFields, forms.ModelForm):
                 registered=self.registered_metrics, reported=self.outcome_metrics, current=current
             )
             self.initial["guardrail_metrics"] = current
-        if "primary_metric" in self.fields:
-            field = self.fields["primary_metric"]
-            field.help_text = primary_metric_help(outcome_metrics=self.outcome_metrics)
-            names = list(dict.fromkeys([*METRICS, *self.registered_metrics, *self.outcome_metrics]))
-            field.widget = MetricNameInput(attrs=field.widget.attrs, names=names)
+        if "primary_metric" in self.fields:  # picked from a list: no code name to type
+            current = self.instance.primary_metric if self.instance.pk else ""
+            unregistered = [n for n in self.outcome_metrics if n not in METRICS and n not in self.registered_metrics]
+            self.fields["primary_metric"] = forms.ChoiceField(
+                label=PRIMARY_LABEL,
+                choices=primary_metric_choices(registered=self.registered_metrics, current=current),
+                initial=current or "task_success_rate",
+                help_text=primary_metric_help(unregistered=unregistered),
+            )
 
     @property
     def margins(self) -> dict[str, float | None]:
@@ -158,6 +180,17 @@ class ExperimentForm(MarginFields, forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        metric = cleaned.get("primary_metric")
+        template = cleaned.get("template") or (self.instance.template if self.instance.template_id else None)
+        kept = self.instance.pk and metric == self.instance.primary_metric
+        if (
+            metric
+            and template is not None
+            and metric not in METRICS
+            and not kept
+            and metric not in application_metric_labels(project_ids=[template.project_id])
+        ):
+            self.add_error("primary_metric", "Choose a number registered in the template's project.")
         if "primary_metric" in cleaned and "guardrail_metrics" in cleaned:
             try:
                 metrics_validate(
@@ -206,9 +239,7 @@ class CompareForm(forms.Form):
         help_text="Suggested from what your prompt and test cases have. An answer counts as a success when it "
         "passes every ticked check.",
     )  # fmt: skip
-    primary_metric = forms.ChoiceField(
-        label="What decides the winner", help_text="The one number that decides which version wins."
-    )
+    primary_metric = forms.ChoiceField(label=PRIMARY_LABEL, help_text=PRIMARY_HELP)
     guardrail_metrics = forms.MultipleChoiceField(
         required=False, widget=forms.CheckboxSelectMultiple, label="Must not get worse",
         help_text="Optional: numbers that must not get worse while the winner improves.",
@@ -232,6 +263,6 @@ class CompareForm(forms.Form):
         self.fields["scorer_kinds"].choices = [
             (s.kind, format_html("<strong>{}</strong>: {}", SCORER_KINDS[s.kind].label, s.why)) for s in suggestions
         ]
-        choices = metric_choices(registered=registered, reported=outcome_metrics, current=[])
-        self.fields["primary_metric"].choices = choices
-        self.fields["guardrail_metrics"].choices = choices
+        self.fields["primary_metric"].choices = primary_metric_choices(registered=registered)
+        guarded = metric_choices(registered=registered, reported=outcome_metrics, current=[])
+        self.fields["guardrail_metrics"].choices = guarded
