@@ -26,6 +26,26 @@ def template_cache_invalidate(*, project_id: int, slug: str) -> None:
     transaction.on_commit(lambda: cache.delete(key))
 
 
+# Retrieval (promptlib.prompts.retrieval): a label of a knowledge base → its snapshot id, briefly
+# (dropped on publish); the passages found in an immutable snapshot for a query, for long.
+KNOWLEDGE_LABEL_TTL_SECONDS = 60
+KNOWLEDGE_SEARCH_TTL_SECONDS = 3600
+
+
+def knowledge_label_key(*, project_id: int, name: str, label: str) -> str:
+    return f"kblabel:v1:{project_id}:{name}:{label}"
+
+
+def knowledge_search_key(*, snapshot_id: int, digest: str) -> str:
+    return f"kbsearch:v1:{snapshot_id}:{digest}"
+
+
+def knowledge_cache_invalidate(*, project_id: int, name: str, labels: tuple[str, ...] = ("latest",)) -> None:
+    """After a knowledge base's labels moved (a publish): renders look its snapshot up again."""
+    keys = [knowledge_label_key(project_id=project_id, name=name, label=label) for label in labels]
+    transaction.on_commit(lambda: cache.delete_many(keys))
+
+
 def api_key_key(*, key_hash: str) -> str:
     return f"apikey:v1:{key_hash}"
 
