@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from promptlib.providers.base import ChatRequest, ChatResponse, Provider
+from promptlib.providers.base import ChatRequest, ChatResponse, EmbeddingResponse, Provider
 
 DEMO_NOTICE = "Offline demo — not a real model"
 # Simulated latency range in seconds: enough to see a progress bar move, small enough for tests.
@@ -65,6 +65,29 @@ class DemoProvider(Provider):
 
     def models_list(self) -> list[str]:
         return list(DEMO_MODELS)
+
+    def embed(self, *, model: str, inputs: list[str]) -> EmbeddingResponse:
+        """Hashed bags of words: texts sharing words get close vectors, with no model and no network."""
+        return EmbeddingResponse(
+            vectors=[hashed_embedding(text) for text in inputs],
+            input_tokens=sum(len(text) // 4 for text in inputs),
+            model=model or "demo-embed",
+            latency_ms=0,
+        )
+
+
+DEMO_EMBEDDING_DIMENSIONS = 256
+
+
+def hashed_embedding(text: str, dimensions: int = DEMO_EMBEDDING_DIMENSIONS) -> list[float]:
+    """A unit vector counting the text's words (lower-cased, trailing s dropped) in hashed buckets."""
+    vector = [0.0] * dimensions
+    for word in re.findall(r"\w+", text.lower()):
+        word = word[:-1] if len(word) > 3 and word.endswith("s") else word
+        bucket = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=4).digest(), "big") % dimensions
+        vector[bucket] += 1.0
+    norm = sum(v * v for v in vector) ** 0.5 or 1.0
+    return [v / norm for v in vector]
 
 
 def _seed(request: ChatRequest, salt: str = "") -> int:

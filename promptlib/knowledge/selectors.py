@@ -1,0 +1,163 @@
+"""Reads of knowledge bases: which snapshot a name means, and searching one.
+
+    snapshot_id = snapshot_resolve(project_id=p, knowledge_base="shop-policies")            # label latest
+    snapshot_id = snapshot_resolve(project_id=p, knowledge_base="shop-policies", snapshot=3)  # pinned
+    chunks = knowledge_search(project_id=p, snapshot_id=snapshot_id, query="refund after 30 days?")
+
+Modes: "keyword" (the database's full text: promptlib.knowledge.search_sql), "semantic" (cosine of
+the provider's embeddings: promptlib.knowledge.embeddings) and "hybrid" (reciprocal rank fusion of
+both, k = 60: each chunk scores the sum of 1 / (60 + its rank) over the lists it is in).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.db.models import QuerySet
+
+from promptlib.knowledge.embeddings import semantic_ids
+from promptlib.knowledge.errors import KnowledgeError
+from promptlib.knowledge.models import Chunk, Document, KnowledgeBase, Snapshot, SnapshotLabel
+from promptlib.knowledge.search_sql import keyword_ids
+
+MODES = ("keyword", "semantic", "hybrid")
+RRF_K = 60
+MAX_TOP_K = 50
+# Hybrid fuses this many candidates of each list (at least), so a chunk second in one list and absent
+# from the other's first top_k still counts.
+HYBRID_CANDIDATES = 50
+
+
+@dataclass(frozen=True)
+class RetrievedChunk:
+    id: int
+    title: str
+    source: str
+    text: str
+    score: float
+    document_id: int
+    tags: tuple[str, ...]
+
+
+def knowledge_bases_list(*, project_id: int) -> QuerySet[KnowledgeBase]:
+    return KnowledgeBase.objects.filter(project_id=project_id).order_by("name")
+
+
+def knowledge_base_get(*, project_id: int, name: str) -> KnowledgeBase:
+    found = KnowledgeBase.objects.filter(project_id=project_id, name=name).first()
+    if found is None:
+        raise KnowledgeError(f"No knowledge base named {name!r} in this project.", code="not_found", status=404)
+    return found
+
+
+def documents_current(*, knowledge_base: KnowledgeBase) -> QuerySet[Document]:
+    return knowledge_base.documents.filter(is_current=True).order_by("source")
+
+
+def snapshot_resolve(
+    *, project_id: int, knowledge_base: str, snapshot: int | None = None, label: str = "latest"
+) -> int:
+    """The pk of snapshot number `snapshot` of the project's knowledge base `knowledge_base`, or (no
+    number) of the snapshot `label` names. KnowledgeError naming the field that is unknown."""
+    kbs = KnowledgeBase.objects.filter(project_id=project_id, name=knowledge_base)
+    kb_id = kbs.values_list("id", flat=True).first()
+    if kb_id is None:
+        raise KnowledgeError(
+            f"No knowledge base named {knowledge_base!r} in this project.", field="knowledge_base", code="not_found"
+        )
+    if snapshot is not None:
+        found = Snapshot.objects.filter(knowledge_base_id=kb_id, number=snapshot).values_list("id", flat=True).first()
+        if found is None:
+            raise KnowledgeError(f"{knowledge_base} has no snapshot {snapshot}.", field="snapshot", code="not_found")
+        return found
+    labels = SnapshotLabel.objects.filter(knowledge_base_id=kb_id, name=label)
+    found = labels.values_list("snapshot_id", flat=True).first()
+    if found is None:
+        if label == "latest":
+            message = f"{knowledge_base} has no published snapshot yet: publish it first."
+        else:
+            message = f"{knowledge_base} has no label {label!r}."
+        raise KnowledgeError(message, field="label", code="not_found")
+    return found
+
+
+def _options_check(mode: str, top_k: int, min_score: float | None) -> None:
+    if mode not in MODES:
+        raise KnowledgeError(f"Search mode must be one of: {', '.join(MODES)}.", field="mode")
+    if not isinstance(top_k, int) or isinstance(top_k, bool) or not 1 <= top_k <= MAX_TOP_K:
+        raise KnowledgeError(f"top_k must be a whole number from 1 to {MAX_TOP_K}.", field="top_k")
+    if min_score is not None and not isinstance(min_score, int | float):
+        raise KnowledgeError("min_score must be a number.", field="min_score")
+
+
+def rrf_fuse(*ranked_lists: Sequence[int], k: int = RRF_K) -> list[tuple[int, float]]:
+    """Reciprocal rank fusion: each id scores the sum of 1 / (k + rank) (rank from 1) over the lists."""
+    scores: dict[int, float] = {}
+    for ranked in ranked_lists:
+        for rank, item in enumerate(ranked, start=1):
+            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
+    return sorted(scores.items(), key=lambda pair: (-pair[1], pair[0]))
+
+
+def knowledge_search(
+    *,
+    project_id: int,
+    snapshot_id: int,
+    query: str,
+    top_k: int = 4,
+    mode: str = "keyword",
+    tags: Sequence[str] = (),
+    min_score: float | None = None,
+) -> list[RetrievedChunk]:
+    """The `top_k` chunks of the snapshot best matching `query`, best first, each scoring at least
+    `min_score` (keyword: ts_rank on PostgreSQL, -bm25 on SQLite; semantic: cosine; hybrid: RRF), and
+    holding one of `tags` when given. The snapshot must belong to the project (else "not found")."""
+    _options_check(mode, top_k, min_score)
+    tags = tuple(str(t) for t in tags)
+    snapshot = Snapshot.objects.filter(id=snapshot_id, knowledge_base__project_id=project_id).first()
+    if snapshot is None:
+        raise KnowledgeError("No such snapshot in this project.", field="snapshot", code="not_found")
+    if mode == "keyword":
+        scored = keyword_ids(snapshot_id=snapshot_id, query=query, limit=top_k, tags=tags)
+    else:
+        knowledge_base = KnowledgeBase.objects.select_related("embedding_provider").get(id=snapshot.knowledge_base_id)
+        if mode == "semantic":
+            scored = semantic_ids(
+                knowledge_base=knowledge_base, snapshot_id=snapshot_id, query=query, limit=top_k, tags=tags
+            )
+        else:
+            depth = max(top_k, HYBRID_CANDIDATES)
+            by_words = keyword_ids(snapshot_id=snapshot_id, query=query, limit=depth, tags=tags)
+            by_meaning = semantic_ids(
+                knowledge_base=knowledge_base, snapshot_id=snapshot_id, query=query, limit=depth, tags=tags
+            )
+            scored = rrf_fuse([i for i, _ in by_words], [i for i, _ in by_meaning])[:top_k]
+    if min_score is not None:
+        scored = [(i, s) for i, s in scored if s >= min_score]
+    return chunks_load(scored)
+
+
+def chunks_load(scored: Sequence[tuple[int, float]]) -> list[RetrievedChunk]:
+    """RetrievedChunks for (chunk id, score) pairs, in the same order."""
+    if not scored:
+        return []
+    rows = {
+        row["id"]: row
+        for row in Chunk.objects.filter(id__in=[i for i, _ in scored]).values(
+            "id", "title", "text", "tags", "document_id", "document__source"
+        )
+    }
+    return [
+        RetrievedChunk(
+            id=i,
+            title=rows[i]["title"],
+            source=rows[i]["document__source"],
+            text=rows[i]["text"],
+            score=score,
+            document_id=rows[i]["document_id"],
+            tags=tuple(rows[i]["tags"] or ()),
+        )
+        for i, score in scored
+        if i in rows
+    ]
