@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
+from promptlib.core.caching import knowledge_cache_invalidate
 from promptlib.knowledge.chunking import chunk_settings_check, chunks_preview
 from promptlib.knowledge.errors import KnowledgeError
 from promptlib.knowledge.models import Chunk, Document, KnowledgeBase, Snapshot, SnapshotChunk, SnapshotLabel
@@ -275,6 +276,7 @@ def knowledge_publish(*, knowledge_base: KnowledgeBase, user=None, note: str = "
 
 
 def _label_move(kb: KnowledgeBase, name: str, snapshot: Snapshot) -> SnapshotLabel:
+    knowledge_cache_invalidate(project_id=kb.project_id, name=kb.name, labels=(name,))  # renders that follow it
     label = SnapshotLabel.objects.filter(knowledge_base=kb, name=name).first()
     if label is None:
         return SnapshotLabel.objects.create(knowledge_base=kb, name=name, snapshot=snapshot)

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('promptlib', '0014_dataset_versions'),
+        ('promptlib', '0017_knowledge'),
     ]
 
     operations = [

@@ -32,6 +32,8 @@ from promptlib.core.caching import (
     knowledge_search_key,
 )
 from promptlib.core.errors import DomainError
+from promptlib.knowledge.models import KnowledgeBase
+from promptlib.knowledge.selectors import knowledge_search, snapshot_resolve
 from promptlib.prompts.content import VersionContent
 from promptlib.prompts.rendering import PromptError, RenderedPrompt, render, retrieval_query
 
@@ -102,9 +104,14 @@ _pinned = _Memo(_MEMO_SIZE)
 _passages = _Memo(_MEMO_SIZE)
 
 
-def _snapshot_id(*, project_id: int, block: dict[str, Any]) -> int:
-    from promptlib.knowledge.selectors import snapshot_resolve
+def retrieval_memo_clear() -> None:
+    """Forget what this process keeps (tests: a rolled-back database may hand out the same ids again)."""
+    for memo in (_pinned, _passages):
+        with memo.lock:
+            memo.items.clear()
 
+
+def _snapshot_id(*, project_id: int, block: dict[str, Any]) -> int:
     name = block["knowledge_base"]
     if block.get("snapshot") is not None:
         key = (project_id, name, block["snapshot"])
@@ -140,8 +147,6 @@ def _passages_find(*, project_id: int, snapshot_id: int, query: str, params: dic
     key = knowledge_search_key(snapshot_id=snapshot_id, digest=digest)
     found = cache.get(key)
     if found is None:
-        from promptlib.knowledge.selectors import knowledge_search
-
         chunks = knowledge_search(project_id=project_id, snapshot_id=snapshot_id, query=query, **params)
         found = tuple(
             {
@@ -201,18 +206,22 @@ def prompt_build(*, project_id: int, content: VersionContent, variables: dict[st
 
 
 def retrieval_check(*, project_id: int, block: dict[str, Any] | None) -> None:
-    """Refuse a retrieval block whose knowledge base (or pinned snapshot) this project does not have."""
+    """Refuse a retrieval block naming a knowledge base this project does not have, or a snapshot it lacks.
+
+    A block that follows a label may be saved before the knowledge base is first published: renders
+    then say it has no snapshot yet.
+    """
     if not block:
         return
-    from promptlib.knowledge.selectors import snapshot_resolve
-
-    try:
-        snapshot_resolve(
-            project_id=project_id,
-            knowledge_base=block["knowledge_base"],
-            snapshot=block.get("snapshot"),
-            label=block.get("label") or "latest",
+    name = block["knowledge_base"]
+    if not KnowledgeBase.objects.filter(project_id=project_id, name=name).exists():
+        raise RetrievalError(
+            f"This project has no knowledge base named '{name}'. Choose one of the project's knowledge bases.",
+            field="retrieval.knowledge_base",
+            code="not_found",
         )
-    except DomainError as exc:
-        field = "retrieval.snapshot" if block.get("snapshot") is not None else "retrieval.knowledge_base"
-        raise RetrievalError(exc.message, field=exc.field if str(exc.field).startswith("retrieval") else field) from exc
+    if block.get("snapshot") is not None:
+        try:
+            snapshot_resolve(project_id=project_id, knowledge_base=name, snapshot=block["snapshot"])
+        except DomainError as exc:
+            raise RetrievalError(exc.message, field="retrieval.snapshot", code="not_found") from exc
