@@ -276,10 +276,12 @@ def item_call(*, work: ItemWork, plan: Plan, scorers: list[ScorerSpec], use_cach
 
 
 def _grounding(work: ItemWork, answer: str, retrieval: Retrieval | None) -> dict[str, Any]:
-    """What the call was given from the knowledge base, and the grounding counts the metrics sum."""
-    if retrieval is None:
-        return {}
-    passages = retrieval.chunks
+    """What the call was given from the knowledge base, and the grounding counts the metrics sum.
+
+    A version without retrieval is counted too: the case's expected facts are in no passage (recall 0),
+    and whatever it cites names no passage; that is the comparison "without vs with" needs.
+    """
+    passages = retrieval.chunks if retrieval is not None else ()
     expected, found = context_counts(
         expected_sources=work.expected_sources, expected_facts=work.expected_facts, passages=passages
     )
