@@ -1,0 +1,61 @@
+"""A batch of a version with a knowledge base, run in process: what each item records."""
+
+import pytest
+
+from promptlib.batches.models import BatchItem, ScorerConfig
+from promptlib.batches.services import batch_run_inline
+from promptlib.knowledge.models import Chunk
+from promptlib.providers.limits import limiter_for
+from tests.batches_support import make_batch, standin_provider
+from tests.retrieval_support import grounded_answer, grounded_dataset
+from tests.standins.server import StandinServer
+
+
+def _answer(body):
+    if "fact checker" in body["messages"][0]["content"]:
+        return '{"score": 10, "pass": true, "reason": "supported"}'
+    return grounded_answer(body)
+
+
+@pytest.fixture
+def server():
+    with StandinServer(answer=_answer) as srv:
+        yield srv
+
+
+def test_each_item_records_the_passages_it_was_given_and_the_grounding_counts(acme, grounded_experiment, server):
+    config = standin_provider(acme, server)
+    limiter_for(config).reset()
+    ScorerConfig.objects.create(experiment=grounded_experiment, kind="faithfulness", name="faithful", order=2,
+                                config={"provider": config.name, "model": "standin"})  # fmt: skip
+    batch = batch_run_inline(batch=make_batch(grounded_experiment, grounded_dataset(acme, count=3), provider=config,
+                                              model="standin"))  # fmt: skip
+    with_kb = BatchItem.objects.filter(batch=batch, variant__key="kb").order_by("case__position")
+    refunds = with_kb[0]
+    chunk = Chunk.objects.get(pk=refunds.retrieved[0]["id"])
+    assert (chunk.title, chunk.document.source) == ("Refunds", "policies.md")
+    assert refunds.retrieved[0] == {"id": chunk.pk, "source": "policies.md", "title": "Refunds",
+                                    "score": pytest.approx(refunds.retrieved[0]["score"])}  # fmt: skip
+    prompts = [b["messages"][-1]["content"] for b in server.stats()["bodies"]]
+    assert any(f"[{chunk.pk}] Refunds (policies.md): Unopened bags" in p for p in prompts)
+    assert refunds.success is True and refunds.output.startswith(f"From our records [{chunk.pk}]")
+    assert (refunds.context_expected, refunds.context_found) == (2, 2)  # policies.md and "30 days"
+    assert (refunds.citations_made, refunds.citations_valid) == (1, 1)
+    assert refunds.faithful is True and refunds.retrieval_ms is not None
+    assert refunds.latency_ms >= refunds.retrieval_ms
+
+    control = BatchItem.objects.filter(batch=batch, variant__key="control").order_by("case__position")[0]
+    assert control.success is False and control.retrieved == [] and control.retrieval_ms is None
+    assert (control.context_expected, control.context_found, control.faithful) == (2, 0, None)
+
+
+def test_a_missing_knowledge_base_fails_the_items_with_a_clear_error(acme, grounded_experiment, server, shop_kb):
+    config = standin_provider(acme, server)
+    limiter_for(config).reset()
+    shop_kb.delete()
+    batch = batch_run_inline(batch=make_batch(grounded_experiment, grounded_dataset(acme, count=3), provider=config,
+                                              model="standin"))  # fmt: skip
+    failed = BatchItem.objects.filter(batch=batch, variant__key="kb")
+    assert {item.status for item in failed} == {BatchItem.Status.FAILED}
+    assert "No knowledge base named 'coffee-shop'" in failed[0].error
+    assert failed[0].error_kind == "render"
