@@ -10,7 +10,8 @@ Warm, a retrieval makes no query: a pinned snapshot number → snapshot id is ke
 number of a snapshot never changes), a label → snapshot id in the shared cache for a short while
 (dropped when the knowledge base is published: promptlib.core.caching.knowledge_cache_invalidate),
 and the passages of (snapshot id, query, parameters) — a snapshot is immutable — in process and in
-the shared cache.
+the shared cache. The label's snapshot id is also memoised in process for two seconds
+(promptlib.core.caching.knowledge_label_lookup), so that a warm render makes no cache round trip.
 """
 
 from __future__ import annotations
@@ -28,7 +29,10 @@ from django.core.cache import cache
 from promptlib.core.caching import (
     KNOWLEDGE_LABEL_TTL_SECONDS,
     KNOWLEDGE_SEARCH_TTL_SECONDS,
+    knowledge_label_forget_all,
     knowledge_label_key,
+    knowledge_label_lookup,
+    knowledge_label_remember,
     knowledge_search_key,
 )
 from promptlib.core.errors import DomainError
@@ -109,6 +113,7 @@ def retrieval_memo_clear() -> None:
     for memo in (_pinned, _passages):
         with memo.lock:
             memo.items.clear()
+    knowledge_label_forget_all()
 
 
 def _snapshot_id(*, project_id: int, block: dict[str, Any]) -> int:
@@ -122,10 +127,11 @@ def _snapshot_id(*, project_id: int, block: dict[str, Any]) -> int:
         return found
     label = block.get("label") or "latest"
     key = knowledge_label_key(project_id=project_id, name=name, label=label)
-    found = cache.get(key)
+    found = knowledge_label_lookup(key)
     if found is None:
         found = snapshot_resolve(project_id=project_id, knowledge_base=name, label=label)
         cache.set(key, found, KNOWLEDGE_LABEL_TTL_SECONDS)
+        knowledge_label_remember(key, found)
     return found
 
 

@@ -65,7 +65,7 @@ def render(
     resolved = resolve_variables(content.variables, variables)
     values = resolved
     if content.retrieval:
-        values = {**resolved, KNOWLEDGE_VARIABLE: [dict(chunk) for chunk in knowledge or ()]}
+        values = {**resolved, KNOWLEDGE_VARIABLE: list(knowledge or ())}  # the sandbox cannot change them
     cap = settings.PROMPTLIB_RENDER_MAX_OUTPUT_CHARS
     with bounded(timeout=settings.PROMPTLIB_RENDER_TIMEOUT_SECONDS, max_chars=cap):
         out = {name: render_section(getattr(content, name), name, values) for name in SECTIONS}
