@@ -161,3 +161,55 @@ def chunks_load(scored: Sequence[tuple[int, float]]) -> list[RetrievedChunk]:
         for i, score in scored
         if i in rows
     ]
+
+
+@dataclass(frozen=True)
+class ChunkBrief:
+    id: int
+    source: str
+    title: str
+    text: str
+
+
+@dataclass(frozen=True)
+class SnapshotDiff:
+    """What changed from snapshot `old` to `new`: passages by content, matched by (source, heading)."""
+
+    added: list[ChunkBrief]
+    removed: list[ChunkBrief]
+    changed: list[tuple[ChunkBrief, ChunkBrief]]  # (old, new)
+    unchanged: int
+
+
+def _briefs(snapshot: Snapshot) -> list[tuple[str, ChunkBrief]]:
+    rows = snapshot.chunks.order_by("document__source", "ordinal").values_list(
+        "id", "document__source", "title", "text", "content_hash"
+    )
+    return [(h, ChunkBrief(id=i, source=s, title=t, text=x)) for i, s, t, x, h in rows]
+
+
+def snapshot_diff(*, old: Snapshot, new: Snapshot) -> SnapshotDiff:
+    """Passages only in `new` (added), only in `old` (removed), and those whose text changed under the
+    same document and heading (changed, paired in order). Both snapshots must be of one knowledge base."""
+    if old.knowledge_base_id != new.knowledge_base_id:
+        raise KnowledgeError("Compare two snapshots of the same knowledge base.", field="snapshot")
+    before, after = _briefs(old), _briefs(new)
+    before_hashes = {(h, b.source) for h, b in before}
+    after_hashes = {(h, b.source) for h, b in after}
+    gone = [b for h, b in before if (h, b.source) not in after_hashes]
+    came = [b for h, b in after if (h, b.source) not in before_hashes]
+    unchanged = len(after) - len(came)
+    changed: list[tuple[ChunkBrief, ChunkBrief]] = []
+    waiting: dict[tuple[str, str], list[ChunkBrief]] = {}
+    for brief in gone:
+        waiting.setdefault((brief.source, brief.title), []).append(brief)
+    added: list[ChunkBrief] = []
+    for brief in came:
+        pool = waiting.get((brief.source, brief.title))
+        if pool:
+            changed.append((pool.pop(0), brief))
+        else:
+            added.append(brief)
+    removed = [b for pool in waiting.values() for b in pool]
+    removed.sort(key=lambda b: (b.source, b.id))
+    return SnapshotDiff(added=added, removed=removed, changed=changed, unchanged=unchanged)

@@ -4,8 +4,8 @@
   English stemming) with a GIN index. Generated, so nothing can leave it stale.
 - SQLite: `promptlib_chunk_fts`, an FTS5 table over promptlib_chunk (external content, rowid = chunk
   id, porter stemming), kept in step by triggers so that cascades (a knowledge base deleted) keep it
-  right too. A later migration that makes SQLite rebuild promptlib_chunk drops these triggers and must
-  run SQLITE_FORWARD again (tests/knowledge/test_search.py checks they are present).
+  right too; `promptlib_chunk_fts_vocab` (fts5vocab) counts the chunks holding each word. A later
+  migration that makes SQLite rebuild promptlib_chunk drops these triggers and must run SQLITE_FORWARD again (tests/knowledge/test_search.py checks they are present).
 
 Neither is in Django's model state: promptlib.knowledge.search_sql reads them with SQL.
 """
@@ -43,8 +43,11 @@ SQLITE_FORWARD = [
         INSERT INTO promptlib_chunk_fts(rowid, title, text) VALUES (new.id, new.title, new.text);
     END""",
     "INSERT INTO promptlib_chunk_fts(promptlib_chunk_fts) VALUES ('rebuild')",
+    # How many chunks hold each word, read from the index itself (the search picks rare words first).
+    "CREATE VIRTUAL TABLE IF NOT EXISTS promptlib_chunk_fts_vocab USING fts5vocab('promptlib_chunk_fts', 'row')",
 ]
 SQLITE_BACKWARD = [
+    "DROP TABLE IF EXISTS promptlib_chunk_fts_vocab",
     "DROP TRIGGER IF EXISTS promptlib_chunk_fts_insert",
     "DROP TRIGGER IF EXISTS promptlib_chunk_fts_delete",
     "DROP TRIGGER IF EXISTS promptlib_chunk_fts_update",
@@ -206,7 +209,7 @@ class Migration(migrations.Migration):
             constraint=models.UniqueConstraint(fields=('knowledge_base', 'name'), name='uniq_snapshot_label'),
         ),
         migrations.RunPython(
-        _run({"postgresql": POSTGRES_FORWARD, "sqlite": SQLITE_FORWARD}),
-        _run({"postgresql": POSTGRES_BACKWARD, "sqlite": SQLITE_BACKWARD}),
-    ),
+            _run({"postgresql": POSTGRES_FORWARD, "sqlite": SQLITE_FORWARD}),
+            _run({"postgresql": POSTGRES_BACKWARD, "sqlite": SQLITE_BACKWARD}),
+        ),
     ]
