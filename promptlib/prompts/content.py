@@ -92,6 +92,10 @@ class VersionContent:
         )
 
 
+def _cleaned(value: Any) -> Any:
+    return clean_text(value) if isinstance(value, str) else value
+
+
 def retrieval_normalized(block: dict[str, Any] | None) -> dict[str, Any] | None:
     """A retrieval block as a version keeps it: every field present, text cleaned; None when there is none.
 
@@ -102,10 +106,10 @@ def retrieval_normalized(block: dict[str, Any] | None) -> dict[str, Any] | None:
     snapshot = block.get("snapshot")
     tags = block.get("tags") or []
     return {
-        "knowledge_base": (block.get("knowledge_base") or "").strip(),
+        "knowledge_base": _cleaned(block.get("knowledge_base") or ""),
         "snapshot": snapshot if snapshot not in ("", None) else None,
-        "label": "" if snapshot not in ("", None) else (block.get("label") or RETRIEVAL_DEFAULT_LABEL).strip(),
-        "query": clean_text(block.get("query", "")),
+        "label": "" if snapshot not in ("", None) else _cleaned(block.get("label") or RETRIEVAL_DEFAULT_LABEL),
+        "query": _cleaned(block.get("query") or ""),
         "top_k": block.get("top_k") if block.get("top_k") is not None else 4,
         "mode": block.get("mode") or "keyword",
         "tags": sorted({t.strip() for t in tags if isinstance(t, str) and t.strip()})
