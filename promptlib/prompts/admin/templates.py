@@ -113,6 +113,20 @@ class TemplateAdmin(ProjectScopedAdmin):
                 },
             ),
             ("Model settings", {"fields": (("provider", "model"), ("temperature", "max_tokens"), "output_schema")}),
+            (
+                "Knowledge base",
+                {
+                    "fields": (
+                        "retrieval_knowledge_base",
+                        "retrieval_query",
+                        ("retrieval_top_k", "retrieval_mode"),
+                        ("retrieval_snapshot", "retrieval_label"),
+                        "retrieval_tags",
+                    ),  # fmt: skip
+                    "description": "Optional. Look up passages of a knowledge base for each answer and give them to "
+                    "the prompt, so that answers quote your policies, prices and guides.",
+                },
+            ),
             ("Save as a new version", {"fields": ("change_note",), "description": self._save_hint(obj)}),
         ]
 
