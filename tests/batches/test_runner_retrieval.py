@@ -59,3 +59,27 @@ def test_a_missing_knowledge_base_fails_the_items_with_a_clear_error(acme, groun
     assert {item.status for item in failed} == {BatchItem.Status.FAILED}
     assert "No knowledge base named 'coffee-shop'" in failed[0].error
     assert failed[0].error_kind == "render"
+
+
+def test_the_experiment_page_shows_the_retrieval_metrics_and_each_variants_passages(
+    client, victor, acme, grounded_experiment, server
+):
+    from django.urls import reverse
+
+    config = standin_provider(acme, server)
+    limiter_for(config).reset()
+    batch_run_inline(batch=make_batch(grounded_experiment, grounded_dataset(acme, count=3), provider=config,
+                                      model="standin"))  # fmt: skip
+    client.force_login(victor)
+    response = client.get(reverse("promptlib_experiment_dashboard", args=[grounded_experiment.pk]))
+    body = response.content.decode()
+    for label in ("Expected facts in the prompt's passages", "Search found what the case needs",
+                  "Citations that point at a given passage", "Knowledge search time"):  # fmt: skip
+        assert label in body
+    control, with_kb = response.context["side_by_side"]
+    assert (control["retrieves"], control["passages"]) == (False, [])
+    first = with_kb["passages"][0]
+    assert (first["title"], first["source"], first["expected"]) == ("Refunds", "policies.md", True)
+    assert "Unopened bags of coffee can be returned within 30 days" in first["text"]
+    assert f"[{first['id']}] Refunds (policies.md): Unopened bags" in with_kb["prompt"]  # as the model saw it
+    assert "Found 2 of 2 expected sources and facts" in body and "Nothing retrieved: this version uses no" in body

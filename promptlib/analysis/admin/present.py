@@ -11,7 +11,9 @@ from promptlib.analysis.aggregates import COUNTED_BATCHES, counted_items
 from promptlib.analysis.results import Cell, ExperimentReport, MetricRow, Section
 from promptlib.batches.models import Batch, BatchItem, DatasetCase, ScorerConfig
 from promptlib.experiments.models import Experiment
+from promptlib.knowledge.selectors import chunks_load
 from promptlib.prompts.rendering import PromptError, render
+from promptlib.scorers.grounding import source_matches
 from promptlib.stats import VerdictState
 
 # Colour-blind-safe palette (Okabe–Ito); the control is always grey.
@@ -175,9 +177,19 @@ def _filtered_case_ids(experiment: Experiment, show: str) -> list[int]:
     return [row["case_id"] for row in per_case.order_by("case__position")[:50]]
 
 
-def _prompt_text(version, case_input) -> str:
+def _passages(item) -> list[dict]:
+    """The passages the item's call was given, in their order, with their text (chunks never change)."""
+    retrieved = (item.retrieved or []) if item is not None else []
+    if not retrieved:
+        return []
+    chunks = {c.id: c for c in chunks_load([(p["id"], p.get("score", 0.0)) for p in retrieved])}
+    return [{**p, "text": chunks[p["id"]].text if p["id"] in chunks else "(no longer stored)"} for p in retrieved]
+
+
+def _prompt_text(version, case_input, passages: list[dict]) -> str:
+    """The prompt as the call saw it: with the passages it was given, for a version with a knowledge base."""
     try:
-        return render(version, case_input).text
+        return render(version, case_input, knowledge=passages).text
     except PromptError as exc:
         return f"(this prompt no longer renders: {exc})"
 
@@ -204,10 +216,14 @@ def side_by_side(experiment: Experiment, report: ExperimentReport, *, case_id, s
         for variant in report.variants:
             item = latest.get(variant.id)
             version = item.variant.version if item else None
+            passages = _passages(item)
+            for passage in passages:
+                passage["expected"] = any(source_matches(s, passage["source"]) for s in case.expected_sources or [])
             columns.append({
                 "variant": variant, "item": item,
-                "prompt": _prompt_text(version, case.input) if version else "",
+                "prompt": _prompt_text(version, case.input, passages) if version else "",
                 "scores": item.scores if item else [],
+                "retrieves": bool(version and version.retrieval), "passages": passages,
             })  # fmt: skip
     return {
         "case_list": [cases[c] for c in case_ids if c in cases],
