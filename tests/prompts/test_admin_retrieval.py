@@ -91,3 +91,12 @@ def test_a_template_without_knowledge_base_keeps_none(edit, acme):
     response = edit.post(change_url(template), editor_post(VersionContent(task="Hi."), title="Plain", tags=""))
     assert response.status_code == 302
     assert template.versions.get().retrieval is None
+
+
+def test_a_versions_page_says_what_it_retrieves(client, victor, support):
+    client.force_login(victor)
+    version = support.versions.get()
+    body = client.get(admin_url("version_change", version.pk)).content.decode()
+    assert "4 passages" not in body  # support_content asks for 2
+    assert "2 passages from <strong>coffee-shop</strong>, label “latest”, matched by keyword" in body
+    assert "<code>{{ question }}</code>" in body
