@@ -55,8 +55,9 @@ def _tags_clause(tags: Sequence[str], column: str) -> tuple[str, list[str]]:
     return f" AND ({ors})", [f"% {tag} %" for tag in tags]
 
 
-def _rarest_first(frequencies: dict[str, float], budget: float = CANDIDATE_BUDGET) -> list[str]:
+def _rarest_first(frequencies: dict[str, float], budget: float | None = None) -> list[str]:
     """The words to select candidates with: rarest first while the estimated matches fit the budget."""
+    budget = CANDIDATE_BUDGET if budget is None else budget
     chosen: list[str] = []
     total = 0.0
     for word, count in sorted(frequencies.items(), key=lambda pair: (pair[1], pair[0])):

@@ -133,3 +133,37 @@ def test_deleting_a_knowledge_base_empties_its_full_text_entries(shop_kb):
     from promptlib.knowledge.models import Chunk
 
     assert not Chunk.objects.exists()
+
+
+def test_the_rarest_words_are_taken_first_within_the_budget():
+    from promptlib.knowledge.search_sql import _rarest_first
+
+    counts = {"coffee": 900.0, "refund": 40.0, "opened": 300.0, "bag": 2000.0}
+    assert _rarest_first(counts, budget=1000) == ["refund", "opened"]
+    assert _rarest_first(counts, budget=10) == ["refund"]  # the rarest always
+    assert _rarest_first(counts, budget=10_000) == ["refund", "opened", "coffee", "bag"]
+
+
+def test_a_word_in_most_chunks_does_not_select_candidates_past_the_budget(acme, monkeypatch):
+    from promptlib.knowledge import search_sql
+    from promptlib.knowledge.services import knowledge_base_create
+
+    kb = knowledge_base_create(project=acme, name="many")
+    rare = ["zebra", "walrus", "ocelot", "narwhal", "lemur", "koala", "ibis", "heron"]
+    for i in range(40):
+        extra = rare[i] if i < len(rare) else f"plain{i}"
+        document_upload(
+            knowledge_base=kb, source=f"d{i}.md", data=f"# D{i}\n\nThe coffee tastes good. {extra}".encode()
+        )
+    snapshot = knowledge_publish(knowledge_base=kb)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE promptlib_chunk")
+    search_sql.statistics_forget()
+    monkeypatch.setattr(search_sql, "CANDIDATE_BUDGET", 5)
+    found = knowledge_search(project_id=acme.pk, snapshot_id=snapshot.pk, query="coffee with a walrus?", top_k=10)
+    assert [c.source for c in found] == ["d1.md"]
+    monkeypatch.setattr(search_sql, "CANDIDATE_BUDGET", 1000)
+    found = knowledge_search(project_id=acme.pk, snapshot_id=snapshot.pk, query="coffee with a walrus?", top_k=10)
+    assert len(found) == 10 and found[0].source == "d1.md"
+    search_sql.statistics_forget()
