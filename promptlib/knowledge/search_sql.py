@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -126,6 +127,7 @@ def statistics_forget() -> None:
     """Read the word statistics again on the next search (tests; after a bulk load)."""
     with _pg_lock:
         _pg_stats.update(at=0.0, counts={}, floor=0.0, rows=0.0)
+        _vocab.clear()
 
 
 def keyword_ids(*, snapshot_id: int, query: str, limit: int, tags: Sequence[str] = ()) -> list[tuple[int, float]]:
@@ -186,21 +188,43 @@ def _postgres(cursor, snapshot_id: int, terms: list[str], limit: int, tags: Sequ
 
 
 def _stem_candidates(word: str) -> list[str]:
-    """What the porter stem of `word` may be: its prefixes of 2+ letters (and y → i at the end)."""
-    found = [word[:n] for n in range(2, len(word) + 1)]
+    """What the porter stem of `word` may be: itself or a prefix down to 4 letters shorter, at least 2
+    letters (and y → i at the end). A stem cut shorter than that counts as a rare word."""
+    found = [word[:n] for n in range(max(2, len(word) - 4), len(word) + 1)]
     if word.endswith("y") and len(word) > 2:
         found.append(word[:-1] + "i")
     return found
 
 
+_vocab: OrderedDict[str, tuple[float, float]] = OrderedDict()  # candidate → (when read, chunks holding it)
+VOCAB_KEPT = 20_000
+
+
 def _sqlite_counts(cursor, terms: list[str]) -> dict[str, float]:
-    """Chunks holding each word, from fts5vocab, its stem taken as the longest prefix the index holds."""
+    """Chunks holding each word, from fts5vocab, its stem taken as the longest prefix the index holds.
+    Counts read are kept STATS_SECONDS in this process."""
+    now = time.monotonic()
     candidates = sorted({c for term in terms for c in _stem_candidates(term)})
-    if not candidates:
-        return dict.fromkeys(terms, 0.0)
-    marks = ", ".join("%s" for _ in candidates)
-    cursor.execute(f"SELECT term, doc FROM promptlib_chunk_fts_vocab WHERE term IN ({marks})", candidates)  # noqa: S608
-    docs = dict(cursor.fetchall())
+    docs: dict[str, float] = {}
+    with _pg_lock:
+        for candidate in candidates:
+            kept = _vocab.get(candidate)
+            if kept is not None and now - kept[0] < STATS_SECONDS:
+                docs[candidate] = kept[1]
+    missing = [c for c in candidates if c not in docs]
+    if missing:
+        # One equality lookup per candidate: fts5vocab answers `term IN (…)` by scanning every term.
+        lookups = " UNION ALL ".join("SELECT term, doc FROM promptlib_chunk_fts_vocab WHERE term = %s" for _ in missing)
+        cursor.execute(lookups, missing)
+        read = {term: float(doc) for term, doc in cursor.fetchall()}
+        with _pg_lock:
+            for candidate in missing:
+                _vocab[candidate] = (now, read.get(candidate, 0.0))
+                _vocab.move_to_end(candidate)
+            while len(_vocab) > VOCAB_KEPT:
+                _vocab.popitem(last=False)
+        docs.update(read)
+    docs = {term: count for term, count in docs.items() if count > 0}
     counts = {}
     for term in terms:
         held = [c for c in _stem_candidates(term) if c in docs]
@@ -218,12 +242,14 @@ def _sqlite(cursor, snapshot_id: int, terms: list[str], limit: int, tags: Sequen
     total = float(cursor.fetchone()[0])
     plan = search_plan(_sqlite_counts(cursor, terms), total)
     tag_sql, tag_params = _tags_clause(tags, "c.tags_text")
+    # CROSS JOIN keeps SQLite's join order: the full-text match drives, each hit then looked up by key.
+    chunk_join = "CROSS JOIN promptlib_chunk c ON c.id = f.rowid" if tags else ""
     sql = f"""
         SELECT id, score FROM (
-            SELECT c.id AS id, -bm25(promptlib_chunk_fts, 2.0, 1.0) AS score
-            FROM promptlib_chunk_fts
-            JOIN promptlib_chunk c ON c.id = promptlib_chunk_fts.rowid
-            JOIN promptlib_snapshotchunk sc ON sc.chunk_id = c.id AND sc.snapshot_id = %s
+            SELECT f.rowid AS id, -bm25(promptlib_chunk_fts, 2.0, 1.0) AS score
+            FROM promptlib_chunk_fts f
+            CROSS JOIN promptlib_snapshotchunk sc ON sc.snapshot_id = %s AND sc.chunk_id = f.rowid
+            {chunk_join}
             WHERE promptlib_chunk_fts MATCH %s{tag_sql}
             LIMIT %s
         ) ORDER BY score DESC, id LIMIT %s
