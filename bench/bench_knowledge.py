@@ -25,6 +25,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
@@ -58,17 +59,31 @@ def run_backend(args) -> None:
     import django
 
     django.setup()
+    from django.db import connection
+
+    from promptlib.core.models import Project
+    from promptlib.knowledge.models import Snapshot
+
+    rng = random.Random(7)
+    words = _vocabulary(rng)
+    weights = _zipf_weights()
+    project = Project.objects.filter(slug="bench").first()
+    if project is not None and args.keep:
+        snapshot = Snapshot.objects.get(knowledge_base__project=project, number=1)
+        print(f"[{connection.vendor}] reusing {snapshot.chunk_count:,} chunks")
+    else:
+        snapshot = _write(args, rng, words, weights)
+    _queries(args, rng, words, weights, snapshot)
+
+
+def _write(args, rng, words, weights):
     from django.db import connection, transaction
 
     from promptlib.core.models import Project
     from promptlib.knowledge.chunking import chunk_hash
     from promptlib.knowledge.models import Chunk, Document
-    from promptlib.knowledge.selectors import knowledge_search
     from promptlib.knowledge.services import knowledge_base_create, knowledge_publish
 
-    rng = random.Random(7)
-    words = _vocabulary(rng)
-    weights = _zipf_weights()
     project = Project.objects.create(slug="bench", name="Bench")
     kb = knowledge_base_create(project=project, name="bench")
     started = time.perf_counter()
@@ -106,6 +121,15 @@ def run_backend(args) -> None:
             cursor.execute("VACUUM ANALYZE promptlib_chunk")
             cursor.execute("VACUUM ANALYZE promptlib_snapshotchunk")
     print(f"[{connection.vendor}] wrote {snapshot.chunk_count:,} chunks in {write:.1f} s, published in {publish:.1f} s")
+    return snapshot
+
+
+def _queries(args, rng, words, weights, snapshot):
+    from django.db import connection
+
+    from promptlib.knowledge.selectors import knowledge_search
+
+    project_id = snapshot.knowledge_base.project_id
 
     questions = []
     for _ in range(args.queries + 20):
@@ -119,7 +143,7 @@ def run_backend(args) -> None:
         for n, question in enumerate(questions):
             wall, cpu = time.perf_counter(), time.process_time()
             found = knowledge_search(
-                project_id=project.pk, snapshot_id=snapshot.pk, query=question, top_k=args.top_k, **options
+                project_id=project_id, snapshot_id=snapshot.pk, query=question, top_k=args.top_k, **options
             )
             wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
             if n >= 20:  # warm-up
@@ -162,19 +186,24 @@ def main() -> None:
     parser.add_argument("--top-k", type=int, default=4)
     parser.add_argument("--db-name", default="promptlib_bench_knowledge")
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
+    parser.add_argument("--keep", action="store_true", help="Reuse the databases of the last run (no writing).")
     parser.add_argument("--run-here", action="store_true", help=argparse.SUPPRESS)  # the child process
     args = parser.parse_args()
     if args.run_here:
         run_backend(args)
         return
     forwarded = [f"--chunks={args.chunks}", f"--queries={args.queries}", f"--top-k={args.top_k}", "--run-here"]
+    forwarded += ["--keep"] if args.keep else []
     targets = []
     if args.only in (None, "postgresql"):
-        targets.append(bench_database(os.environ["DATABASE_URL"], args.db_name))
+        server = urlsplit(os.environ["DATABASE_URL"])
+        url = urlunsplit(server._replace(path=f"/{args.db_name}"))
+        targets.append(url if args.keep else bench_database(os.environ["DATABASE_URL"], args.db_name))
     if args.only in (None, "sqlite"):
         path = BASE_DIR / "var" / "bench_knowledge.sqlite3"
         path.parent.mkdir(exist_ok=True)
-        path.unlink(missing_ok=True)
+        if not args.keep:
+            path.unlink(missing_ok=True)
         targets.append(f"sqlite:///{path}")
     for url in targets:
         env = {**os.environ, "DATABASE_URL": url, "DEBUG": "true", "DJANGO_SETTINGS_MODULE": "config.settings"}

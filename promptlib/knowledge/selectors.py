@@ -11,15 +11,19 @@ both, k = 60: each chunk scores the sum of 1 / (60 + its rank) over the lists it
 
 from __future__ import annotations
 
+import json
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from django.db import connection
 from django.db.models import QuerySet
 
-from promptlib.knowledge.embeddings import semantic_ids
+from promptlib.knowledge.embeddings import matrices_clear, semantic_ids
 from promptlib.knowledge.errors import KnowledgeError
-from promptlib.knowledge.models import Chunk, Document, KnowledgeBase, Snapshot, SnapshotLabel
-from promptlib.knowledge.search_sql import keyword_ids
+from promptlib.knowledge.models import Document, KnowledgeBase, Snapshot, SnapshotLabel
+from promptlib.knowledge.search_sql import keyword_ids, statistics_forget
 
 MODES = ("keyword", "semantic", "hybrid")
 RRF_K = 60
@@ -115,13 +119,11 @@ def knowledge_search(
     holding one of `tags` when given. The snapshot must belong to the project (else "not found")."""
     _options_check(mode, top_k, min_score)
     tags = tuple(str(t) for t in tags)
-    snapshot = Snapshot.objects.filter(id=snapshot_id, knowledge_base__project_id=project_id).first()
-    if snapshot is None:
-        raise KnowledgeError("No such snapshot in this project.", field="snapshot", code="not_found")
+    kb_id = _snapshot_owner(snapshot_id, project_id)
     if mode == "keyword":
         scored = keyword_ids(snapshot_id=snapshot_id, query=query, limit=top_k, tags=tags)
     else:
-        knowledge_base = KnowledgeBase.objects.select_related("embedding_provider").get(id=snapshot.knowledge_base_id)
+        knowledge_base = KnowledgeBase.objects.select_related("embedding_provider").get(id=kb_id)
         if mode == "semantic":
             scored = semantic_ids(
                 knowledge_base=knowledge_base, snapshot_id=snapshot_id, query=query, limit=top_k, tags=tags
@@ -138,29 +140,73 @@ def knowledge_search(
     return chunks_load(scored)
 
 
+# A snapshot's knowledge base and project never change: (snapshot id, project id) → knowledge base id.
+_owners: OrderedDict[tuple[int, int], int] = OrderedDict()
+_owners_lock = threading.Lock()
+OWNERS_KEPT = 10_000
+
+
+def _snapshot_owner(snapshot_id: int, project_id: int) -> int:
+    """The knowledge base of a snapshot of this project; KnowledgeError "not found" otherwise."""
+    key = (snapshot_id, project_id)
+    with _owners_lock:
+        found = _owners.get(key)
+    if found is not None:
+        return found
+    found = (
+        Snapshot.objects.filter(id=snapshot_id, knowledge_base__project_id=project_id)
+        .values_list("knowledge_base_id", flat=True)
+        .first()
+    )
+    if found is None:
+        raise KnowledgeError("No such snapshot in this project.", field="snapshot", code="not_found")
+    with _owners_lock:
+        _owners[key] = found
+        while len(_owners) > OWNERS_KEPT:
+            _owners.popitem(last=False)
+    return found
+
+
+def knowledge_caches_clear() -> None:
+    """Forget what this process keeps about snapshots and word statistics (tests: ids come back after a
+    rollback on SQLite)."""
+    with _owners_lock:
+        _owners.clear()
+    statistics_forget()
+    matrices_clear()
+
+
 def chunks_load(scored: Sequence[tuple[int, float]]) -> list[RetrievedChunk]:
-    """RetrievedChunks for (chunk id, score) pairs, in the same order."""
+    """RetrievedChunks for (chunk id, score) pairs, in the same order (one plain SQL read)."""
     if not scored:
         return []
-    rows = {
-        row["id"]: row
-        for row in Chunk.objects.filter(id__in=[i for i, _ in scored]).values(
-            "id", "title", "text", "tags", "document_id", "document__source"
-        )
-    }
-    return [
-        RetrievedChunk(
-            id=i,
-            title=rows[i]["title"],
-            source=rows[i]["document__source"],
-            text=rows[i]["text"],
-            score=score,
-            document_id=rows[i]["document_id"],
-            tags=tuple(rows[i]["tags"] or ()),
-        )
-        for i, score in scored
-        if i in rows
-    ]
+    ids = [i for i, _ in scored]
+    marks = ", ".join("%s" for _ in ids)
+    with connection.cursor() as cursor:
+        sql = f"""
+            SELECT c.id, c.title, c.text, c.tags, c.document_id, d.source
+            FROM promptlib_chunk c JOIN promptlib_document d ON d.id = c.document_id
+            WHERE c.id IN ({marks})
+        """  # noqa: S608 (only placeholders are interpolated)
+        cursor.execute(sql, ids)
+        rows = {row[0]: row for row in cursor.fetchall()}
+    found = []
+    for i, score in scored:
+        if i in rows:
+            _, title, text, tags, document_id, source = rows[i]
+            tags = json.loads(tags) if isinstance(tags, str) else tags
+            found.append(
+                RetrievedChunk(
+                    id=i,
+                    title=title,
+                    source=source,
+                    text=text,
+                    score=score,
+                    document_id=document_id,
+                    tags=tuple(tags or ()),
+                )  # fmt: skip
+            )
+    return found
 
 
 @dataclass(frozen=True)

@@ -169,3 +169,34 @@ def test_search_options_are_checked(writer):
     ]:
         r = writer.post(f"{API}/kb/search", body, format="json")
         assert r.status_code == 400 and _fields(r) == [field], (body, r.json())
+
+
+def test_a_document_is_read_and_removed_by_its_path(writer, outsider):
+    writer.post(API, {"name": "kb"}, format="json")
+    writer.post(f"{API}/kb/documents", {"source": "faq/refunds.md", "text": "# R\n\n30 days"}, format="json")
+    writer.post(f"{API}/kb/snapshots", {}, format="json")
+    assert writer.get(f"{API}/kb/documents/faq/refunds.md").json()["version"] == 1
+    assert outsider.delete(f"{API}/kb/documents/faq/refunds.md").status_code == 404
+    assert writer.delete(f"{API}/kb/documents/faq/refunds.md").status_code == 204
+    assert writer.get(f"{API}/kb/documents/faq/refunds.md").status_code == 404
+    r = writer.post(f"{API}/kb/snapshots", {}, format="json")
+    assert r.status_code == 409  # nothing left to publish
+    r = writer.post(f"{API}/kb/search", {"query": "days", "snapshot": 1}, format="json")
+    assert r.json()["results"][0]["source"] == "faq/refunds.md"  # the pinned snapshot keeps it
+
+
+def test_a_label_pins_a_snapshot_for_applications(writer, reader):
+    writer.post(API, {"name": "kb"}, format="json")
+    writer.post(f"{API}/kb/documents", {"source": "a.md", "text": "# A\n\nold refund rule"}, format="json")
+    writer.post(f"{API}/kb/snapshots", {}, format="json")
+    r = writer.put(f"{API}/kb/labels/production", {"snapshot": 1}, format="json")
+    assert r.status_code == 200 and r.json()["labels"] == ["latest", "production"]
+    writer.post(f"{API}/kb/documents", {"source": "a.md", "text": "# A\n\nnew refund rule"}, format="json")
+    writer.post(f"{API}/kb/snapshots", {}, format="json")
+    r = reader.post(f"{API}/kb/search", {"query": "refund rule", "label": "production"}, format="json")
+    assert r.json()["snapshot"] == 1 and "old" in r.json()["results"][0]["text"]
+    assert reader.put(f"{API}/kb/labels/production", {"snapshot": 2}, format="json").status_code == 403
+    r = writer.put(f"{API}/kb/labels/latest", {"snapshot": 1}, format="json")
+    assert r.status_code == 400 and _fields(r) == ["label"]
+    r = writer.put(f"{API}/kb/labels/production", {"snapshot": 9}, format="json")
+    assert r.status_code == 400 and _fields(r) == ["snapshot"]

@@ -133,3 +133,66 @@ def test_deleting_a_knowledge_base_empties_its_full_text_entries(shop_kb):
     from promptlib.knowledge.models import Chunk
 
     assert not Chunk.objects.exists()
+
+
+def test_the_plan_ors_the_rarest_words_within_the_budget():
+    from promptlib.knowledge.search_sql import SearchPlan, search_plan
+
+    counts = {"coffee": 900.0, "refund": 40.0, "opened": 300.0, "bag": 2000.0}
+    assert search_plan(counts, 10_000, budget=1000) == SearchPlan(["refund", "opened"], "or")
+    assert search_plan(counts, 10_000, budget=10_000) == SearchPlan(["refund", "opened", "coffee", "bag"], "or")
+    assert search_plan({"coffee": 9000.0}, 10_000, budget=10) == SearchPlan(["coffee"], "or")
+
+
+def test_the_plan_ands_the_rarest_words_when_even_the_rarest_is_everywhere():
+    from promptlib.knowledge.search_sql import SearchPlan, search_plan
+
+    counts = {"coffee": 900.0, "refund": 40.0, "opened": 300.0, "bag": 2000.0}
+    # refund alone: 40 > 10; refund and opened: 10,000 × 0.004 × 0.03 = 1.2 ≤ 10.
+    assert search_plan(counts, 10_000, budget=10) == SearchPlan(["refund", "opened"], "and", fallback="refund")
+
+
+def test_common_words_are_anded_and_the_rarest_fills_up(acme, monkeypatch):
+    from promptlib.knowledge import search_sql
+    from promptlib.knowledge.services import knowledge_base_create
+
+    kb = knowledge_base_create(project=acme, name="common")
+    for i in range(12):
+        words = "coffee beans" if i < 3 else ("coffee" if i % 2 else "beans")
+        document_upload(knowledge_base=kb, source=f"d{i}.md", data=f"# D{i}\n\nSome {words} here.".encode())
+    snapshot = knowledge_publish(knowledge_base=kb)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE promptlib_chunk")
+    search_sql.statistics_forget()
+    monkeypatch.setattr(search_sql, "CANDIDATE_BUDGET", 3)
+    found = knowledge_search(project_id=acme.pk, snapshot_id=snapshot.pk, query="coffee beans", top_k=3)
+    assert sorted(c.source for c in found) == ["d0.md", "d1.md", "d2.md"]  # both words: the AND
+    found = knowledge_search(project_id=acme.pk, snapshot_id=snapshot.pk, query="coffee beans", top_k=5)
+    assert sorted(c.source for c in found)[:3] == ["d0.md", "d1.md", "d2.md"] and len(found) == 5
+    search_sql.statistics_forget()
+
+
+def test_a_word_in_most_chunks_does_not_select_candidates_past_the_budget(acme, monkeypatch):
+    from promptlib.knowledge import search_sql
+    from promptlib.knowledge.services import knowledge_base_create
+
+    kb = knowledge_base_create(project=acme, name="many")
+    rare = ["zebra", "walrus", "ocelot", "narwhal", "lemur", "koala", "ibis", "heron"]
+    for i in range(40):
+        extra = rare[i] if i < len(rare) else f"plain{i}"
+        document_upload(
+            knowledge_base=kb, source=f"d{i}.md", data=f"# D{i}\n\nThe coffee tastes good. {extra}".encode()
+        )
+    snapshot = knowledge_publish(knowledge_base=kb)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE promptlib_chunk")
+    search_sql.statistics_forget()
+    monkeypatch.setattr(search_sql, "CANDIDATE_BUDGET", 5)
+    found = knowledge_search(project_id=acme.pk, snapshot_id=snapshot.pk, query="coffee with a walrus?", top_k=10)
+    assert [c.source for c in found] == ["d1.md"]
+    monkeypatch.setattr(search_sql, "CANDIDATE_BUDGET", 1000)
+    found = knowledge_search(project_id=acme.pk, snapshot_id=snapshot.pk, query="coffee with a walrus?", top_k=10)
+    assert len(found) == 10 and found[0].source == "d1.md"
+    search_sql.statistics_forget()

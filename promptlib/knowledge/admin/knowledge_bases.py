@@ -70,6 +70,7 @@ class KnowledgeBaseAdmin(ProjectScopedAdmin):
     list_display = ("name", "project", "document_count", "latest_snapshot", "updated_at")
     list_filter = (ProjectListFilter,)
     search_fields = ("name", "description")
+    fields = ("project", "name", "description", "chunk_size", "chunk_overlap", "embedding_provider", "embedding_model")
     change_form_template = f"{TEMPLATES}/change_form.html"
 
     def get_queryset(self, request):

@@ -71,6 +71,10 @@ class PublishSerializer(serializers.Serializer):
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
+class LabelSetSerializer(serializers.Serializer):
+    snapshot = serializers.IntegerField(min_value=1, help_text="The snapshot number the label should name.")
+
+
 class SnapshotOutSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     number = serializers.IntegerField()

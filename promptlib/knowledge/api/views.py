@@ -21,6 +21,7 @@ from promptlib.knowledge.api.serializers import (
     KnowledgeBaseChangeSerializer,
     KnowledgeBaseInSerializer,
     KnowledgeBaseOutSerializer,
+    LabelSetSerializer,
     PublishSerializer,
     SearchOutSerializer,
     SearchSerializer,
@@ -31,11 +32,13 @@ from promptlib.knowledge.models import Document, KnowledgeBase, Snapshot
 from promptlib.knowledge.parsing import upload_read
 from promptlib.knowledge.selectors import documents_current, knowledge_bases_list, knowledge_search, snapshot_resolve
 from promptlib.knowledge.services import (
+    document_remove,
     document_text_upload,
     document_upload,
     knowledge_base_create,
     knowledge_base_update,
     knowledge_publish,
+    snapshot_label_set,
 )
 from promptlib.providers.selectors import provider_config_find
 
@@ -216,6 +219,53 @@ class DocumentListView(ProjectListAPIView):
         return Response(body, status=201 if result.created else 200)
 
 
+class DocumentDetailView(ProjectAPIView):
+    grants = {"DELETE": WRITE_GRANTS["POST"]}
+
+    def _document(self, name: str, source: str) -> Document:
+        kb = _kb(self.project_id, name)
+        found = kb.documents.filter(source=source[:300], is_current=True).first() if "\x00" not in source else None
+        if found is None:
+            raise NotFound("No such document.")
+        return found
+
+    @extend_schema(
+        tags=TAGS,
+        summary="A current document",
+        parameters=[PROJECT_PARAMETER],
+        responses={200: DocumentOutSerializer, **error_responses()},
+    )
+    def get(self, request, name: str, source: str):
+        return Response(_document_dict(self._document(name, source)))
+
+    @extend_schema(
+        tags=TAGS,
+        summary="Remove a document from the next snapshot on (published snapshots keep it)",
+        parameters=[PROJECT_PARAMETER],
+        responses={204: None, **error_responses(403)},
+    )
+    def delete(self, request, name: str, source: str):
+        document_remove(document=self._document(name, source))
+        return Response(status=204)
+
+
+class LabelView(ProjectAPIView):
+    grants = {"PUT": WRITE_GRANTS["POST"]}
+
+    @extend_schema(
+        tags=TAGS,
+        summary="Point a label (e.g. production) at a snapshot number; `latest` moves only by publishing",
+        parameters=[PROJECT_PARAMETER],
+        request=LabelSetSerializer,
+        responses={200: SnapshotOutSerializer, **error_responses(400, 403, 415)},
+    )
+    def put(self, request, name: str, label: str):
+        kb = _kb(self.project_id, name)
+        data = validated(LabelSetSerializer, request.data)
+        moved = snapshot_label_set(knowledge_base=kb, name=label, number=data["snapshot"])
+        return Response(_snapshot_dict(moved.snapshot))
+
+
 class SnapshotListView(ProjectListAPIView):
     grants = {"POST": WRITE_GRANTS["POST"]}
     serializer_class = SnapshotOutSerializer
@@ -273,6 +323,8 @@ urlpatterns_v1 = [
     ("knowledge-bases", KnowledgeBaseListView, "knowledge-base-list"),
     ("knowledge-bases/<str:name>", KnowledgeBaseDetailView, "knowledge-base-detail"),
     ("knowledge-bases/<str:name>/documents", DocumentListView, "knowledge-document-list"),
+    ("knowledge-bases/<str:name>/documents/<path:source>", DocumentDetailView, "knowledge-document-detail"),
+    ("knowledge-bases/<str:name>/labels/<str:label>", LabelView, "knowledge-label"),
     ("knowledge-bases/<str:name>/snapshots", SnapshotListView, "knowledge-snapshot-list"),
     ("knowledge-bases/<str:name>/search", SearchView, "knowledge-search"),
 ]
