@@ -100,3 +100,13 @@ def test_a_versions_page_says_what_it_retrieves(client, victor, support):
     assert "4 passages" not in body  # support_content asks for 2
     assert "2 passages from <strong>coffee-shop</strong>, label “latest”, matched by keyword" in body
     assert "<code>{{ question }}</code>" in body
+
+
+def test_the_diff_shows_a_changed_knowledge_base_block(edit, support):
+    from promptlib.prompts.services import version_create
+
+    version_create(template=support, content=support_content(snapshot=1, top_k=3))
+    parts = {p["name"]: p for p in edit.get(admin_url("template_diff", support.pk)).context["parts"]}
+    assert parts["knowledge base"]["changed"] and not parts["context"]["changed"]
+    table = parts["knowledge base"]["table"]
+    assert "snapshot: " in table and "top_k: " in table and 'class="diff_chg"' in table

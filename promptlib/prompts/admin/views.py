@@ -104,8 +104,13 @@ def _diff_parts(version: Version) -> dict[str, str]:
         for name in ("provider", "model", "temperature", "max_tokens")
     )
     schema = json.dumps(version.output_schema, indent=2, sort_keys=True) if version.output_schema else ""
+    retrieval = "\n".join(
+        f"{name}: {', '.join(value) if isinstance(value, list) else '' if value is None else value}"
+        for name, value in (version.retrieval or {}).items()
+    )
     parts = {name: getattr(version, name) for name in SECTIONS}
-    parts.update({"examples": examples, "variables": variables, "model settings": settings, "output schema": schema})
+    parts.update({"examples": examples, "variables": variables, "model settings": settings, "output schema": schema,
+                  "knowledge base": retrieval})  # fmt: skip
     return parts
 
 
