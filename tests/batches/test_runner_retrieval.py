@@ -83,3 +83,24 @@ def test_the_experiment_page_shows_the_retrieval_metrics_and_each_variants_passa
     assert "Unopened bags of coffee can be returned within 30 days" in first["text"]
     assert f"[{first['id']}] Refunds (policies.md): Unopened bags" in with_kb["prompt"]  # as the model saw it
     assert "Found 2 of 2 expected sources and facts" in body and "Nothing retrieved: this version uses no" in body
+
+
+def test_exports_carry_the_passages(acme, grounded_experiment, server):
+    import csv
+    import io
+    import json
+
+    from promptlib.analysis.exports import finetune_jsonl, results_csv
+
+    config = standin_provider(acme, server)
+    limiter_for(config).reset()
+    batch_run_inline(batch=make_batch(grounded_experiment, grounded_dataset(acme, count=3), provider=config,
+                                      model="standin"))  # fmt: skip
+    rows = list(csv.DictReader(io.StringIO("".join(results_csv(experiment=grounded_experiment)))))
+    kb_row = next(r for r in rows if r["variant"] == "kb" and r["case"] == "1")
+    refunds = BatchItem.objects.get(batch__experiment=grounded_experiment, variant__key="kb", case__position=1)
+    assert kb_row["retrieved"].startswith(f"{refunds.retrieved[0]['id']} policies.md")
+    assert (kb_row["context_expected"], kb_row["context_found"]) == ("2", "2")
+    kb = grounded_experiment.variants.get(key="kb")
+    first = json.loads(next(iter(finetune_jsonl(experiment=grounded_experiment, winner_id=kb.pk))))
+    assert f"[{refunds.retrieved[0]['id']}] Refunds (policies.md): Unopened bags" in first["messages"][-2]["content"]

@@ -10,8 +10,8 @@ from promptlib.analysis.admin.glossary import GLOSSARY, explain
 from promptlib.analysis.aggregates import COUNTED_BATCHES, counted_items
 from promptlib.analysis.results import Cell, ExperimentReport, MetricRow, Section
 from promptlib.batches.models import Batch, BatchItem, DatasetCase, ScorerConfig
+from promptlib.batches.selectors import item_passages
 from promptlib.experiments.models import Experiment
-from promptlib.knowledge.selectors import chunks_load
 from promptlib.prompts.rendering import PromptError, render
 from promptlib.scorers.grounding import source_matches
 from promptlib.stats import VerdictState
@@ -178,12 +178,8 @@ def _filtered_case_ids(experiment: Experiment, show: str) -> list[int]:
 
 
 def _passages(item) -> list[dict]:
-    """The passages the item's call was given, in their order, with their text (chunks never change)."""
-    retrieved = (item.retrieved or []) if item is not None else []
-    if not retrieved:
-        return []
-    chunks = {c.id: c for c in chunks_load([(p["id"], p.get("score", 0.0)) for p in retrieved])}
-    return [{**p, "text": chunks[p["id"]].text if p["id"] in chunks else "(no longer stored)"} for p in retrieved]
+    passages = item_passages(retrieved=item.retrieved if item is not None else None)
+    return [{**p, "text": p["text"] or "(no longer stored)"} for p in passages]
 
 
 def _prompt_text(version, case_input, passages: list[dict]) -> str:
