@@ -150,3 +150,20 @@ def test_render_without_passages_gives_an_empty_knowledge_list():
     content = support_content()
     rendered = render(content, {"question": "x"})
     assert rendered.messages[-1]["content"] == "## Task\nAnswer: x"
+
+
+@pytest.mark.parametrize("mode", ["semantic", "hybrid"])
+def test_meaning_based_modes_retrieve_and_stay_warm_without_queries(acme, coffee_kb, mode, django_assert_num_queries):
+    from promptlib.knowledge.indexing import knowledge_embed
+    from promptlib.knowledge.services import knowledge_base_update
+    from promptlib.providers.models import ProviderConfig
+
+    demo = ProviderConfig.objects.create(project=acme, name="demo", kind="demo", models=["demo"])
+    knowledge_base_update(knowledge_base=coffee_kb, embedding_provider=demo, embedding_model="demo-embed")
+    knowledge_embed(knowledge_base_id=coffee_kb.pk)
+    content = support_content(mode=mode)
+    found = retrieval_run(project_id=acme.pk, content=content, variables={"question": "refund for opened bags"})
+    assert found.chunks[0]["source"] == "policies.md"
+    with django_assert_num_queries(0):
+        again = retrieval_run(project_id=acme.pk, content=content, variables={"question": "refund for opened bags"})
+    assert again.chunks == found.chunks
