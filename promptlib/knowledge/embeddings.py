@@ -1,13 +1,15 @@
 """Vectors for chunks and queries, through the knowledge base's provider (POST /v1/embeddings).
 
 Stored as a JSON list of floats on each chunk (unit length, so a dot product is the cosine), and
-scanned with numpy: a snapshot never changes, so its matrix is built once per process and kept
-(keyed by how many of its chunks have a vector, so a finished embedding run is seen at once).
+scanned with numpy: a snapshot never changes, so its matrix is built once per process and kept,
+keyed by the knowledge base's embedding progress (a finished run is seen at once) and for at most
+MATRIX_SECONDS.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 
 import numpy as np
@@ -17,6 +19,7 @@ from promptlib.knowledge.models import Chunk, KnowledgeBase, SnapshotChunk
 from promptlib.providers import ProviderError, limiter_for, provider_for
 
 MATRICES_KEPT = 8
+MATRIX_SECONDS = 60
 QUERIES_KEPT = 512
 
 _lock = threading.Lock()
@@ -29,6 +32,7 @@ class SnapshotMatrix:
 
     def __init__(self, ids: np.ndarray, tags: list[frozenset[str]], matrix: np.ndarray) -> None:
         self.ids, self.tags, self.matrix = ids, tags, matrix
+        self.built = time.monotonic()
 
 
 def unit(vector) -> list[float]:
@@ -77,16 +81,18 @@ def query_vector(knowledge_base: KnowledgeBase, query: str) -> np.ndarray:
     return vector
 
 
-def snapshot_matrix(snapshot_id: int, model: str) -> SnapshotMatrix:
+def snapshot_matrix(snapshot_id: int, knowledge_base: KnowledgeBase) -> SnapshotMatrix:
+    model = knowledge_base.embedding_model
     members = Chunk.objects.filter(
         id__in=SnapshotChunk.objects.filter(snapshot_id=snapshot_id).values("chunk_id"),
         embedding_model=model,
         embedding__isnull=False,
     )
-    key = (snapshot_id, model, members.count())
+    kb = knowledge_base
+    key = (snapshot_id, model, kb.embed_status, kb.embed_done, kb.embed_total)
     with _lock:
         found = _matrices.get(key)
-        if found is not None:
+        if found is not None and time.monotonic() - found.built < MATRIX_SECONDS:
             _matrices.move_to_end(key)
             return found
     rows = list(members.order_by("id").values_list("id", "tags", "embedding"))
@@ -108,7 +114,7 @@ def semantic_ids(
     embedding_check(knowledge_base)
     if not query.strip() or limit <= 0:
         return []
-    found = snapshot_matrix(snapshot_id, knowledge_base.embedding_model)
+    found = snapshot_matrix(snapshot_id, knowledge_base)
     if not len(found.ids):
         return []
     vector = query_vector(knowledge_base, query)

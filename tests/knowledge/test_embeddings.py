@@ -114,3 +114,15 @@ def test_a_failing_provider_marks_the_run_failed(embedded_kb, standin):
     assert caught.value.field == "embedding_provider"
     kb = KnowledgeBase.objects.get(pk=embedded_kb.pk)
     assert kb.embed_status == "failed" and "401" in kb.embed_error
+
+
+def test_a_snapshot_published_before_its_vectors_sees_them_once_the_run_ends(shop_kb, standin):
+    provider = ProviderConfig.objects.create(
+        project=shop_kb.project, name="local", kind="openai", base_url=standin.openai_base_url
+    )
+    knowledge_base_update(knowledge_base=shop_kb, embedding_provider=provider, embedding_model="embed-small")
+    snapshot = knowledge_publish(knowledge_base=shop_kb)
+    options = {"project_id": shop_kb.project_id, "snapshot_id": snapshot.pk, "query": "refund", "mode": "semantic"}
+    assert knowledge_search(**options) == []  # nothing embedded yet
+    knowledge_embed(knowledge_base_id=shop_kb.pk)
+    assert knowledge_search(**options)[0].title == "Refunds"
