@@ -208,6 +208,9 @@ SPECTACULAR_SETTINGS = {
 # Caps that keep a hostile or careless template from hanging a web or Celery worker.
 PROMPTLIB_RENDER_TIMEOUT_SECONDS = env.float("PROMPTLIB_RENDER_TIMEOUT_SECONDS", default=1.0)
 PROMPTLIB_RENDER_MAX_OUTPUT_CHARS = env.int("PROMPTLIB_RENDER_MAX_OUTPUT_CHARS", default=200_000)
+# Knowledge bases: the largest file accepted (bytes), and the most text one file may hold (characters).
+PROMPTLIB_KNOWLEDGE_MAX_UPLOAD_BYTES = env.int("PROMPTLIB_KNOWLEDGE_MAX_UPLOAD_BYTES", default=20 * 1024 * 1024)
+PROMPTLIB_KNOWLEDGE_MAX_TEXT_CHARS = env.int("PROMPTLIB_KNOWLEDGE_MAX_TEXT_CHARS", default=5_000_000)
 # How long a call may wait for a free provider slot (concurrency / RPM) before it counts as a temporary error.
 PROMPTLIB_LIMIT_ACQUIRE_TIMEOUT = env.float("PROMPTLIB_LIMIT_ACQUIRE_TIMEOUT", default=300.0)
 

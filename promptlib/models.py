@@ -25,5 +25,13 @@ from promptlib.experiments.models import (  # noqa: F401
     OutcomeSubjectSum,
     Variant,
 )
+from promptlib.knowledge.models import (  # noqa: F401
+    Chunk,
+    Document,
+    KnowledgeBase,
+    Snapshot,
+    SnapshotChunk,
+    SnapshotLabel,
+)
 from promptlib.prompts.models import Label, LabelEvent, Template, Version  # noqa: F401
 from promptlib.providers.models import ModelPrice, ProviderConfig  # noqa: F401

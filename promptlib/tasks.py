@@ -17,6 +17,7 @@ from promptlib.batches.schedules import scheduled_batch_start
 from promptlib.batches.services import batch_chunk_execute, batch_prepare, batches_sweep
 from promptlib.batches.sweeper import sweeper_start
 from promptlib.experiments.exposures import exposures_flush
+from promptlib.knowledge.indexing import knowledge_embed
 
 logger = logging.getLogger(__name__)
 
@@ -85,3 +86,9 @@ def scheduled_batch_run(schedule_id: int) -> int | None:
 @shared_task(name="promptlib.tasks.exposures_flush")
 def exposures_flush_task() -> int:
     return exposures_flush()
+
+
+@shared_task(name="promptlib.tasks.knowledge_embed")
+def knowledge_embed_task(knowledge_base_id: int) -> int:
+    """Make the missing vectors of a knowledge base (progress on the knowledge base's row)."""
+    return knowledge_embed(knowledge_base_id=knowledge_base_id)

@@ -34,6 +34,9 @@ def editor_post(content: VersionContent, *, change_note: str = "", **extra: Any)
             data[f"variables-{i}-required"] = "on"
         data[f"variables-{i}-default"] = format_value(var.get("default"))
         data[f"variables-{i}-description"] = var.get("description", "")
+    for name, value in (content.retrieval or {}).items():
+        if name != "min_score":
+            data[f"retrieval_{name}"] = ", ".join(value) if name == "tags" else ("" if value is None else value)
     data.update(extra)
     return {k: str(v) for k, v in data.items()}
 

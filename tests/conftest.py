@@ -7,7 +7,7 @@ from promptlib.prompts.services import template_create, version_create
 from tests.standins import StandinServer
 
 # Fixtures of the batch, dataset and end-to-end tests (demo_provider, triage_experiment, tickets).
-pytest_plugins = ["tests.batches_support", "tests.browser_support"]
+pytest_plugins = ["tests.batches_support", "tests.browser_support", "tests.retrieval_support"]
 
 
 @pytest.fixture(autouse=True)
@@ -19,7 +19,13 @@ def _clear_cache():
 
 def _cache_clear_own_keys():
     """Empty the cache between tests without FLUSHDB: a shared Redis database also holds the Celery
-    broker's queues and the provider limiter's leases of any other process using it."""
+    broker's queues and the provider limiter's leases of any other process using it. Also what the
+    knowledge search and retrieval keep in the process (snapshot ids come back after a rollback on SQLite)."""
+    from promptlib.knowledge.selectors import knowledge_caches_clear
+    from promptlib.prompts.retrieval import retrieval_memo_clear
+
+    knowledge_caches_clear()
+    retrieval_memo_clear()
     client_of = getattr(getattr(cache, "_cache", None), "get_client", None)
     if client_of is None:  # local memory
         cache.clear()

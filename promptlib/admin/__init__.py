@@ -11,5 +11,6 @@ import promptlib.core.admin.apikeys  # noqa: F401
 import promptlib.core.admin.projects  # noqa: F401
 import promptlib.experiments.admin.experiments  # noqa: F401
 import promptlib.experiments.admin.metrics  # noqa: F401
+import promptlib.knowledge.admin.knowledge_bases  # noqa: F401
 import promptlib.prompts.admin.templates  # noqa: F401
 import promptlib.providers.admin  # noqa: F401

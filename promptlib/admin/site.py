@@ -22,6 +22,7 @@ GROUPS: list[tuple[str, list[tuple[str, str]]]] = [
             ("Template", "Your prompts: write, preview, save versions and publish them."),
             ("Version", "Every saved version of every prompt (read-only)."),
             ("Label", "Which version each label (production, staging…) points at."),
+            ("KnowledgeBase", "Documents your prompts can quote: policies, product lists, brand guides."),
         ],
     ),
     (

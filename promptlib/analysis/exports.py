@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from promptlib.analysis.aggregates import COUNTED_BATCHES
 from promptlib.batches.models import BatchItem, DatasetCase, Review
 from promptlib.batches.reviews import review_output
+from promptlib.batches.selectors import item_passages
 from promptlib.core.csv import csv_line
 from promptlib.experiments.models import Experiment
 from promptlib.prompts.rendering import PromptError, render
@@ -22,6 +23,7 @@ from promptlib.prompts.rendering import PromptError, render
 CSV_COLUMNS = [
     "batch", "case", "variant", "version", "repeat", "status", "success", "schema_passed", "attempts",
     "latency_ms", "cost_usd", "judge_cost_usd", "input_tokens", "output_tokens", "model", "scores", "output", "error",
+    "retrieved", "retrieval_ms", "context_expected", "context_found", "citations_made", "citations_valid", "faithful",
 ]  # fmt: skip
 CHUNK = 2000
 
@@ -51,11 +53,20 @@ def results_csv(*, experiment: Experiment) -> Iterator[str]:
             "scores",
             "output",
             "error",
+            "retrieved",
+            "retrieval_ms",
+            "context_expected",
+            "context_found",
+            "citations_made",
+            "citations_valid",
+            "faithful",
         )  # fmt: skip
     )
     for row in items.iterator(chunk_size=CHUNK):
         values = list(row)
         values[15] = json.dumps(values[15], ensure_ascii=False) if values[15] else ""
+        # The passages given, as "id source" separated by "; " (empty: no knowledge base).
+        values[18] = "; ".join(f"{p['id']} {p['source']}" for p in values[18] or [])
         yield csv_line(values)
 
 
@@ -97,8 +108,8 @@ def finetune_jsonl(*, experiment: Experiment, winner_id: int | None) -> Iterator
         variant = variants.get(item.variant_id)
         if case is None or variant is None or not item.chosen_output:
             continue
-        try:
-            rendered = render(variant.version, case.input)
+        try:  # the prompt as the model saw it: with the passages its call was given
+            rendered = render(variant.version, case.input, knowledge=item_passages(retrieved=item.retrieved))
         except PromptError:
             continue
         system = next((m for m in rendered.messages if m["role"] == "system"), None)

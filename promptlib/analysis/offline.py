@@ -95,10 +95,29 @@ def _case_values(m: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
             "input_tokens": m["input_tokens_sum"] / n,
             "output_tokens": m["output_tokens_sum"] / n,
             "consistency": np.where(n >= 2, (m["successes"] == n).astype(float), np.nan),
+            "context_recall": _share(m["context_found_sum"], m["context_expected_sum"]),
+            "retrieval_hit_rate": _share(m["grounded_hits"], m["grounded_calls"]),
+            "citation_validity": _share(m["citations_valid_sum"], m["citations_made_sum"]),
+            "faithfulness_rate": _share(m["faithful_passes"], m["faithful_checked"]),
+            "retrieval_ms_mean": _share(m["retrieval_ms_sum"], m["retrieval_n"]),
         }
 
 
+def _share(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
+    """part ÷ whole per case; nan where whole is 0 (nothing to count)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(whole > 0, part / whole, np.nan)
+
+
 CASE_COL = {name: i for i, name in enumerate(CASE_NAMES)}
+# The retrieval metrics: (part, whole) sums of a ratio, estimated with the case as the unit.
+_RATIO_SUMS = {
+    "context_recall": ("context_found_sum", "context_expected_sum"),
+    "retrieval_hit_rate": ("grounded_hits", "grounded_calls"),
+    "citation_validity": ("citations_valid_sum", "citations_made_sum"),
+    "faithfulness_rate": ("faithful_passes", "faithful_checked"),
+    "retrieval_ms_mean": ("retrieval_ms_sum", "retrieval_n"),
+}
 
 
 def _case_matrix(ids: np.ndarray, sums: np.ndarray, variant_ids: list[int]):
@@ -157,6 +176,11 @@ def _estimate(
             e = clustered_mean(y=per_case(f"{metric}_sum"), n=per_case("calls"))
         elif metric == "cost_per_success_usd" and t["successes"]:
             e = clustered_mean(y=case_costs(cases)[ran], n=per_case("successes"))
+        elif metric in _RATIO_SUMS and t[_RATIO_SUMS[metric][1]]:
+            part, whole = _RATIO_SUMS[metric]
+            counted = per_case(whole) > 0  # cases with nothing to count are not cases of this metric
+            y, n = per_case(part)[counted], per_case(whole)[counted]
+            e = clustered_mean(y=y, n=n) if METRICS[metric].kind == "mean" else clustered_rate(successes=y, n=n)
         elif metric == "consistency" and t["repeated_cases"]:
             e = rate_estimate(n=int(t["repeated_cases"]), successes=int(t["consistent_cases"]))
         else:

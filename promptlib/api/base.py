@@ -18,6 +18,8 @@ _ERROR_TEXT = {
     404: "No such object in this key's project (objects of other projects answer the same).",
     405: "Method not allowed.",
     406: "The Accept header asks for a format this API does not produce.",
+    409: "A conflict with the current state (e.g. the name is taken).",
+    413: "The body or file is larger than accepted.",
     415: "The body is not application/json.",
     429: "Rate limit exceeded; the Retry-After header says when to try again.",
 }

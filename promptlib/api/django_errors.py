@@ -2,12 +2,15 @@
 
 Django answers a server error, a suspicious request and an oversized body with an HTML page; a
 script reading {"errors": [...]} then fails on the page instead of on the error. The middleware
-refuses, before any view reads the request, a body over DATA_UPLOAD_MAX_MEMORY_SIZE (413) and a NUL
+refuses, before any view reads the request, a body over DATA_UPLOAD_MAX_MEMORY_SIZE (413; a file
+uploaded to a knowledge base may be up to PROMPTLIB_KNOWLEDGE_MAX_UPLOAD_BYTES) and a NUL
 character in the path or query (400: PostgreSQL refuses NUL in text). The handlers (config/urls.py)
 answer JSON under /api/ and Django's own page elsewhere; Django still logs the error as usual.
 """
 
 from __future__ import annotations
+
+import re
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
@@ -17,6 +20,9 @@ from django.views import defaults
 from promptlib.api.errors import error
 
 API_PREFIX = "/api/"
+# Where files come as multipart bodies, larger than other requests (the form's own fields add a little).
+FILE_UPLOAD_PATH = re.compile(r"^/api/v1/knowledge-bases/[^/]+/documents/?$")
+FILE_UPLOAD_SLACK = 64 * 1024
 
 
 def _is_api(request) -> bool:
@@ -35,13 +41,26 @@ def too_large() -> JsonResponse:
     return _answer(413, "", "too_large", f"The request body is larger than {body_limit()} bytes.")
 
 
+def _file_upload(request) -> bool:
+    return bool(FILE_UPLOAD_PATH.match(request.path_info)) and request.META.get("CONTENT_TYPE", "").startswith(
+        "multipart/form-data"
+    )
+
+
 def _refusal(request) -> JsonResponse | None:
     limit = body_limit()
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         length = 0  # Django and the parser refuse a malformed length themselves
-    if limit is not None and length > limit:
+    if _file_upload(request):
+        cap = settings.PROMPTLIB_KNOWLEDGE_MAX_UPLOAD_BYTES
+        if length > cap + FILE_UPLOAD_SLACK:
+            mb = f"{length / 1024 / 1024:.0f} MB"
+            return _answer(
+                413, "file", "too_large", f"The file is {mb}; the largest accepted is {cap // 1024 // 1024} MB."
+            )
+    elif limit is not None and length > limit:
         return too_large()
     if "\x00" in request.path_info:
         return _answer(400, "path", "invalid", "The URL contains a NUL character.")

@@ -7,6 +7,7 @@ from promptlib.api import ping
 from promptlib.api.errors import not_found_view
 from promptlib.batches.api.views import urlpatterns_v1 as batch_routes
 from promptlib.experiments.api import experiments, metrics, outcomes, render
+from promptlib.knowledge.api.views import urlpatterns_v1 as knowledge_routes
 from promptlib.prompts.api import views as templates
 from promptlib.providers.api.views import urlpatterns_v1 as provider_routes
 
@@ -25,7 +26,9 @@ v1 = [
     path("experiments/<int:pk>", experiments.ExperimentDetailView.as_view(), name="experiment-detail"),
 ]
 
-v1 += [path(route, view.as_view(), name=name) for route, view, name in (*provider_routes, *batch_routes)]
+v1 += [
+    path(route, view.as_view(), name=name) for route, view, name in (*provider_routes, *batch_routes, *knowledge_routes)
+]
 
 urlpatterns = [
     path("v1/", include((v1, "promptlib_api"), namespace="v1")),

@@ -21,12 +21,24 @@ from django.core.cache import cache
 from promptlib.core.secrets import text_scrub
 from promptlib.prompts.models import Version
 from promptlib.prompts.rendering import PromptError, render
+from promptlib.prompts.retrieval import Retrieval
 from promptlib.providers.base import ChatRequest, ChatResponse, Provider, ProviderError
 from promptlib.providers.limits import ProviderLimiter, limiter_for
 from promptlib.providers.models import ModelPrice, ProviderConfig
 from promptlib.providers.pricing import listed_cost
 from promptlib.providers.registry import provider_for
-from promptlib.scorers import Score, ScoreInput, Scorer, ScorerError, schema_passed, scorer_for, task_success
+from promptlib.scorers import (
+    JUDGE_KINDS,
+    Score,
+    ScoreInput,
+    Scorer,
+    ScorerError,
+    faithful,
+    schema_passed,
+    scorer_for,
+    task_success,
+)
+from promptlib.scorers.grounding import citation_counts, context_counts
 
 BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_CAP_SECONDS = 60.0
@@ -102,12 +114,27 @@ class Plan:
     max_tokens: int | None
     # case id → rendered messages (or the PromptError): repeats and retries of a case render once per chunk.
     rendered: dict[int, list[dict[str, str]] | PromptError] = field(default_factory=dict)
+    # case id → what the version's retrieval block found (or why it could not), filled on the runner's
+    # thread before the item is handed to a worker thread (which never queries): see retrieval_prepare.
+    retrieved: dict[int, Retrieval | PromptError] = field(default_factory=dict)
+
+    @property
+    def retrieves(self) -> bool:
+        return bool(self.version.retrieval)
+
+    def retrieval_for(self, work: ItemWork) -> Retrieval | None:
+        found = self.retrieved.get(work.case_id) if self.retrieves else None
+        if isinstance(found, PromptError):
+            raise found.with_traceback(None)
+        return found
 
     def messages_for(self, work: ItemWork) -> list[dict[str, str]]:
         messages = self.rendered.get(work.case_id)
         if messages is None:
             try:
-                messages = render(self.version, work.case_input).messages
+                retrieval = self.retrieval_for(work)
+                knowledge = retrieval.knowledge() if retrieval is not None else None
+                messages = render(self.version, work.case_input, knowledge=knowledge).messages
             except PromptError as exc:
                 messages = exc
             self.rendered[work.case_id] = messages  # threads may race here: both render the same thing
@@ -140,6 +167,8 @@ class ItemWork:
     attempts: int
     attempt_log: list
     rerun_from: int = 0  # attempts before the latest re-run: this run's retry budget starts there
+    expected_sources: list = field(default_factory=list)
+    expected_facts: list = field(default_factory=list)
 
 
 @dataclass
@@ -167,8 +196,10 @@ def item_call(*, work: ItemWork, plan: Plan, scorers: list[ScorerSpec], use_cach
     attempts, log = work.attempts, list(work.attempt_log)
     try:
         messages = plan.messages_for(work)
+        retrieval = plan.retrieval_for(work)
     except PromptError as exc:
         return _failed(work, attempts, log, f"Rendering failed: {exc.message}", RENDER_ERROR)
+    retrieval_ms = int(round(retrieval.latency_ms)) if retrieval is not None else None
     version = plan.version
     request = ChatRequest(
         model=plan.endpoint.model,
@@ -216,8 +247,10 @@ def item_call(*, work: ItemWork, plan: Plan, scorers: list[ScorerSpec], use_cach
         latency_ms=float(response.latency_ms),
         cost_usd=cost,
         output_schema=version.output_schema,
+        retrieved=retrieval.chunks if retrieval is not None else (),
     )
     results = [(spec, _score(spec, inp, plan)) for spec in scorers]
+    grounding = _grounding(work, response.text, retrieval)
     return Outcome(
         work.item_id,
         "done",
@@ -228,7 +261,8 @@ def item_call(*, work: ItemWork, plan: Plan, scorers: list[ScorerSpec], use_cach
             "output": response.text,
             "success": task_success((s.kind, score) for s, score in results if s.counts_for_success),
             "schema_passed": schema_passed((s.kind, score) for s, score in results),
-            "latency_ms": max(int(response.latency_ms), 0),
+            # Retrieval is part of answering: its time counts in the call's latency.
+            "latency_ms": max(int(response.latency_ms), 0) + (retrieval_ms or 0),
             "cost_usd": cost,
             "judge_cost_usd": sum(score.judge_cost_usd for _, score in results),
             "judge_unread": sum(score.unreadable for _, score in results),
@@ -236,12 +270,35 @@ def item_call(*, work: ItemWork, plan: Plan, scorers: list[ScorerSpec], use_cach
             "output_tokens": response.output_tokens,
             "cached": hit is not None,
             "scores": [_score_dict(score) for _, score in results],
+            "faithful": faithful((s.kind, score) for s, score in results),
+            "retrieval_ms": retrieval_ms,
+            **grounding,
         },
     )
 
 
+def _grounding(work: ItemWork, answer: str, retrieval: Retrieval | None) -> dict[str, Any]:
+    """What the call was given from the knowledge base, and the grounding counts the metrics sum.
+
+    A version without retrieval is counted too: the case's expected facts are in no passage (recall 0),
+    and whatever it cites names no passage; that is the comparison "without vs with" needs.
+    """
+    passages = retrieval.chunks if retrieval is not None else ()
+    expected, found = context_counts(
+        expected_sources=work.expected_sources, expected_facts=work.expected_facts, passages=passages
+    )
+    made, valid = citation_counts(answer=answer, passages=passages)
+    return {
+        "retrieved": [{k: p[k] for k in ("id", "source", "title", "score")} for p in passages],
+        "context_expected": expected,
+        "context_found": found,
+        "citations_made": made,
+        "citations_valid": valid,
+    }
+
+
 def _score(spec: ScorerSpec, inp: ScoreInput, plan: Plan) -> Score:
-    judge = _judge_call(spec.judge or plan.endpoint, spec.config) if spec.kind == "llm_judge" else None
+    judge = _judge_call(spec.judge or plan.endpoint, spec.config) if spec.kind in JUDGE_KINDS else None
     try:
         return spec.scorer.evaluate(inp, spec.config, judge_call=judge)
     except (ScorerError, ProviderError) as exc:
@@ -313,6 +370,6 @@ def scorer_specs_for(*, rows, judge_endpoint: Callable[[dict], Endpoint | None])
     for row in rows:
         scorer = scorer_for(row.kind)
         config = scorer.validate_config({**(row.config or {}), "name": row.name})
-        judge = judge_endpoint(config) if row.kind == "llm_judge" else None
+        judge = judge_endpoint(config) if row.kind in JUDGE_KINDS else None
         specs.append(ScorerSpec(row.kind, row.name, config, scorer, row.counts_for_success, judge))
     return specs

@@ -26,12 +26,15 @@ RUNNING, PENDING = BatchItem.Status.RUNNING, BatchItem.Status.PENDING
 RESULT_FIELDS = [
     "status", "claim_token", "finished_at", "attempts", "attempt_log", "not_before", "enqueued_at", "model",
     "output", "error", "error_kind", "success", "schema_passed", "latency_ms", "cost_usd", "judge_cost_usd",
-    "judge_unread", "input_tokens", "output_tokens", "cached", "scores",
+    "judge_unread", "input_tokens", "output_tokens", "cached", "scores", "retrieved", "retrieval_ms",
+    "context_expected", "context_found", "citations_made", "citations_valid", "faithful",
 ]  # fmt: skip
 _CLEARED = {
     "claim_token": "", "not_before": None, "enqueued_at": None, "model": "", "output": "", "error": "",
     "error_kind": "", "success": None, "schema_passed": None, "latency_ms": None, "cost_usd": 0.0,
     "judge_cost_usd": 0.0, "judge_unread": 0, "input_tokens": 0, "output_tokens": 0, "cached": False, "scores": [],
+    "retrieved": [], "retrieval_ms": None, "context_expected": 0, "context_found": 0, "citations_made": 0,
+    "citations_valid": 0, "faithful": None,
 }  # fmt: skip
 _meta = BatchItem._meta
 _CLAIM_COLUMNS = [
@@ -58,7 +61,8 @@ def _prep(name: str, value):
     return _meta.get_field(name).get_db_prep_save(value, connection)
 
 
-CaseData = tuple[dict, str, dict]  # input, expected_output, expected_fields
+# input, expected_output, expected_fields, expected_sources, expected_facts
+CaseData = tuple[dict, str, dict, list, list]
 
 
 def cases_load(*, case_ids, known: dict[int, CaseData]) -> dict[int, CaseData]:
@@ -66,10 +70,10 @@ def cases_load(*, case_ids, known: dict[int, CaseData]) -> dict[int, CaseData]:
     missing = set(case_ids) - known.keys()
     if missing:
         rows = DatasetCase.objects.filter(id__in=missing).values_list(
-            "id", "input", "expected_output", "expected_fields"
+            "id", "input", "expected_output", "expected_fields", "expected_sources", "expected_facts"
         )
-        for case_id, inp, expected_output, expected_fields in rows:
-            known[case_id] = (inp or {}, expected_output, expected_fields or {})
+        for case_id, inp, expected_output, expected_fields, sources, facts in rows:
+            known[case_id] = (inp or {}, expected_output, expected_fields or {}, sources or [], facts or [])
     return known
 
 
@@ -142,7 +146,7 @@ def items_claim(
     cases = cases_load(case_ids={row[2] for row in rows}, known={} if cases is None else cases)
     claimed = []
     for item_id, variant_id, case_id, repeat, attempts, attempt_log, rerun_from in sorted(rows):
-        case_input, expected_output, expected_fields = cases[case_id]
+        case_input, expected_output, expected_fields, expected_sources, expected_facts = cases[case_id]
         log = log_field.from_db_value(attempt_log, None, connection) if isinstance(attempt_log, str) else attempt_log
         claimed.append(
             ItemWork(
@@ -153,6 +157,8 @@ def items_claim(
                 case_input=case_input,
                 expected_output=expected_output,
                 expected_fields=expected_fields,
+                expected_sources=expected_sources,
+                expected_facts=expected_facts,
                 attempts=attempts,
                 attempt_log=log or [],
                 rerun_from=rerun_from,

@@ -44,6 +44,9 @@ from promptlib.prompts.models import Template
 MAX_CASES = 50_000
 FORMATS = ("csv", "jsonl")
 CASE_KEYS = ("input", "expected_output", "expected_fields", "tags")
+# What a case with a knowledge base expects the retrieval to find (context recall): documents by
+# source, and facts (phrases) the retrieved passages must hold. CSV: one per line, or a JSON list.
+GROUNDING_KEYS = ("expected_sources", "expected_facts")
 EXPECTED_PREFIX = "expected."  # a CSV column `expected.category` holds that expected field
 
 
@@ -67,6 +70,26 @@ class CaseData:
     expected_output: str = ""
     expected_fields: dict[str, Any] | None = None
     tags: tuple[str, ...] = ()
+    expected_sources: tuple[str, ...] = ()
+    expected_facts: tuple[str, ...] = ()
+
+
+def _phrases(value: Any, field: str) -> tuple[str, ...]:
+    """A list of short texts (expected sources or facts), blanks dropped."""
+    if value in (None, ""):
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise DatasetError(f"{field} must be a list of texts.", field=field)
+    if len(value) > 100 or any(len(v) > 2000 for v in value):
+        raise DatasetError(f"{field}: at most 100 entries of up to 2,000 characters.", field=field)
+    return tuple(v.strip() for v in value if v.strip())
+
+
+def _phrases_cell(value: str, field: str) -> list[str]:
+    value = csv_unsafe(value.strip())
+    if value.startswith("["):
+        return _json_cell(value, field, kind=list)
+    return [line.strip() for line in value.splitlines() if line.strip()]
 
 
 def dataset_create(
@@ -105,9 +128,11 @@ def case_data_validate(data: Any) -> CaseData:
     """One case from a plain dict; raises DatasetError naming the field."""
     if not isinstance(data, dict):
         raise DatasetError("Each case must be a JSON object.", field="case")
-    unknown = sorted(set(data) - set(CASE_KEYS))
+    unknown = sorted(set(data) - set(CASE_KEYS) - set(GROUNDING_KEYS))
     if unknown:
-        raise DatasetError(f"Unknown key '{unknown[0]}'; use {', '.join(CASE_KEYS)}.", field=unknown[0])
+        raise DatasetError(
+            f"Unknown key '{unknown[0]}'; use {', '.join(CASE_KEYS + GROUNDING_KEYS)}.", field=unknown[0]
+        )
     inputs = data.get("input", {})
     if not isinstance(inputs, dict):
         raise DatasetError("input must be a JSON object of variable → value.", field="input")
@@ -127,7 +152,14 @@ def case_data_validate(data: Any) -> CaseData:
         problem = json_problem(value)
         if problem:
             raise DatasetError(f"{field} {problem}.", field=field)
-    return CaseData(inputs, expected_output, expected_fields, tuple(t.strip() for t in tags))
+    return CaseData(
+        inputs,
+        expected_output,
+        expected_fields,
+        tuple(t.strip() for t in tags),
+        _phrases(data.get("expected_sources"), "expected_sources"),
+        _phrases(data.get("expected_facts"), "expected_facts"),
+    )
 
 
 def _json_cell(value: str, field: str, *, kind: type) -> Any:
@@ -165,6 +197,9 @@ def _csv_row(row: dict[str, str], types: dict[str, str]) -> tuple[dict[str, Any]
             elif column.startswith(EXPECTED_PREFIX) and len(column) > len(EXPECTED_PREFIX):
                 if value.strip():  # one expected field per column: no JSON to type in a spreadsheet
                     data.setdefault("expected_fields", {})[column[len(EXPECTED_PREFIX) :]] = csv_unsafe(value.strip())
+            elif column in GROUNDING_KEYS:
+                if value.strip():
+                    data[column] = _phrases_cell(value, column)
             elif column == "tags":
                 stripped = csv_unsafe(value.strip())
                 if stripped.startswith("["):
@@ -315,7 +350,8 @@ def cases_add(*, dataset: Dataset, cases: list[CaseData], replace: bool = False)
         _version_keep(locked)
         locked.version += 1
     carried = [] if replace else [
-        CaseData(c.input, c.expected_output, c.expected_fields or {}, tuple(c.tags or [])) for c in earlier
+        CaseData(c.input, c.expected_output, c.expected_fields or {}, tuple(c.tags or []),
+                 tuple(c.expected_sources or []), tuple(c.expected_facts or [])) for c in earlier
     ]  # fmt: skip
     DatasetCase.objects.bulk_create(
         [
@@ -326,6 +362,8 @@ def cases_add(*, dataset: Dataset, cases: list[CaseData], replace: bool = False)
                 expected_output=case.expected_output,
                 expected_fields=case.expected_fields or {},
                 tags=list(case.tags),
+                expected_sources=list(case.expected_sources),
+                expected_facts=list(case.expected_facts),
             )
             for index, case in enumerate([*carried, *cases], start=1)
         ],
@@ -383,6 +421,7 @@ def _case_dict(case: DatasetCase) -> dict[str, Any]:
         "expected_output": case.expected_output,
         "expected_fields": case.expected_fields or {},
         "tags": case.tags or [],
+        **{key: getattr(case, key) for key in GROUNDING_KEYS if getattr(case, key)},
     }
 
 
@@ -392,8 +431,10 @@ def cases_export(*, dataset: Dataset, fmt: str) -> str:
     cases = dataset.cases.order_by("position").iterator()
     if fmt == "jsonl":
         return "".join(json.dumps(_case_dict(case), ensure_ascii=False) + "\n" for case in cases)
-    lines = [csv_line(CASE_KEYS)]
+    grounded = any(sources or facts for sources, facts in dataset.cases.values_list(*GROUNDING_KEYS).iterator())
+    lines = [csv_line(CASE_KEYS + (GROUNDING_KEYS if grounded else ()))]
     for case in cases:
+        grounding = ["\n".join(getattr(case, key) or []) for key in GROUNDING_KEYS] if grounded else []
         lines.append(
             csv_line(
                 [
@@ -401,6 +442,7 @@ def cases_export(*, dataset: Dataset, fmt: str) -> str:
                     case.expected_output,
                     json.dumps(case.expected_fields or {}, ensure_ascii=False),
                     ",".join(case.tags or []),
+                    *grounding,
                 ]
             )
         )

@@ -11,6 +11,7 @@ from pathlib import Path
 from django.conf import settings
 
 from promptlib.batches.datasets import cases_import, dataset_create
+from promptlib.batches.demo_knowledge import demo_knowledge_setup
 from promptlib.batches.models import Batch, Dataset
 from promptlib.batches.scorer_configs import scorer_config_create
 from promptlib.batches.services import BatchSettings, batch_create, batch_run_inline
@@ -88,4 +89,5 @@ def demo_batches_setup(*, project: Project, user=None, store_path: Path | None =
         what = BatchSettings(experiment=experiment, dataset=dataset, provider=provider, model=DEMO_MODEL)
         batch = batch_create(settings=what, created_by=user)
         batch = batch_run_inline(batch=batch)
+    demo_knowledge_setup(project=project, provider=provider, model=DEMO_MODEL, user=user)
     return batch

@@ -16,7 +16,9 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from promptlib.core.models import Project
+from promptlib.knowledge.store import knowledge_store_import
 from promptlib.prompts.store import ImportSummary, templates_store_import
+from promptlib.prompts.store.importing import KNOWLEDGE_DIR
 
 DEMO_PROJECT_SLUG = "demo"
 DEMO_PROJECT_NAME = "Demo"
@@ -64,6 +66,10 @@ def demo_project_setup(*, store_path: Path | None = None) -> DemoSetup:
     password = demo_admin_password()
     with transaction.atomic():
         user = demo_admin_ensure(password=password)
+        # Knowledge bases on every run: a changed document in templates_store/knowledge/ is published.
+        project, _ = Project.objects.get_or_create(slug=DEMO_PROJECT_SLUG, defaults={"name": DEMO_PROJECT_NAME})
+        if (store_path / KNOWLEDGE_DIR).is_dir():
+            knowledge_store_import(path=store_path / KNOWLEDGE_DIR, project=project, actor=user)
         existing = Project.objects.filter(slug=DEMO_PROJECT_SLUG, templates__isnull=False).distinct().first()
         if existing is not None:
             # Imported on the first run only: the demo then adds a challenger version, and re-importing the

@@ -160,6 +160,18 @@ class BatchItem(models.Model):
     output_tokens = models.PositiveIntegerField(default=0)
     cached = models.BooleanField(default=False)
     scores = models.JSONField(default=list, blank=True)
+    # Retrieval (a version with a knowledge base): the passages given to the model, [{id, source,
+    # title, score}], how long finding them took (also counted in latency_ms), and the grounding
+    # counts the metrics sum (promptlib.scorers.grounding): expected sources/facts and how many were
+    # found in the passages; citations in the answer and how many name a retrieved passage;
+    # whether the faithfulness grader passed the answer (None: no such grader ran).
+    retrieved = models.JSONField(default=list, blank=True)
+    retrieval_ms = models.PositiveIntegerField(null=True)
+    context_expected = models.PositiveSmallIntegerField(default=0)
+    context_found = models.PositiveSmallIntegerField(default=0)
+    citations_made = models.PositiveSmallIntegerField(default=0)
+    citations_valid = models.PositiveSmallIntegerField(default=0)
+    faithful = models.BooleanField(null=True)
 
     class Meta:
         ordering = ["batch", "id"]
@@ -267,6 +279,9 @@ class DatasetCase(models.Model):
         default=dict, blank=True, help_text='Fields the answer must contain, e.g. {"category": "billing"}.'
     )
     tags = models.JSONField(default=list, blank=True)
+    # With a knowledge base: documents (by source) and facts the retrieved passages should hold.
+    expected_sources = models.JSONField(default=list, blank=True)
+    expected_facts = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["dataset", "position"]
@@ -313,6 +328,17 @@ class CallSums(models.Model):
     output_tokens_sq = models.FloatField()
     latency_n = models.PositiveIntegerField()
     latency_sum = models.FloatField(null=True)
+    # Retrieval (promptlib.experiments.metrics: context_recall … retrieval_ms_mean).
+    context_expected_sum = models.FloatField(default=0)
+    context_found_sum = models.FloatField(default=0)
+    grounded_calls = models.PositiveIntegerField(default=0)
+    grounded_hits = models.PositiveIntegerField(default=0)
+    citations_made_sum = models.FloatField(default=0)
+    citations_valid_sum = models.FloatField(default=0)
+    faithful_checked = models.PositiveIntegerField(default=0)
+    faithful_passes = models.PositiveIntegerField(default=0)
+    retrieval_n = models.PositiveIntegerField(default=0)
+    retrieval_ms_sum = models.FloatField(null=True)
 
     class Meta:
         abstract = True

@@ -32,11 +32,13 @@ from django.db import close_old_connections, connection, transaction
 from django.db.models import Max, Min, Q
 from django.utils import timezone
 
-from promptlib.batches.calls import Endpoint, Outcome, Plan, item_call, scorer_specs_for
+from promptlib.batches.calls import Endpoint, ItemWork, Outcome, Plan, item_call, scorer_specs_for
 from promptlib.batches.claims import RESULT_FIELDS, items_claim, outcomes_write, pending_ids
 from promptlib.batches.models import Batch, BatchItem, ScorerConfig
 from promptlib.core.errors import DomainError
 from promptlib.experiments.models import Variant
+from promptlib.prompts.rendering import PromptError
+from promptlib.prompts.retrieval import retrieval_run
 from promptlib.providers.models import ProviderConfig
 from promptlib.scorers import ScorerError
 
@@ -244,6 +246,7 @@ class _ChunkRun:
             return
         group = [self.waiting.popleft() for _ in range(min(free, len(self.waiting)))]
         claimed = items_claim(item_ids=group, token=self.token, lease_seconds=self.lease, cases=self.cases)
+        retrieval_prepare(project_id=self.batch.project_id, plans=self.plans, works=claimed)
         for work in claimed:
             future = pool.submit(
                 item_call, work=work, plan=self.plans[work.variant_id], scorers=self.scorers,
@@ -282,6 +285,20 @@ def writer_thread_keep() -> None:
     whose connection closes with it, so that no connection outlives the run.
     """
     _writers[os.getpid()] = ThreadPoolExecutor(1, thread_name_prefix="batch-writer")
+
+
+def retrieval_prepare(*, project_id: int, plans: dict[int, Plan], works: list[ItemWork]) -> None:
+    """Search the knowledge base of each variant with retrieval, once per case, on this (the querying) thread."""
+    for work in works:
+        plan = plans[work.variant_id]
+        if not plan.retrieves or work.case_id in plan.retrieved:
+            continue
+        try:
+            plan.retrieved[work.case_id] = retrieval_run(
+                project_id=project_id, content=plan.version, variables=work.case_input
+            )
+        except PromptError as exc:
+            plan.retrieved[work.case_id] = exc
 
 
 class _Writer:

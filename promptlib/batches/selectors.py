@@ -10,6 +10,7 @@ from promptlib.batches.rollups import rollup_sources
 from promptlib.batches.sums import call_sums, latency_percentiles, review_sums, variant_aggregates
 from promptlib.core.jsonvalues import MAX_BIGINT
 from promptlib.experiments.metrics import metrics_from_aggregates
+from promptlib.knowledge.selectors import chunks_load
 
 Status = BatchItem.Status
 NAME_MAX = Dataset._meta.get_field("name").max_length
@@ -142,3 +143,12 @@ def batch_variant_metrics(*, batch: Batch) -> list[dict]:
          "metrics": metrics_from_aggregates(aggregates[v.pk])}
         for v in variants
     ]  # fmt: skip
+
+
+def item_passages(*, retrieved: list[dict] | None) -> list[dict]:
+    """The passages a call was given ({id, title, source, score} as its item recorded them) with their text,
+    in their order, so that the prompt can be shown (or exported) as the model saw it. Chunks never change."""
+    if not retrieved:
+        return []
+    chunks = {c.id: c for c in chunks_load([(p["id"], p.get("score", 0.0)) for p in retrieved])}
+    return [{**p, "text": chunks[p["id"]].text if p["id"] in chunks else ""} for p in retrieved]

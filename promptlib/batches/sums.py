@@ -61,12 +61,25 @@ CALL_SUMS = {
     "output_tokens_sq": f"SUM({_F.format('output_tokens')} * output_tokens)",
     "latency_n": "COUNT(latency_ms) FILTER (WHERE status = 'done')",
     "latency_sum": f"SUM({_F.format('latency_ms')}) FILTER (WHERE status = 'done')",
+    # Retrieval (promptlib.scorers.grounding): zeros on calls without it.
+    "context_expected_sum": f"SUM({_F.format('context_expected')})",
+    "context_found_sum": f"SUM({_F.format('context_found')})",
+    "grounded_calls": "COUNT(*) FILTER (WHERE context_expected > 0)",
+    "grounded_hits": "COUNT(*) FILTER (WHERE context_expected > 0 AND context_found > 0)",
+    "citations_made_sum": f"SUM({_F.format('citations_made')})",
+    "citations_valid_sum": f"SUM({_F.format('citations_valid')})",
+    "faithful_checked": "COUNT(faithful)",
+    "faithful_passes": "COUNT(*) FILTER (WHERE faithful)",
+    "retrieval_n": "COUNT(retrieval_ms)",
+    "retrieval_ms_sum": f"SUM({_F.format('retrieval_ms')})",
 }
 SUM_NAMES = tuple(CALL_SUMS)
 # Per case, only what the paired tests read (fewer aggregates: this grouping has the most groups).
 CASE_NAMES = (
     "calls", "verdicts", "successes", "schema_checked", "schema_passes", "attempts_sum", "cost_sum",
     "judge_cost_sum", "input_tokens_sum", "output_tokens_sum", "latency_n", "latency_sum",
+    "context_expected_sum", "context_found_sum", "grounded_calls", "grounded_hits", "citations_made_sum",
+    "citations_valid_sum", "faithful_checked", "faithful_passes", "retrieval_n", "retrieval_ms_sum",
 )  # fmt: skip
 
 

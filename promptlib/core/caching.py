@@ -6,6 +6,8 @@ changes what a render returns drops exactly that key after its transaction commi
 cached by the hash of the secret, so that authenticating a request needs no query either.
 """
 
+import threading
+import time
 from typing import Any
 
 from django.core.cache import cache
@@ -24,6 +26,64 @@ def template_cache_invalidate(*, project_id: int, slug: str) -> None:
     key = template_key(project_id=project_id, slug=slug)
     # After commit: a concurrent reader must not re-cache the old state from a transaction not yet visible.
     transaction.on_commit(lambda: cache.delete(key))
+
+
+# Retrieval (promptlib.prompts.retrieval): a label of a knowledge base → its snapshot id, briefly
+# (dropped on publish); the passages found in an immutable snapshot for a query, for long.
+KNOWLEDGE_LABEL_TTL_SECONDS = 60
+KNOWLEDGE_SEARCH_TTL_SECONDS = 3600
+
+
+def knowledge_label_key(*, project_id: int, name: str, label: str) -> str:
+    return f"kblabel:v1:{project_id}:{name}:{label}"
+
+
+def knowledge_search_key(*, snapshot_id: int, digest: str) -> str:
+    return f"kbsearch:v1:{snapshot_id}:{digest}"
+
+
+# Each process also keeps a label's snapshot id for a moment, so a warm render makes no cache round trip
+# for it: a publish shows at once in the process that made it, and within this many seconds elsewhere.
+KNOWLEDGE_LABEL_MEMO_SECONDS = 2.0
+_label_memo: dict[str, tuple[int, float]] = {}
+_label_memo_lock = threading.Lock()
+
+
+def knowledge_label_lookup(key: str) -> int | None:
+    """The snapshot id a label key names: from this process's memo, else the shared cache (then memoised)."""
+    found = _label_memo.get(key)
+    now = time.monotonic()
+    if found is not None and found[1] > now:
+        return found[0]
+    value = cache.get(key)
+    if value is not None:
+        knowledge_label_remember(key, value)
+    return value
+
+
+def knowledge_label_remember(key: str, snapshot_id: int) -> None:
+    with _label_memo_lock:
+        if len(_label_memo) > 10_000:
+            _label_memo.clear()
+        _label_memo[key] = (snapshot_id, time.monotonic() + KNOWLEDGE_LABEL_MEMO_SECONDS)
+
+
+def knowledge_label_forget_all() -> None:
+    with _label_memo_lock:
+        _label_memo.clear()
+
+
+def knowledge_cache_invalidate(*, project_id: int, name: str, labels: tuple[str, ...] = ("latest",)) -> None:
+    """After a knowledge base's labels moved (a publish): renders look its snapshot up again."""
+    keys = [knowledge_label_key(project_id=project_id, name=name, label=label) for label in labels]
+
+    def forget() -> None:
+        with _label_memo_lock:
+            for key in keys:
+                _label_memo.pop(key, None)
+        cache.delete_many(keys)
+
+    transaction.on_commit(forget)
 
 
 def api_key_key(*, key_hash: str) -> str:

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from promptlib.experiments.metrics import METRICS
 from promptlib.experiments.models import Experiment
 from promptlib.experiments.services import ExperimentError
 
-# Metrics whose margin is in points of a rate; every other margin is a share of the control's value.
-POINTS = {"task_success_rate", "schema_pass_rate", "consistency", "review_edit_share"}
+# Metrics whose margin is in points of a rate (the rates of promptlib.experiments.metrics); every other
+# margin is a share of the control's value.
+POINTS = {name for name, info in METRICS.items() if info.kind == "rate"}
 DEFAULT_MARGINS = {
     "task_success_rate": 0.02,
     "schema_pass_rate": 0.02,
@@ -28,6 +30,11 @@ DEFAULT_MARGINS = {
     "input_tokens": 0.10,
     "output_tokens": 0.10,
     "review_seconds_median": 0.10,
+    "context_recall": 0.05,
+    "retrieval_hit_rate": 0.05,
+    "citation_validity": 0.05,
+    "faithfulness_rate": 0.02,
+    "retrieval_ms_mean": 0.20,
 }
 RELATIVE_DEFAULT = 0.10  # a metric an application reports
 POINT_CHOICES = (0.01, 0.02, 0.05, 0.10)

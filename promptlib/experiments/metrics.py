@@ -1,4 +1,4 @@
-"""The six experiment metrics (plus tokens and consistency) per variant: each defined here, once.
+"""The six experiment metrics (plus tokens, consistency and retrieval) per variant: each defined here, once.
 
 Two layers, so no two readers can disagree on a formula:
   1. aggregates: counts, sums and percentiles over one variant's calls (the names in MetricInfo.needs).
@@ -27,6 +27,14 @@ Metric names (keys of the dict returned), each None when it has nothing to be co
   input_tokens          mean input tokens per call (all calls); the total is input_tokens_total
   output_tokens         mean output tokens per call (all calls); the total is output_tokens_total
   consistency           cases run at least twice whose every repeat succeeded ÷ cases run at least twice
+With a knowledge base (per-call counts: promptlib.scorers.grounding; calls whose case names no
+expected sources or facts, and calls without retrieval, add nothing but zeros):
+  context_recall        Σ expected sources and facts found in the retrieved passages ÷ Σ expected
+                        (a version without retrieval finds none: its recall is 0)
+  retrieval_hit_rate    calls whose passages held at least one expected source or fact ÷ calls expecting any
+  citation_validity     Σ citations in answers that name a retrieved passage ÷ Σ citations
+  faithfulness_rate     answers the faithfulness grader passed ÷ answers it gave a verdict on
+  retrieval_ms_mean     mean time to find the passages, over calls that retrieved (also in latency)
 The dict also carries `calls`, `successes`, `judge_unread` (calls whose judge could not be read),
 `input_tokens_total`, `output_tokens_total` and the three cost parts.
 
@@ -61,6 +69,12 @@ class CallRecord:
     review_edited: bool | None = None
     review_seconds_all: float = 0.0  # every review of this call (several reviewers: all their time)
     judge_unread: bool = False
+    context_expected: int = 0  # expected sources + facts of the case
+    context_found: int = 0  # of them, held by the retrieved passages
+    citations_made: int = 0
+    citations_valid: int = 0
+    faithful: bool | None = None  # the faithfulness grader's verdict; None when none ran
+    retrieval_ms: float | None = None  # None: nothing was retrieved
 
 
 @dataclass(frozen=True)
@@ -112,6 +126,46 @@ METRICS: dict[str, MetricInfo] = {
             "rate",
             "share",
             ("repeated_cases", "consistent_cases"),
+        ),
+        MetricInfo(
+            "context_recall",
+            "Expected facts in the prompt's passages",
+            True,
+            "rate",
+            "share",
+            ("context_expected_sum", "context_found_sum"),
+        ),
+        MetricInfo(
+            "retrieval_hit_rate",
+            "Search found what the case needs",
+            True,
+            "rate",
+            "share",
+            ("grounded_calls", "grounded_hits"),
+        ),
+        MetricInfo(
+            "citation_validity",
+            "Citations that point at a given passage",
+            True,
+            "rate",
+            "share",
+            ("citations_made_sum", "citations_valid_sum"),
+        ),
+        MetricInfo(
+            "faithfulness_rate",
+            "Answers backed by the passages",
+            True,
+            "rate",
+            "share",
+            ("faithful_checked", "faithful_passes"),
+        ),
+        MetricInfo(
+            "retrieval_ms_mean",
+            "Knowledge search time",
+            False,
+            "mean",
+            "ms",
+            ("retrieval_n", "retrieval_ms_sum"),
         ),
     ]
 }
@@ -183,6 +237,16 @@ def aggregates_from_records(
         "output_tokens_sum": sum(r.output_tokens for r in records),
         "repeated_cases": len(repeated),
         "consistent_cases": sum(all(runs) for runs in repeated),
+        "context_expected_sum": sum(r.context_expected for r in records),
+        "context_found_sum": sum(r.context_found for r in records),
+        "grounded_calls": sum(r.context_expected > 0 for r in records),
+        "grounded_hits": sum(r.context_expected > 0 and r.context_found > 0 for r in records),
+        "citations_made_sum": sum(r.citations_made for r in records),
+        "citations_valid_sum": sum(r.citations_valid for r in records),
+        "faithful_checked": sum(r.faithful is not None for r in records),
+        "faithful_passes": sum(r.faithful is True for r in records),
+        "retrieval_n": sum(r.retrieval_ms is not None for r in records),
+        "retrieval_ms_sum": sum(r.retrieval_ms for r in records if r.retrieval_ms is not None),
     }
 
 
@@ -212,6 +276,11 @@ def metrics_from_aggregates(agg: dict[str, float | int | None]) -> dict[str, flo
         "input_tokens": _ratio(agg["input_tokens_sum"], calls),
         "output_tokens": _ratio(agg["output_tokens_sum"], calls),
         "consistency": _ratio(agg["consistent_cases"], agg["repeated_cases"]),
+        "context_recall": _ratio(agg["context_found_sum"], agg["context_expected_sum"]),
+        "retrieval_hit_rate": _ratio(agg["grounded_hits"], agg["grounded_calls"]),
+        "citation_validity": _ratio(agg["citations_valid_sum"], agg["citations_made_sum"]),
+        "faithfulness_rate": _ratio(agg["faithful_passes"], agg["faithful_checked"]),
+        "retrieval_ms_mean": _ratio(agg["retrieval_ms_sum"], agg["retrieval_n"]),
         "calls": calls,
         "successes": successes,
         "input_tokens_total": int(agg["input_tokens_sum"] or 0),

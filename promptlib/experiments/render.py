@@ -18,7 +18,8 @@ from promptlib.experiments.exposures import exposure_record
 from promptlib.experiments.models import Experiment
 from promptlib.prompts.content import VersionContent
 from promptlib.prompts.models import Label, Template, Version
-from promptlib.prompts.rendering import PromptError, RenderedPrompt, render
+from promptlib.prompts.rendering import PromptError, RenderedPrompt
+from promptlib.prompts.retrieval import Retrieval, prompt_build
 
 DEFAULT_LABEL = "production"
 # A label name that, unless a real label has it, means the newest version.
@@ -87,6 +88,7 @@ class RenderResult:
     prompt: RenderedPrompt
     experiment: dict[str, Any] | None
     render_id: str | None
+    retrieval: Retrieval | None = None
 
 
 def _version_content(*, project_id: int, snapshot: dict[str, Any], number: int) -> dict[str, Any]:
@@ -138,7 +140,7 @@ def prompt_render(
         if version is None:
             raise RenderLookupError(f"Template '{snapshot['slug']}' has no label '{label}'.", field="label")
     content = VersionContent.from_dict(_version_content(project_id=project_id, snapshot=snapshot, number=version))
-    prompt = render(content, variables)
+    built = prompt_build(project_id=project_id, content=content, variables=variables)
     if chosen is not None:
         exposure_record(experiment_id=experiment["id"], variant=chosen["variant"]["key"], subject=subject)
     return RenderResult(
@@ -146,7 +148,8 @@ def prompt_render(
         version=version,
         label=label,
         content=content,
-        prompt=prompt,
+        prompt=built.prompt,
         experiment=chosen,
         render_id=render_id,
+        retrieval=built.retrieval,
     )

@@ -9,6 +9,13 @@ from typing import Any
 
 SECTIONS = ("role", "task", "context", "format", "constraints")
 MODEL_FIELDS = ("provider", "model", "temperature", "max_tokens", "output_schema")
+# A version's retrieval block (promptlib.prompts.retrieval): which knowledge base, which snapshot,
+# what to search for. Its results fill the `knowledge` variable of the sections.
+RETRIEVAL_FIELDS = ("knowledge_base", "snapshot", "label", "query", "top_k", "mode", "tags", "min_score")
+RETRIEVAL_MODES = ("keyword", "semantic", "hybrid")
+RETRIEVAL_DEFAULT_LABEL = "latest"
+RETRIEVAL_TOP_K_MAX = 20
+KNOWLEDGE_VARIABLE = "knowledge"
 
 
 def clean_text(text: str) -> str:
@@ -30,6 +37,7 @@ class VersionContent:
     temperature: float | None = None
     max_tokens: int | None = None
     output_schema: dict | None = None
+    retrieval: dict[str, Any] | None = None
 
     @classmethod
     def from_obj(cls, obj: Any) -> VersionContent:
@@ -51,7 +59,10 @@ class VersionContent:
         return {name: getattr(self, name) for name in MODEL_FIELDS}
 
     def content_hash(self) -> str:
-        canonical = json.dumps(self.normalized().to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        data = self.normalized().to_dict()
+        if data["retrieval"] is None:  # versions saved before retrieval existed keep their hash
+            del data["retrieval"]
+        canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     def normalized(self) -> VersionContent:
@@ -77,4 +88,32 @@ class VersionContent:
             temperature=None if self.temperature is None else float(self.temperature),
             max_tokens=None if self.max_tokens is None else int(self.max_tokens),
             output_schema=self.output_schema or None,
+            retrieval=retrieval_normalized(self.retrieval),
         )
+
+
+def _cleaned(value: Any) -> Any:
+    return clean_text(value) if isinstance(value, str) else value
+
+
+def retrieval_normalized(block: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A retrieval block as a version keeps it: every field present, text cleaned; None when there is none.
+
+    Values keep their types when they are wrong (a top_k of "four"): validate_content names them.
+    """
+    if not block:
+        return None
+    snapshot = block.get("snapshot")
+    tags = block.get("tags") or []
+    return {
+        "knowledge_base": _cleaned(block.get("knowledge_base") or ""),
+        "snapshot": snapshot if snapshot not in ("", None) else None,
+        "label": "" if snapshot not in ("", None) else _cleaned(block.get("label") or RETRIEVAL_DEFAULT_LABEL),
+        "query": _cleaned(block.get("query") or ""),
+        "top_k": block.get("top_k") if block.get("top_k") is not None else 4,
+        "mode": block.get("mode") or "keyword",
+        "tags": sorted({t.strip() for t in tags if isinstance(t, str) and t.strip()})
+        if isinstance(tags, list)
+        else tags,
+        "min_score": block.get("min_score"),
+    }

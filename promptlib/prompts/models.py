@@ -63,6 +63,8 @@ class Version(models.Model):
     temperature = models.FloatField(null=True, blank=True)
     max_tokens = models.PositiveIntegerField(null=True, blank=True)
     output_schema = models.JSONField(null=True, blank=True)
+    # The retrieval block (promptlib.prompts.content.RETRIEVAL_FIELDS), or None: no knowledge base.
+    retrieval = models.JSONField(null=True, blank=True)
 
     content_hash = models.CharField(max_length=64, db_index=True)
     change_note = models.TextField(blank=True)

@@ -21,15 +21,24 @@ from django.conf import settings
 
 from promptlib.prompts.content import VersionContent
 from promptlib.prompts.rendering import render
+from promptlib.prompts.retrieval import Retrieval, prompt_build
 from promptlib.providers.base import ChatRequest, ChatResponse, ProviderError
 from promptlib.providers.pricing import cost_usd
 from promptlib.providers.probe import error_sentence
 from promptlib.providers.streaming import stream_bounded
 
 
-def playground_request(*, content: VersionContent, values: dict[str, Any], model: str) -> ChatRequest:
-    """The chat request a batch would send for these values; a PromptError names what is wrong."""
-    rendered = render(content, values)
+def playground_request(
+    *, content: VersionContent, values: dict[str, Any], model: str, project_id: int | None = None
+) -> ChatRequest:
+    """The chat request a batch would send for these values; a PromptError names what is wrong.
+
+    With the template's project, a version with a knowledge base gets its passages (see playground_retrieve).
+    """
+    if project_id is not None and content.retrieval:
+        rendered = prompt_build(project_id=project_id, content=content, variables=values).prompt
+    else:
+        rendered = render(content, values)
     return ChatRequest(
         model=model,
         messages=rendered.messages,
@@ -37,6 +46,26 @@ def playground_request(*, content: VersionContent, values: dict[str, Any], model
         max_tokens=content.max_tokens,
         json_schema=content.output_schema,
     )
+
+
+def playground_retrieve(*, project_id: int, content: VersionContent, values: dict[str, Any]) -> Retrieval | None:
+    """What the knowledge base gives this run (cached: the request built next reuses it); None without one."""
+    if not content.retrieval:
+        return None
+    return prompt_build(project_id=project_id, content=content, variables=values).retrieval
+
+
+def retrieved_event(retrieval: Retrieval) -> dict[str, Any]:
+    """The page's "retrieved" event: the search and each passage (title, source, score, text)."""
+    return {
+        "type": "retrieved",
+        "knowledge_base": retrieval.knowledge_base,
+        "query": retrieval.query,
+        "latency_ms": round(retrieval.latency_ms, 1),
+        "passages": [
+            {name: chunk[name] for name in ("id", "title", "source", "score", "text")} for chunk in retrieval.chunks
+        ],
+    }
 
 
 def playground_stream(*, config, request: ChatRequest) -> Iterator[dict[str, Any]]:

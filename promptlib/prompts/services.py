@@ -13,6 +13,7 @@ from promptlib.core.models import Project
 from promptlib.prompts.content import VersionContent
 from promptlib.prompts.models import LABEL_NAME_MAX, Label, LabelEvent, Template, Version
 from promptlib.prompts.rendering import validate_content
+from promptlib.prompts.retrieval import retrieval_check
 
 
 class LabelError(DomainError):
@@ -78,6 +79,7 @@ def version_create(
     """
     content = content.normalized()
     validate_content(content)
+    retrieval_check(project_id=template.project_id, block=content.retrieval)
     content_hash = content.content_hash()
     for attempt in range(5):
         try:

@@ -51,6 +51,16 @@ class ChatResponse:
     finish_reason: str = ""
 
 
+@dataclass
+class EmbeddingResponse:
+    """Vectors for the inputs of one embeddings call, in order, and the tokens it cost."""
+
+    vectors: list[list[float]]
+    input_tokens: int
+    model: str
+    latency_ms: int
+
+
 class ProviderError(Exception):
     """A failed call.
 
@@ -140,6 +150,10 @@ class Provider:
     def models_list(self) -> list[str]:
         """The model names the server offers (OpenAI-compatible servers: GET /v1/models)."""
         raise ProviderError("This kind of provider cannot list its models.", "not_found")
+
+    def embed(self, *, model: str, inputs: list[str]) -> EmbeddingResponse:
+        """One vector per input (OpenAI-compatible servers: POST /v1/embeddings)."""
+        raise ProviderError("This kind of provider cannot make embeddings.", "bad_request")
 
 
 def error_from_sdk(exc: Exception, sdk: Any) -> ProviderError:

@@ -9,7 +9,15 @@ import httpcore2
 import httpx2  # the HTTP library of openai 3.x (a fork of httpx; its errors are its own)
 import openai
 
-from promptlib.providers.base import ChatRequest, ChatResponse, Provider, ProviderError, elapsed_ms, error_from_sdk
+from promptlib.providers.base import (
+    ChatRequest,
+    ChatResponse,
+    EmbeddingResponse,
+    Provider,
+    ProviderError,
+    elapsed_ms,
+    error_from_sdk,
+)
 from promptlib.providers.models import ProviderConfig
 from promptlib.providers.policy import call_check
 from promptlib.providers.registry import cached_client, tls_context
@@ -163,6 +171,23 @@ class OpenAIProvider(Provider):
             return [model.id for _, model in zip(range(MAX_MODELS_LISTED), page, strict=False)]
         except openai.APIError as exc:
             raise error_from_sdk(exc, openai)
+
+    def embed(self, *, model: str, inputs: list[str]) -> EmbeddingResponse:
+        call_check(self.config)
+        started = time.perf_counter()
+        try:
+            answer = self.client.embeddings.create(model=model, input=inputs, encoding_format="float")
+        except openai.APIError as exc:
+            raise error_from_sdk(exc, openai)
+        data = sorted(answer.data, key=lambda item: item.index)
+        if len(data) != len(inputs):
+            raise ProviderError(f"The provider returned {len(data)} vectors for {len(inputs)} inputs.", "server")
+        return EmbeddingResponse(
+            vectors=[list(item.embedding) for item in data],
+            input_tokens=answer.usage.prompt_tokens if answer.usage else 0,
+            model=answer.model or model,
+            latency_ms=elapsed_ms(started),
+        )
 
     def _options(self, request: ChatRequest) -> dict:
         options: dict = {"messages": request.messages}

@@ -2,9 +2,11 @@
 
 from promptlib.scorers.base import JudgeCall, Score, ScoreInput, Scorer, ScorerConfigError, ScorerError
 from promptlib.scorers.registry import (
+    JUDGE_KINDS,
     PASS_FAIL_KINDS,
     SCORER_KINDS,
     ScorerKind,
+    faithful,
     kind_choices,
     needs_review,
     schema_passed,
@@ -14,6 +16,7 @@ from promptlib.scorers.registry import (
 )
 
 __all__ = [
+    "JUDGE_KINDS",
     "PASS_FAIL_KINDS",
     "SCORER_KINDS",
     "JudgeCall",
@@ -23,6 +26,7 @@ __all__ = [
     "ScorerConfigError",
     "ScorerError",
     "ScorerKind",
+    "faithful",
     "kind_choices",
     "needs_review",
     "schema_passed",

@@ -40,6 +40,8 @@ class ScoreInput:
     latency_ms: float = 0.0
     cost_usd: float = 0.0
     output_schema: dict | None = None
+    # The passages a version with retrieval was given: ({id, title, source, text, ...}, ...).
+    retrieved: tuple[dict, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,12 @@ FORM_FIELDS: dict[str, tuple[OptionField, ...]] = {
         OptionField("scale", "Grades from 0 to", "number", "10 = the grader gives 0 to 10."),
         OptionField("pass_threshold", "Pass mark (share of the top grade)", "number", "0.7 = 7 out of 10 passes."),
     ),
+    "faithfulness": (
+        OptionField("provider", "Grading AI provider", "provider", required=True),
+        OptionField("model", "Grading AI model", "text", "e.g. gpt-4o-mini", required=True),
+        OptionField("pass_threshold", "Pass mark (share of claims supported)", "number",
+                    "1 = every claim must be in the passages; 0.8 lets one claim in five slip."),
+    ),
     "human_review": (
         OptionField("instructions", "Instructions for the reviewer", "textarea",
                     "What a person should look at in each answer."),

@@ -19,6 +19,8 @@ class ScorerKind:
     pass_fail: bool  # counts toward task success
     checks_schema: bool = False  # feeds the schema pass rate
     needs_review: bool = False  # flags the result for a human reviewer
+    uses_judge: bool = False  # asks another model (provider and model options): its calls cost
+    checks_faithfulness: bool = False  # feeds the answer faithfulness metric
 
 
 _KINDS = [
@@ -78,6 +80,16 @@ _KINDS = [
         "Another AI model grades the answer against your rubric (its cost is counted too).",
         "promptlib.scorers.llm_judge.LlmJudgeScorer",
         pass_fail=True,
+        uses_judge=True,
+    ),
+    ScorerKind(
+        "faithfulness",
+        "Sticks to the knowledge base",
+        "An AI grader checks every claim of the answer against the passages it was given (its cost is counted).",
+        "promptlib.scorers.faithfulness.FaithfulnessScorer",
+        pass_fail=True,
+        uses_judge=True,
+        checks_faithfulness=True,
     ),
     ScorerKind(
         "human_review",
@@ -90,6 +102,7 @@ _KINDS = [
 ]
 SCORER_KINDS: dict[str, ScorerKind] = {k.kind: k for k in _KINDS}
 PASS_FAIL_KINDS = frozenset(k.kind for k in _KINDS if k.pass_fail)
+JUDGE_KINDS = frozenset(k.kind for k in _KINDS if k.uses_judge)
 
 
 def kind_choices() -> list[tuple[str, str]]:
@@ -154,6 +167,12 @@ def schema_passed(results: Iterable[tuple[str, Score]]) -> bool | None:
     verdicts = [s.passed for kind, s in results if SCORER_KINDS[kind].checks_schema]
     if not verdicts:
         verdicts = [s.passed for kind, s in results if kind == "json_valid"]
+    return all(verdicts) if verdicts else None
+
+
+def faithful(results: Iterable[tuple[str, Score]]) -> bool | None:
+    """The faithfulness graders' verdict on a call (all must pass); None when none gave one."""
+    verdicts = [s.passed for kind, s in results if SCORER_KINDS[kind].checks_faithfulness and s.passed is not None]
     return all(verdicts) if verdicts else None
 
 

@@ -142,6 +142,11 @@ def test_metric_metadata_documents_every_metric():
         "input_tokens",
         "output_tokens",
         "consistency",
+        "context_recall",
+        "retrieval_hit_rate",
+        "citation_validity",
+        "faithfulness_rate",
+        "retrieval_ms_mean",
     ]
     assert {m.kind for m in METRICS.values()} <= {"rate", "mean", "median"}
     assert METRICS["task_success_rate"].higher_is_better is True

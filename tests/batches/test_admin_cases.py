@@ -117,3 +117,28 @@ def test_the_import_page_names_a_column_for_each_expected_field_the_checks_need(
     page = as_bob.get(f"/admin/promptlib/dataset/{fresh.pk}/import/").content.decode()
     assert "<code>ticket</code>" in page and "<code>expected.category</code>" in page
     assert "what the answer&#x27;s category must say" in page
+
+
+def test_cases_of_a_knowledge_base_prompt_take_expected_sources_and_facts_one_per_line(as_bob, acme):
+    from tests.retrieval_support import grounded_dataset
+
+    dataset = grounded_dataset(acme, count=1)
+    case = dataset.cases.get()
+    html = as_bob.get(f"/admin/promptlib/dataset/{dataset.pk}/change/").content.decode()
+    assert 'name="cases-0-expected_sources"' in html and "policies.md</textarea>" in html
+    assert "Expected facts" in html and "one per line" in html
+    r = _post(as_bob, dataset, [
+        {"id": case.pk, "input": '{"question": "Refund?"}', "expected_output": "30 days", "expected_fields": "{}",
+         "tags": "", "expected_sources": "policies.md\n\nfaq.md ", "expected_facts": "within 30 days\nfull refund"},
+    ], initial=1)  # fmt: skip
+    assert r.status_code == 302, r.context["errors"] if r.context else r
+    case.refresh_from_db()
+    assert (case.expected_sources, case.expected_facts) == (
+        ["policies.md", "faq.md"],
+        ["within 30 days", "full refund"],
+    )
+
+
+def test_cases_without_a_knowledge_base_do_not_show_the_boxes(as_bob, offers):
+    html = as_bob.get(f"/admin/promptlib/dataset/{offers.pk}/change/").content.decode()
+    assert "expected_sources" not in html

@@ -40,7 +40,7 @@ def test_it_imports_the_store_into_the_demo_project(db):
     _demo_setup()
     project = Project.objects.get(slug="demo")
     assert project.name == "Demo"
-    assert project.templates.count() == 4
+    assert project.templates.count() == 5
     assert all(t.labels.get(name="production").version.number == 1 for t in project.templates.all())
 
 
@@ -49,7 +49,7 @@ def test_it_is_idempotent(db):
     counts = (Version.objects.count(), LabelEvent.objects.count(), get_user_model().objects.count())
     second = _demo_setup()
     assert _password(second) == _password(first)
-    assert "4 unchanged" in second
+    assert "5 unchanged" in second
     assert (Version.objects.count(), LabelEvent.objects.count(), get_user_model().objects.count()) == counts
 
 

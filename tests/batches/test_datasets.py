@@ -304,3 +304,27 @@ def test_an_unknown_variable_in_a_csv_input_column_is_refused_on_its_row(offers)
     with pytest.raises(DatasetError) as exc:
         cases_import(dataset=offers, content=content, fmt="csv")
     assert [(e["line"], e["field"]) for e in exc.value.rows] == [(2, "colour")]
+
+
+def test_cases_name_expected_sources_and_facts_in_jsonl_and_csv(acme):
+    from promptlib.batches.datasets import cases_add, cases_parse
+
+    jsonl = '{"input": {"q": "Refund?"}, "expected_sources": ["policies.md"], "expected_facts": ["30 days", " "]}\n'
+    (case,) = cases_parse(content=jsonl, fmt="jsonl")
+    assert (case.expected_sources, case.expected_facts) == (("policies.md",), ("30 days",))
+    csv_text = 'q,expected_sources,expected_facts\nRefund?,"policies.md\nfaq.md","[""30 days"", ""full refund""]"\n'
+    (row,) = cases_parse(content=csv_text, fmt="csv")
+    assert (row.expected_sources, row.expected_facts) == (("policies.md", "faq.md"), ("30 days", "full refund"))
+    dataset = dataset_create(project=acme, name="grounded")
+    cases_add(dataset=dataset, cases=[row])
+    again = cases_parse(content=cases_export(dataset=dataset, fmt="csv"), fmt="csv")
+    assert (again[0].expected_sources, again[0].expected_facts) == (row.expected_sources, row.expected_facts)
+    assert '"expected_facts": ["30 days", "full refund"]' in cases_export(dataset=dataset, fmt="jsonl")
+
+
+def test_expected_facts_must_be_a_list_of_texts():
+    from promptlib.batches.datasets import case_data_validate
+
+    with pytest.raises(DatasetError) as caught:
+        case_data_validate({"input": {}, "expected_facts": "30 days"})
+    assert caught.value.field == "expected_facts"

@@ -404,3 +404,13 @@ def test_it_imports_without_django():
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
     root = Path(__file__).resolve().parents[2] / "clients" / "python"
     assert subprocess.run([sys.executable, "-c", code], cwd=root, env=env, check=False).returncode == 0
+
+
+def test_it_returns_the_passages_a_knowledge_base_gave_the_prompt(transactional_db, support, make_client):
+    from promptlib.prompts.services import label_move
+
+    label_move(template=support, name="production", version=support.versions.get())
+    prompt = make_client().get_prompt("support-reply", variables={"question": "refund opened bag"})
+    assert prompt.retrieval["knowledge_base"] == "coffee-shop"
+    assert prompt.passages[0]["source"] == "policies.md"
+    assert f"[{prompt.passages[0]['id']}] Refunds" in prompt.messages[-1]["content"]

@@ -61,7 +61,7 @@ def test_the_shipped_store_round_trips_byte_for_byte(db, tmp_path):
     call_command("import_templates", str(STORE), "--project", "shipped", stdout=StringIO())
     _export("shipped", tmp_path)
     shipped = _files(STORE)
-    assert len(shipped) == 4
+    assert len(shipped) == 5
     assert _files(tmp_path) == shipped
 
 

@@ -53,15 +53,15 @@ def test_it_creates_the_project(db, store):
 
 def test_it_imports_templates_store_by_default_with_production_on_version_1(db):
     output = _import("--project", "acme")
-    assert "4 templates created, 0 updated, 4 new versions, 4 labels moved, 0 unchanged" in output
+    assert "5 templates created, 0 updated, 5 new versions, 5 labels moved, 0 unchanged" in output
     labels = Label.objects.filter(template__project__slug="acme")
     assert {(label.name, label.version.number) for label in labels} == {("production", 1)}
-    assert labels.count() == 4
+    assert labels.count() == 5
 
 
 def test_it_imports_into_an_existing_project(acme, store):
     _import(str(store), "--project", "acme")
-    assert Template.objects.filter(project=acme).count() == 4
+    assert Template.objects.filter(project=acme).count() == 5
 
 
 def test_it_records_label_moves_as_imports(db, store):
@@ -76,7 +76,7 @@ def test_reimporting_unchanged_files_creates_nothing(db, store):
     _import(str(store), "--project", "acme")
     versions, events = Version.objects.count(), LabelEvent.objects.count()
     output = _import(str(store), "--project", "acme")
-    assert "0 templates created, 0 updated, 0 new versions, 0 labels moved, 4 unchanged" in output
+    assert "0 templates created, 0 updated, 0 new versions, 0 labels moved, 5 unchanged" in output
     assert (Version.objects.count(), LabelEvent.objects.count()) == (versions, events)
 
 
@@ -226,3 +226,12 @@ def test_yaml_nested_5000_deep_is_refused_naming_the_file(db, tmp_path):
     (tmp_path / "deep.yaml").write_text(f"slug: deep\ntitle: Deep\nmodel_settings:\n  output_schema: {{a: {deep}}}\n")
     with pytest.raises(CommandError, match="deep.yaml: line 4: invalid YAML: values nest more than 64 levels deep"):
         _import(str(tmp_path), "--project", "acme")
+
+
+def test_the_store_brings_its_knowledge_bases_for_the_templates_that_retrieve(db):
+    from promptlib.knowledge.models import KnowledgeBase
+
+    call_command("import_templates", "--project", "fresh", stdout=StringIO())
+    template = Template.objects.get(project__slug="fresh", slug="support-reply")
+    assert template.versions.get(number=1).retrieval["knowledge_base"] == "coffee-shop"
+    assert KnowledgeBase.objects.get(project__slug="fresh", name="coffee-shop").snapshots.count() == 1

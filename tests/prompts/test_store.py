@@ -54,6 +54,7 @@ def test_the_store_ships_the_four_examples():
         "invoice-extractor",
         "marketing-email",
         "product-description",
+        "support-reply",
         "support-ticket-triage",
     ]
 

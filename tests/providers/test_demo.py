@@ -61,3 +61,31 @@ def test_it_counts_tokens_as_a_quarter_of_the_characters():
     response = _complete(messages=messages)
     assert response.input_tokens == 100
     assert response.output_tokens == len(response.text) // 4
+
+
+CONTEXT = (
+    "## Context\n[7] Refunds for unopened bags (policies/refunds.md)\nUnopened bags can be returned within 30 days.\n"
+    "[9] Shipping costs (policies/shipping.md)\nOrders over 40 EUR ship free within Germany.\n\n"
+)
+
+
+def test_it_answers_from_the_passage_that_matches_the_question_citing_it():
+    messages = [{"role": "user", "content": CONTEXT + "## Task\nCan I return an unopened bag?"}]
+    text = _complete(messages=messages).text
+    assert "Unopened bags can be returned within 30 days. [7]" in text and "40 EUR" not in text
+
+
+def test_without_passages_it_knows_no_facts():
+    messages = [{"role": "user", "content": "## Task\nCan I return an unopened bag?"}]
+    assert "30 days" not in _complete(messages=messages).text
+
+
+def test_as_a_fact_checker_it_fails_numbers_the_passages_do_not_hold():
+    def check(answer):
+        content = f"<passages>\n[7] Unopened bags: 30 days.\n</passages>\n\n<response>\n{answer}\n</response>"
+        messages = [{"role": "system", "content": "You are a strict, fair fact checker."},
+                    {"role": "user", "content": content}]  # fmt: skip
+        return json.loads(_complete(messages=messages).text)["pass"]
+
+    assert check("Within 30 days [7].") is True
+    assert check("Within 60 days [7].") is False

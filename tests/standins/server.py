@@ -23,6 +23,9 @@ port on its first line, then serves until killed. `GET /_stats` returns the stat
 rate it falls under (an HTTP error, or a hang of `hang` seconds before a normal answer); [] (the
 default) turns it off. The stats count what it drew under "faults" ({"429": n, "hang": n, …}).
 
+`POST /v1/embeddings` answers OpenAI's shape with hashed bags of words (texts sharing words get close
+vectors; `embedding_inputs` in the stats counts the texts it embedded).
+
 `"stream": true` requests get the provider's server-sent events (OpenAI's chunks, Anthropic's
 events), one word per event, `stream_delay` seconds apart. `GET /v1/models` lists `models`. With
 `api_key` set, a request carrying another key (Authorization: Bearer, or x-api-key) gets a 401.
@@ -38,8 +41,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import hashlib
 import json
 import random
+import re
 import threading
 import time
 import uuid
@@ -110,6 +115,7 @@ class _State:
             self.paths: list[str] = []
             self.response_formats_seen: list[dict[str, Any] | None] = []
             self.faults: dict[str, int] = {}  # what fault_mix drew: "429", "500", "hang"…
+            self.embedding_inputs = 0
 
     def arrive(self) -> None:
         """A completion request's first line arrived: in flight until its answer is written out."""
@@ -171,6 +177,7 @@ class _State:
                 "headers": list(self.headers),
                 "response_formats": list(self.response_formats_seen),
                 "faults": dict(self.faults),
+                "embedding_inputs": self.embedding_inputs,
             }
 
     def control(self, command: dict[str, Any]) -> None:
@@ -422,6 +429,8 @@ def _route(
                  "owned_by": "standin", "display_name": name} for name in state.models]  # fmt: skip
         first, last = (data[0]["id"], data[-1]["id"]) if data else (None, None)
         return 200, {"object": "list", "data": data, "has_more": False, "first_id": first, "last_id": last}, {}
+    if method == "POST" and path == "/v1/embeddings":
+        return _embeddings(state, body, headers)
     if method == "GET" and path == "/_stats":
         return 200, state.stats(), {}
     if method == "POST" and path == "/_reset":
@@ -431,6 +440,30 @@ def _route(
         state.control(body)
         return 200, {"ok": True}, {}
     return 404, {"error": {"message": f"No route {method} {path}"}}, {}
+
+
+def hashed_embedding(text: str, dimensions: int = 256) -> list[float]:
+    """A unit vector counting the text's words in hashed buckets (as the offline demo provider does)."""
+    vector = [0.0] * dimensions
+    for word in re.findall(r"\w+", text.lower()):
+        word = word[:-1] if len(word) > 3 and word.endswith("s") else word
+        bucket = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=4).digest(), "big") % dimensions
+        vector[bucket] += 1.0
+    norm = sum(v * v for v in vector) ** 0.5 or 1.0
+    return [v / norm for v in vector]
+
+
+def _embeddings(state: _State, body: dict, headers: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
+    if state.key_refused(headers):
+        return 401, {"error": {"message": "Incorrect API key provided.", "type": "invalid_api_key"}}, {}
+    inputs = body.get("input")
+    inputs = [inputs] if isinstance(inputs, str) else list(inputs or [])
+    with state.lock:
+        state.embedding_inputs += len(inputs)
+    data = [{"object": "embedding", "index": i, "embedding": hashed_embedding(text)} for i, text in enumerate(inputs)]
+    tokens = sum(_tokens(text) for text in inputs)
+    usage = {"prompt_tokens": tokens, "total_tokens": tokens}
+    return 200, {"object": "list", "data": data, "model": body.get("model", ""), "usage": usage}, {}
 
 
 def _completion(state: _State, path: str, body: dict, failure: Failure | None) -> tuple[int, Any, dict[str, str]]:

@@ -106,10 +106,18 @@ class Prompt:
     from_cache: bool = False
     stale: bool = False
     is_fallback: bool = False
+    # None, or {"knowledge_base", "snapshot_id", "query", "passages": [{"id", "title", "source", "score"}]}
+    # when the version retrieved from a knowledge base.
+    retrieval: dict[str, Any] | None = None
 
     @property
     def variant(self) -> str | None:
         return self.experiment["variant"]["key"] if self.experiment else None
+
+    @property
+    def passages(self) -> list[dict[str, Any]]:
+        """The knowledge-base passages in the prompt (id, title, source, score), to cite; [] without any."""
+        return list(self.retrieval["passages"]) if self.retrieval else []
 
     @classmethod
     def from_response(cls, data: Mapping[str, Any]) -> Prompt:
@@ -122,6 +130,7 @@ class Prompt:
             model=dict(data.get("model") or {}),
             experiment=data.get("experiment"),
             render_id=data.get("render_id"),
+            retrieval=data.get("retrieval"),
         )
 
     @classmethod

@@ -10,8 +10,10 @@ from promptlib.analysis.admin.glossary import GLOSSARY, explain
 from promptlib.analysis.aggregates import counted_items
 from promptlib.analysis.results import Cell, ExperimentReport, MetricRow, Section
 from promptlib.batches.models import BatchItem, DatasetCase, ScorerConfig
+from promptlib.batches.selectors import item_passages
 from promptlib.experiments.models import Experiment
 from promptlib.prompts.rendering import PromptError, render
+from promptlib.scorers.grounding import source_matches
 from promptlib.stats import VerdictState
 
 # Colour-blind-safe palette (Okabe–Ito); the control is always grey.
@@ -176,9 +178,15 @@ def _filtered_case_ids(experiment: Experiment, show: str) -> list[int]:
     return [row["case_id"] for row in per_case.order_by("case__position")[:50]]
 
 
-def _prompt_text(version, case_input) -> str:
+def _passages(item) -> list[dict]:
+    passages = item_passages(retrieved=item.retrieved if item is not None else None)
+    return [{**p, "text": p["text"] or "(no longer stored)"} for p in passages]
+
+
+def _prompt_text(version, case_input, passages: list[dict]) -> str:
+    """The prompt as the call saw it: with the passages it was given, for a version with a knowledge base."""
     try:
-        return render(version, case_input).text
+        return render(version, case_input, knowledge=passages).text
     except PromptError as exc:
         return f"(this prompt no longer renders: {exc})"
 
@@ -205,10 +213,14 @@ def side_by_side(experiment: Experiment, report: ExperimentReport, *, case_id, s
         for variant in report.variants:
             item = latest.get(variant.id)
             version = item.variant.version if item else None
+            passages = _passages(item)
+            for passage in passages:
+                passage["expected"] = any(source_matches(s, passage["source"]) for s in case.expected_sources or [])
             columns.append({
                 "variant": variant, "item": item,
-                "prompt": _prompt_text(version, case.input) if version else "",
+                "prompt": _prompt_text(version, case.input, passages) if version else "",
                 "scores": item.scores if item else [],
+                "retrieves": bool(version and version.retrieval), "passages": passages,
             })  # fmt: skip
     return {
         "case_list": [cases[c] for c in case_ids if c in cases],

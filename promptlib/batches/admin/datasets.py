@@ -46,6 +46,31 @@ CASE_LABELS = {
 }
 
 
+def _lines(value) -> str:
+    return "\n".join(value or [])
+
+
+class PhrasesField(forms.CharField):
+    """A list of short texts typed one per line (expected sources or facts)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(required=False, widget=forms.Textarea(attrs={"rows": 2, "cols": 24}), **kwargs)
+
+    def prepare_value(self, value):
+        return _lines(value) if isinstance(value, list) else value
+
+    def to_python(self, value):
+        return [line.strip() for line in (super().to_python(value) or "").splitlines() if line.strip()]
+
+
+GROUNDING_HELP = {
+    "expected_sources": "Optional, with a knowledge base: the documents the search should find, one per line, "
+    "e.g. policies/refunds.md.",
+    "expected_facts": "Optional, with a knowledge base: phrases the passages given to the prompt should hold, one "
+    "per line, e.g. within 30 days.",
+}
+
+
 class CaseForm(forms.ModelForm):
     """A case's row; its tags typed as words separated by commas, not as a JSON list.
 
@@ -62,10 +87,12 @@ class CaseForm(forms.ModelForm):
         help_text="Optional: words to run only some cases, separated by commas, e.g. billing, vip.",
         widget=forms.TextInput(attrs={"size": 16}),
     )
+    expected_sources = PhrasesField(label="Expected sources", help_text=GROUNDING_HELP["expected_sources"])
+    expected_facts = PhrasesField(label="Expected facts", help_text=GROUNDING_HELP["expected_facts"])
 
     class Meta:
         model = DatasetCase
-        fields = ("input", "expected_output", "expected_fields", "tags")
+        fields = ("input", "expected_output", "expected_fields", "tags", "expected_sources", "expected_facts")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -148,11 +175,27 @@ def case_form_for(*, dataset: Dataset | None) -> type[CaseForm]:
             label=f"Expected {field.name}", required=False, widget=forms.TextInput(attrs={"size": 12}),
             help_text=f"Optional: what the answer's field must say{how}.",
         )  # fmt: skip
-    meta = type("Meta", (CaseForm.Meta,), {"fields": ("expected_output", "tags")})
+    meta = type("Meta", (CaseForm.Meta,), {"fields": ("expected_output", "tags", *GROUNDED_FIELDS)})
     kinds = {f.name: f.kind for f in expected if f.kind != "string"}
     return type("DatasetCaseForm", (CaseForm,), {**boxes, "Meta": meta, "declared": declared,
                                                   "expected_names": [f.name for f in expected],
                                                   "expected_kinds": kinds})  # fmt: skip
+
+
+GROUNDED_FIELDS = ("expected_sources", "expected_facts")
+
+
+def dataset_grounded(dataset: Dataset | None) -> bool:
+    """Whether the case table asks for expected sources and facts: its prompt uses a knowledge base, or its
+    cases already name some."""
+    if dataset is None or dataset.pk is None:
+        return False
+    template = dataset.template
+    latest = template.versions.order_by("-number").first() if template is not None else None
+    if latest is not None and latest.retrieval:
+        return True
+    rows = dataset.cases.values_list(*GROUNDED_FIELDS)[:5000]
+    return any(sources or facts for sources, facts in rows)
 
 
 class CaseInline(ProjectScopedInline):
@@ -181,10 +224,19 @@ class CaseInline(ProjectScopedInline):
 
     def get_fields(self, request, obj=None):
         form = self._form(request, obj)
+        grounded = GROUNDED_FIELDS if self._grounded(request, obj) else ()
         if not form.declared:
-            return self.fields
+            return (*self.fields, *grounded)
         boxes = [n for n in form.base_fields if n.startswith(("var_", "expected_")) and n != "expected_output"]
-        return ("position", *boxes, "expected_output", "tags")  # the inputs first, then what to expect
+        boxes = [n for n in boxes if n not in GROUNDED_FIELDS]
+        return ("position", *boxes, "expected_output", *grounded, "tags")  # the inputs first, then what to expect
+
+    def _grounded(self, request, obj) -> bool:
+        cache = request.__dict__.setdefault("_promptlib_case_grounded", {})
+        key = obj.pk if obj is not None else None
+        if key not in cache:
+            cache[key] = dataset_grounded(obj)
+        return cache[key]
 
     def get_formset(self, request, obj=None, **kwargs):
         kwargs["form"] = self._form(request, obj)

@@ -143,7 +143,7 @@ def scorer_try(*, kind: str, options: dict, sample: str, expected: str) -> dict:
     """The check's verdict on one sample answer, as the page shows it."""
     if SCORER_KINDS[kind].needs_review:
         return {"ok": True, "passed": None, "detail": "A person reviews each answer; nothing is checked automatically."}
-    if kind == "llm_judge":
+    if SCORER_KINDS[kind].uses_judge:
         return {"ok": True, "passed": None, "detail": "The AI grader is asked during a batch run (it costs a call)."}
     score = scorer_for(kind).score(
         ScoreInput(output=sample, case_input={}, expected_output=expected or None), {**options, "name": kind}

@@ -18,6 +18,17 @@ from promptlib.experiments.api.serializers import (
 from promptlib.experiments.render import prompt_render, template_snapshot
 
 
+def retrieval_data(retrieval) -> dict | None:
+    if retrieval is None:
+        return None
+    return {
+        "knowledge_base": retrieval.knowledge_base,
+        "snapshot_id": retrieval.snapshot_id,
+        "query": retrieval.query,
+        "passages": retrieval.citations(),
+    }
+
+
 class RenderView(ProjectAPIView):
     def cache_prefetch(self, *, project_id: int) -> tuple[str, ...]:
         # Fetched with the API key check, in the same round trip (promptlib.api.authentication).
@@ -53,5 +64,6 @@ class RenderView(ProjectAPIView):
                 "model": result.content.model_settings(),
                 "experiment": result.experiment,
                 "render_id": result.render_id,
+                "retrieval": retrieval_data(result.retrieval),
             }
         )

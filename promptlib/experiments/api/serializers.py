@@ -119,6 +119,20 @@ class RenderExperimentSerializer(serializers.Serializer):
     variant = RenderVariantSerializer()
 
 
+class RenderPassageSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text="The passage (chunk) id: cite it.")
+    title = serializers.CharField()
+    source = serializers.CharField(help_text="The document it comes from, e.g. policies/refunds.md.")
+    score = serializers.FloatField()
+
+
+class RenderRetrievalSerializer(serializers.Serializer):
+    knowledge_base = serializers.CharField()
+    snapshot_id = serializers.IntegerField()
+    query = serializers.CharField()
+    passages = RenderPassageSerializer(many=True)
+
+
 class RenderResponseSerializer(serializers.Serializer):
     template = serializers.CharField()
     version = serializers.IntegerField()
@@ -128,6 +142,9 @@ class RenderResponseSerializer(serializers.Serializer):
     model = ModelSettingsSerializer()
     experiment = RenderExperimentSerializer(allow_null=True)
     render_id = serializers.CharField(allow_null=True, help_text="Pass it back with outcomes of this render.")
+    retrieval = RenderRetrievalSerializer(
+        allow_null=True, help_text="What the version's knowledge base gave its `knowledge` variable; null without one."
+    )
 
 
 # --- outcomes ----------------------------------------------------------------------------------

@@ -14,9 +14,17 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
-from promptlib.prompts.content import MODEL_FIELDS, SECTIONS, VersionContent
+from promptlib.prompts.content import (
+    MODEL_FIELDS,
+    RETRIEVAL_DEFAULT_LABEL,
+    RETRIEVAL_MODES,
+    RETRIEVAL_TOP_K_MAX,
+    SECTIONS,
+    VersionContent,
+)
 from promptlib.prompts.models import Template
 from promptlib.prompts.rendering import MAX_NESTING, VARIABLE_TYPES, PromptError, PromptErrors, validate_content
+from promptlib.prompts.retrieval import retrieval_check
 from promptlib.prompts.selectors import version_latest
 
 SECTION_HELP = {
@@ -130,8 +138,17 @@ def _section(name: str, *, rows: int) -> forms.CharField:
     return forms.CharField(required=False, widget=widget, help_text=SECTION_HELP[name])
 
 
+MODE_LABELS = {
+    "keyword": "Words (full-text search)",
+    "semantic": "Meaning (needs an embedding provider)",
+    "hybrid": "Both words and meaning",
+}
+# The retrieval block's form fields: retrieval_<option> ⇄ content.retrieval[<option>].
+RETRIEVAL_FORM_FIELDS = ("knowledge_base", "snapshot", "label", "query", "top_k", "mode", "tags")
+
+
 class VersionContentForm(forms.Form):
-    """The content of a version: five sections, examples, variables, model settings, schema."""
+    """The content of a version: five sections, examples, variables, model settings, schema, knowledge base."""
 
     role = _section("role", rows=4)
     task = _section("task", rows=4)
@@ -150,6 +167,40 @@ class VersionContentForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 4, "class": "promptlib-code"}),
         help_text='Optional. A JSON Schema the answer must follow, e.g. {"type": "object"}.',
     )
+    retrieval_knowledge_base = forms.SlugField(
+        required=False,
+        max_length=80,
+        label="Knowledge base",
+        help_text="Optional. The name of one of this project's knowledge bases, e.g. coffee-shop. Its passages "
+        "fill the variable <code>knowledge</code>: use <code>{% for k in knowledge %}{{ k.text }}{% endfor %}</code> "
+        "in the context. Leave empty to use none.",
+    )
+    retrieval_query = forms.CharField(
+        required=False,
+        label="Search for",
+        widget=forms.Textarea(attrs={"rows": 1, "class": "promptlib-section"}),
+        help_text="What to look up, from the variables, e.g. <code>{{ customer_message }}</code>.",
+    )
+    retrieval_top_k = forms.IntegerField(
+        required=False, min_value=1, max_value=RETRIEVAL_TOP_K_MAX, initial=4, label="Passages",
+        help_text=f"How many passages to put in the prompt (1–{RETRIEVAL_TOP_K_MAX}).",
+    )  # fmt: skip
+    retrieval_mode = forms.ChoiceField(
+        required=False, choices=[(m, MODE_LABELS[m]) for m in RETRIEVAL_MODES], initial="keyword", label="Match by"
+    )
+    retrieval_snapshot = forms.IntegerField(
+        required=False, min_value=1, label="Pin snapshot number",
+        help_text="Optional. Pin one published snapshot (1, 2, 3…) so tests stay reproducible; empty follows the "
+        "label below.",
+    )  # fmt: skip
+    retrieval_label = forms.SlugField(
+        required=False, max_length=60, initial=RETRIEVAL_DEFAULT_LABEL, label="Follow label",
+        help_text="Without a pinned snapshot: the snapshot this label names (latest = the newest publish).",
+    )  # fmt: skip
+    retrieval_tags = forms.CharField(
+        required=False, label="Only passages tagged",
+        help_text="Optional. Tags separated by commas, e.g. policy, catalogue.",
+    )  # fmt: skip
     change_note = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
@@ -161,11 +212,16 @@ class VersionContentForm(forms.Form):
     def __init__(self, *args, content: VersionContent | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.content: VersionContent | None = None  # set by a successful clean()
+        self.initial_content = content
         if content is not None:
             for name in self.content_fields[:-1]:
                 self.initial.setdefault(name, getattr(content, name))
             schema = content.output_schema
             self.initial.setdefault("output_schema", json.dumps(schema, indent=2) if schema else "")
+            for name, value in (content.retrieval or {}).items():
+                if name in RETRIEVAL_FORM_FIELDS:
+                    shown = ", ".join(value) if name == "tags" else value
+                    self.initial.setdefault(f"retrieval_{name}", shown)
         data = self.data if self.is_bound else None
         self.examples_formset = ExampleFormSet(data, prefix="examples", initial=content.examples if content else None)
         variables = content.variables if content else []
@@ -183,6 +239,24 @@ class VersionContentForm(forms.Form):
             raise ValidationError(f"This is not valid JSON: {exc.msg} on line {exc.lineno}, column {exc.colno}.")
         except RecursionError:  # Python's JSON parser gives up a few hundred levels down
             raise ValidationError(f"This nests too deeply (at most {MAX_NESTING} levels).")
+
+    def retrieval_block(self, cleaned: dict) -> dict | None:
+        """The retrieval block the form describes; None without a knowledge base."""
+        name = (cleaned.get("retrieval_knowledge_base") or "").strip()
+        if not name:
+            return None
+        tags = [t.strip() for t in (cleaned.get("retrieval_tags") or "").split(",") if t.strip()]
+        previous = (self.initial_content.retrieval or {}) if self.initial_content else {}
+        return {
+            "knowledge_base": name,
+            "snapshot": cleaned.get("retrieval_snapshot"),
+            "label": cleaned.get("retrieval_label") or RETRIEVAL_DEFAULT_LABEL,
+            "query": cleaned.get("retrieval_query") or "",
+            "top_k": cleaned.get("retrieval_top_k") or 4,
+            "mode": cleaned.get("retrieval_mode") or "keyword",
+            "tags": tags,
+            "min_score": previous.get("min_score"),  # set through the API or a file; kept as it was
+        }
 
     def clean(self):
         cleaned = super().clean()
@@ -208,6 +282,7 @@ class VersionContentForm(forms.Form):
                 }
                 for f in variables
             ],
+            retrieval=self.retrieval_block(cleaned),
         )
         try:
             validate_content(content)
@@ -224,8 +299,11 @@ class VersionContentForm(forms.Form):
             message = friendly_field(error.message)
             example = _EXAMPLE_FIELD.fullmatch(error.field)
             variable = re.fullmatch(r"variables\[(\d+)\]", error.field)
+            retrieval_field = "retrieval_" + error.field.removeprefix("retrieval.")
             if error.field in self.content_fields:
                 self.add_error(error.field, message)
+            elif error.field.startswith("retrieval.") and retrieval_field in self.fields:
+                self.add_error(retrieval_field, message)
             elif example:
                 examples[int(example[1])].add_error(example[2], message)
                 in_rows = True
@@ -258,6 +336,17 @@ class TemplateForm(VersionContentForm, forms.ModelForm):
         self.latest_version = latest
         if instance is not None and instance.pk:
             self.initial["tags"] = ", ".join(instance.tags or [])
+
+    def clean(self):
+        cleaned = super().clean()
+        project = cleaned.get("project") or getattr(self.instance, "project", None)
+        if self.content is not None and self.content.retrieval and project is not None:
+            try:
+                retrieval_check(project_id=project.pk, block=self.content.retrieval)
+            except PromptError as exc:
+                self.content = None
+                self._attach([exc], [], [])
+        return cleaned
 
     def clean_tags(self) -> list[str]:
         words = [word.strip() for word in self.cleaned_data.get("tags", "").split(",")]

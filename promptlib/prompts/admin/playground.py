@@ -11,6 +11,7 @@ Running spends money, so it takes the editor role (viewers only read) and a per-
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -28,7 +29,7 @@ from promptlib.core.models import Role
 from promptlib.prompts.admin.forms import VersionContentForm, format_value, friendly_field
 from promptlib.prompts.admin.views import _form_errors, _number, _preview_values
 from promptlib.prompts.content import VersionContent
-from promptlib.prompts.playground import playground_request, playground_stream
+from promptlib.prompts.playground import playground_request, playground_retrieve, playground_stream, retrieved_event
 from promptlib.prompts.rendering import PromptError, PromptErrors
 from promptlib.providers.selectors import provider_configs_list
 
@@ -167,7 +168,8 @@ def run_view(model_admin):
             if not model:
                 raise _RefusedError("Choose a model.", field="model")
             try:
-                chat = playground_request(content=content, values=values, model=model)
+                retrieval = playground_retrieve(project_id=template.project_id, content=content, values=values)
+                chat = playground_request(content=content, values=values, model=model, project_id=template.project_id)
             except PromptError as exc:
                 raise _RefusedError("The prompt cannot be rendered.", errors=_prompt_errors(exc)) from None
         except _RefusedError as refused:
@@ -175,7 +177,8 @@ def run_view(model_admin):
         refused = spend_refused(request)  # counted only for a run that would really call the provider
         if refused is not None:
             return refused
-        events = (_sse(event) for event in playground_stream(config=config, request=chat))
+        first = [retrieved_event(retrieval)] if retrieval is not None else []
+        events = (_sse(event) for event in itertools.chain(first, playground_stream(config=config, request=chat)))
         response = StreamingHttpResponse(events, content_type="text/event-stream")
         response["Cache-Control"] = "no-cache"
         response["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once

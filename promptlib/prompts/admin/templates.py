@@ -113,6 +113,20 @@ class TemplateAdmin(ProjectScopedAdmin):
                 },
             ),
             ("Model settings", {"fields": (("provider", "model"), ("temperature", "max_tokens"), "output_schema")}),
+            (
+                "Knowledge base",
+                {
+                    "fields": (
+                        "retrieval_knowledge_base",
+                        "retrieval_query",
+                        ("retrieval_top_k", "retrieval_mode"),
+                        ("retrieval_snapshot", "retrieval_label"),
+                        "retrieval_tags",
+                    ),  # fmt: skip
+                    "description": "Optional. Look up passages of a knowledge base for each answer and give them to "
+                    "the prompt, so that answers quote your policies, prices and guides.",
+                },
+            ),
             ("Save as a new version", {"fields": ("change_note",), "description": self._save_hint(obj)}),
         ]
 
@@ -196,6 +210,7 @@ class VersionAdmin(ReadOnlyAdminMixin, ProjectScopedAdmin):
         ("Prompt", {"fields": SECTIONS}),
         ("Examples and variables", {"fields": ("examples_pretty", "variables_pretty")}),
         ("Model settings", {"fields": ("provider", "model", "temperature", "max_tokens", "schema_pretty")}),
+        ("Knowledge base", {"fields": ("retrieval_text",)}),
     ]
     readonly_fields = [name for _, options in fieldsets for name in options["fields"]]
 
@@ -254,6 +269,19 @@ class VersionAdmin(ReadOnlyAdminMixin, ProjectScopedAdmin):
     @admin.display(description="Output JSON schema")
     def schema_pretty(self, obj):
         return _pretty_json(obj.output_schema)
+
+    @admin.display(description="Retrieval")
+    def retrieval_text(self, obj):
+        """The retrieval block in words: which knowledge base, which snapshot, what is searched."""
+        block = obj.retrieval
+        if not block:
+            return "None: this version uses no knowledge base."
+        snapshot = f"snapshot {block['snapshot']} (pinned)" if block.get("snapshot") else f"label “{block['label']}”"
+        tags = f", only passages tagged {', '.join(block['tags'])}" if block.get("tags") else ""
+        return format_html(
+            "{} passages from <strong>{}</strong>, {}, matched by {}{}, searching for <code>{}</code>.",
+            block["top_k"], block["knowledge_base"], snapshot, block["mode"], tags, block["query"],
+        )  # fmt: skip
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:

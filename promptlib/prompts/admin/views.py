@@ -29,6 +29,7 @@ from promptlib.prompts.admin.forms import (
 from promptlib.prompts.content import SECTIONS, VersionContent
 from promptlib.prompts.models import LabelEvent, Version
 from promptlib.prompts.rendering import PromptError, PromptErrors, render
+from promptlib.prompts.retrieval import prompt_build
 from promptlib.prompts.services import LabelError, label_move, label_name_clean, label_remove
 
 SUGGESTED_LABELS = ("production", "staging")
@@ -103,8 +104,13 @@ def _diff_parts(version: Version) -> dict[str, str]:
         for name in ("provider", "model", "temperature", "max_tokens")
     )
     schema = json.dumps(version.output_schema, indent=2, sort_keys=True) if version.output_schema else ""
+    retrieval = "\n".join(
+        f"{name}: {', '.join(value) if isinstance(value, list) else '' if value is None else value}"
+        for name, value in (version.retrieval or {}).items()
+    )
     parts = {name: getattr(version, name) for name in SECTIONS}
-    parts.update({"examples": examples, "variables": variables, "model settings": settings, "output schema": schema})
+    parts.update({"examples": examples, "variables": variables, "model settings": settings, "output schema": schema,
+                  "knowledge base": retrieval})  # fmt: skip
     return parts
 
 
@@ -220,15 +226,23 @@ def preview_view(model_admin):
         values, errors = _preview_values(content, request.POST)
         if errors:
             return JsonResponse({"ok": False, "errors": errors}, status=400)
+        retrieval = None
         try:
-            rendered = render(content, values)  # the code path the API uses
+            if template is not None and content.retrieval:  # the code path the API uses
+                built = prompt_build(project_id=template.project_id, content=content, variables=values)
+                rendered, retrieval = built.prompt, built.retrieval
+            else:
+                rendered = render(content, values)
         except PromptError as exc:
             problems = exc.errors if isinstance(exc, PromptErrors) else [exc]
             return JsonResponse(
                 {"ok": False, "errors": [{"field": p.field, "message": friendly_field(p.message)} for p in problems]},
                 status=400,  # a refused template or value, named in the body, as the API answers it
             )
-        return JsonResponse({"ok": True, "messages": rendered.messages, "variables": rendered.variables})
+        passages = retrieval.citations() if retrieval is not None else None
+        return JsonResponse(
+            {"ok": True, "messages": rendered.messages, "variables": rendered.variables, "passages": passages}
+        )
 
     return view
 

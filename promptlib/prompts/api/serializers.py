@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from promptlib.api.serializers import MAX_INT, MAX_TEXT, FiniteFloatField, StorableJSONField
+from promptlib.prompts.content import RETRIEVAL_MODES, RETRIEVAL_TOP_K_MAX
 from promptlib.prompts.models import LABEL_NAME_MAX
 from promptlib.prompts.rendering import VARIABLE_TYPES
 
@@ -29,6 +30,21 @@ class VariableDeclarationSerializer(serializers.Serializer):
     description = serializers.CharField(allow_blank=True, max_length=2000, default="")
 
 
+class RetrievalBlockSerializer(serializers.Serializer):
+    knowledge_base = serializers.SlugField(max_length=80, help_text="A knowledge base of this project, by name.")
+    snapshot = serializers.IntegerField(
+        min_value=1, max_value=MAX_INT, allow_null=True, default=None, help_text="Pin this snapshot number."
+    )
+    label = serializers.SlugField(
+        max_length=60, default="latest", help_text="Without a pinned snapshot: follow this label (latest)."
+    )
+    query = serializers.CharField(max_length=MAX_TEXT, help_text="What to search for, a template: {{ question }}.")
+    top_k = serializers.IntegerField(min_value=1, max_value=RETRIEVAL_TOP_K_MAX, default=4)
+    mode = serializers.ChoiceField(choices=RETRIEVAL_MODES, default="keyword")
+    tags = serializers.ListField(child=serializers.CharField(max_length=60), max_length=50, default=list)
+    min_score = FiniteFloatField(allow_null=True, default=None)
+
+
 def _section() -> serializers.CharField:
     return serializers.CharField(allow_blank=True, max_length=MAX_TEXT, default="", trim_whitespace=False)
 
@@ -46,6 +62,9 @@ class VersionCreateSerializer(serializers.Serializer):
     temperature = FiniteFloatField(allow_null=True, default=None, min_value=0, max_value=10)
     max_tokens = serializers.IntegerField(allow_null=True, default=None, min_value=1, max_value=MAX_INT)
     output_schema = StorableJSONField(allow_null=True, default=None)
+    retrieval = RetrievalBlockSerializer(
+        allow_null=True, default=None, help_text="Search a knowledge base; its passages fill the `knowledge` variable."
+    )
     change_note = serializers.CharField(allow_blank=True, max_length=2000, default="")
 
 
@@ -82,6 +101,7 @@ class VersionSerializer(VersionSummarySerializer):
     examples = ExampleSerializer(many=True)
     variables = VariableDeclarationSerializer(many=True)
     model_settings = ModelSettingsSerializer()
+    retrieval = RetrievalBlockSerializer(allow_null=True)
 
 
 class VersionCreatedSerializer(VersionSerializer):

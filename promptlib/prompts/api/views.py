@@ -51,6 +51,7 @@ def version_full(version: Version) -> dict:
         "examples": content.examples,
         "variables": content.variables,
         "model_settings": content.model_settings(),
+        "retrieval": content.retrieval,
     }
 
 
@@ -154,6 +155,8 @@ class VersionListView(TemplateMixin, ProjectListAPIView):
         body.is_valid(raise_exception=True)
         fields = dict(body.validated_data)
         change_note = fields.pop("change_note")
+        if fields.get("retrieval") is not None:
+            fields["retrieval"] = dict(fields["retrieval"])
         content = VersionContent(**fields)
         version, created = version_create(
             template=template, content=content, author=self.actor(), change_note=change_note

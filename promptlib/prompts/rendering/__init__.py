@@ -23,7 +23,7 @@ from promptlib.prompts.rendering.errors import (
     UndeclaredVariableError,
     VariableError,
 )
-from promptlib.prompts.rendering.layout import RenderedPrompt, render
+from promptlib.prompts.rendering.layout import RenderedPrompt, render, retrieval_query
 from promptlib.prompts.rendering.limits import MAX_NESTING
 from promptlib.prompts.rendering.sandbox import TEMPLATE_GLOBALS
 from promptlib.prompts.rendering.validation import validate_content, validate_declarations
@@ -45,6 +45,7 @@ __all__ = [
     "VariableError",
     "render",
     "resolve_variables",
+    "retrieval_query",
     "validate_content",
     "validate_declarations",
 ]

@@ -11,7 +11,13 @@ from typing import Any
 
 from jinja2 import TemplateSyntaxError, meta, nodes
 
-from promptlib.prompts.content import SECTIONS, VersionContent
+from promptlib.prompts.content import (
+    KNOWLEDGE_VARIABLE,
+    RETRIEVAL_MODES,
+    RETRIEVAL_TOP_K_MAX,
+    SECTIONS,
+    VersionContent,
+)
 from promptlib.prompts.rendering.errors import (
     PromptError,
     PromptErrors,
@@ -101,35 +107,13 @@ def validate_content(content: VersionContent) -> None:
     """Check syntax, declared variables and the output schema; raise PromptErrors listing every problem."""
     errors = validate_declarations(content.variables)
     declared = {v.get("name") for v in content.variables}
+    if content.retrieval is not None:
+        errors.extend(_retrieval_problems(content.retrieval, declared))
+        # The query is rendered from the caller's variables only; the sections may use the results.
+        errors.extend(_names_problems("retrieval.query", content.retrieval.get("query") or "", declared))
+        declared = declared | {KNOWLEDGE_VARIABLE}
     for field_name, source in _template_fields(content):
-        try:
-            ast = parse_section(source, field_name)
-            compile_section(source, field_name)  # unknown filters and tests only show up when compiling
-            with compile_guard(field_name):  # these walk the tree recursively too
-                private = list(dict.fromkeys(_private_access(ast)))
-                used = meta.find_undeclared_variables(ast) - GLOBAL_NAMES
-        except TemplateSyntaxError as exc:
-            errors.append(
-                TemplateSyntaxProblem(
-                    f"Syntax error in {field_name} on line {exc.lineno}: {exc.message}", field=field_name
-                )
-            )
-            continue
-        except PromptError as exc:
-            exc.field = field_name
-            if not exc.message.startswith(field_name):
-                exc.message = f"{field_name}: {exc.message}"
-            errors.append(exc)
-            continue
-        for name in private:
-            errors.append(SandboxViolation(f"{field_name} uses '{name}', which prompts may not use.", field=field_name))
-        for name in sorted(used - declared):
-            errors.append(
-                UndeclaredVariableError(
-                    f"{field_name} uses the variable '{name}', which is not declared. Declare it or remove it.",
-                    field=field_name,
-                )
-            )
+        errors.extend(_names_problems(field_name, source, declared))
     if content.output_schema is not None:
         if _nested_deeper_than(content.output_schema, MAX_NESTING):
             errors.append(_too_deep("The output schema", "output_schema"))
@@ -137,6 +121,75 @@ def validate_content(content: VersionContent) -> None:
             errors.extend(_schema_problems(content.output_schema))
     if errors:
         raise PromptErrors(errors)
+
+
+def _retrieval_problems(block: dict[str, Any], declared: set) -> list[PromptError]:
+    """The retrieval block's own fields (whether the knowledge base exists is checked when saving)."""
+
+    def problem(name: str, message: str) -> PromptError:
+        return PromptError(message, field=f"retrieval.{name}", code="invalid_retrieval")
+
+    errors = []
+    if not block.get("knowledge_base") or not isinstance(block["knowledge_base"], str):
+        errors.append(problem("knowledge_base", "Choose the knowledge base to search."))
+    snapshot = block.get("snapshot")
+    if snapshot is not None and (not isinstance(snapshot, int) or isinstance(snapshot, bool) or snapshot < 1):
+        errors.append(problem("snapshot", "A pinned snapshot is a snapshot number: 1, 2, 3…"))
+    if not (block.get("query") or "").strip():
+        errors.append(problem("query", "Write what to search for, e.g. {{ question }}."))
+    top_k = block.get("top_k")
+    if not isinstance(top_k, int) or isinstance(top_k, bool) or not 1 <= top_k <= RETRIEVAL_TOP_K_MAX:
+        errors.append(problem("top_k", f"The number of passages is a whole number from 1 to {RETRIEVAL_TOP_K_MAX}."))
+    if block.get("mode") not in RETRIEVAL_MODES:
+        errors.append(problem("mode", f"The search mode is one of {', '.join(RETRIEVAL_MODES)}."))
+    tags = block.get("tags")
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        errors.append(problem("tags", "Tags are a list of short words."))
+    min_score = block.get("min_score")
+    if min_score is not None and (not isinstance(min_score, int | float) or isinstance(min_score, bool)):
+        errors.append(problem("min_score", "The minimum score is a number."))
+    if KNOWLEDGE_VARIABLE in declared:
+        errors.append(
+            VariableError(
+                f"The variable '{KNOWLEDGE_VARIABLE}' holds the retrieved passages; give your variable another name.",
+                field="variables",
+            )
+        )
+    return errors
+
+
+def _names_problems(field_name: str, source: str, declared: set) -> list[PromptError]:
+    """Syntax, private attributes and undeclared names of one Jinja field."""
+    errors: list[PromptError] = []
+    if not source:
+        return errors
+    try:
+        ast = parse_section(source, field_name)
+        compile_section(source, field_name)  # unknown filters and tests only show up when compiling
+        with compile_guard(field_name):  # these walk the tree recursively too
+            private = list(dict.fromkeys(_private_access(ast)))
+            used = meta.find_undeclared_variables(ast) - GLOBAL_NAMES
+    except TemplateSyntaxError as exc:
+        errors.append(
+            TemplateSyntaxProblem(f"Syntax error in {field_name} on line {exc.lineno}: {exc.message}", field=field_name)
+        )
+        return errors
+    except PromptError as exc:
+        exc.field = field_name
+        if not exc.message.startswith(field_name):
+            exc.message = f"{field_name}: {exc.message}"
+        errors.append(exc)
+        return errors
+    for name in private:
+        errors.append(SandboxViolation(f"{field_name} uses '{name}', which prompts may not use.", field=field_name))
+    for name in sorted(used - declared):
+        errors.append(
+            UndeclaredVariableError(
+                f"{field_name} uses the variable '{name}', which is not declared. Declare it or remove it.",
+                field=field_name,
+            )
+        )
+    return errors
 
 
 def _schema_problems(schema: Any) -> list[PromptError]:

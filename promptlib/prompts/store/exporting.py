@@ -63,6 +63,21 @@ def _text(value: str, *, block: bool = False) -> str:
     return value + "\n" if value and (block or "\n" in value) else value
 
 
+def _retrieval(block: dict) -> dict:
+    """The retrieval block as a file shows it: what was chosen, without empty options."""
+    shown = {"knowledge_base": block["knowledge_base"]}
+    if block.get("snapshot") is not None:
+        shown["snapshot"] = block["snapshot"]
+    else:
+        shown["label"] = block.get("label") or "latest"
+    shown.update(query=_text(block["query"]), top_k=block["top_k"], mode=block["mode"])
+    if block.get("tags"):
+        shown["tags"] = list(block["tags"])
+    if block.get("min_score") is not None:
+        shown["min_score"] = block["min_score"]
+    return shown
+
+
 def template_file_dump(*, template: Template, content: VersionContent, labels: list[str]) -> str:
     """The file text for a template's content: same content, same bytes."""
     content = content.normalized()
@@ -81,6 +96,7 @@ def template_file_dump(*, template: Template, content: VersionContent, labels: l
         "tags": list(template.tags or []),
         "labels": sorted(labels),
         "model_settings": {**content.model_settings(), "output_schema": _sorted(content.output_schema)},
+        **({"retrieval": _retrieval(content.retrieval)} if content.retrieval else {}),
         "variables": variables,
         **{name: _text(getattr(content, name), block=True) for name in SECTIONS},
         "examples": [{key: _text(example[key]) for key in EXAMPLE_KEYS} for example in content.examples],

@@ -12,7 +12,9 @@ SLUG_RE = re.compile(r"[-a-zA-Z0-9_]+")
 VARIABLE_KEYS = ("name", "type", "required", "default", "description")
 EXAMPLE_KEYS = ("input", "output")
 # The order keys are written in: who it is, how it runs, what it takes, what it says.
-TOP_KEYS = ("slug", "title", "description", "tags", "labels", "model_settings", "variables", *SECTIONS, "examples")
+TOP_KEYS = (
+    "slug", "title", "description", "tags", "labels", "model_settings", "retrieval", "variables", *SECTIONS, "examples",
+)  # fmt: skip
 FILE_SUFFIXES = (".yaml", ".yml")
 
 

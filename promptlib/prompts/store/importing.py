@@ -9,6 +9,7 @@ from django.db import transaction
 
 from promptlib.core.caching import template_cache_invalidate
 from promptlib.core.models import Project
+from promptlib.knowledge.store import KnowledgeStoreError, knowledge_store_import
 from promptlib.prompts.content import clean_text
 from promptlib.prompts.models import Label, Template
 from promptlib.prompts.services import LabelError, label_move, template_create, version_create
@@ -86,7 +87,24 @@ def templates_import(
     return summary
 
 
+KNOWLEDGE_DIR = "knowledge"  # templates_store/knowledge/<name>/: knowledge bases (promptlib.knowledge.store)
+
+
 def templates_store_import(*, path: Path, project_slug: str, project_name: str = "", actor=None) -> ImportSummary:
-    """Read and import a directory or file; nothing is written unless every file is valid."""
+    """Read and import a directory or file; nothing is written unless every file is valid.
+
+    A directory's knowledge/ folder is imported first, in the same transaction: templates that
+    retrieve name its knowledge bases, and a version may only name one its project has.
+    """
     files = template_files_read(path=path)
-    return templates_import(project_slug=project_slug, files=files, project_name=project_name, actor=actor)
+    knowledge = path / KNOWLEDGE_DIR if path.is_dir() else None
+    if knowledge is None or not knowledge.is_dir():
+        return templates_import(project_slug=project_slug, files=files, project_name=project_name, actor=actor)
+    with transaction.atomic():
+        name = project_name or project_slug.replace("-", " ").replace("_", " ").title()
+        project, _ = Project.objects.get_or_create(slug=project_slug, defaults={"name": name})
+        try:
+            knowledge_store_import(path=knowledge, project=project, actor=actor)
+        except KnowledgeStoreError as exc:
+            raise TemplateStoreError([StoreProblem(KNOWLEDGE_DIR, "", problem) for problem in exc.problems]) from exc
+        return templates_import(project_slug=project_slug, files=files, project_name=project_name, actor=actor)

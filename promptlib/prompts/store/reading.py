@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from promptlib.prompts.content import MODEL_FIELDS, SECTIONS, VersionContent, clean_text
+from promptlib.prompts.content import MODEL_FIELDS, RETRIEVAL_FIELDS, SECTIONS, VersionContent, clean_text
 from promptlib.prompts.rendering import MAX_NESTING, VARIABLE_TYPES, PromptErrors, validate_content
 from promptlib.prompts.store.files import (
     EXAMPLE_KEYS,
@@ -225,6 +225,9 @@ def template_file_parse(*, path: str, text: str) -> TemplateFile:
     settings = reader.mapping(data.get("model_settings", {}), "model_settings", MODEL_FIELDS)
     description = reader.text(data, "description", "description")
     tags = reader.strings(data, "tags", "tags")
+    retrieval = None
+    if data.get("retrieval") is not None:  # checked field by field with the rest of the content
+        retrieval = dict(reader.mapping(data["retrieval"], "retrieval", RETRIEVAL_FIELDS, required=("knowledge_base",)))
     content = VersionContent(
         **{name: reader.text(data, name, name) for name in SECTIONS},
         examples=_examples(reader, data.get("examples", [])),
@@ -234,6 +237,7 @@ def template_file_parse(*, path: str, text: str) -> TemplateFile:
         temperature=reader.number(settings, "temperature", "model_settings.temperature", integer=False),
         max_tokens=reader.number(settings, "max_tokens", "model_settings.max_tokens", integer=True),
         output_schema=reader.json(settings.get("output_schema"), "model_settings.output_schema"),
+        retrieval=retrieval,
     ).normalized()
     if not reader.problems:
         try:

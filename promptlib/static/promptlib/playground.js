@@ -49,6 +49,7 @@ function pgAddColumn() {
     provider: node.querySelector(".pg-provider"),
     model: node.querySelector(".pg-model"),
     answer: node.querySelector(".promptlib-pg-answer"),
+    retrieved: node.querySelector(".promptlib-pg-retrieved"),
     stats: node.querySelector(".promptlib-pg-stats"),
     save: node.querySelector(".promptlib-pg-save"),
     saveDataset: node.querySelector(".pg-save-dataset"),
@@ -121,8 +122,33 @@ function pgStats(done) {
   return parts.join(" · ");
 }
 
+function pgShowRetrieved(column, event) {
+  // What the knowledge base gave the prompt: each passage's title, source and score, its text on opening.
+  const box = column.retrieved;
+  const count = event.passages.length;
+  box.querySelector("summary").textContent = count
+    ? `${count} passage${count === 1 ? "" : "s"} from ${event.knowledge_base} for “${event.query}”`
+    : `Nothing found in ${event.knowledge_base} for “${event.query}”`;
+  const list = box.querySelector("ol");
+  list.replaceChildren(...event.passages.map((p) => {
+    const item = document.createElement("li");
+    const head = document.createElement("strong");
+    head.textContent = `[${p.id}] ${p.title || "(untitled)"}`;
+    const where = document.createElement("span");
+    where.className = "promptlib-pg-source";
+    where.textContent = ` ${p.source} · score ${Number(p.score).toFixed(3)}`;
+    const text = document.createElement("p");
+    text.textContent = p.text;
+    item.append(head, where, text);
+    return item;
+  }));
+  box.hidden = false;
+}
+
 function pgEvent(column, event) {
-  if (event.type === "delta") {
+  if (event.type === "retrieved") {
+    pgShowRetrieved(column, event);
+  } else if (event.type === "delta") {
     column.answer.textContent += event.text;
   } else if (event.type === "done") {
     column.answer.textContent = event.text;
@@ -137,6 +163,7 @@ function pgEvent(column, event) {
 async function pgRunColumn(column) {
   column.answer.classList.remove("failed");
   column.answer.textContent = "";
+  column.retrieved.hidden = true;
   column.stats.textContent = "Waiting for the model…";
   column.save.hidden = true;
   column.saveStatus.textContent = "";
