@@ -96,6 +96,11 @@ class CaseForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        for name in ("expected_sources", "expected_facts"):
+            # Declared boxes stay on the form even when the page leaves them out (a dataset whose prompt
+            # uses no knowledge base): absent from the post, they would read as changed and clear the cases.
+            if self._meta.fields is not None and name not in self._meta.fields:
+                self.fields.pop(name, None)
         if self.instance.pk:
             self.initial["tags"] = ", ".join(self.instance.tags or [])
         given, expected = self.instance.input or {}, self.instance.expected_fields or {}
