@@ -99,3 +99,18 @@ def test_the_sdk_warm_up_runs_a_whole_call_without_touching_the_network(cls, mon
 
     monkeypatch.setattr(socket.socket, "connect", no_network)
     cls.warm_up()  # raises if the SDK could not build the request or read the answer
+
+
+@pytest.mark.parametrize("mode", ["json_schema", "json_object", "none"])
+def test_openai_sends_exactly_what_the_sdks_create_sends(standin, mode):
+    # complete() posts through the SDK's client.post (no argument walk); the request must not change.
+    provider = provider_for(standin.provider_config("openai", structured_output=mode))
+    request = ChatRequest(model="model-x", messages=MESSAGES, temperature=0.2, max_tokens=50, json_schema=SCHEMA)
+    provider.complete(request)
+    provider.client.chat.completions.create(model="model-x", **provider._options(request))
+    stats = standin.stats()
+    assert stats["bodies"][0] == stats["bodies"][1]
+    assert stats["paths"][0] == stats["paths"][1]
+    varying = {"x-stainless-retry-count", "x-stainless-read-timeout", "idempotency-key"}
+    first, second = ({k: v for k, v in h.items() if k.lower() not in varying} for h in stats["headers"][:2])
+    assert first == second and "authorization" in {k.lower() for k in first}
