@@ -78,7 +78,9 @@ def literal(vector: Sequence[float]) -> str:
 
 
 def vector_table_ensure(*, dimensions: int) -> str:
-    """The side table for `dimensions`, with its HNSW index, made if missing (and the extension with it)."""
+    """The side table for `dimensions`, made if missing (and the extension with it); its HNSW index is made
+    by vector_index_ensure once rows are in (building it over the first rows at once is far quicker
+    than inserting them one by one into an index)."""
     if not 1 <= dimensions <= MAX_DIMENSIONS:
         raise KnowledgeError(f"pgvector indexes at most {MAX_DIMENSIONS} dimensions.", field="embedding_model")
     table = table_name(dimensions)
@@ -91,10 +93,17 @@ def vector_table_ensure(*, dimensions: int) -> str:
             " chunk_id bigint PRIMARY KEY REFERENCES promptlib_chunk (id) ON DELETE CASCADE,"
             f" model text NOT NULL, embedding vector({dimensions}) NOT NULL)"
         )
-        cursor.execute(f"CREATE INDEX IF NOT EXISTS {table}_hnsw ON {table} USING hnsw (embedding vector_cosine_ops)")
     with _lock:
         _tables.add((*_database_key(), dimensions))
     return table
+
+
+def vector_index_ensure(*, dimensions: int) -> None:
+    """The HNSW index (cosine distance) of the side table for `dimensions`, made if missing."""
+    table = table_name(dimensions)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [table])
+        cursor.execute(f"CREATE INDEX IF NOT EXISTS {table}_hnsw ON {table} USING hnsw (embedding vector_cosine_ops)")
 
 
 def _table_exists(dimensions: int) -> bool:
@@ -137,6 +146,7 @@ def vectors_sync(*, knowledge_base_id: int, model: str) -> int:
                 [knowledge_base_id, model, dimensions],
             )
             written += max(cursor.rowcount, 0)
+        vector_index_ensure(dimensions=dimensions)
     return written
 
 
