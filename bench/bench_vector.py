@@ -152,6 +152,12 @@ def measure(args, rng, snapshot, label: str) -> None:
     from promptlib.knowledge import vector_pg
 
     ids, matrix = snapshot_matrix(snapshot)
+    started = time.perf_counter()
+    synced = vector_pg.snapshot_synced(snapshot_id=snapshot.pk, model="random", dimensions=args.dimensions)
+    print(
+        f"[pgvector {label}] all vectors in the side table: {synced} (checked once per process and snapshot "
+        f"in {(time.perf_counter() - started) * 1000:.0f} ms)"
+    )
     queries = rng.standard_normal((args.queries + 20, args.dimensions))
     if args.data == "clustered":  # a question near one passage of the snapshot
         queries = matrix[rng.integers(0, len(matrix), len(queries))] + SPREAD * 0.6 * queries

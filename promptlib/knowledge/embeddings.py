@@ -17,7 +17,13 @@ import numpy as np
 
 from promptlib.knowledge.errors import KnowledgeError
 from promptlib.knowledge.models import Chunk, KnowledgeBase, SnapshotChunk
-from promptlib.knowledge.vector_pg import semantic_ids_pg, vector_available, vector_caches_clear, vector_ready
+from promptlib.knowledge.vector_pg import (
+    semantic_ids_pg,
+    snapshot_synced,
+    vector_available,
+    vector_caches_clear,
+    vector_ready,
+)
 from promptlib.providers import ProviderError, limiter_for, provider_for
 
 MATRICES_KEPT = 8
@@ -118,7 +124,11 @@ def semantic_ids(
         return []
     if vector_available():
         vector = query_vector(knowledge_base, query)
-        if vector_ready(int(vector.shape[0])):
+        dimensions = int(vector.shape[0])
+        state = (knowledge_base.embed_status, knowledge_base.embed_done, knowledge_base.embed_total)
+        if vector_ready(dimensions) and snapshot_synced(
+            snapshot_id=snapshot_id, model=knowledge_base.embedding_model, dimensions=dimensions, state=state
+        ):
             return semantic_ids_pg(
                 snapshot_id=snapshot_id, model=knowledge_base.embedding_model, vector=vector, limit=limit, tags=tags
             )

@@ -10,12 +10,15 @@ a migration: the dimension is only known once a model has answered, and the exte
 
 Queries walk the HNSW index in distance order and keep the snapshot's chunks of the model (and tags):
 with pgvector ≥ 0.8 through an iterative scan (hnsw.iterative_scan = relaxed_order), so a filter that
-drops most rows still fills the top k; the few rows found are re-ordered exactly here.
+drops most rows still fills the top k; the few rows found are re-ordered exactly here. A snapshot some of
+whose vectors are not in the side table yet (embedded before pgvector was installed: the knowledge base's
+next embedding run copies them) is still scanned with numpy.
 """
 
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 
 from django.db import connection, transaction
@@ -32,6 +35,9 @@ _lock = threading.Lock()
 _versions: dict[tuple[str, str], str] = {}
 # Side tables seen to exist, per database: a negative answer is never kept (the next run may make it).
 _tables: set[tuple[str, str, int]] = set()
+# Snapshots whose vectors are all in the side table (a negative answer is never kept).
+_synced: OrderedDict[tuple, bool] = OrderedDict()
+SYNCED_KEPT = 1024
 
 
 def _database_key() -> tuple[str, str]:
@@ -155,6 +161,34 @@ def vector_ready(dimensions: int) -> bool:
     return 1 <= dimensions <= MAX_DIMENSIONS and vector_available() and _table_exists(dimensions)
 
 
+def snapshot_synced(*, snapshot_id: int, model: str, dimensions: int, state: tuple = ()) -> bool:
+    """Whether the side table holds every vector of `model` the snapshot's chunks have (not so for chunks
+    embedded before pgvector was there, until the knowledge base's next embedding run). Asked once per
+    process, snapshot and `state` (the knowledge base's embedding progress)."""
+    key = (*_database_key(), snapshot_id, model, dimensions, state)
+    with _lock:
+        if key in _synced:
+            _synced.move_to_end(key)
+            return True
+    table = table_name(dimensions)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM promptlib_snapshotchunk s"  # noqa: S608 (table name from an int)
+            " JOIN promptlib_chunk c ON c.id = s.chunk_id AND c.embedding_model = %s AND c.embedding IS NOT NULL"
+            f" LEFT JOIN {table} v ON v.chunk_id = s.chunk_id AND v.model = %s"
+            " WHERE s.snapshot_id = %s AND v.chunk_id IS NULL",
+            [model, model, snapshot_id],
+        )
+        missing = cursor.fetchone()[0]
+    if missing:
+        return False
+    with _lock:
+        _synced[key] = True
+        while len(_synced) > SYNCED_KEPT:
+            _synced.popitem(last=False)
+    return True
+
+
 def semantic_ids_pg(
     *, snapshot_id: int, model: str, vector: Sequence[float], limit: int, tags: Sequence[str] = ()
 ) -> list[tuple[int, float]]:
@@ -189,3 +223,4 @@ def vector_caches_clear() -> None:
     with _lock:
         _versions.clear()
         _tables.clear()
+        _synced.clear()

@@ -252,3 +252,25 @@ def test_hnsw_with_a_selective_snapshot_finds_the_exact_neighbours(vector_db):
         hits += len(exact & {i for i, _ in found})
         total += 10
     assert hits / total >= 0.97
+
+
+def test_a_snapshot_with_vectors_missing_from_the_side_table_is_scanned_with_numpy(shop, monkeypatch):
+    """Chunks embedded before pgvector was installed: numpy until the next embedding run copies them."""
+    snapshot = knowledge_publish(knowledge_base=shop)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {table_name(STANDIN_DIMENSIONS)} WHERE chunk_id = %s", [snapshot.chunks.first().pk]
+        )  # noqa: S608
+    search = {"project_id": shop.project_id, "snapshot_id": snapshot.pk, "query": "refund opened bag", "top_k": 5}
+
+    def no_index(**kwargs):
+        raise AssertionError("pgvector was asked although a vector is missing from it")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(embeddings, "semantic_ids_pg", no_index)
+        by_numpy = knowledge_search(mode="semantic", **search)
+    assert len(by_numpy) == 5
+    assert knowledge_embed(knowledge_base_id=shop.pk) == 0  # nothing sent to the provider; vectors copied
+    by_pg, by_numpy_again = _both_ways(monkeypatch, **search)
+    _same(by_pg, by_numpy)
+    _same(by_pg, by_numpy_again)
