@@ -13,7 +13,7 @@ time per query of this (client) process; the database server's own CPU is not in
 PostgreSQL (on SQLite the search runs in-process, so it is). Target: p95 ≤ 20 ms on each database.
 
 Then, in-process and without a database, the semantic fallback's numpy scan (--chunks × 384 float32,
-the matrix already loaded) for comparison; pgvector's HNSW path is not built (no `vector` extension).
+the matrix already loaded) for comparison; pgvector's HNSW path is bench/bench_vector.py.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Vectors for chunks and queries, through the knowledge base's provider (POST /v1/embeddings).
 
 Stored as a JSON list of floats on each chunk (unit length, so a dot product is the cosine), and
-scanned with numpy: a snapshot never changes, so its matrix is built once per process and kept,
+scanned with numpy (or, when PostgreSQL has pgvector, through an HNSW index on a copy of them:
+promptlib.knowledge.vector_pg): a snapshot never changes, so its matrix is built once per process and kept,
 keyed by the knowledge base's embedding progress (a finished run is seen at once) and for at most
 MATRIX_SECONDS.
 """
@@ -16,6 +17,13 @@ import numpy as np
 
 from promptlib.knowledge.errors import KnowledgeError
 from promptlib.knowledge.models import Chunk, KnowledgeBase, SnapshotChunk
+from promptlib.knowledge.vector_pg import (
+    semantic_ids_pg,
+    snapshot_synced,
+    vector_available,
+    vector_caches_clear,
+    vector_ready,
+)
 from promptlib.providers import ProviderError, limiter_for, provider_for
 
 MATRICES_KEPT = 8
@@ -114,6 +122,16 @@ def semantic_ids(
     embedding_check(knowledge_base)
     if not query.strip() or limit <= 0:
         return []
+    if vector_available():
+        vector = query_vector(knowledge_base, query)
+        dimensions = int(vector.shape[0])
+        state = (knowledge_base.embed_status, knowledge_base.embed_done, knowledge_base.embed_total)
+        if vector_ready(dimensions) and snapshot_synced(
+            snapshot_id=snapshot_id, model=knowledge_base.embedding_model, dimensions=dimensions, state=state
+        ):
+            return semantic_ids_pg(
+                snapshot_id=snapshot_id, model=knowledge_base.embedding_model, vector=vector, limit=limit, tags=tags
+            )
     found = snapshot_matrix(snapshot_id, knowledge_base)
     if not len(found.ids):
         return []
@@ -139,3 +157,4 @@ def matrices_clear() -> None:
     with _lock:
         _matrices.clear()
         _queries.clear()
+    vector_caches_clear()

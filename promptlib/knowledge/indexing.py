@@ -2,7 +2,8 @@
 
 Only chunks without a vector from the knowledge base's current model are sent: a chunk whose content
 hash already has one (an unchanged passage of a re-uploaded document) copies it instead. Progress is
-kept on the knowledge base (embed_status, embed_done of embed_total) for its admin page.
+kept on the knowledge base (embed_status, embed_done of embed_total) for its admin page. With pgvector,
+every run ends by copying the vectors the HNSW side table lacks (promptlib.knowledge.vector_pg).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from django.db.models import Q
 from promptlib.knowledge.embeddings import texts_embed
 from promptlib.knowledge.errors import KnowledgeError
 from promptlib.knowledge.models import Chunk, KnowledgeBase
+from promptlib.knowledge.vector_pg import vectors_sync
 
 BATCH = 64
 
@@ -51,6 +53,7 @@ def knowledge_embed(*, knowledge_base_id: int, batch_size: int = BATCH) -> int:
             Chunk.objects.bulk_update(updates, ["embedding", "embedding_model"])
             done += len(rows)
             _progress(kb.pk, embed_done=done)
+        vectors_sync(knowledge_base_id=kb.pk, model=model)
     except KnowledgeError as exc:
         _progress(kb.pk, embed_status="failed", embed_error=exc.message[:2000])
         raise
