@@ -239,9 +239,10 @@ def run_batch(experiment, dataset, provider, *, calls: int, timeout: float = 600
     return last.timestamp() - started, started
 
 
-def bare_sdk_rate(standin: Standin, calls: int, *, post: bool = False) -> float:
+def bare_sdk_rate(standin: Standin, calls: int, *, post: bool = False) -> tuple[float, float]:
     """Sequential calls from one thread through `chat.completions.create`, or (post=True) through the SDK's
-    `client.post` with the same body, the way promptlib's OpenAI provider sends it."""
+    `client.post` with the same body, the way promptlib's OpenAI provider sends it; (calls/s, CPU ms per call
+    of this process)."""
     import openai
     from openai.types.chat import ChatCompletion
 
@@ -258,10 +259,10 @@ def bare_sdk_rate(standin: Standin, calls: int, *, post: bool = False) -> float:
             client.chat.completions.create(model="standin", messages=messages)
 
     call()  # warm the connection
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for _ in range(calls):
         call()
-    return calls / (time.perf_counter() - started)
+    return calls / (time.perf_counter() - started), (time.process_time() - cpu) * 1000 / calls
 
 
 class FlushWatch:
@@ -348,8 +349,8 @@ def main() -> None:
                 workers.stop()
         rates = {n: statistics.median(rate for rate, _, _ in runs[n]) for n in runs}
         loads["sdk"] = load()
-        bare = bare_sdk_rate(standin, calls=1000)
-        bare_post = bare_sdk_rate(standin, calls=1000, post=True)
+        bare, bare_cpu = bare_sdk_rate(standin, calls=1000)
+        bare_post, bare_post_cpu = bare_sdk_rate(standin, calls=1000, post=True)
     finally:
         workers.stop()
         standin.stop()
@@ -384,9 +385,10 @@ def main() -> None:
             parts = "  ".join(f"{party} {ms:.2f}" for party, ms in cpu.items())
             print(f"        {rate:8.1f} calls/s   [{before}]   CPU ms/call: {parts}")
     print(f"    {'scale-out':<22}{scale:8.2f}×        (target ≥ 1.6×) {ok(scale >= 1.6)}")
-    print(f"    {'bare openai SDK':<22}{bare:8.1f} calls/s   (one thread, sequential, no database)   [{loads['sdk']}]")
+    print(f"    {'bare openai SDK':<22}{bare:8.1f} calls/s   (one thread, sequential, no database)   [{loads['sdk']}]"
+          f"   CPU ms/call: {bare_cpu:.2f}")  # fmt: skip
     print(f"    {'bare SDK, client.post':<22}{bare_post:8.1f} calls/s   (the same calls sent as promptlib's "
-          "provider sends them: no argument walk)")  # fmt: skip
+          f"provider sends them: no argument walk)   CPU ms/call: {bare_post_cpu:.2f}")  # fmt: skip
     vs_bare = rates[2] / bare
     print(f"    {'2 processes ÷ bare SDK':<22}{vs_bare:8.2f}×        (target ≥ 0.9×) {ok(vs_bare >= 0.9)}")
     print(
