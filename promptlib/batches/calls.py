@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -117,6 +118,14 @@ class Plan:
     # case id → what the version's retrieval block found (or why it could not), filled on the runner's
     # thread before the item is handed to a worker thread (which never queries): see retrieval_prepare.
     retrieved: dict[int, Retrieval | PromptError] = field(default_factory=dict)
+    # case id → what its retrieval's query embedding cost (USD), not yet charged to an item: charged once,
+    # to the first answer of the case, so repeats and retries do not count it again.
+    retrieval_costs: dict[int, float] = field(default_factory=dict)
+    _costs_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def retrieval_cost_take(self, case_id: int) -> float:
+        with self._costs_lock:
+            return self.retrieval_costs.pop(case_id, 0.0)
 
     @property
     def retrieves(self) -> bool:
@@ -239,6 +248,7 @@ def item_call(*, work: ItemWork, plan: Plan, scorers: list[ScorerSpec], use_cach
         cost = plan.endpoint.price(response.input_tokens, response.output_tokens)
         if key:
             cache.set(key, _response_dict(response), CACHE_TTL_SECONDS)
+    cost += plan.retrieval_cost_take(work.case_id)  # the query's embedding: part of what answering cost
     inp = ScoreInput(
         output=response.text,
         case_input=work.case_input,

@@ -32,7 +32,7 @@ from django.db import close_old_connections, connection, transaction
 from django.db.models import Max, Min, Q
 from django.utils import timezone
 
-from promptlib.batches.calls import Endpoint, ItemWork, Outcome, Plan, item_call, scorer_specs_for
+from promptlib.batches.calls import Endpoint, ItemWork, Outcome, Plan, item_call, price_fn_for, scorer_specs_for
 from promptlib.batches.claims import RESULT_FIELDS, items_claim, outcomes_write, pending_ids
 from promptlib.batches.models import Batch, BatchItem, ScorerConfig
 from promptlib.core.errors import DomainError
@@ -288,17 +288,24 @@ def writer_thread_keep() -> None:
 
 
 def retrieval_prepare(*, project_id: int, plans: dict[int, Plan], works: list[ItemWork]) -> None:
-    """Search the knowledge base of each variant with retrieval, once per case, on this (the querying) thread."""
+    """Search the knowledge base of each variant with retrieval, once per case, on this (the querying) thread;
+    price the query's embedding when the search made one (charged to the case's first answer)."""
     for work in works:
         plan = plans[work.variant_id]
         if not plan.retrieves or work.case_id in plan.retrieved:
             continue
         try:
-            plan.retrieved[work.case_id] = retrieval_run(
+            found = plan.retrieved[work.case_id] = retrieval_run(
                 project_id=project_id, content=plan.version, variables=work.case_input
             )
         except PromptError as exc:
             plan.retrieved[work.case_id] = exc
+            continue
+        if found is not None and found.embedding_tokens and found.embedding_provider_id:
+            config = ProviderConfig.objects.filter(pk=found.embedding_provider_id).first()
+            if config is not None:
+                price = price_fn_for(config=config, model=found.embedding_model)
+                plan.retrieval_costs[work.case_id] = price(found.embedding_tokens, 0)
 
 
 class _Writer:

@@ -23,7 +23,8 @@ Metric names (keys of the dict returned), each None when it has nothing to be co
   cost_per_success_usd  (Σ cost_usd incl. retries and failed calls + Σ judge_cost_usd + review cost) ÷ successful
                         calls, where review cost = Σ review seconds × the project's reviewer hourly rate ÷ 3600
                         (review_cost_usd); its parts per success are cost_model_usd, cost_judge_usd and
-                        cost_review_usd, which add up to it
+                        cost_review_usd, which add up to it (a knowledge base's query embedding, when a search
+                        made one, is in cost_usd: promptlib.batches.runner.retrieval_prepare)
   input_tokens          mean input tokens per call (all calls); the total is input_tokens_total
   output_tokens         mean output tokens per call (all calls); the total is output_tokens_total
   consistency           cases run at least twice whose every repeat succeeded ÷ cases run at least twice

@@ -12,6 +12,9 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -60,6 +63,29 @@ def embedding_check(knowledge_base: KnowledgeBase) -> None:
         )
 
 
+_spending = threading.local()
+
+
+@dataclass
+class EmbeddingSpend:
+    """Input tokens of the embedding calls a search made, and where (provider config id, model)."""
+
+    tokens: int = 0
+    provider_id: int | None = None
+    model: str = ""
+
+
+@contextmanager
+def embedding_spend() -> Iterator[EmbeddingSpend]:
+    """What the embedding calls made inside cost (a query's vector; none when it was cached)."""
+    spend, outer = EmbeddingSpend(), getattr(_spending, "spend", None)
+    _spending.spend = spend
+    try:
+        yield spend
+    finally:
+        _spending.spend = outer
+
+
 def texts_embed(knowledge_base: KnowledgeBase, texts: list[str]) -> tuple[list[list[float]], int]:
     """Unit vectors for `texts` from the knowledge base's provider, and the input tokens it cost."""
     embedding_check(knowledge_base)
@@ -70,6 +96,10 @@ def texts_embed(knowledge_base: KnowledgeBase, texts: list[str]) -> tuple[list[l
             answer = provider.embed(model=knowledge_base.embedding_model, inputs=texts)
     except ProviderError as exc:
         raise KnowledgeError(f"The embedding provider failed: {exc}", field="embedding_provider", status=502)
+    spend = getattr(_spending, "spend", None)
+    if spend is not None:
+        spend.tokens += answer.input_tokens
+        spend.provider_id, spend.model = config.pk, knowledge_base.embedding_model
     return [unit(v) for v in answer.vectors], answer.input_tokens
 
 

@@ -36,6 +36,7 @@ from promptlib.core.caching import (
     knowledge_search_key,
 )
 from promptlib.core.errors import DomainError
+from promptlib.knowledge.embeddings import embedding_spend
 from promptlib.knowledge.models import KnowledgeBase
 from promptlib.knowledge.selectors import knowledge_search, snapshot_resolve
 from promptlib.prompts.content import VersionContent
@@ -63,6 +64,11 @@ class Retrieval:
     query: str
     chunks: tuple[dict[str, Any], ...]  # id, title, source, text, score, document_id, tags
     latency_ms: float
+    # The query's embedding, when this search made one (semantic or hybrid, and not cached): its cost is
+    # part of the cost of answering (promptlib.batches.runner.retrieval_prepare prices it).
+    embedding_tokens: int = 0
+    embedding_provider_id: int | None = None
+    embedding_model: str = ""
 
     def knowledge(self) -> list[dict[str, Any]]:
         """The `knowledge` variable: id, title, source and text of each passage."""
@@ -186,9 +192,10 @@ def retrieval_run(*, project_id: int, content: Any, variables: dict[str, Any] | 
     started = time.perf_counter()
     try:
         snapshot_id = _snapshot_id(project_id=project_id, block=block)
-        chunks = _passages_find(
-            project_id=project_id, snapshot_id=snapshot_id, query=query, params=_search_params(block)
-        )
+        with embedding_spend() as spend:
+            chunks = _passages_find(
+                project_id=project_id, snapshot_id=snapshot_id, query=query, params=_search_params(block)
+            )
     except PromptError:
         raise
     except DomainError as exc:
@@ -201,6 +208,9 @@ def retrieval_run(*, project_id: int, content: Any, variables: dict[str, Any] | 
         query=query,
         chunks=chunks,
         latency_ms=(time.perf_counter() - started) * 1000,
+        embedding_tokens=spend.tokens,
+        embedding_provider_id=spend.provider_id,
+        embedding_model=spend.model,
     )
 
 

@@ -104,3 +104,32 @@ def test_exports_carry_the_passages(acme, grounded_experiment, server):
     kb = grounded_experiment.variants.get(key="kb")
     first = json.loads(next(iter(finetune_jsonl(experiment=grounded_experiment, winner_id=kb.pk))))
     assert f"[{refunds.retrieved[0]['id']}] Refunds (policies.md): Unopened bags" in first["messages"][-2]["content"]
+
+
+def test_the_query_embedding_is_in_the_cost_once_per_case(acme, grounded_experiment, server, shop_kb):
+    from promptlib.experiments.models import Variant
+    from promptlib.knowledge.indexing import knowledge_embed
+    from promptlib.knowledge.services import knowledge_base_update
+    from promptlib.prompts.services import version_create
+    from promptlib.providers.models import ModelPrice, ProviderConfig
+    from tests.retrieval_support import QUESTIONS, support_content
+    from tests.standins.server import _tokens
+
+    config = standin_provider(acme, server)  # the chat model: a local server, which costs nothing
+    limiter_for(config).reset()
+    embedder = ProviderConfig.objects.create(project=acme, name="embedder", kind="openai",
+                                             base_url=server.openai_base_url)  # fmt: skip
+    ModelPrice.objects.create(provider=embedder, model="embed-small", input_per_mtok=1000, output_per_mtok=0)
+    knowledge_base_update(knowledge_base=shop_kb, embedding_provider=embedder, embedding_model="embed-small")
+    knowledge_embed(knowledge_base_id=shop_kb.pk)
+    semantic, _ = version_create(template=grounded_experiment.template, content=support_content(mode="semantic"))
+    Variant.objects.filter(experiment=grounded_experiment, key="kb").update(version=semantic)
+    batch = batch_run_inline(batch=make_batch(grounded_experiment, grounded_dataset(acme, count=3), provider=config,
+                                              model="standin", repeats=2))  # fmt: skip
+    items = BatchItem.objects.filter(batch=batch, variant__key="kb", status=BatchItem.Status.DONE)
+    assert items.count() == 6 and all(item.retrieved for item in items)
+    # By hand: each question's embedding, its tokens at $1,000 per million, charged to one of its 2 answers.
+    for question, _, _ in QUESTIONS:
+        costs = sorted(item.cost_usd for item in items if item.case.input["question"] == question)
+        assert costs == [0.0, pytest.approx(_tokens(question) * 1000 / 1_000_000)]
+    assert all(i.cost_usd == 0 for i in BatchItem.objects.filter(batch=batch, variant__key="control"))
