@@ -32,7 +32,16 @@ from django.db import close_old_connections, connection, transaction
 from django.db.models import Max, Min, Q
 from django.utils import timezone
 
-from promptlib.batches.calls import Endpoint, ItemWork, Outcome, Plan, item_call, price_fn_for, scorer_specs_for
+from promptlib.batches.calls import (
+    Endpoint,
+    ItemWork,
+    Outcome,
+    Plan,
+    PriceFn,
+    item_call,
+    price_fn_for,
+    scorer_specs_for,
+)
 from promptlib.batches.claims import RESULT_FIELDS, items_claim, outcomes_write, pending_ids
 from promptlib.batches.models import Batch, BatchItem, ScorerConfig
 from promptlib.core.errors import DomainError
@@ -290,6 +299,7 @@ def writer_thread_keep() -> None:
 def retrieval_prepare(*, project_id: int, plans: dict[int, Plan], works: list[ItemWork]) -> None:
     """Search the knowledge base of each variant with retrieval, once per case, on this (the querying) thread;
     price the query's embedding when the search made one (charged to the case's first answer)."""
+    prices: dict[tuple[int, str], PriceFn | None] = {}  # (provider id, model) → its price, read once here
     for work in works:
         plan = plans[work.variant_id]
         if not plan.retrieves or work.case_id in plan.retrieved:
@@ -301,11 +311,14 @@ def retrieval_prepare(*, project_id: int, plans: dict[int, Plan], works: list[It
         except PromptError as exc:
             plan.retrieved[work.case_id] = exc
             continue
-        if found is not None and found.embedding_tokens and found.embedding_provider_id:
-            config = ProviderConfig.objects.filter(pk=found.embedding_provider_id).first()
-            if config is not None:
-                price = price_fn_for(config=config, model=found.embedding_model)
-                plan.retrieval_costs[work.case_id] = price(found.embedding_tokens, 0)
+        if found is None or not found.embedding_tokens or not found.embedding_provider_id:
+            continue
+        where = (found.embedding_provider_id, found.embedding_model)
+        if where not in prices:
+            config = ProviderConfig.objects.filter(pk=where[0]).first()
+            prices[where] = price_fn_for(config=config, model=where[1]) if config is not None else None
+        if prices[where] is not None:
+            plan.retrieval_costs[work.case_id] = prices[where](found.embedding_tokens, 0)
 
 
 class _Writer:

@@ -96,7 +96,7 @@ class CaseForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        for name in ("expected_sources", "expected_facts"):
+        for name in GROUNDED_FIELDS:
             # Declared boxes stay on the form even when the page leaves them out (a dataset whose prompt
             # uses no knowledge base): absent from the post, they would read as changed and clear the cases.
             if self._meta.fields is not None and name not in self._meta.fields:
