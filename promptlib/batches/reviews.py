@@ -1,7 +1,8 @@
 """Human review of batch outputs: approve or reject (optionally editing), timed from page open to submit.
 
 Writes: review_submit. Reads: the review queue (answers awaiting review, of a batch or an experiment whose
-scorers include a human review), how many there are, and what the reviewer reads beside an answer.
+scorers include a human review, and answers sent to calibrate an AI grader), how many there are, and what
+the reviewer reads beside an answer.
 
 An edit is measured on meaning, not bytes: a browser sends a textarea back with CRLF line endings and
 Django's form drops the trailing newline, so an untouched answer differs from the model's byte for byte.
